@@ -1,0 +1,3 @@
+from contentlab.cli import main
+
+raise SystemExit(main())

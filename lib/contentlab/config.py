@@ -1,0 +1,59 @@
+"""The one place that knows where things live.
+
+Layout (cookiecutter-data-science):
+
+- ``data/raw/``        inputs; never modified by the code (simulated demo data is written once, then read-only)
+- ``data/interim/``    caches that can be thrown away (e.g. the pseudonymisation salt)
+- ``data/processed/<run_id>/``  intermediate artifacts of one pipeline run
+- ``data/models/``     trained model checkpoints, keyed by data fingerprint + config
+- ``reports/<run_id>/`` executed notebooks, HTML reports, ``index.html``, ``manifest.json``
+
+Every path can be moved with the environment variable ``CONTENTLAB_HOME`` (the project root),
+which the tests use to run the whole pipeline inside a temporary directory.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+SOURCE_ROOT = PACKAGE_DIR.parent.parent  # the repository checkout (lib/contentlab -> repo)
+NOTEBOOKS_DIR = SOURCE_ROOT / "notebooks"
+PROFILES_DIR = PACKAGE_DIR / "profiles"
+RESOURCES_DIR = PACKAGE_DIR / "resources"
+
+
+def project_root() -> Path:
+    """Root under which data/ and reports/ live (``CONTENTLAB_HOME`` or the checkout)."""
+    env = os.environ.get("CONTENTLAB_HOME")
+    return Path(env).resolve() if env else SOURCE_ROOT
+
+
+def data_dir() -> Path:
+    return project_root() / "data"
+
+
+def raw_dir() -> Path:
+    return data_dir() / "raw"
+
+
+def interim_dir() -> Path:
+    return data_dir() / "interim"
+
+
+def processed_dir() -> Path:
+    return data_dir() / "processed"
+
+
+def models_dir() -> Path:
+    return data_dir() / "models"
+
+
+def reports_dir() -> Path:
+    return project_root() / "reports"
+
+
+def ensure_dirs() -> None:
+    for d in (raw_dir(), interim_dir(), processed_dir(), models_dir(), reports_dir()):
+        d.mkdir(parents=True, exist_ok=True)
