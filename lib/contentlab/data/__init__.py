@@ -2,5 +2,22 @@
 
 from contentlab.data.io import Dataset, read_dataset, write_dataset
 from contentlab.data.schema import TABLES
+from contentlab.data.validate import (
+    DataValidationError,
+    TableReport,
+    ValidationReport,
+    validate_table,
+    validate_tables,
+)
 
-__all__ = ["Dataset", "TABLES", "read_dataset", "write_dataset"]
+__all__ = [
+    "Dataset",
+    "DataValidationError",
+    "TABLES",
+    "TableReport",
+    "ValidationReport",
+    "read_dataset",
+    "validate_table",
+    "validate_tables",
+    "write_dataset",
+]
