@@ -15,6 +15,8 @@ import pandas as pd
 
 from contentlab.data.schema import TABLES
 
+CLEAN_DIR = "clean"
+
 
 class EventStore:
     def __init__(self, tables_dir: str | Path, threads: int | None = None):
@@ -25,6 +27,7 @@ class EventStore:
         if threads:
             self.con.execute(f"SET threads TO {int(threads)}")
         self.tables: list[str] = []
+        self._columns: dict[str, list[str]] = {}
         for name in TABLES:
             path = self.tables_dir / f"{name}.parquet"
             if path.exists():
@@ -32,8 +35,31 @@ class EventStore:
                 self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM read_parquet('{quoted}')")
                 self.tables.append(name)
 
+    @classmethod
+    def for_run(cls, run_dir: str | Path, threads: int | None = None) -> "EventStore":
+        """The store over a run's prepared tables (``run_dir/clean``)."""
+        return cls(Path(run_dir) / CLEAN_DIR, threads=threads)
+
     def has(self, table: str) -> bool:
         return table in self.tables
+
+    def columns(self, table: str) -> list[str]:
+        """Column names of a table (empty list when the table is absent)."""
+        if table not in self.tables:
+            return []
+        if table not in self._columns:
+            rel = self.con.execute(f"DESCRIBE {table}").fetchall()
+            self._columns[table] = [str(r[0]) for r in rel]
+        return self._columns[table]
+
+    def has_column(self, table: str, column: str) -> bool:
+        return column in self.columns(table)
+
+    def count(self, table: str) -> int:
+        """Number of rows in a table (0 when absent)."""
+        if table not in self.tables:
+            return 0
+        return int(self.scalar(f"SELECT COUNT(*) FROM {table}"))
 
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
         """Run a query and return a DataFrame."""
