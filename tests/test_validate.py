@@ -233,7 +233,8 @@ def test_report_is_json_safe_and_summarises():
     _, rep = validate_tables({"users": users(), "products": products(), "events": ev}, {"events": "events.csv"})
     d = json.loads(json.dumps(rep.to_dict()))
     assert d["tables"]["events"]["rows_in"] == 7 and d["tables"]["events"]["rows_rejected"] == 2
-    assert d["totals"]["rows_in"] == 3 + 3 + 7
+    assert d["rows_in"] == 3 + 3 + 7 and d["rows_rejected"] == 2
+    assert [r["rule"] for r in d["tables"]["events"]["rules"]][0] == "price > 0"
     assert d["foreign_key_policy"] == "reject"
     frame = rep.summary_frame()
     row = frame.set_index("table").loc["events"]

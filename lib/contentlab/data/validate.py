@@ -174,7 +174,8 @@ class TableReport:
             "table": self.table, "source": self.source, "rows_in": int(self.rows_in),
             "rows_kept": int(self.rows_kept), "rows_rejected": int(self.rows_rejected),
             "rows_repaired": int(self.rows_repaired),
-            "rejected": [r.to_dict() for r in self.rejected], "repaired": [r.to_dict() for r in self.repaired],
+            "rejected_by_rule": self.rejected_by_rule,
+            "rules": [r.to_dict() for r in [*self.rejected, *self.repaired]],
             "dropped_columns": list(self.dropped_columns), "notes": list(self.notes),
         }
 
@@ -207,9 +208,9 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "rows_in": self.rows_in, "rows_kept": self.rows_kept,
+            "rows_rejected": self.rows_rejected, "rows_repaired": self.rows_repaired,
             "tables": {name: t.to_dict() for name, t in self.tables.items()},
-            "totals": {"rows_in": self.rows_in, "rows_kept": self.rows_kept,
-                       "rows_rejected": self.rows_rejected, "rows_repaired": self.rows_repaired},
             "foreign_key_policy": self.foreign_key_policy,
         }
 
@@ -220,13 +221,11 @@ class ValidationReport:
             tr = TableReport(table=t["table"], source=t["source"], rows_in=t["rows_in"], rows_kept=t["rows_kept"],
                              rows_rejected=t["rows_rejected"], rows_repaired=t["rows_repaired"],
                              dropped_columns=list(t.get("dropped_columns", [])), notes=list(t.get("notes", [])))
-            for key in ("rejected", "repaired"):
-                getattr(tr, key).extend(
-                    RuleResult(source=t["source"], column=r["column"], rule=r["rule"], count=r["count"],
-                               examples=list(r.get("examples", [])), action=r.get("action", key),
-                               text=r.get("message", ""))
-                    for r in t.get(key, [])
-                )
+            for r in t.get("rules", []):
+                rr = RuleResult(source=t["source"], column=r["column"], rule=r["rule"], count=r["count"],
+                                examples=list(r.get("examples", [])), action=r.get("action", "rejected"),
+                                text=r.get("message", ""))
+                (tr.repaired if rr.action == "repaired" else tr.rejected).append(rr)
             rep.tables[name] = tr
         return rep
 
