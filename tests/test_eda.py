@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from contentlab import eda, plotting
+from contentlab.privacy import pseudonymise_one
 from contentlab.store import EventStore
 
 T = pd.Timestamp
@@ -64,17 +65,25 @@ HAND_EVENTS = [
     ("2024-01-16 20:00", "u2", "s6", "p3", "purchase", 45.0, 1, "o4", "email"),
 ]
 
+# the shape written by contentlab.data.validate.ValidationReport.to_dict()
 VALIDATION = {
+    "rows_in": 24, "rows_kept": 20, "rows_rejected": 4, "rows_repaired": 2,
     "tables": {
-        "users": {"rows_in": 6, "rows_kept": 5, "rows_rejected": 1, "rows_repaired": 0,
-                  "rules": [{"rule": "duplicate_key", "column": "user_id", "rows": 1, "action": "rejected",
-                             "examples": ["u1"]}]},
-        "events": {"rows_in": 18, "rows_kept": 15, "rows_rejected": 3, "rows_repaired": 2,
-                   "rules": [{"rule": "price_positive", "column": "price", "rows": 2, "action": "rejected",
-                              "examples": [-1.0, 0.0]},
-                             {"rule": "unknown_user", "column": "user_id", "rows": 1, "action": "rejected"},
-                             {"rule": "timezone", "column": "timestamp", "rows": 2, "action": "repaired"}]},
-    }
+        "users": {"table": "users", "source": "/raw/users.csv", "rows_in": 6, "rows_kept": 5, "rows_rejected": 1,
+                  "rows_repaired": 0, "rejected_by_rule": {"unique key": 1}, "dropped_columns": [], "notes": [],
+                  "rules": [{"column": "user_id", "rule": "unique key", "count": 1, "action": "rejected",
+                             "examples": ["u1"], "message": "users.csv: column 'user_id': ..."}]},
+        "events": {"table": "events", "source": "/raw/events.csv", "rows_in": 18, "rows_kept": 15,
+                   "rows_rejected": 3, "rows_repaired": 2, "rejected_by_rule": {"price > 0": 2, "known user": 1},
+                   "dropped_columns": ["junk"], "notes": [],
+                   "rules": [{"column": "price", "rule": "price > 0", "count": 2, "action": "rejected",
+                              "examples": [-1.0, 0.0], "message": "..."},
+                             {"column": "user_id", "rule": "known user", "count": 1, "action": "rejected",
+                              "examples": ["ghost-user-1"], "message": "..."},
+                             {"column": "timestamp", "rule": "tz-aware -> UTC", "count": 2, "action": "repaired",
+                              "examples": ["2024-01-01 10:00:00+01:00"], "message": "..."}]},
+    },
+    "foreign_key_policy": "reject",
 }
 
 
@@ -243,11 +252,34 @@ def test_validation_summary(hand_dir):
     report = eda.read_validation(hand_dir)
     t = eda.validation_tables(report).set_index("table")
     assert (t["rows_in"] == t["rows_kept"] + t["rows_rejected"]).all()
-    assert t.loc["events", "rows_repaired"] == 2
+    assert t.loc["events", "rows_repaired"] == 2 and t.loc["events", "source"] == "events.csv"
+    assert t.loc["events", "dropped_columns"] == "junk"
     r = eda.validation_rules(report)
     assert len(r) == 4 and set(r["action"]) == {"rejected", "repaired"}
-    assert eda.rows_rejected(report) == 4
+    assert r.loc[r["rule"] == "price > 0", "rows"].item() == 2
+    # user ids in example values are pseudonymised
+    ex = " ".join(r["examples"])
+    assert "ghost-user-1" not in ex and pseudonymise_one("ghost-user-1") in ex
+    assert eda.rows_rejected(report) == 4 and eda.rows_repaired(report) == 2
     assert eda.rows_rejected(None) is None
+
+
+def test_validation_summary_reads_what_the_validation_module_writes():
+    from contentlab.data.validate import RuleResult, TableReport, ValidationReport
+
+    rep = ValidationReport()
+    rep.tables["events"] = TableReport(
+        table="events", source="events.csv", rows_in=10, rows_kept=7, rows_rejected=3, rows_repaired=1,
+        rejected=[RuleResult("events.csv", "price", "price > 0", 2, [-1.0]),
+                  RuleResult("events.csv", "user_id", "known user", 1, ["ghost-user-2"])],
+        repaired=[RuleResult("events.csv", "event_type", "case", 1, [" View"], action="repaired")])
+    report = json.loads(json.dumps(rep.to_dict()))
+    assert eda.rows_rejected(report) == rep.rows_rejected == 3
+    assert eda.rows_repaired(report) == rep.rows_repaired == 1
+    rules = eda.validation_rules(report)
+    assert sorted(zip(rules["rule"], rules["action"], rules["rows"])) == [
+        ("case", "repaired", 1), ("known user", "rejected", 1), ("price > 0", "rejected", 2)]
+    assert "ghost-user-2" not in " ".join(rules["examples"])
 
 
 def test_key_metrics_on_hand_data(store, hand_dir):

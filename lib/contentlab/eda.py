@@ -42,6 +42,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
+from contentlab.privacy import pseudonymise_one
 from contentlab.store import EventStore
 
 UNKNOWN = "(unknown)"
@@ -187,15 +188,25 @@ def validation_tables(report: Any) -> pd.DataFrame:
     for name, e in _table_entries(report):
         kept, rejected = _int(e.get("rows_kept")), _int(e.get("rows_rejected"))
         rows_in = _int(e.get("rows_in")) if e.get("rows_in") is not None else kept + rejected
-        rows.append({"table": name, "rows_in": rows_in, "rows_kept": kept, "rows_rejected": rejected,
-                     "rows_repaired": _int(e.get("rows_repaired"))})
-    df = pd.DataFrame(rows, columns=["table", "rows_in", "rows_kept", "rows_rejected", "rows_repaired"])
+        source = Path(str(e.get("source") or "")).name
+        rows.append({"table": name, "source": source, "rows_in": rows_in, "rows_kept": kept,
+                     "rows_rejected": rejected, "rows_repaired": _int(e.get("rows_repaired")),
+                     "dropped_columns": ", ".join(map(str, e.get("dropped_columns") or []))})
+    df = pd.DataFrame(rows, columns=["table", "source", "rows_in", "rows_kept", "rows_rejected", "rows_repaired",
+                                     "dropped_columns"])
     if len(df):
         df["kept_share"] = df["rows_kept"] / df["rows_in"].where(df["rows_in"] > 0)
     return df
 
 
 def _rule_records(entry: dict) -> Iterable[dict]:
+    # contentlab.data.validate.TableReport.to_dict(): "rejected" and "repaired" lists of rule results
+    if isinstance(entry.get("rejected"), list) or isinstance(entry.get("repaired"), list):
+        for action in ("rejected", "repaired"):
+            for r in entry.get(action) or []:
+                if isinstance(r, dict):
+                    yield {"action": action, **r}
+        return
     for key in ("rules", "issues", "checks", "details", "by_rule"):
         rules = entry.get(key)
         if isinstance(rules, list):
@@ -210,19 +221,39 @@ def _rule_records(entry: dict) -> Iterable[dict]:
             return
 
 
+def _safe_examples(column: str, examples: Any, max_examples: int = 5) -> str:
+    """Example values as text, with any user id replaced by its pseudonym (reports never show raw ids)."""
+    if examples is None or examples == "":
+        return ""
+    if not isinstance(examples, (list, tuple)):
+        examples = [examples]
+    cols = [c.strip() for c in str(column).strip("()").split(",")]
+    out = []
+    for ex in list(examples)[:max_examples]:
+        if isinstance(ex, (list, tuple)) and len(ex) == len(cols):
+            ex = tuple(pseudonymise_one(v) if c == "user_id" and v is not None else v for c, v in zip(cols, ex))
+            out.append("(" + ", ".join(map(str, ex)) + ")")
+        elif "user_id" in cols and ex is not None:
+            out.append(pseudonymise_one(ex) if len(cols) == 1 else "(contains a user id)")
+        else:
+            out.append(str(ex))
+    return ", ".join(out)
+
+
 def validation_rules(report: Any) -> pd.DataFrame:
-    """One row per (table, rule) that rejected or repaired rows: column, action, rows, examples."""
+    """One row per (table, rule) that rejected or repaired rows: column, action, rows, examples.
+
+    Example values of user-id columns are pseudonymised.
+    """
     rows = []
     for name, e in _table_entries(report):
         for r in _rule_records(e):
-            n = r.get("rows", r.get("n_rows", r.get("count", r.get("n", 0))))
-            action = r.get("action", "rejected" if r.get("rejected", True) else "repaired")
-            examples = r.get("examples", r.get("example_values", ""))
-            if isinstance(examples, (list, tuple)):
-                examples = ", ".join(map(str, list(examples)[:5]))
-            rows.append({"table": name, "rule": str(r.get("rule", r.get("name", "?"))),
-                         "column": str(r.get("column", "") or ""), "action": str(action),
-                         "rows": _int(n), "examples": str(examples)})
+            n = r.get("count", r.get("rows", r.get("n_rows", r.get("n", 0))))
+            action = r.get("action", "rejected")
+            column = str(r.get("column", "") or "")
+            rows.append({"table": name, "rule": str(r.get("rule", r.get("name", "?"))), "column": column,
+                         "action": str(action), "rows": _int(n),
+                         "examples": _safe_examples(column, r.get("examples", r.get("example_values")))})
     return pd.DataFrame(rows, columns=["table", "rule", "column", "action", "rows", "examples"])
 
 
@@ -230,10 +261,14 @@ def rows_rejected(report: Any) -> int | None:
     """Total rows rejected over all tables (``None`` without a validation report)."""
     if report is None:
         return None
-    if isinstance(report, dict) and isinstance(report.get("rows_rejected"), (int, float)):
-        return int(report["rows_rejected"])
     tables = validation_tables(report)
-    return int(tables["rows_rejected"].sum()) if len(tables) else 0
+    if len(tables):
+        return int(tables["rows_rejected"].sum())
+    if isinstance(report, dict):
+        totals = report.get("totals", report)
+        if isinstance(totals, dict) and isinstance(totals.get("rows_rejected"), (int, float)):
+            return int(totals["rows_rejected"])
+    return 0
 
 
 def rows_repaired(report: Any) -> int | None:
