@@ -1,0 +1,272 @@
+"""The profiling stage end to end: features -> risk -> RFM -> segments -> CLV -> personas, rules.
+
+:func:`profile_users` builds ``user_profiles`` from an :class:`~contentlab.store.EventStore`;
+:func:`basket_rules` mines the association rules; :func:`write_outputs` writes the stage's
+products to the run directory (file names fixed by docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from contentlab.profiling import clv as clvmod
+from contentlab.profiling.features import FeatureSet, user_features
+from contentlab.profiling.rfm import rfm_scores
+from contentlab.profiling.risk import RiskResult, risk_flags
+from contentlab.profiling.rules import baskets_from_purchases, rules_by_segment
+from contentlab.profiling.segments import (
+    FLAGGED_SEGMENT, INACTIVE_SEGMENT, Clustering, cluster_users, name_clusters,
+)
+from contentlab.store import EventStore
+
+__all__ = ["ProfilingConfig", "ProfilingResult", "CLVResult", "profile_users", "customer_value", "basket_rules",
+           "order_transactions", "write_outputs", "OUTPUT_FILES"]
+
+OUTPUT_FILES = {
+    "profiles": "user_profiles.parquet",
+    "personas": "personas.json",
+    "rules": "association_rules.parquet",
+    "risk": "risk_flags.parquet",
+}
+
+
+@dataclass
+class ProfilingConfig:
+    k_min: int = 2
+    k_max: int = 8
+    k: int | None = None  # fix k instead of choosing it by silhouette
+    random_state: int = 0
+    silhouette_sample: int = 3000
+    kmeans_n_init: int = 4
+    min_events_to_cluster: int = 1
+    holdout_days: int = 14
+    clv_horizon_days: int = 90
+    annual_discount_rate: float = 0.10
+    clv_period_days: float = 7.0
+    risk_z: float = 3.5
+    risk_min_signals: int = 2
+    risk_contamination: float = 0.02
+    risk_method: str = "both"
+    rule_min_support: float = 0.002
+    rule_min_confidence: float = 0.05
+    rule_min_lift: float = 1.0
+    rule_min_count: int = 3
+    rule_min_segment_baskets: int = 50
+    min_cell: int = 5  # segments with fewer users are merged/suppressed in reports; no persona
+
+    @property
+    def k_range(self) -> range:
+        return range(self.k_min, self.k_max + 1)
+
+
+@dataclass
+class CLVResult:
+    summary: pd.DataFrame  # per buyer: frequency, recency, T, monetary_value (+ predictions)
+    bgnbd: clvmod.BetaGeoNBD | None
+    gg: clvmod.GammaGamma | None
+    calibration: pd.DataFrame | None  # per buyer in calibration: frequency, predicted/actual holdout purchases
+    calibration_bgnbd: clvmod.BetaGeoNBD | None
+    notes: list[str] = field(default_factory=list)
+    horizon_days: int = 90
+    holdout_days: int = 14
+
+
+@dataclass
+class ProfilingResult:
+    profiles: pd.DataFrame
+    features: FeatureSet
+    risk: RiskResult
+    clustering: Clustering | None
+    clv: CLVResult
+    config: ProfilingConfig
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def segment_names(self) -> dict[int, str]:
+        return self.clustering.names if self.clustering else {}
+
+
+def order_transactions(store: EventStore, has_orders: bool | None = None) -> pd.DataFrame:
+    """One row per order: user_id, timestamp (first line), revenue (price x quantity)."""
+    if has_orders is None:
+        cols = [str(c) for c in store.sql("DESCRIBE events")["column_name"]]
+        has_orders = "order_id" in cols and bool(store.scalar("SELECT COUNT(order_id) > 0 FROM events"))
+    key = "order_id" if has_orders else "session_id"
+    tx = store.sql(
+        f"""SELECT user_id, {key} AS order_key, MIN(timestamp) AS timestamp, SUM(price * quantity) AS revenue
+            FROM events WHERE event_type = 'purchase' GROUP BY user_id, {key}"""
+    )
+    tx["user_id"] = tx["user_id"].astype("string")
+    return tx
+
+
+def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: ProfilingConfig) -> CLVResult:
+    """BG/NBD + Gamma-Gamma on the orders: fit on the full period for CLV, and on a calibration
+    period (all but the last ``holdout_days``) to compare predicted and actual holdout purchases."""
+    notes: list[str] = []
+    period = cfg.clv_period_days
+    end = pd.Timestamp(reference_time).floor("D")
+    if tx.empty:
+        return CLVResult(pd.DataFrame(), None, None, None, None, ["no purchases: no CLV"], cfg.clv_horizon_days, cfg.holdout_days)
+    summary = clvmod.rfm_summary(tx, "user_id", "timestamp", "revenue", end, period)
+    bg = gg = None
+    try:
+        bg = clvmod.BetaGeoNBD().fit(summary["frequency"], summary["recency"], summary["T"])
+    except Exception as exc:  # noqa: BLE001 - reported, the stage continues without CLV
+        notes.append(f"BG/NBD fit failed: {exc}")
+    try:
+        gg = clvmod.GammaGamma().fit(summary["frequency"], summary["monetary_value"])
+    except Exception as exc:  # noqa: BLE001
+        notes.append(f"Gamma-Gamma fit failed ({exc}); spend per order = the customer's mean order value")
+    h = cfg.clv_horizon_days
+    if bg is not None:
+        x, tx_, T = summary["frequency"], summary["recency"], summary["T"]
+        summary["p_alive"] = bg.p_alive(x, tx_, T)
+        summary[f"expected_purchases_{h}d"] = bg.conditional_expected_purchases(h / period, x, tx_, T)
+        if gg is not None:
+            summary["expected_spend"] = gg.conditional_expected_average_profit(x, summary["monetary_value"])
+            summary["clv"] = clvmod.customer_lifetime_value(
+                bg, gg, x, tx_, T, summary["monetary_value"], horizon_days=h, period_days=period,
+                annual_discount_rate=cfg.annual_discount_rate)
+        else:
+            mean_order = tx.groupby("user_id")["revenue"].mean().reindex(summary.index)
+            summary["expected_spend"] = mean_order.to_numpy()
+            summary["clv"] = summary[f"expected_purchases_{h}d"] * summary["expected_spend"]
+    calib = cal_bg = None
+    cal_end = end - pd.Timedelta(days=cfg.holdout_days)
+    first_day = pd.to_datetime(tx["timestamp"]).min().floor("D")
+    if cfg.holdout_days > 0 and cal_end > first_day + pd.Timedelta(days=cfg.holdout_days):
+        try:
+            cal = clvmod.calibration_holdout_summary(tx, cal_end, end, "user_id", "timestamp", "revenue", period)
+            cal_bg = clvmod.BetaGeoNBD().fit(cal["frequency"], cal["recency"], cal["T"])
+            cal["predicted_holdout"] = cal_bg.conditional_expected_purchases(
+                cal["duration_holdout"].to_numpy(), cal["frequency"], cal["recency"], cal["T"])
+            calib = cal
+        except Exception as exc:  # noqa: BLE001
+            notes.append(f"calibration/holdout check failed: {exc}")
+    else:
+        notes.append("the log is too short for a holdout period")
+    return CLVResult(summary, bg, gg, calib, cal_bg, notes, h, cfg.holdout_days)
+
+
+def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> ProfilingResult:
+    """Build the per-user profile table (features, risk, RFM, segments, CLV)."""
+    cfg = cfg or ProfilingConfig()
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    fs = user_features(store)
+    timings["features"] = time.perf_counter() - t0
+    df = fs.frame
+
+    t0 = time.perf_counter()
+    risk = risk_flags(df, z_threshold=cfg.risk_z, min_signals=cfg.risk_min_signals,
+                      contamination=cfg.risk_contamination, method=cfg.risk_method, random_state=cfg.random_state)
+    flagged = risk.table["is_flagged"].to_numpy()
+    timings["risk"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rfm = rfm_scores(df, "recency_days", "frequency", "monetary")
+    timings["rfm"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    active = (df["n_events"] >= cfg.min_events_to_cluster).to_numpy()
+    to_cluster = active & ~flagged
+    clustering = None
+    cluster = pd.Series(-1, index=df.index, dtype="int64")
+    segment = pd.Series(INACTIVE_SEGMENT, index=df.index, dtype="string")
+    segment[flagged] = FLAGGED_SEGMENT
+    if to_cluster.sum() >= cfg.k_min + 1:
+        sub = df[to_cluster]
+        clustering = cluster_users(sub, cfg.k_range, random_state=cfg.random_state, sample_size=cfg.silhouette_sample,
+                                   n_init=cfg.kmeans_n_init, k=cfg.k)
+        clustering.names = name_clusters(sub, clustering.labels)
+        cluster.loc[clustering.labels.index] = clustering.labels
+        segment.loc[clustering.labels.index] = clustering.labels.map(clustering.names).astype("string")
+    timings["segments"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    tx = order_transactions(store, fs.has_orders)
+    value = customer_value(tx, fs.reference_time, cfg)
+    timings["clv"] = time.perf_counter() - t0
+
+    out = df.copy()
+    out = pd.concat([out, rfm], axis=1)
+    out["cluster"] = cluster.astype("int64")
+    out["segment"] = segment
+    out["is_flagged"] = flagged.astype(bool)
+    out["risk_score"] = risk.table["risk_score"].to_numpy()
+    h = cfg.clv_horizon_days
+    clv_cols = ["p_alive", f"expected_purchases_{h}d", "expected_spend", "clv"]
+    if not value.summary.empty and "p_alive" in value.summary:
+        s = value.summary.copy()
+        s.index = s.index.astype("string")
+        s = s.rename(columns={"frequency": "bgnbd_frequency", "recency": "bgnbd_recency", "T": "bgnbd_T",
+                              "monetary_value": "repeat_spend"})
+        keep = ["bgnbd_frequency", "bgnbd_recency", "bgnbd_T", "repeat_spend"] + [c for c in clv_cols if c in s]
+        out = out.merge(s[keep], left_on="user_id", right_index=True, how="left")
+    for c in clv_cols:
+        if c not in out:
+            out[c] = np.nan
+    out["persona_id"] = pd.Series(pd.NA, index=out.index, dtype="string")
+    return ProfilingResult(out, fs, risk, clustering, value, cfg, timings)
+
+
+def basket_rules(store: EventStore, profiles: pd.DataFrame, cfg: ProfilingConfig | None = None,
+                 exclude_flagged: bool = True) -> tuple[pd.DataFrame, str | None]:
+    """Association rules overall and per segment; returns (rules, reason when skipped)."""
+    cfg = cfg or ProfilingConfig()
+    cols = [str(c) for c in store.sql("DESCRIBE events")["column_name"]]
+    key = "order_id" if "order_id" in cols else "session_id"
+    purchases = store.sql(f"SELECT user_id, {key}, product_id FROM events WHERE event_type = 'purchase'")
+    purchases["user_id"] = purchases["user_id"].astype("string")
+    if exclude_flagged:
+        bad = set(profiles.loc[profiles["is_flagged"], "user_id"])
+        purchases = purchases[~purchases["user_id"].isin(bad)]
+    baskets = baskets_from_purchases(purchases)
+    if baskets.empty:
+        return rules_by_segment(baskets, pd.Series(dtype="string")), "there are no purchases"
+    multi = baskets.groupby("basket_id").size()
+    if (multi >= 2).sum() == 0:
+        return rules_by_segment(baskets.iloc[:0], pd.Series(dtype="string")), (
+            "no basket holds more than one product (e.g. CDNOW records one synthetic product per order), "
+            "so there is nothing bought together to learn from")
+    seg = profiles.set_index("user_id")["segment"]
+    seg = seg[profiles.set_index("user_id")["cluster"] >= 0]
+    rules = rules_by_segment(
+        baskets, seg, min_segment_baskets=cfg.rule_min_segment_baskets, min_support=cfg.rule_min_support,
+        min_confidence=cfg.rule_min_confidence, min_lift=cfg.rule_min_lift, min_count=cfg.rule_min_count)
+    return rules, None if not rules.empty else "no itemset reached the support, confidence and count thresholds"
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return None if np.isnan(o) else float(o)
+    return str(o)
+
+
+def write_outputs(run_dir: str | Path, result: ProfilingResult, personas: list[dict], rules: pd.DataFrame) -> dict[str, Path]:
+    """Write user_profiles.parquet, personas.json, association_rules.parquet, risk_flags.parquet."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = {k: run_dir / v for k, v in OUTPUT_FILES.items()}
+    prof = result.profiles.copy()
+    pmap = {p["cluster"]: p["persona_id"] for p in personas}
+    prof["persona_id"] = prof["cluster"].map(pmap).astype("string")
+    result.profiles = prof
+    prof.to_parquet(paths["profiles"], index=False)
+    paths["personas"].write_text(json.dumps(personas, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
+    rules.to_parquet(paths["rules"], index=False)
+    result.risk.table.to_parquet(paths["risk"], index=False)
+    return paths
+
+
+def config_dict(cfg: ProfilingConfig) -> dict:
+    return asdict(cfg)

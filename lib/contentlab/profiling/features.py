@@ -1,0 +1,297 @@
+"""Per-user behavioural features, computed in SQL through :class:`contentlab.store.EventStore`.
+
+One row per user (every user in ``users`` plus any user seen in ``events``). All aggregation runs
+in DuckDB over the Parquet tables; pandas only joins the per-user results and pivots the small
+user x category / user x channel share tables.
+
+Columns (optional inputs missing -> the features that need them are absent, see
+:attr:`FeatureSet.skipped`):
+
+* activity: ``n_events``, ``n_views``, ``n_carts``, ``n_purchases`` (purchase lines), ``n_sessions``,
+  ``active_days``, ``events_per_session``
+* RFM inputs: ``frequency`` (orders), ``monetary`` (revenue = price x quantity), ``aov``,
+  ``recency_days`` (days from the last purchase to the end of the log; missing for non-buyers),
+  ``days_since_last_event``, ``tenure_days`` (from signup, or first event, to the end of the log)
+* funnel: ``view_to_purchase`` (purchase lines / views), ``cart_abandonment`` (share of sessions
+  with an add-to-cart and no purchase)
+* price: ``price_index`` (mean of price / median list price of the product's category over the
+  user's events; < 1 means cheaper than typical), ``price_index_paid`` (the same over purchases),
+  ``discount_share`` (share of purchase lines with a discount, when ``discount`` exists)
+* time pattern: ``peak_hour`` (hour of day with most events), ``weekend_share``, ``night_share``
+  (00:00-05:59)
+* affinity: ``cat_share__<category>`` (share of the user's events per category; needs
+  ``products.category``), ``favourite_category``, ``novelty_share`` (share of events on products
+  launched within ``novelty_days`` before the event; needs ``products.launch_date``)
+* channel: ``ch_share__<channel>`` and ``preferred_channel`` (from ``events.channel``, else the
+  user's acquisition channel)
+* risk signals: ``max_events_per_minute`` (burstiness), ``sessions_per_active_day``,
+  ``median_gap_s`` (median seconds between consecutive events in a session),
+  ``orders_per_active_day``, ``purchase_without_view_share``, ``repeat_amount_share`` (share of a
+  user's orders whose value repeats another of their orders to the cent)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from contentlab.store import EventStore
+
+__all__ = ["FeatureSet", "user_features", "CAT_PREFIX", "CH_PREFIX", "table_columns"]
+
+CAT_PREFIX = "cat_share__"
+CH_PREFIX = "ch_share__"
+
+
+@dataclass
+class FeatureSet:
+    """Per-user features plus what was computed and what was skipped (and why)."""
+
+    frame: pd.DataFrame
+    category_columns: list[str] = field(default_factory=list)
+    channel_columns: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    reference_time: pd.Timestamp | None = None
+    has_orders: bool = False
+
+    @property
+    def has_categories(self) -> bool:
+        return bool(self.category_columns)
+
+
+def table_columns(store: EventStore, table: str) -> list[str]:
+    if not store.has(table):
+        return []
+    return [str(c) for c in store.sql(f"DESCRIBE {table}")["column_name"]]
+
+
+def _usable(store: EventStore, table: str, column: str) -> bool:
+    """Column exists and has at least one non-null value."""
+    if column not in table_columns(store, table):
+        return False
+    return bool(store.scalar(f"SELECT COUNT({column}) > 0 FROM {table}"))
+
+
+def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
+    """Compute the per-user feature table from the store's ``events`` (+ ``users``, ``products``)."""
+    if not store.has("events"):
+        raise ValueError("the store has no events table: nothing to profile")
+    skipped: dict[str, str] = {}
+    has_order = _usable(store, "events", "order_id")
+    has_channel = _usable(store, "events", "channel")
+    has_discount = _usable(store, "events", "discount")
+    has_category = store.has("products") and _usable(store, "products", "category")
+    has_launch = store.has("products") and _usable(store, "products", "launch_date")
+    has_signup = store.has("users") and _usable(store, "users", "signup_date")
+    has_user_channel = store.has("users") and _usable(store, "users", "channel")
+    if not has_category:
+        skipped["category affinity"] = "products have no category column, so category shares and price relative to category cannot be computed"
+    if not has_launch:
+        skipped["novelty_share"] = "products have no launch_date"
+    if not has_discount:
+        skipped["discount_share"] = "events have no discount column"
+    if not has_order:
+        skipped["order ids"] = "events have no order_id; an order is a session with a purchase"
+
+    ref = pd.Timestamp(store.scalar("SELECT MAX(timestamp) FROM events"))
+    ref_sql = f"TIMESTAMP '{ref.isoformat(sep=' ')}'"
+    order_key = "order_id" if has_order else "session_id"
+
+    # ---- activity, funnel, RFM inputs, time pattern
+    base = store.sql(
+        f"""
+        WITH e AS (SELECT user_id, session_id, product_id, event_type, price, quantity, timestamp,
+                          {order_key} AS order_key FROM events)
+        SELECT user_id,
+               COUNT(*) AS n_events,
+               COUNT(*) FILTER (WHERE event_type = 'view') AS n_views,
+               COUNT(*) FILTER (WHERE event_type = 'cart') AS n_carts,
+               COUNT(*) FILTER (WHERE event_type = 'purchase') AS n_purchases,
+               COUNT(DISTINCT session_id) AS n_sessions,
+               COUNT(DISTINCT CAST(timestamp AS DATE)) AS active_days,
+               COUNT(DISTINCT order_key) FILTER (WHERE event_type = 'purchase') AS frequency,
+               COALESCE(SUM(price * quantity) FILTER (WHERE event_type = 'purchase'), 0) AS monetary,
+               MIN(timestamp) AS first_event,
+               MAX(timestamp) AS last_event,
+               MAX(timestamp) FILTER (WHERE event_type = 'purchase') AS last_purchase,
+               MIN(timestamp) FILTER (WHERE event_type = 'purchase') AS first_purchase,
+               AVG(CASE WHEN dayofweek(timestamp) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
+               AVG(CASE WHEN hour(timestamp) < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
+               MODE(hour(timestamp) ORDER BY hour(timestamp)) AS peak_hour
+        FROM e GROUP BY user_id
+        """
+    )
+    base = base.set_index("user_id")
+
+    # ---- sessions: cart abandonment, burstiness, gaps
+    sess = store.sql(
+        """
+        WITH s AS (
+            SELECT user_id, session_id,
+                   BOOL_OR(event_type = 'cart') AS has_cart,
+                   BOOL_OR(event_type = 'purchase') AS has_purchase
+            FROM events GROUP BY user_id, session_id
+        )
+        SELECT user_id,
+               COUNT(*) FILTER (WHERE has_cart) AS cart_sessions,
+               COUNT(*) FILTER (WHERE has_cart AND NOT has_purchase) AS abandoned_sessions
+        FROM s GROUP BY user_id
+        """
+    ).set_index("user_id")
+    burst = store.sql(
+        """
+        SELECT user_id, MAX(n) AS max_events_per_minute FROM (
+            SELECT user_id, date_trunc('minute', timestamp) AS m, COUNT(*) AS n FROM events GROUP BY user_id, m
+        ) GROUP BY user_id
+        """
+    ).set_index("user_id")
+    gaps = store.sql(
+        """
+        SELECT user_id, MEDIAN(gap) AS median_gap_s FROM (
+            SELECT user_id,
+                   epoch(timestamp) - epoch(LAG(timestamp) OVER (PARTITION BY user_id, session_id ORDER BY timestamp)) AS gap
+            FROM events
+        ) WHERE gap IS NOT NULL GROUP BY user_id
+        """
+    ).set_index("user_id")
+
+    # ---- orders: repeated amounts, purchases without a view of the product in the session
+    orders = store.sql(
+        f"""
+        WITH o AS (
+            SELECT user_id, {order_key} AS order_key, ROUND(SUM(price * quantity), 2) AS amount,
+                   CAST(MIN(timestamp) AS DATE) AS day
+            FROM events WHERE event_type = 'purchase' GROUP BY user_id, order_key
+        )
+        SELECT user_id, COUNT(*) AS n_orders, COUNT(DISTINCT amount) AS n_distinct_amounts,
+               COUNT(DISTINCT day) AS order_days
+        FROM o GROUP BY user_id
+        """
+    ).set_index("user_id")
+    noview = store.sql(
+        """
+        WITH v AS (SELECT DISTINCT user_id, session_id, product_id FROM events WHERE event_type = 'view')
+        SELECT p.user_id, AVG(CASE WHEN v.product_id IS NULL THEN 1.0 ELSE 0.0 END) AS purchase_without_view_share
+        FROM events p LEFT JOIN v ON p.user_id = v.user_id AND p.session_id = v.session_id AND p.product_id = v.product_id
+        WHERE p.event_type = 'purchase' GROUP BY p.user_id
+        """
+    ).set_index("user_id")
+
+    df = base.join([sess, burst, gaps, orders, noview], how="left")
+
+    # ---- users table: signup (tenure), acquisition channel; users without events get zero activity
+    if store.has("users"):
+        ucols = ["user_id"] + (["signup_date"] if has_signup else []) + (["channel AS user_channel"] if has_user_channel else [])
+        users = store.sql(f"SELECT {', '.join(ucols)} FROM users").set_index("user_id")
+        df = users.join(df, how="outer")
+    count_cols = ["n_events", "n_views", "n_carts", "n_purchases", "n_sessions", "active_days", "frequency",
+                  "cart_sessions", "abandoned_sessions", "max_events_per_minute", "n_orders", "n_distinct_amounts", "order_days"]
+    for c in count_cols:
+        df[c] = df[c].fillna(0).astype("int64")
+    df["monetary"] = df["monetary"].fillna(0.0).astype(float)
+
+    # ---- derived features
+    def ratio(a, b):
+        a = np.asarray(a, dtype=float)
+        b = np.asarray(b, dtype=float)
+        return np.divide(a, b, out=np.full(len(a), np.nan), where=b > 0)
+
+    df["aov"] = ratio(df["monetary"], df["frequency"])
+    day = pd.Timedelta(days=1)
+    df["recency_days"] = (ref - df["last_purchase"]) / day
+    df["days_since_last_event"] = (ref - df["last_event"]) / day
+    start = df["first_event"]
+    if has_signup:
+        start = df["signup_date"].where(df["signup_date"].notna(), df["first_event"])
+        start = start.where(start <= df["first_event"].fillna(start), df["first_event"])
+    df["tenure_days"] = ((ref - start) / day).clip(lower=0)
+    df["events_per_session"] = ratio(df["n_events"], df["n_sessions"])
+    df["sessions_per_active_day"] = ratio(df["n_sessions"], df["active_days"])
+    df["orders_per_active_day"] = ratio(df["frequency"], df["active_days"])
+    df["view_to_purchase"] = ratio(df["n_purchases"], df["n_views"])
+    df["cart_abandonment"] = ratio(df["abandoned_sessions"], df["cart_sessions"])
+    df["repeat_amount_share"] = 1 - ratio(df["n_distinct_amounts"], df["n_orders"])
+    df = df.drop(columns=["cart_sessions", "abandoned_sessions", "n_distinct_amounts", "n_orders"])
+
+    # ---- price relative to the category median (or the catalogue median without categories)
+    if store.has("products"):
+        group = "category" if has_category else "'all'"
+        price = store.sql(
+            f"""
+            WITH p AS (SELECT product_id, {group} AS grp, price FROM products),
+                 med AS (SELECT grp, MEDIAN(price) AS med FROM p GROUP BY grp)
+            SELECT e.user_id,
+                   AVG(e.price / med.med) AS price_index,
+                   AVG(e.price / med.med) FILTER (WHERE e.event_type = 'purchase') AS price_index_paid
+            FROM events e JOIN p USING (product_id) JOIN med USING (grp)
+            GROUP BY e.user_id
+            """
+        ).set_index("user_id")
+        df = df.join(price, how="left")
+    else:
+        skipped["price_index"] = "no products table"
+
+    if has_discount:
+        disc = store.sql(
+            """SELECT user_id, AVG(CASE WHEN COALESCE(discount, 0) > 0 THEN 1.0 ELSE 0.0 END) AS discount_share
+               FROM events WHERE event_type = 'purchase' GROUP BY user_id"""
+        ).set_index("user_id")
+        df = df.join(disc, how="left")
+
+    # ---- category shares
+    cat_cols: list[str] = []
+    if has_category:
+        cats = store.sql(
+            """SELECT e.user_id, CAST(p.category AS VARCHAR) AS category, COUNT(*) AS n
+               FROM events e JOIN products p USING (product_id)
+               WHERE p.category IS NOT NULL GROUP BY e.user_id, p.category"""
+        )
+        wide = cats.pivot_table(index="user_id", columns="category", values="n", aggfunc="sum", fill_value=0)
+        wide = wide.div(wide.sum(axis=1), axis=0)
+        wide = wide[sorted(wide.columns)]
+        fav = wide.idxmax(axis=1)
+        wide.columns = [CAT_PREFIX + str(c) for c in wide.columns]
+        cat_cols = list(wide.columns)
+        df = df.join(wide, how="left")
+        df[cat_cols] = df[cat_cols].fillna(0.0)
+        df["favourite_category"] = fav.reindex(df.index).astype("string")
+    if has_launch:
+        nov = store.sql(
+            f"""SELECT e.user_id,
+                       AVG(CASE WHEN p.launch_date IS NOT NULL AND e.timestamp >= p.launch_date
+                                 AND e.timestamp < p.launch_date + INTERVAL {int(novelty_days)} DAY
+                           THEN 1.0 ELSE 0.0 END) AS novelty_share
+                FROM events e JOIN products p USING (product_id) GROUP BY e.user_id"""
+        ).set_index("user_id")
+        df = df.join(nov, how="left")
+
+    # ---- channels
+    ch_cols: list[str] = []
+    if has_channel:
+        ch = store.sql(
+            "SELECT user_id, CAST(channel AS VARCHAR) AS channel, COUNT(*) AS n FROM events WHERE channel IS NOT NULL GROUP BY user_id, channel"
+        )
+        wide = ch.pivot_table(index="user_id", columns="channel", values="n", aggfunc="sum", fill_value=0)
+        wide = wide.div(wide.sum(axis=1), axis=0)
+        wide = wide[sorted(wide.columns)]
+        pref = wide.idxmax(axis=1)
+        wide.columns = [CH_PREFIX + str(c) for c in wide.columns]
+        ch_cols = list(wide.columns)
+        df = df.join(wide, how="left")
+        df[ch_cols] = df[ch_cols].fillna(0.0)
+        df["preferred_channel"] = pref.reindex(df.index).astype("string")
+        if has_user_channel:
+            df["preferred_channel"] = df["preferred_channel"].fillna(df["user_channel"].astype("string"))
+    elif has_user_channel:
+        df["preferred_channel"] = df["user_channel"].astype("string")
+    else:
+        skipped["preferred_channel"] = "neither events nor users carry a channel"
+
+    df.index.name = "user_id"
+    df = df.reset_index()
+    df["user_id"] = df["user_id"].astype("string")
+    df = df.sort_values("user_id", kind="mergesort").reset_index(drop=True)
+    return FeatureSet(frame=df, category_columns=cat_cols, channel_columns=ch_cols, skipped=skipped,
+                      reference_time=ref, has_orders=has_order)

@@ -1,0 +1,196 @@
+"""Personas: one data-derived record per segment, structured first and prose second.
+
+A persona record (``personas.json`` is a list of them) has:
+
+``persona_id``, ``segment``, ``cluster``, ``name`` (and ``name_zh`` for zh catalogues), ``size``,
+``share_of_users``, ``revenue_share``, ``metrics`` (the numbers: orders per user, average order
+value, price index, median recency/tenure, conversion, cart abandonment, mean CLV, mean P(alive)),
+``traits`` (the most distinctive facts, each a sentence with its numbers, strongest first),
+``favourite_categories`` (top 3 by mean share of events), ``price_band`` (``budget`` when the mean
+price index is below 0.9, ``premium`` above 1.1, else ``mid-range``: prices relative to the category
+median), ``preferred_channel`` (most common among members), ``text_en`` and, when the dataset's
+locale is ``zh``, ``text_zh``.
+
+These records condition copy generation later, so every fact is computed from the profiles; no
+wording depends on anything but the numbers. Segments below ``min_size`` users get no persona
+(no small-cell disclosure).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from contentlab.profiling.features import CAT_PREFIX
+from contentlab.profiling.segments import TRAIT_NAMES_ZH
+
+__all__ = ["price_band", "build_personas", "PRICE_BANDS"]
+
+PRICE_BANDS = {"budget": (None, 0.9), "mid-range": (0.9, 1.1), "premium": (1.1, None)}
+PRICE_BANDS_ZH = {"budget": "平价", "mid-range": "中档", "premium": "高端"}
+CHANNEL_ZH = {"web": "网页", "app": "App", "email": "邮件", "push": "推送", "social": "社交媒体", "ads": "广告",
+              "organic": "自然流量", "search": "搜索", "mini_program": "小程序", "wechat": "微信", "store": "门店"}
+
+
+def price_band(price_index: float) -> str:
+    if price_index is None or (isinstance(price_index, float) and math.isnan(price_index)):
+        return "unknown"
+    if price_index < 0.9:
+        return "budget"
+    if price_index > 1.1:
+        return "premium"
+    return "mid-range"
+
+
+def _fmt_pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+# feature -> (english template for the segment vs overall, chinese template); {v} segment value, {o} overall
+_TRAIT_TEXT = {
+    "frequency": ("places {v:.1f} orders per customer (all customers: {o:.1f})", "人均下单 {v:.1f} 次（全体 {o:.1f} 次）"),
+    "aov": ("spends {v:.2f} per order (all customers: {o:.2f})", "客单价 {v:.2f}（全体 {o:.2f}）"),
+    "price_index": ("pays {p} the category median price (index {v:.2f}; all customers: {o:.2f})", ""),
+    "recency_days": ("last bought {v:.0f} days ago on median (all customers: {o:.0f})", "最近一次购买中位数为 {v:.0f} 天前（全体 {o:.0f} 天）"),
+    "tenure_days": ("has been with the shop {v:.0f} days on median (all customers: {o:.0f})", "注册中位时长 {v:.0f} 天（全体 {o:.0f} 天）"),
+    "view_to_purchase": ("buys {v_pct} of the products it views (all customers: {o_pct})", "浏览到购买转化率 {v_pct}（全体 {o_pct}）"),
+    "cart_abandonment": ("abandons {v_pct} of carts (all customers: {o_pct})", "加购未付款比例 {v_pct}（全体 {o_pct}）"),
+    "novelty_share": ("spends {v_pct} of its attention on products launched in the last two weeks (all customers: {o_pct})",
+                      "{v_pct} 的浏览集中在近两周上新商品（全体 {o_pct}）"),
+    "discount_share": ("buys {v_pct} of items on discount (all customers: {o_pct})", "{v_pct} 的购买使用折扣（全体 {o_pct}）"),
+    "n_events": ("generates {v:.0f} events per customer (all customers: {o:.0f})", "人均行为 {v:.0f} 次（全体 {o:.0f} 次）"),
+}
+_MEDIAN_FEATURES = {"recency_days", "tenure_days"}
+
+
+def _trait(feature: str, v: float, o: float, lang: str) -> str:
+    en, zh = _TRAIT_TEXT[feature]
+    if feature == "price_index":
+        diff = v - 1.0
+        if lang == "en":
+            p = f"{abs(diff) * 100:.0f}% {'below' if diff < 0 else 'above'}" if abs(diff) >= 0.005 else "about"
+            return en.format(p=p, v=v, o=o)
+        pz = f"比品类中位价{'低' if diff < 0 else '高'} {abs(diff) * 100:.0f}%" if abs(diff) >= 0.005 else "约等于品类中位价"
+        return f"支付价格{pz}（指数 {v:.2f}，全体 {o:.2f}）"
+    tmpl = en if lang == "en" else zh
+    return tmpl.format(v=v, o=o, v_pct=_fmt_pct(v), o_pct=_fmt_pct(o))
+
+
+def build_personas(
+    profiles: pd.DataFrame,
+    locale: str = "en",
+    min_size: int = 5,
+    n_traits: int = 4,
+    segment_col: str = "segment",
+    cluster_col: str = "cluster",
+) -> list[dict]:
+    """Persona records for every clustered segment (``cluster >= 0``) with at least ``min_size`` users."""
+    p = profiles[profiles[cluster_col] >= 0]
+    if p.empty:
+        return []
+    cat_cols = [c for c in p.columns if c.startswith(CAT_PREFIX)]
+    total_users = len(p)
+    total_rev = float(p["monetary"].sum())
+    feats = [f for f in _TRAIT_TEXT if f in p.columns and p[f].notna().any()]
+    overall = {f: float(p[f].median() if f in _MEDIAN_FEATURES else p[f].mean()) for f in feats}
+    sds = {f: float(p[f].std(ddof=0)) for f in feats}
+    personas = []
+    for cluster, g in sorted(p.groupby(cluster_col), key=lambda kv: -len(kv[1])):
+        if len(g) < min_size:
+            continue
+        seg = str(g[segment_col].iloc[0])
+        values = {f: float(g[f].median() if f in _MEDIAN_FEATURES else g[f].mean()) for f in feats}
+        # distinctiveness of each fact = |segment - overall| / sd
+        dist = {f: abs(values[f] - overall[f]) / sds[f] if sds[f] > 0 and not math.isnan(values[f]) else 0.0 for f in feats}
+        top = sorted(feats, key=lambda f: -dist[f])[:n_traits]
+        traits = [_trait(f, values[f], overall[f], "en") for f in top]
+        favourite = []
+        if cat_cols:
+            shares = g[cat_cols].mean().sort_values(ascending=False)
+            favourite = [c[len(CAT_PREFIX):] for c in shares.index[:3] if shares[c] > 0]
+            traits.append(
+                "favourite categories: " + ", ".join(f"{c[len(CAT_PREFIX):]} ({_fmt_pct(shares[c])} of events)" for c in shares.index[:3])
+            )
+        pi = values.get("price_index", float("nan"))
+        band = price_band(pi)
+        channel = None
+        if "preferred_channel" in g.columns and g["preferred_channel"].notna().any():
+            vc = g["preferred_channel"].value_counts()
+            channel = str(vc.index[0])
+            traits.append(f"prefers the {channel} channel ({_fmt_pct(vc.iloc[0] / vc.sum())} of members)")
+        rev_share = float(g["monetary"].sum()) / total_rev if total_rev else float("nan")
+        metrics = {
+            "orders_per_user": values.get("frequency"),
+            "aov": float(g["aov"].mean()) if "aov" in g else None,
+            "price_index": pi,
+            "median_recency_days": values.get("recency_days"),
+            "median_tenure_days": values.get("tenure_days"),
+            "view_to_purchase": values.get("view_to_purchase"),
+            "cart_abandonment": values.get("cart_abandonment"),
+            "revenue": float(g["monetary"].sum()),
+            "clv_mean": float(g["clv"].mean()) if "clv" in g and g["clv"].notna().any() else None,
+            "p_alive_mean": float(g["p_alive"].mean()) if "p_alive" in g and g["p_alive"].notna().any() else None,
+        }
+        metrics = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4))
+                   for k, v in metrics.items()}
+        rec = {
+            "persona_id": f"P{int(cluster) + 1:02d}",
+            "segment": seg,
+            "cluster": int(cluster),
+            "name": seg,
+            "size": int(len(g)),
+            "share_of_users": round(len(g) / total_users, 4),
+            "revenue_share": None if math.isnan(rev_share) else round(rev_share, 4),
+            "metrics": metrics,
+            "traits": traits,
+            "favourite_categories": favourite,
+            "price_band": band,
+            "preferred_channel": channel,
+        }
+        rec["text_en"] = _prose_en(rec, [_trait(f, values[f], overall[f], "en") for f in top])
+        if locale == "zh":
+            rec["name_zh"] = TRAIT_NAMES_ZH.get(seg, seg)
+            rec["text_zh"] = _prose_zh(rec, [_trait(f, values[f], overall[f], "zh") for f in top])
+        personas.append(rec)
+    return personas
+
+
+def _prose_en(rec: dict, facts: list[str]) -> str:
+    head = (f"{rec['name']}: {rec['size']:,} customers ({_fmt_pct(rec['share_of_users'])} of profiled users"
+            + (f", {_fmt_pct(rec['revenue_share'])} of revenue)" if rec["revenue_share"] is not None else ")"))
+    parts = [head + "."]
+    if facts:
+        parts.append("This group " + "; ".join(facts) + ".")
+    extra = []
+    if rec["favourite_categories"]:
+        extra.append("favours " + ", ".join(rec["favourite_categories"]))
+    if rec["price_band"] != "unknown":
+        extra.append(f"shops in the {rec['price_band']} price band")
+    if rec["preferred_channel"]:
+        extra.append(f"is best reached via {rec['preferred_channel']}")
+    if extra:
+        parts.append("It " + ", ".join(extra[:-1]) + (" and " if len(extra) > 1 else "") + extra[-1] + ".")
+    return " ".join(parts)
+
+
+def _prose_zh(rec: dict, facts: list[str]) -> str:
+    name = rec.get("name_zh", rec["name"])
+    head = f"{name}：共 {rec['size']:,} 位顾客，占画像用户的 {_fmt_pct(rec['share_of_users'])}"
+    if rec["revenue_share"] is not None:
+        head += f"，贡献 {_fmt_pct(rec['revenue_share'])} 的收入"
+    parts = [head + "。"]
+    if facts:
+        parts.append("该群体" + "；".join(facts) + "。")
+    extra = []
+    if rec["favourite_categories"]:
+        extra.append("偏爱" + "、".join(rec["favourite_categories"]))
+    if rec["price_band"] != "unknown":
+        extra.append(f"价格带为{PRICE_BANDS_ZH[rec['price_band']]}")
+    if rec["preferred_channel"]:
+        ch = rec["preferred_channel"]
+        extra.append(f"最常通过{CHANNEL_ZH.get(ch, ch)}触达")
+    if extra:
+        parts.append("，".join(extra) + "。")
+    return "".join(parts)

@@ -1,0 +1,266 @@
+"""Behavioural segments: standardised features -> K-means, k chosen by silhouette.
+
+* The clustering matrix has feature *blocks* (category shares, channel shares, price, activity,
+  funnel, lifecycle). Every column is standardised (z-score); each block is then divided by the
+  square root of its width so that every block carries the same total variance and ten category
+  columns do not outvote one price column. Skewed counts are log-transformed first.
+* ``k`` is the value in ``k_range`` with the highest silhouette (computed on a fixed random sample
+  for large populations); K-means uses ``random_state`` and several initialisations.
+* Clusters get readable names from their most distinctive traits (:data:`TRAIT_NAMES`): each
+  cluster's mean of a few interpretable features is compared with the overall mean in standard
+  deviations, and names are assigned one per cluster by maximising the total distinctiveness
+  (Hungarian assignment), so the names are data-derived and unique.
+* Accounts flagged as risky and users without events are not clustered (``cluster = -1``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import linear_sum_assignment
+from sklearn.cluster import KMeans
+from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+from contentlab.profiling.features import CAT_PREFIX, CH_PREFIX
+
+__all__ = [
+    "FEATURE_BLOCKS", "TRAIT_NAMES", "TRAIT_NAMES_ZH", "FLAGGED_SEGMENT", "INACTIVE_SEGMENT",
+    "clustering_matrix", "silhouette_curve", "cluster_users", "name_clusters", "cluster_profiles",
+    "pca_projection", "segment_ari", "confusion_table", "merge_small_segments",
+]
+
+FLAGGED_SEGMENT = "Flagged (excluded)"
+INACTIVE_SEGMENT = "No activity"
+
+# block -> (columns or column prefix, log-transform)
+FEATURE_BLOCKS: dict[str, tuple[list[str], bool]] = {
+    "activity": (["n_events", "n_sessions", "frequency", "monetary"], True),
+    "funnel": (["view_to_purchase", "cart_abandonment"], False),
+    "price": (["price_index"], False),
+    "lifecycle": (["tenure_days", "days_since_last_event"], False),
+    "novelty": (["novelty_share"], False),
+    "discount": (["discount_share"], False),
+    "category": ([CAT_PREFIX], False),
+    "channel": ([CH_PREFIX], False),
+}
+
+# (feature, direction) -> readable segment name; direction +1 = above average
+TRAIT_NAMES: dict[tuple[str, int], str] = {
+    ("price_index", -1): "Bargain Hunters",
+    ("price_index", +1): "Premium Loyalists",
+    ("frequency", +1): "Frequent Buyers",
+    ("novelty_share", +1): "Trend Seekers",
+    ("tenure_days", -1): "New Visitors",
+    ("view_to_purchase", -1): "Casual Browsers",
+    ("monetary", +1): "Big Spenders",
+    ("days_since_last_event", +1): "Lapsing Customers",
+    ("discount_share", +1): "Deal Seekers",
+    ("cart_abandonment", +1): "Cart Abandoners",
+}
+TRAIT_NAMES_ZH: dict[str, str] = {
+    "Bargain Hunters": "精打细算淘货族",
+    "Premium Loyalists": "品质忠实客",
+    "Frequent Buyers": "高频回购客",
+    "Trend Seekers": "追新潮人",
+    "New Visitors": "新访客",
+    "Casual Browsers": "随意浏览者",
+    "Big Spenders": "高消费客户",
+    "Lapsing Customers": "流失风险客户",
+    "Deal Seekers": "优惠猎手",
+    "Cart Abandoners": "加购未付款客户",
+    FLAGGED_SEGMENT: "风险账户（已排除）",
+    INACTIVE_SEGMENT: "无行为用户",
+}
+
+
+def _block_columns(features: pd.DataFrame, spec: list[str]) -> list[str]:
+    cols: list[str] = []
+    for s in spec:
+        if s.endswith("__"):
+            cols += [c for c in features.columns if c.startswith(s)]
+        elif s in features.columns:
+            cols.append(s)
+    # drop constant or all-missing columns
+    return [c for c in cols if features[c].notna().any() and features[c].astype(float).std(ddof=0) > 0]
+
+
+def clustering_matrix(features: pd.DataFrame, blocks: dict | None = None) -> tuple[np.ndarray, list[str], dict[str, list[str]]]:
+    """Standardised, block-weighted matrix for the rows of ``features``.
+
+    Returns the matrix, its column names and the columns used per block.
+    """
+    blocks = FEATURE_BLOCKS if blocks is None else blocks
+    parts, names, used = [], [], {}
+    for block, (spec, log) in blocks.items():
+        cols = _block_columns(features, spec)
+        if not cols:
+            continue
+        X = features[cols].astype(float)
+        if log:
+            X = np.log1p(X.clip(lower=0))
+        X = X.fillna(X.median()).fillna(0.0)
+        sd = X.std(ddof=0).replace(0, 1.0)
+        Z = (X - X.mean()) / sd / np.sqrt(len(cols))
+        parts.append(Z.to_numpy())
+        names += cols
+        used[block] = cols
+    if not parts:
+        raise ValueError("no usable features for clustering")
+    return np.hstack(parts), names, used
+
+
+def silhouette_curve(X: np.ndarray, k_range=range(2, 9), random_state: int = 0, sample_size: int = 3000,
+                     n_init: int = 4) -> pd.DataFrame:
+    """Silhouette (and inertia) of K-means for each k; silhouette on a fixed sample when large."""
+    rows = []
+    n = len(X)
+    rng = np.random.default_rng(random_state)
+    idx = rng.choice(n, size=min(sample_size, n), replace=False) if n > sample_size else np.arange(n)
+    for k in k_range:
+        if k >= n:
+            break
+        km = KMeans(n_clusters=k, random_state=random_state, n_init=n_init).fit(X)
+        labels = km.labels_
+        if len(np.unique(labels[idx])) < 2:
+            sil = float("nan")
+        else:
+            sil = float(silhouette_score(X[idx], labels[idx]))
+        rows.append({"k": int(k), "silhouette": sil, "inertia": float(km.inertia_)})
+    return pd.DataFrame(rows)
+
+
+@dataclass
+class Clustering:
+    labels: pd.Series  # cluster per clustered user (index = features index)
+    k: int
+    silhouette: float
+    curve: pd.DataFrame
+    matrix: np.ndarray
+    columns: list[str]
+    blocks: dict[str, list[str]]
+    model: KMeans
+    names: dict[int, str] = field(default_factory=dict)
+
+
+def cluster_users(features: pd.DataFrame, k_range=range(2, 9), random_state: int = 0, sample_size: int = 3000,
+                  n_init: int = 4, k: int | None = None) -> Clustering:
+    """Cluster the rows of ``features`` (already restricted to the users to segment)."""
+    X, cols, used = clustering_matrix(features)
+    ks = list(k_range)
+    curve = silhouette_curve(X, ks, random_state=random_state, sample_size=sample_size, n_init=n_init)
+    if curve.empty:
+        raise ValueError(f"too few users ({len(X)}) to cluster over k in {ks}")
+    best_k = int(k) if k is not None else int(curve.loc[curve["silhouette"].idxmax(), "k"])
+    model = KMeans(n_clusters=best_k, random_state=random_state, n_init=max(n_init, 10)).fit(X)
+    labels = pd.Series(model.labels_.astype("int64"), index=features.index, name="cluster")
+    # Relabel clusters by size (0 = largest) so the numbering is stable and readable.
+    order = labels.value_counts().sort_index().sort_values(ascending=False, kind="mergesort").index
+    remap = {old: new for new, old in enumerate(order)}
+    labels = labels.map(remap).astype("int64")
+    sil = float(curve.loc[curve["k"] == best_k, "silhouette"].iloc[0]) if (curve["k"] == best_k).any() else float(
+        silhouette_score(X, labels))
+    return Clustering(labels, best_k, sil, curve, X, cols, used, model)
+
+
+def _trait_z(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+    """cluster x trait: cluster mean minus overall mean, in overall standard deviations (signed by direction)."""
+    out = {}
+    for (feat, direction), _name in TRAIT_NAMES.items():
+        if feat not in features.columns or not features[feat].notna().any():
+            continue
+        x = features.loc[labels.index, feat].astype(float)
+        if feat in ("frequency", "monetary"):
+            x = np.log1p(x.clip(lower=0))
+        sd = x.std(ddof=0)
+        if not sd or np.isnan(sd):
+            continue
+        means = x.groupby(labels).mean()
+        out[(feat, direction)] = direction * (means - x.mean()) / sd
+    return pd.DataFrame(out)
+
+
+def name_clusters(features: pd.DataFrame, labels: pd.Series) -> dict[int, str]:
+    """Readable, unique names per cluster from their most distinctive traits."""
+    z = _trait_z(features, labels).fillna(-np.inf)
+    clusters = sorted(labels.unique())
+    if z.empty:
+        return {c: f"Segment {c + 1}" for c in clusters}
+    z = z.reindex(clusters)
+    cost = -z.to_numpy()
+    cost[~np.isfinite(cost)] = 1e6
+    rows, cols = linear_sum_assignment(cost)
+    names = {}
+    for r, c in zip(rows, cols):
+        names[clusters[r]] = TRAIT_NAMES[z.columns[c]]
+    for c in clusters:  # more clusters than traits
+        names.setdefault(c, f"Segment {c + 1}")
+    # Disambiguate a duplicate fallback by favourite category, if any
+    return names
+
+
+def cluster_profiles(features: pd.DataFrame, labels: pd.Series, names: dict[int, str],
+                     profile_cols: list[str] | None = None, revenue_col: str = "monetary") -> pd.DataFrame:
+    """Per cluster: size, revenue share, and the mean of each profile column next to the overall mean."""
+    f = features.loc[labels.index]
+    profile_cols = profile_cols or [c for c in (
+        "frequency", "monetary", "aov", "recency_days", "tenure_days", "n_events", "view_to_purchase",
+        "cart_abandonment", "price_index", "novelty_share", "discount_share") if c in f.columns]
+    g = f.groupby(labels)
+    prof = g[profile_cols].mean()
+    prof.insert(0, "size", g.size())
+    total_rev = f[revenue_col].sum()
+    prof.insert(1, "revenue_share", g[revenue_col].sum() / total_rev if total_rev else np.nan)
+    prof.insert(0, "segment", [names.get(c, str(c)) for c in prof.index])
+    overall = f[profile_cols].mean()
+    overall_row = pd.DataFrame([{"segment": "All clustered users", "size": len(f), "revenue_share": 1.0, **overall}],
+                               index=pd.Index(["all"], name=prof.index.name))
+    return pd.concat([prof, overall_row])
+
+
+def pca_projection(X: np.ndarray, random_state: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """2-D PCA coordinates and the explained variance ratio of the two components."""
+    pca = PCA(n_components=2, random_state=random_state)
+    coords = pca.fit_transform(X)
+    return coords, pca.explained_variance_ratio_
+
+
+def segment_ari(predicted: pd.Series, truth: pd.Series) -> float:
+    """Adjusted Rand index between two labelings aligned on their index (common users only)."""
+    common = predicted.index.intersection(truth.dropna().index)
+    if len(common) < 2:
+        return float("nan")
+    return float(adjusted_rand_score(truth.loc[common].astype(str), predicted.loc[common].astype(str)))
+
+
+def confusion_table(predicted: pd.Series, truth: pd.Series) -> pd.DataFrame:
+    """Counts of true segment (rows) x found segment (columns)."""
+    common = predicted.index.intersection(truth.dropna().index)
+    return pd.crosstab(truth.loc[common].rename("planted segment"), predicted.loc[common].rename("found segment"))
+
+
+def merge_small_segments(table: pd.DataFrame, size_col: str = "size", label_col: str = "segment", min_size: int = 5,
+                         other_label: str = "Other (merged small segments)") -> pd.DataFrame:
+    """Rows with fewer than ``min_size`` users are summed into one row; that row is suppressed if it is
+    still below ``min_size``. Numeric columns of merged rows are summed for counts and size-weighted for means.
+    """
+    small = table[size_col] < min_size
+    if not small.any():
+        return table
+    big = table[~small]
+    s = table[small]
+    n = s[size_col].sum()
+    if n < min_size:
+        return big
+    merged = {label_col: other_label, size_col: n}
+    for c in table.columns:
+        if c in (label_col, size_col):
+            continue
+        if pd.api.types.is_numeric_dtype(table[c]):
+            if c.endswith("_share") or c.startswith("n_") or c in ("revenue", "clv_total", "users"):
+                merged[c] = s[c].sum()
+            else:
+                merged[c] = np.average(s[c].fillna(0), weights=s[size_col])
+    return pd.concat([big, pd.DataFrame([merged])], ignore_index=True)
