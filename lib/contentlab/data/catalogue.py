@@ -1,0 +1,447 @@
+"""Product and review text for the demo simulator, in English (``en``) and Chinese (``zh``).
+
+Every category has its own vocabulary of nouns, brands, colours, materials and style/feature
+phrases; titles, descriptions and reviews are assembled from several interchangeable templates so
+the text is varied but always *attribute-bearing*: a title or description names the product's real
+colour, material, style and category, and a review mentions real attributes (colour, material, fit,
+delivery, value) with wording whose polarity matches its star rating. That is what the generation
+stage needs to learn copy from and what its faithfulness scorer checks against.
+
+Category keys (``CATEGORY_KEYS``) are ASCII and locale independent; the ``category`` column of the
+products table holds the locale's display name (``category_name(key, locale)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CATEGORY_KEYS: tuple[str, ...] = (
+    "down_jackets", "dresses", "sneakers", "tshirts", "jeans",
+    "handbags", "skincare", "bedding", "headphones", "sportswear",
+)
+
+
+@dataclass(frozen=True)
+class CategoryVocab:
+    name: str
+    nouns: tuple[str, ...]
+    brands: tuple[str, ...]
+    colours: tuple[str, ...]
+    materials: tuple[str, ...]
+    styles: tuple[str, ...]          # fit / feature phrase (the `style` column)
+    features: tuple[str, ...]        # benefit clauses used in descriptions
+    occasions: tuple[str, ...]
+    median_price: float              # category median list price (currency units)
+    price_sigma: float               # log-normal spread of prices inside the category
+
+
+# ----------------------------------------------------------------------------------------- English
+EN: dict[str, CategoryVocab] = {
+    "down_jackets": CategoryVocab(
+        "Down Jackets", ("down jacket", "puffer jacket", "quilted parka", "down coat"),
+        ("Northpeak", "Frostline", "Aurelle", "Harbor"),
+        ("black", "navy", "olive", "cream", "burgundy", "silver grey"),
+        ("white duck down", "goose down", "recycled nylon shell", "water-repellent polyester"),
+        ("lightweight packable", "hooded longline", "cropped boxy", "ultra-warm expedition", "slim quilted"),
+        ("keeps you warm well below freezing", "packs into its own pocket", "sheds light rain and snow",
+         "traps heat without the bulk", "has a two-way zip and deep hand pockets"),
+        ("winter commutes", "weekend hikes", "city breaks", "cold mornings"), 120.0, 0.45),
+    "dresses": CategoryVocab(
+        "Dresses", ("midi dress", "wrap dress", "slip dress", "shirt dress", "maxi dress"),
+        ("Velora", "Aurelle", "Mira", "Solace"),
+        ("black", "emerald", "blush pink", "ivory", "cobalt blue", "floral print"),
+        ("silk satin", "organic cotton", "linen blend", "flowing viscose", "stretch jersey"),
+        ("A-line with a tie waist", "bias-cut and fluid", "tailored fit", "relaxed oversized", "puff-sleeve"),
+        ("drapes beautifully", "moves with you all day", "is fully lined", "has hidden side pockets",
+         "transitions from desk to dinner"),
+        ("summer weddings", "date nights", "the office", "garden parties"), 65.0, 0.5),
+    "sneakers": CategoryVocab(
+        "Sneakers", ("running shoe", "sneaker", "trainer", "court shoe"),
+        ("Stride", "Kinetic", "Velora", "Pulse"),
+        ("white", "black", "grey", "neon green", "sand beige", "red"),
+        ("breathable mesh", "full-grain leather", "recycled knit", "suede"),
+        ("cushioned everyday", "lightweight racing", "chunky retro", "minimalist low-top", "high-top"),
+        ("cushions every step", "grips on wet pavements", "breathes on long runs",
+         "has a padded heel collar", "uses a rebound foam midsole"),
+        ("daily runs", "gym sessions", "city walking", "weekend errands"), 85.0, 0.45),
+    "tshirts": CategoryVocab(
+        "T-Shirts", ("t-shirt", "crew-neck tee", "v-neck tee", "graphic tee"),
+        ("Basics & Co", "Lumen", "Kinetic", "Mira"),
+        ("white", "black", "heather grey", "navy", "sage green", "mustard yellow"),
+        ("organic cotton", "cotton jersey", "bamboo blend", "recycled cotton"),
+        ("regular fit", "relaxed fit", "slim fit", "boxy cropped", "longline"),
+        ("stays soft wash after wash", "keeps its shape", "layers easily", "feels light on hot days",
+         "has reinforced neck seams"),
+        ("everyday wear", "lazy Sundays", "travel days", "layering under jackets"), 18.0, 0.4),
+    "jeans": CategoryVocab(
+        "Jeans", ("jeans", "denim jeans", "straight-leg jeans", "skinny jeans"),
+        ("Basics & Co", "Harbor", "Indigo Lane", "Lumen"),
+        ("indigo", "light wash", "black", "stone wash", "mid blue"),
+        ("stretch denim", "rigid selvedge denim", "organic cotton denim", "recycled denim"),
+        ("high-rise straight", "mid-rise slim", "relaxed tapered", "wide-leg", "bootcut"),
+        ("holds its shape all day", "softens with every wear", "has a comfortable waistband",
+         "pairs with almost anything", "uses low-water dyeing"),
+        ("weekends", "casual Fridays", "road trips", "everyday wear"), 45.0, 0.4),
+    "handbags": CategoryVocab(
+        "Handbags", ("tote bag", "crossbody bag", "shoulder bag", "clutch"),
+        ("Aurelle", "Velora", "Mira", "Solace"),
+        ("tan", "black", "cognac", "cream", "forest green", "blush pink"),
+        ("vegan leather", "pebbled leather", "canvas", "suede"),
+        ("structured", "slouchy", "mini", "oversized", "chain-strap"),
+        ("fits a 13-inch laptop", "has an adjustable strap", "closes with a magnetic snap",
+         "keeps essentials organised with inner pockets", "goes from day to evening"),
+        ("the office", "evenings out", "weekend markets", "travel"), 75.0, 0.55),
+    "skincare": CategoryVocab(
+        "Skincare", ("face serum", "moisturiser", "night cream", "eye cream", "cleanser"),
+        ("Lumen", "Solace", "Pure Botanica", "Dermacare"),
+        ("white", "clear", "amber", "pale pink"),
+        ("hyaluronic acid", "vitamin C", "niacinamide", "ceramides", "retinol"),
+        ("for dry skin", "fragrance-free", "for sensitive skin", "oil-free", "anti-ageing"),
+        ("hydrates for 24 hours", "brightens dull skin", "calms redness", "absorbs quickly without residue",
+         "smooths fine lines"),
+        ("morning routines", "night routines", "winter skin", "travel bags"), 35.0, 0.5),
+    "bedding": CategoryVocab(
+        "Bedding", ("duvet cover set", "fitted sheet", "pillowcase pair", "quilt"),
+        ("Dreamwell", "Harbor", "Basics & Co", "Solace"),
+        ("white", "sage green", "dusty pink", "charcoal", "oatmeal"),
+        ("cotton sateen", "washed linen", "bamboo lyocell", "brushed cotton"),
+        ("400 thread count", "stonewashed", "crisp percale", "quilted", "oversized"),
+        ("stays cool through warm nights", "gets softer with every wash", "resists pilling",
+         "closes with hidden buttons", "is easy to iron"),
+        ("guest rooms", "summer nights", "cosy winters", "a bedroom refresh"), 55.0, 0.45),
+    "headphones": CategoryVocab(
+        "Headphones", ("wireless headphones", "earbuds", "over-ear headphones", "sports earphones"),
+        ("Pulse", "Sonara", "Kinetic", "Lumen"),
+        ("black", "white", "midnight blue", "silver", "rose gold"),
+        ("aluminium", "matte plastic", "memory foam cushions", "silicone tips"),
+        ("noise-cancelling", "open-back", "sweat-resistant", "foldable", "long-battery"),
+        ("lasts 30 hours on a charge", "blocks out commuter noise", "pairs instantly over Bluetooth",
+         "stays put during workouts", "delivers deep, clear bass"),
+        ("commutes", "workouts", "long flights", "home office calls"), 90.0, 0.6),
+    "sportswear": CategoryVocab(
+        "Sportswear", ("training leggings", "running shorts", "track jacket", "sports bra", "hoodie"),
+        ("Kinetic", "Stride", "Pulse", "Northpeak"),
+        ("black", "charcoal", "electric blue", "coral", "khaki"),
+        ("quick-dry polyester", "recycled nylon", "brushed fleece", "stretch elastane"),
+        ("high-waisted", "seamless", "relaxed fit", "compression", "zip-through"),
+        ("wicks sweat fast", "stretches in every direction", "has a hidden key pocket",
+         "stays squat-proof", "keeps you warm on early runs"),
+        ("gym sessions", "yoga", "running", "rest days"), 40.0, 0.45),
+}
+
+# ----------------------------------------------------------------------------------------- Chinese
+ZH: dict[str, CategoryVocab] = {
+    "down_jackets": CategoryVocab(
+        "羽绒服", ("羽绒服", "羽绒外套", "长款羽绒服", "短款羽绒服"),
+        ("北极绒", "雪域", "暖冬", "远山"),
+        ("黑色", "白色", "藏青色", "米色", "酒红色", "银灰色"),
+        ("白鸭绒", "白鹅绒", "防泼水面料", "再生尼龙"),
+        ("轻薄", "连帽", "加厚", "修身", "宽松"),
+        ("零下二十度也能保暖", "可收纳进自带口袋", "防风防泼水", "轻盈不臃肿", "双向拉链方便活动"),
+        ("冬季通勤", "周末出游", "户外徒步", "寒冷清晨"), 800.0, 0.45),
+    "dresses": CategoryVocab(
+        "连衣裙", ("连衣裙", "碎花裙", "衬衫裙", "吊带裙", "长裙"),
+        ("木槿", "初夏", "悦己", "素语"),
+        ("黑色", "白色", "墨绿色", "粉色", "雾霾蓝", "碎花"),
+        ("真丝", "纯棉", "亚麻", "雪纺", "针织"),
+        ("收腰", "A字", "宽松", "法式", "泡泡袖"),
+        ("垂感好", "显瘦百搭", "内衬不透", "带隐形口袋", "通勤约会都合适"),
+        ("夏日婚礼", "约会", "日常通勤", "度假"), 320.0, 0.5),
+    "sneakers": CategoryVocab(
+        "运动鞋", ("运动鞋", "跑步鞋", "板鞋", "休闲鞋"),
+        ("步履", "动力", "疾风", "青禾"),
+        ("白色", "黑色", "灰色", "荧光绿", "米色", "红色"),
+        ("透气网面", "头层牛皮", "飞织面料", "麂皮"),
+        ("缓震", "轻量", "复古", "百搭", "高帮"),
+        ("脚感柔软回弹", "湿滑路面也防滑", "长跑不闷脚", "鞋跟包裹稳定", "久走不累"),
+        ("日常跑步", "健身房", "城市漫步", "周末出行"), 450.0, 0.45),
+    "tshirts": CategoryVocab(
+        "T恤", ("T恤", "圆领T恤", "短袖T恤", "印花T恤"),
+        ("初棉", "青禾", "素语", "动力"),
+        ("白色", "黑色", "灰色", "藏青色", "牛油果绿", "姜黄色"),
+        ("纯棉", "新疆长绒棉", "竹纤维", "莫代尔"),
+        ("宽松", "修身", "落肩", "短款", "基础款"),
+        ("洗后不变形", "柔软亲肤", "吸汗透气", "夏天穿很清爽", "领口不易松"),
+        ("日常穿搭", "居家", "旅行", "内搭"), 79.0, 0.4),
+    "jeans": CategoryVocab(
+        "牛仔裤", ("牛仔裤", "直筒牛仔裤", "阔腿牛仔裤", "小脚牛仔裤"),
+        ("靛蓝", "初棉", "远山", "素语"),
+        ("深蓝色", "浅蓝色", "黑色", "水洗蓝", "烟灰色"),
+        ("弹力牛仔布", "纯棉牛仔布", "再生牛仔布", "天丝牛仔"),
+        ("高腰", "直筒", "阔腿", "微喇", "修身"),
+        ("显腿长", "久坐不勒", "越穿越软", "百搭好配", "不易褪色"),
+        ("日常通勤", "周末", "旅行", "约会"), 199.0, 0.4),
+    "handbags": CategoryVocab(
+        "手提包", ("手提包", "托特包", "斜挎包", "单肩包"),
+        ("悦己", "木槿", "素语", "云裳"),
+        ("棕色", "黑色", "焦糖色", "米白色", "墨绿色", "粉色"),
+        ("头层牛皮", "纳帕皮", "帆布", "植鞣皮"),
+        ("大容量", "迷你", "链条", "简约", "复古"),
+        ("能装下十三寸电脑", "肩带可调节", "磁吸扣开合方便", "内袋分区收纳", "通勤约会两用"),
+        ("通勤", "约会", "逛街", "旅行"), 399.0, 0.55),
+    "skincare": CategoryVocab(
+        "护肤品", ("精华液", "面霜", "晚霜", "眼霜", "洁面乳"),
+        ("润肌", "青禾", "悦己", "素颜"),
+        ("白色", "透明", "琥珀色", "淡粉色"),
+        ("玻尿酸", "维生素C", "烟酰胺", "神经酰胺", "视黄醇"),
+        ("保湿", "无香精", "敏感肌适用", "清爽控油", "抗初老"),
+        ("补水保湿一整天", "提亮肤色", "舒缓泛红", "吸收快不黏腻", "淡化细纹"),
+        ("早间护肤", "晚间护肤", "秋冬干燥季", "出差旅行"), 220.0, 0.5),
+    "bedding": CategoryVocab(
+        "床品", ("四件套", "床单", "枕套", "夏凉被"),
+        ("云眠", "初棉", "暖冬", "素语"),
+        ("白色", "浅绿色", "藕粉色", "深灰色", "燕麦色"),
+        ("长绒棉", "水洗亚麻", "天丝", "磨毛棉"),
+        ("贡缎", "水洗", "简约", "加厚", "纯色"),
+        ("夏天睡着凉爽", "越洗越柔软", "不起球", "隐形拉链设计", "不易起皱"),
+        ("客房", "夏夜", "冬季", "卧室焕新"), 299.0, 0.45),
+    "headphones": CategoryVocab(
+        "耳机", ("无线耳机", "蓝牙耳机", "头戴式耳机", "运动耳机"),
+        ("声屿", "动力", "疾风", "云裳"),
+        ("黑色", "白色", "午夜蓝", "银色", "玫瑰金"),
+        ("铝合金", "磨砂塑料", "记忆棉耳罩", "硅胶耳塞"),
+        ("主动降噪", "开放式", "防汗", "可折叠", "长续航"),
+        ("续航三十小时", "通勤降噪效果明显", "蓝牙秒连", "运动不掉", "低音浑厚清晰"),
+        ("通勤", "运动", "长途飞行", "居家办公"), 499.0, 0.6),
+    "sportswear": CategoryVocab(
+        "运动服", ("瑜伽裤", "运动短裤", "运动外套", "运动内衣", "卫衣"),
+        ("动力", "疾风", "步履", "远山"),
+        ("黑色", "深灰色", "电光蓝", "珊瑚色", "卡其色"),
+        ("速干面料", "再生尼龙", "摇粒绒", "高弹氨纶"),
+        ("高腰", "无缝", "宽松", "紧身", "拉链"),
+        ("排汗速干", "四向弹力", "带隐藏钥匙袋", "深蹲不透", "晨跑保暖"),
+        ("健身", "瑜伽", "跑步", "休闲"), 189.0, 0.45),
+}
+
+VOCAB = {"en": EN, "zh": ZH}
+
+
+def vocab(locale: str) -> dict[str, CategoryVocab]:
+    if locale not in VOCAB:
+        raise ValueError(f"unknown locale {locale!r}; expected one of {sorted(VOCAB)}")
+    return VOCAB[locale]
+
+
+def category_name(key: str, locale: str) -> str:
+    return vocab(locale)[key].name
+
+
+# ------------------------------------------------------------------------------------ titles/descr
+_EN_TITLE = (
+    "{brand} {style} {colour} {noun}",
+    "{brand} {noun} in {colour}, {material}",
+    "{style} {material} {noun} - {colour} | {brand}",
+    "{brand} {colour} {material} {noun}",
+    "New {brand} {style} {noun} ({colour})",
+)
+_EN_DESC = {
+    "intro": (
+        "This {style} {noun} from {brand} is made for {occasion}.",
+        "Meet the {brand} {noun}: a {style} design you will reach for again and again.",
+        "A {style} {noun} that earns its place in your {occasion} rotation.",
+        "{brand} built this {noun} for {occasion}, with a {style} cut.",
+    ),
+    "material": (
+        "Crafted from {material}, it {feature}.",
+        "The {material} construction {feature_s}.",
+        "Made with {material} so it {feature}.",
+    ),
+    "colour": (
+        "The {colour} shade is easy to pair with the rest of your wardrobe.",
+        "Choose it in {colour} for a look that stays current.",
+        "In {colour}, it works for {occasion} and beyond.",
+    ),
+    "feature": (
+        "Best of all, it {feature2}.",
+        "It also {feature2}.",
+        "Thoughtful details mean it {feature2}.",
+    ),
+    "care": (
+        "Easy care: follow the label and it will last for seasons.",
+        "Ships in recyclable packaging with free returns.",
+        "A dependable pick at {price}.",
+    ),
+}
+_ZH_TITLE = (
+    "新款{style}{noun} {feature_short}{material} {colour}",
+    "{brand}{style}{noun} {material} {colour}",
+    "{brand} {colour}{material}{noun} {style}款",
+    "{style}{colour}{noun} {brand}{material}",
+    "新品{brand}{noun} {style}{material} {colour}",
+)
+_ZH_DESC = {
+    "intro": (
+        "这款{brand}{noun}采用{style}设计，适合{occasion}。",
+        "{brand}全新{style}{noun}，{occasion}的理想之选。",
+        "一件{style}{noun}，{occasion}穿着刚刚好。",
+    ),
+    "material": (
+        "选用{material}，{feature}。",
+        "{material}材质，{feature}。",
+        "面料为{material}，{feature}。",
+    ),
+    "colour": (
+        "{colour}配色百搭，轻松搭配衣橱里的单品。",
+        "{colour}简约耐看，不挑肤色。",
+        "这一款为{colour}，日常出行都很合适。",
+    ),
+    "feature": (
+        "细节处理到位，{feature2}。",
+        "另外，{feature2}。",
+        "贴心设计，{feature2}。",
+    ),
+    "care": (
+        "按洗标护理即可长久使用。",
+        "环保包装发货，支持七天无理由退换。",
+        "到手价{price}，性价比出众。",
+    ),
+}
+_ZH_FEATURE_SHORT = ("保暖", "轻薄", "透气", "舒适", "百搭", "显瘦", "柔软")
+
+
+def product_texts(
+    rng: np.random.Generator, keys: list[str], prices: np.ndarray, locale: str
+) -> list[dict[str, str]]:
+    """Title, brand, colour, material, style and a 2-4 sentence description for each product.
+
+    ``keys`` are category keys, ``prices`` list prices. Every attribute written to the text is the
+    attribute stored in the returned record.
+    """
+    voc = vocab(locale)
+    title_t = _EN_TITLE if locale == "en" else _ZH_TITLE
+    desc_t = _EN_DESC if locale == "en" else _ZH_DESC
+    slots_optional = ("colour", "feature", "care")
+    out: list[dict[str, str]] = []
+    for key, price in zip(keys, prices):
+        v = voc[key]
+        noun = v.nouns[rng.integers(len(v.nouns))]
+        brand = v.brands[rng.integers(len(v.brands))]
+        colour = v.colours[rng.integers(len(v.colours))]
+        material = v.materials[rng.integers(len(v.materials))]
+        style = v.styles[rng.integers(len(v.styles))]
+        f1, f2 = rng.choice(len(v.features), size=2, replace=False)
+        occasion = v.occasions[rng.integers(len(v.occasions))]
+        price_s = f"${price:.2f}" if locale == "en" else f"¥{price:.0f}"
+        fields = dict(
+            noun=noun, brand=brand, colour=colour, material=material, style=style,
+            feature=v.features[f1], feature_s=v.features[f1], feature2=v.features[f2],
+            occasion=occasion, price=price_s,
+            feature_short=_ZH_FEATURE_SHORT[rng.integers(len(_ZH_FEATURE_SHORT))],
+        )
+        title = title_t[rng.integers(len(title_t))].format(**fields)
+        if locale == "en":
+            title = title[0].upper() + title[1:]
+        # 2-4 sentences: always intro + material, then 0-2 of the optional slots in random order
+        n_extra = int(rng.integers(0, 3))
+        extra = [slots_optional[i] for i in rng.permutation(len(slots_optional))[:n_extra]]
+        sentences = []
+        for slot in ("intro", "material", *extra):
+            tmpl = desc_t[slot][rng.integers(len(desc_t[slot]))]
+            s = tmpl.format(**fields)
+            sentences.append(s[0].upper() + s[1:] if locale == "en" else s)
+        sep = " " if locale == "en" else ""
+        out.append(dict(
+            title=title, brand=brand, colour=colour, material=material, style=style,
+            description=sep.join(sentences), noun=noun,
+        ))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- reviews
+_EN_REVIEW = {
+    "colour": {
+        "pos": ("Love the {colour} colour, exactly as pictured.", "The {colour} looks even better in person.",
+                "Great shade of {colour}, goes with everything."),
+        "neg": ("The {colour} looks duller than in the photos.", "Colour is off: the {colour} is not what I expected.",
+                "The {colour} faded after the first wash."),
+    },
+    "material": {
+        "pos": ("The {material} feels premium and well made.", "Really nice {material}, soft and sturdy.",
+                "Quality {material}, you can tell it will last."),
+        "neg": ("The {material} feels cheap and thin.", "Disappointed with the {material}, it started pilling fast.",
+                "The {material} is rough and not as described."),
+    },
+    "fit": {
+        "pos": ("The {style} design is spot on and true to size.", "Fits perfectly, the {style} cut is flattering.",
+                "Exactly the {style} look I wanted."),
+        "neg": ("The {style} cut runs small, had to size up.", "Sizing is inconsistent and the {style} shape is odd.",
+                "Not really {style} as advertised."),
+    },
+    "delivery": {
+        "pos": ("Delivery was fast, arrived in {days} days.", "Arrived quickly and well packaged.",
+                "Quick delivery, only {days} days."),
+        "neg": ("Delivery took {days} days, far too long.", "Parcel arrived late and the box was damaged.",
+                "Shipping was slow, {days} days to arrive."),
+    },
+    "value": {
+        "pos": ("Great value for the price.", "Worth every penny for a {noun} like this.",
+                "Good price for this quality."),
+        "neg": ("Overpriced for what you get.", "Not worth the money for a {noun}.",
+                "Too expensive for this quality."),
+    },
+    "overall": {
+        "pos": ("Would definitely buy this {noun} again.", "Very happy with this {noun}.",
+                "Highly recommend it to friends."),
+        "neg": ("I am returning this {noun}.", "Would not buy this {noun} again.",
+                "Really regret this purchase."),
+        "mid": ("It is an okay {noun}, nothing special.", "Average {noun}, does the job.",
+                "Mixed feelings about this {noun}."),
+    },
+}
+_ZH_REVIEW = {
+    "colour": {
+        "pos": ("{colour}很正，和图片一样。", "{colour}实物比图片还好看。", "这个{colour}很百搭。"),
+        "neg": ("{colour}有色差，比图片暗。", "{colour}和描述不一样，有点失望。", "洗了一次{colour}就褪色了。"),
+    },
+    "material": {
+        "pos": ("{material}手感很好，做工精细。", "{material}摸起来很舒服，质量不错。", "{material}质感好，看得出很耐用。"),
+        "neg": ("{material}很薄，感觉很廉价。", "{material}容易起球，质量一般。", "{material}粗糙，和描述不符。"),
+    },
+    "fit": {
+        "pos": ("{style}版型很好，尺码标准。", "{style}的设计很合身。", "就是想要的{style}效果。"),
+        "neg": ("{style}版型偏小，建议拍大一码。", "尺码不准，{style}版型很奇怪。", "并没有宣传的那么{style}。"),
+    },
+    "delivery": {
+        "pos": ("物流很快，{days}天就到了。", "发货快，包装完好。", "快递给力，{days}天送达。"),
+        "neg": ("物流太慢，等了{days}天。", "快递晚到，盒子还压坏了。", "发货很慢，{days}天才收到。"),
+    },
+    "value": {
+        "pos": ("性价比很高。", "这个价格买到这样的{noun}很值。", "价格实惠，质量不错。"),
+        "neg": ("价格偏贵，不值这个钱。", "这个{noun}不值这个价。", "太贵了，质量配不上价格。"),
+    },
+    "overall": {
+        "pos": ("还会回购这款{noun}。", "对这款{noun}非常满意。", "推荐给朋友了。"),
+        "neg": ("准备退货了。", "不会再买这款{noun}了。", "很后悔买了这个。"),
+        "mid": ("这款{noun}还行，中规中矩。", "{noun}一般般，能用。", "对这款{noun}感觉一般。"),
+    },
+}
+_ASPECTS = ("colour", "material", "fit", "delivery", "value")
+
+
+def review_text(rng: np.random.Generator, rating: int, attrs: dict[str, str], locale: str) -> str:
+    """A 1-3 sentence review whose wording matches ``rating`` (>=4 positive, <=2 negative, 3 mixed).
+
+    Sentences mention the product's real colour, material, style/fit, plus delivery and value.
+    """
+    bank = _EN_REVIEW if locale == "en" else _ZH_REVIEW
+    n = int(rng.integers(1, 4))
+    aspects = [_ASPECTS[i] for i in rng.permutation(len(_ASPECTS))[:n]]
+    fields = dict(attrs, days=int(rng.integers(2, 12)))
+    sentences = []
+    for j, a in enumerate(aspects):
+        if rating >= 4:
+            pol = "pos"
+        elif rating <= 2:
+            pol = "neg"
+        else:  # 3 stars: one good point, one bad point
+            pol = "pos" if j % 2 == 0 else "neg"
+        opts = bank[a][pol]
+        sentences.append(opts[rng.integers(len(opts))].format(**fields))
+    if rng.random() < 0.5:
+        pol = "pos" if rating >= 4 else "neg" if rating <= 2 else "mid"
+        opts = bank["overall"][pol]
+        sentences.append(opts[rng.integers(len(opts))].format(**fields))
+        sentences = sentences[-3:] if len(sentences) > 3 else sentences
+    return (" " if locale == "en" else "").join(sentences)
