@@ -468,6 +468,8 @@ def cohort_retention(store: EventStore, max_weeks: int = 12, max_cohorts: int = 
     last_week = ((w1 - matrix.index) / pd.Timedelta(days=7)).astype(int)
     for k in weeks:
         matrix.loc[np.asarray(last_week) < k, k] = np.nan
+    observed = [k for k in weeks if matrix[k].notna().any()]
+    matrix = matrix[observed]  # weeks no cohort has reached yet are dropped
     matrix.index = pd.DatetimeIndex(matrix.index).date
     matrix.index.name = "signup_week"
     matrix.columns.name = "weeks_since_signup"
@@ -903,3 +905,46 @@ def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame 
     if m.get("top_category"):
         lines.append(f"- **Top category**: *{md_escape(m['top_category'])}* with {_pct(m.get('top_category_gmv_share'))} of GMV.")
     return "\n".join(lines)
+
+
+def dataset_markdown(name: str, meta: dict[str, Any], metrics: dict[str, Any], tables: Iterable[str]) -> str:
+    """One paragraph naming the dataset, its period and sizes."""
+    src = meta.get("source") or meta.get("kind") or "unknown source"
+    span = (f"{metrics['date_start']} to {metrics['date_end']} ({metrics['days']} days)"
+            if metrics.get("date_start") else "no events")
+    return (f"**Dataset** {md_escape(name)} ({md_escape(src)}, locale {md_escape(meta.get('locale', 'en'))}): "
+            f"{_num(metrics.get('events_rows'))} events, {_num(metrics.get('users'))} users, "
+            f"{_num(metrics.get('products'))} products; {span}. Tables: {md_escape(', '.join(tables))}.")
+
+
+def funnel_summary(session_row: pd.Series, user_row: pd.Series | None = None) -> pd.DataFrame:
+    """Funnel rates as a small table: per step, the share of sessions, of users and the event-count ratio."""
+    s = session_row
+    steps = [
+        ("view → cart", s["view_to_cart"], _ratio(s["carts"], s["views"])),
+        ("cart → purchase", s["cart_to_purchase"], _ratio(s["purchases"], s["carts"])),
+        ("view → purchase", s["view_to_purchase"], _ratio(s["purchases"], s["views"])),
+    ]
+    out = pd.DataFrame(steps, columns=["step", "session share", "event ratio"])
+    if user_row is not None:
+        out.insert(2, "user share", [user_row["view_to_cart"], user_row["cart_to_purchase"],
+                                     user_row["view_to_purchase"]])
+    return out
+
+
+def basket_markdown(summary: dict[str, float], currency: str = "") -> str:
+    cur = f" {currency}" if currency else ""
+    return (f"{_num(summary.get('orders'))} orders; on average {_num(summary.get('mean_units'))} units "
+            f"(median {_num(summary.get('median_units'))}) and {_num(summary.get('mean_distinct_products'))} distinct "
+            f"products per order; {_pct(summary.get('multi_product_share'))} of orders contain two or more products. "
+            f"Average order value {_num(summary.get('aov'))}{cur}, median {_num(summary.get('median_order_value'))}{cur}.")
+
+
+def repeat_markdown(repeat: dict[str, float]) -> str:
+    text = (f"**Repeat-purchase rate: {_pct(repeat.get('repeat_purchase_rate'))}** — "
+            f"{_num(repeat.get('repeat_purchasers'))} of {_num(repeat.get('purchasers'))} purchasing users ordered "
+            f"at least twice ({_num(repeat.get('mean_orders_per_purchaser'))} orders per purchaser on average).")
+    gap = repeat.get("median_days_to_second_order")
+    if gap is not None and not (isinstance(gap, float) and math.isnan(gap)):
+        text += f" The median time from first to second order is {gap:.1f} days."
+    return text

@@ -71,6 +71,11 @@ def thousands_axis(ax: Axes, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
+def subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] | None = None, **kw):
+    """``plt.subplots`` with the shared default size."""
+    return plt.subplots(nrows, ncols, figsize=figsize or FIGSIZE, **kw)
+
+
 def _axes(ax: Axes | None, figsize: tuple[float, float] | None = None) -> tuple[Figure, Axes]:
     if ax is not None:
         return ax.figure, ax
@@ -324,3 +329,40 @@ def histogram(values: Iterable[float], *, title: str, xlabel: str, ylabel: str =
     ax.hist(v, bins=bins, color=sns.color_palette(PALETTE)[0], alpha=0.85)
     ax.set(title=title, xlabel=with_unit(xlabel, unit), ylabel=ylabel)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------- tables
+
+
+def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str] = (), integer: Sequence[str] = (),
+          decimals: Mapping[str, int] | None = None, caption: str | None = None, max_text: int = 80,
+          index: bool = False):
+    """A display table (pandas ``Styler``) with every text cell HTML-escaped (data text is untrusted),
+    long text shortened, numbers formatted (``percent`` columns hold shares 0..1)."""
+    d = df.copy()
+    for col in d.columns:
+        if d[col].dtype == object or pd.api.types.is_string_dtype(d[col]):
+            d[col] = d[col].map(lambda v: v if not isinstance(v, str) or len(v) <= max_text
+                                else v[: max_text - 1].rstrip() + "…")
+    sty = d.style.format(escape="html", na_rep="–").format_index(escape="html", axis=0)
+    num = [c for c in d.columns if pd.api.types.is_numeric_dtype(d[c]) and not pd.api.types.is_bool_dtype(d[c])]
+    fmt: dict[str, str] = {c: "{:,.2f}" for c in num}
+    fmt.update({c: "{:,.0f}" for c in integer if c in d.columns})
+    fmt.update({c: "{:,.2f}" for c in money if c in d.columns})
+    fmt.update({c: "{:.1%}" for c in percent if c in d.columns})
+    for c, k in (decimals or {}).items():
+        if c in d.columns:
+            fmt[c] = "{:,.%df}" % k
+    for c in num:
+        if c not in integer and c not in money and c not in percent and c not in (decimals or {}) \
+                and pd.api.types.is_integer_dtype(d[c]):
+            fmt[c] = "{:,.0f}"
+    if fmt:
+        sty = sty.format(fmt, subset=list(fmt), na_rep="–", escape="html")
+    if not index:
+        sty = sty.hide(axis="index")
+    if caption:
+        import html as _html
+
+        sty = sty.set_caption(_html.escape(caption))
+    return sty
