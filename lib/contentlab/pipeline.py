@@ -1,6 +1,298 @@
-"""The pipeline's stages and the data hand-over between them."""
+"""The pipeline's stages and the data hand-over between them.
+
+Stage 01 calls :func:`prepare_data` with the run profile's dataset spec; it resolves the source, maps it
+to the canonical tables through its adapter, validates them and writes the run's clean data::
+
+    run_dir/clean/<table>.parquet   validated canonical tables (+ clean/dataset.json)
+    run_dir/validation.json         ValidationReport.to_dict() plus "adapter": the adapter's messy-row counts
+    run_dir/dataset.json            name, locale, source spec, input file fingerprints, truth_dir (or null)
+
+Stages 02-05 call :func:`load_prepared` to get the same :class:`~contentlab.data.io.Dataset` back.
+
+Dataset specs (``dataset:`` in ``lib/contentlab/profiles/*.yaml``)::
+
+    {"kind": "demo", "n_users": 5000, "n_products": 800, "n_days": 90, "locale": "en", "seed": 42}
+    {"kind": "cdnow", "path": null}                      # null: the file shipped in the `lifetimes` package
+    {"kind": "online_retail", "path": "data/raw/online_retail_II.xlsx"}
+    {"kind": "movielens", "path": "data/raw/ml-100k/u.data"}
+    {"kind": "files", "paths": {"events": ...}, "mapping": {"events": {"ts": "timestamp"}}, "locale": "en"}
+
+Relative paths resolve against ``config.project_root()``. The demo is simulated once into
+``data/raw/simulated/demo-<fingerprint>/`` (fingerprint of the spec and of the simulator's code) and read
+from there afterwards; its files are made read-only.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import inspect
+import json
+import os
+import shutil
+import stat
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from contentlab import config
+from contentlab.data import adapters
+from contentlab.data.io import (
+    META_FILE, TRUTH_DIR, Dataset, file_fingerprint, read_dataset, read_truth, write_dataset,
+)
+from contentlab.data.validate import validate_tables
+
 # Order matters: each stage reads the products of the ones before it (docs/architecture.md).
 STAGES: tuple[str, ...] = ("01_eda", "02_profiling", "03_recommend", "04_generate", "05_feedback")
+
+CLEAN_DIR = "clean"
+VALIDATION_FILE = "validation.json"
+DATASET_FILE = "dataset.json"
+PREPARING_STAGE = "01_eda"
+DATASET_KINDS: tuple[str, ...] = ("demo", "cdnow", "online_retail", "movielens", "files")
+REQUIRED_TABLES: tuple[str, ...] = ("users", "products", "events")
+
+
+class DatasetSpecError(ValueError):
+    """A dataset spec that cannot be resolved (unknown kind, missing path, bad parameter)."""
+
+
+def _resolve(path: str | os.PathLike | None) -> Path | None:
+    if path is None:
+        return None
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else config.project_root() / p
+
+
+def _display_path(path: Path) -> str:
+    """Path relative to the project root when inside it (stable across checkouts), else absolute."""
+    try:
+        return str(path.resolve().relative_to(config.project_root()))
+    except ValueError:
+        return str(path.resolve())
+
+
+def spec_fingerprint(spec: Mapping[str, Any]) -> str:
+    """Stable short hash of a dataset spec (key order does not matter)."""
+    blob = json.dumps(dict(spec), sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:12]
+
+
+# ---------------------------------------------------------------------------------------------- demo
+
+
+def _simulator() -> tuple[Callable[..., Dataset], str]:
+    from contentlab.data import simulate as sim_module
+
+    h = hashlib.sha256()
+    for f in sorted(Path(sim_module.__file__).parent.glob("*.py")):
+        if f.stem in ("simulate", "catalogue"):
+            h.update(f.read_bytes())
+    return sim_module.simulate, h.hexdigest()[:12]
+
+
+def _make_read_only(path: Path) -> None:
+    for f in path.rglob("*"):
+        if f.is_file():
+            f.chmod(f.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def simulated_dir(spec: Mapping[str, Any]) -> Path:
+    """Where the demo of ``spec`` lives: ``data/raw/simulated/demo-<fingerprint>``."""
+    _, code = _simulator()
+    params = {k: v for k, v in spec.items() if k != "kind"}
+    return config.raw_dir() / "simulated" / f"demo-{spec_fingerprint({'params': params, 'simulator': code})}"
+
+
+def _load_demo(spec: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path]:
+    simulate, _ = _simulator()
+    params = {k: v for k, v in spec.items() if k != "kind"}
+    accepted = inspect.signature(simulate).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise DatasetSpecError(f"dataset kind 'demo': unknown parameter(s) {unknown}; simulate() accepts "
+                               + ", ".join(accepted))
+    target = simulated_dir(spec)
+    if not (target / META_FILE).exists():
+        ds = simulate(**params)
+        tmp = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
+        write_dataset(ds, tmp, extra_meta={"spec": dict(spec)})
+        try:
+            tmp.rename(target)  # atomic: a concurrent run that got there first wins
+        except OSError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not (target / META_FILE).exists():
+                raise
+        else:
+            _make_read_only(target)
+    ds = read_dataset(target)
+    sources = {t: f"{_display_path(target / (t + '.parquet'))}" for t in ds.tables}
+    adapter = {"adapter": "demo", "files": [_display_path(target)], "sources": sources,
+               "rows_read": int(sum(len(df) for df in ds.tables.values())), "excluded": {}, "flagged": {},
+               "notes": [f"simulated once into {_display_path(target)}; read-only afterwards"]}
+    return ds, adapter, target
+
+
+# -------------------------------------------------------------------------------------------- sources
+
+
+def _require_path(spec: Mapping[str, Any], kind: str) -> Path:
+    path = _resolve(spec.get("path"))
+    if path is None:
+        raise DatasetSpecError(f"dataset kind {kind!r} needs a 'path'")
+    if not path.exists():
+        raise FileNotFoundError(f"dataset kind {kind!r}: {path} does not exist")
+    return path
+
+
+def _input_files(ds: Dataset, adapter_report: Mapping[str, Any]) -> list[Path]:
+    files: list[Path] = []
+    for f in adapter_report.get("files", []):
+        p = Path(f)
+        p = p if p.is_absolute() else config.project_root() / p
+        if p.is_dir():
+            files.extend(sorted(x for x in p.rglob("*") if x.is_file()))
+        elif p.exists():
+            files.append(p)
+    return files
+
+
+def load_source(dataset: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path | None]:
+    """Resolve a dataset spec: ``(mapped but unvalidated Dataset, adapter report dict, truth dir or None)``."""
+    if not isinstance(dataset, Mapping):
+        raise DatasetSpecError(f"a dataset spec is a mapping with a 'kind', got {type(dataset).__name__}")
+    spec = dict(dataset)
+    kind = spec.get("kind")
+    if kind not in DATASET_KINDS:
+        raise DatasetSpecError(f"unknown dataset kind {kind!r}; valid kinds: {', '.join(DATASET_KINDS)}")
+    if kind == "demo":
+        ds, report, target = _load_demo(spec)
+        truth = target / TRUTH_DIR
+        return ds, report, truth if truth.is_dir() else None
+    if kind == "cdnow":
+        ds, rep = adapters.load_cdnow(_resolve(spec.get("path")))
+    elif kind == "online_retail":
+        ds, rep = adapters.load_online_retail(_require_path(spec, kind), sheet=spec.get("sheet"))
+    elif kind == "movielens":
+        ds, rep = adapters.load_movielens(_require_path(spec, kind), low_ratings=spec.get("low_ratings", "reject"))
+    else:  # files
+        paths = spec.get("paths")
+        if not isinstance(paths, Mapping) or not paths:
+            raise DatasetSpecError("dataset kind 'files' needs 'paths': {table: file}")
+        resolved = {t: _resolve(p) for t, p in paths.items()}
+        for t, p in resolved.items():
+            if not p.exists():
+                raise FileNotFoundError(f"dataset kind 'files': {t} file {p} does not exist")
+        ds, rep = adapters.load_files(resolved, spec.get("mapping") or {}, name=spec.get("name", "files"),
+                                      locale=spec.get("locale", "en"), read_options=spec.get("read_options"))
+    if "locale" in spec:
+        ds.locale = spec["locale"]
+    if "name" in spec:
+        ds.name = str(spec["name"])
+    return ds, rep.to_dict(), None
+
+
+# ------------------------------------------------------------------------------------------- prepare
+
+
+def _atomic_replace_dir(tmp: Path, final: Path) -> None:
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old.{uuid.uuid4().hex[:8]}")
+        final.rename(old)
+    tmp.rename(final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def prepare_data(dataset: Mapping[str, Any], run_dir: str | os.PathLike) -> Dataset:
+    """Resolve, map and validate a dataset spec; write the run's clean tables and reports; return the Dataset.
+
+    Raises :class:`~contentlab.data.validate.DataValidationError` for unusable input and
+    :class:`DatasetSpecError` for a spec that cannot be resolved. Input files are only read.
+    """
+    run_dir = Path(run_dir)
+    spec = dict(dataset)
+    ds, adapter_report, truth_dir = load_source(spec)
+    missing = [t for t in REQUIRED_TABLES if t not in ds.tables]
+    if missing:
+        raise DatasetSpecError(f"dataset {ds.name!r} has no {', '.join(missing)} table(s); every dataset needs "
+                               f"{', '.join(REQUIRED_TABLES)}")
+    allow_empty = list(ds.meta.get("allow_empty", []))
+    clean, report = validate_tables(ds.tables, adapter_report.get("sources", {}), allow_empty=allow_empty)
+    inputs = {_display_path(p): file_fingerprint(p) for p in _input_files(ds, adapter_report)}
+
+    meta: dict[str, Any] = {
+        "name": ds.name,
+        "locale": ds.locale,
+        "kind": spec.get("kind"),
+        "source": spec,
+        "inputs": inputs,
+        "truth_dir": str(truth_dir) if truth_dir else None,
+        "has_truth": truth_dir is not None,
+        "tables": sorted(clean),
+        "rows": {t: int(len(df)) for t, df in clean.items()},
+        "source_meta": {k: v for k, v in ds.meta.items() if k not in ("spec",)},
+    }
+    run_dir.mkdir(parents=True, exist_ok=True)
+    tmp = run_dir / f".{CLEAN_DIR}.{uuid.uuid4().hex[:8]}.tmp"
+    write_dataset(Dataset(name=ds.name, tables=clean, locale=ds.locale, meta=meta), tmp)
+    # write_dataset records has_truth of the (truth-less) clean copy; keep the run's view
+    (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    _atomic_replace_dir(tmp, run_dir / CLEAN_DIR)
+    validation = report.to_dict()
+    validation["adapter"] = adapter_report
+    _write_json(run_dir / VALIDATION_FILE, validation)
+    _write_json(run_dir / DATASET_FILE, meta)
+    truth = read_truth(truth_dir) if truth_dir else None
+    return Dataset(name=ds.name, tables=clean, locale=ds.locale, truth=truth, meta=meta)
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def load_prepared(run_dir: str | os.PathLike, dataset: Mapping[str, Any] | None = None) -> Dataset:
+    """The Dataset that :func:`prepare_data` wrote into ``run_dir`` (tables, locale, truth, meta).
+
+    When ``run_dir`` has no ``clean/`` tables yet: with ``dataset`` (the run's spec) it prepares them now,
+    otherwise it raises ``FileNotFoundError`` naming the stage that produces them.
+    """
+    run_dir = Path(run_dir)
+    clean = run_dir / CLEAN_DIR
+    if not (clean / META_FILE).exists():
+        if dataset is not None:
+            return prepare_data(dataset, run_dir)
+        raise FileNotFoundError(
+            f"{run_dir} has no prepared data ({CLEAN_DIR}/ is missing): it is produced by stage {PREPARING_STAGE} "
+            f"(contentlab.pipeline.prepare_data); run `contentlab run --only {PREPARING_STAGE}` first, or pass "
+            f"the dataset spec to load_prepared(run_dir, dataset)")
+    meta_path = run_dir / DATASET_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    truth_dir = meta.get("truth_dir")
+    if truth_dir and not Path(truth_dir).is_dir():
+        raise FileNotFoundError(f"{meta_path}: truth directory {truth_dir} no longer exists; prepare the run again "
+                                f"(stage {PREPARING_STAGE})")
+    ds = read_dataset(clean, truth_dir=truth_dir)
+    if meta:
+        ds.meta = meta
+        ds.name = meta.get("name", ds.name)
+        ds.locale = meta.get("locale", ds.locale)
+    return ds
+
+
+def load_validation(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """``run_dir/validation.json`` (see :func:`prepare_data`)."""
+    path = Path(run_dir) / VALIDATION_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{path} not found: it is produced by stage {PREPARING_STAGE}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def input_fingerprints(run_dir: str | os.PathLike) -> dict[str, str]:
+    """``{input file: sha256[:16]}`` of the files the run's data came from ({} before data preparation)."""
+    path = Path(run_dir) / DATASET_FILE
+    if not path.exists():
+        return {}
+    return dict(json.loads(path.read_text(encoding="utf-8")).get("inputs", {}))

@@ -310,7 +310,8 @@ def _coerce_str(s: pd.Series, col: Column) -> _Coerced:
     if col.allowed is not None:
         norm = out.str.strip().str.lower()
         allowed_lower = {a.lower(): a for a in col.allowed}
-        mapped = norm.map(lambda v: allowed_lower.get(v, v) if isinstance(v, str) else v)
+        canon = norm.map(allowed_lower)
+        mapped = canon.where(canon.notna(), out)
         repaired = ((mapped != out).fillna(False) & mapped.isin(col.allowed)).to_numpy(dtype=bool)
         out = mapped.astype("str")
         rule = f"{col.name}: case and whitespace normalised"
