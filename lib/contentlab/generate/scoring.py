@@ -1,0 +1,291 @@
+"""Quality scores for copy: faithfulness, diversity and novelty, fluency, reference overlap.
+
+Faithfulness (:class:`AttributeLexicon`, :func:`faithfulness`)
+    The catalogue defines the vocabulary of each attribute type (``category``, ``colour``,
+    ``material``, ``brand``). A copy *covers* a product attribute when it names the product's value;
+    it *hallucinates* when it names a value of the same type that the product record does not
+    support (e.g. "navy" for a white jacket, another brand, another category) or a price that is
+    not the real price. A value counts as supported when it is the product's value (or contained in
+    it / containing it: "cotton" for "organic cotton") or appears in the product's own title or
+    description. Matching is longest-first without overlaps, case-insensitive, whole words with an
+    optional plural "s"/"es" for English and substrings for Chinese.
+Diversity and novelty
+    distinct-1/2 (unique n-grams / all n-grams), self-BLEU of each copy against the other copies of
+    its group (sacrebleu), and the longest n-gram the copy shares with the training copy
+    (:class:`NGramIndex`; long verbatim overlaps are flagged as regurgitation).
+Fluency
+    Perplexity under the model (:func:`contentlab.generate.decode.copy_perplexity`) and channel
+    length compliance (:meth:`PromptTemplates.length_ok`).
+Reference overlap
+    Sentence BLEU (sacrebleu) and ROUGE-L F1 (rouge-score) against the product description.
+
+Chinese copy is tokenised by character for every overlap metric.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+import pandas as pd
+
+ATTRIBUTE_TYPES = ("category", "colour", "material", "brand")
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
+_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_ZH_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
+_PRICE_PATTERNS = (
+    re.compile(r"(?:[$€£¥￥]|US\$|RMB|CNY|USD)\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)", re.IGNORECASE),
+    re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\s?(?:元|块|dollars?\b|usd\b|rmb\b)", re.IGNORECASE),
+)
+
+
+def is_zh(locale: str) -> bool:
+    return str(locale).lower().startswith("zh")
+
+
+def tokens(text: str, locale: str = "en") -> list[str]:
+    """Words (lower-cased) for English; characters (letters/digits only) for Chinese."""
+    text = text or ""
+    if is_zh(locale):
+        return _ZH_TOKEN.findall(text.lower())
+    return _WORD.findall(text.lower())
+
+
+def _norm(value: Any) -> str:
+    if value is None:
+        return ""
+    try:
+        if pd.isna(value):
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return " ".join(str(value).lower().split())
+
+
+# ---- faithfulness --------------------------------------------------------------------------------
+class AttributeLexicon:
+    """Attribute values of the catalogue, by type, and a matcher for mentions in copy."""
+
+    def __init__(self, products: pd.DataFrame, locale: str = "en", types: Sequence[str] = ATTRIBUTE_TYPES):
+        self.locale = locale
+        self.types = [t for t in types if t in products.columns]
+        values: list[tuple[str, str]] = []
+        for t in self.types:
+            for v in sorted({_norm(x) for x in products[t].dropna().unique()} - {""}):
+                values.append((t, v))
+        self.values = values
+        # longest first, so "dark blue" wins over "blue"
+        ordered = sorted(values, key=lambda tv: -len(tv[1]))
+        self._patterns = [(t, v, self._pattern(v, t)) for t, v in ordered]
+
+    def _pattern(self, value: str, kind: str) -> re.Pattern:
+        body = re.escape(value).replace(r"\ ", r"[\s-]+")
+        if is_zh(self.locale) and _CJK.search(value):
+            return re.compile(body)
+        plural = r"(?:s|es)?" if kind == "category" else ""
+        return re.compile(rf"(?<![\w-]){body}{plural}(?![\w-])", re.IGNORECASE)
+
+    def mentions(self, text: str) -> list[tuple[str, str, int, int]]:
+        """(type, value, start, end) of every attribute value named in ``text`` (no overlaps)."""
+        taken: list[tuple[int, int]] = []
+        found = []
+        for t, v, pat in self._patterns:
+            for m in pat.finditer(text or ""):
+                if any(m.start() < e and s < m.end() for s, e in taken):
+                    continue
+                taken.append((m.start(), m.end()))
+                found.append((t, v, m.start(), m.end()))
+        return sorted(found, key=lambda x: x[2])
+
+
+def price_mentions(text: str) -> list[float]:
+    out: list[float] = []
+    spans: list[tuple[int, int]] = []
+    for pat in _PRICE_PATTERNS:
+        for m in pat.finditer(text or ""):
+            if any(m.start() < e and s < m.end() for s, e in spans):
+                continue
+            spans.append((m.start(), m.end()))
+            try:
+                out.append(float(m.group(1).replace(",", "")))
+            except ValueError:
+                continue
+    return out
+
+
+@dataclass
+class Faithfulness:
+    coverage: float  # share of the product's key attribute values the copy names (NaN: none known)
+    covered: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)  # "colour=navy", "price=19.99", ...
+    n_prices: int = 0
+
+    @property
+    def hallucinated(self) -> bool:
+        return bool(self.wrong)
+
+
+def _supported(value: str, own: str, context: str, locale: str) -> bool:
+    if own and (value == own or value in own or own in value):
+        return True
+    if not context:
+        return False
+    if is_zh(locale):
+        return value in context
+    return re.search(rf"(?<![\w-]){re.escape(value)}(?:s|es)?(?![\w-])", context) is not None
+
+
+def faithfulness(text: str, product: Mapping[str, Any], lexicon: AttributeLexicon) -> Faithfulness:
+    """Coverage and hallucinations of ``text`` for ``product`` (see module docstring)."""
+    context = " ".join(_norm(product.get(k)) for k in ("title", "description"))
+    mentioned = lexicon.mentions(text)
+    wrong: list[str] = []
+    hit: set[str] = set()
+    for t, v, _, _ in mentioned:
+        own = _norm(product.get(t))
+        if own and (v == own or v in own or own in v):
+            hit.add(t)
+        elif not _supported(v, own, context, lexicon.locale):
+            wrong.append(f"{t}={v}")
+    keys = [t for t in lexicon.types if _norm(product.get(t))]
+    # a product value that the lexicon never lists as a whole (rare) is still covered if named verbatim
+    low = (text or "").lower()
+    for t in keys:
+        if t not in hit and _norm(product.get(t)) and _norm(product.get(t)) in low:
+            hit.add(t)
+    prices = price_mentions(text)
+    real = product.get("price")
+    if real is not None and not (isinstance(real, float) and math.isnan(real)):
+        for p in prices:
+            if abs(p - float(real)) > 0.005:
+                wrong.append(f"price={p:g}")
+    coverage = len(hit & set(keys)) / len(keys) if keys else float("nan")
+    return Faithfulness(coverage=coverage, covered=sorted(hit & set(keys)), wrong=sorted(set(wrong)), n_prices=len(prices))
+
+
+# ---- diversity -----------------------------------------------------------------------------------
+def ngrams(toks: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(toks[i:i + n]) for i in range(len(toks) - n + 1)]
+
+
+def distinct_n(texts: Iterable[str], n: int, locale: str = "en") -> float:
+    """Unique n-grams / all n-grams over ``texts`` (NaN when there are none)."""
+    total, uniq = 0, set()
+    for t in texts:
+        g = ngrams(tokens(t, locale), n)
+        total += len(g)
+        uniq.update(g)
+    return len(uniq) / total if total else float("nan")
+
+
+def _bleu_args(locale: str) -> dict:
+    return {"tokenize": "none"} if is_zh(locale) else {"tokenize": "13a"}
+
+
+def _bleu_text(text: str, locale: str) -> str:
+    return " ".join(tokens(text, locale)) if is_zh(locale) else (text or "")
+
+
+def self_bleu(texts: Sequence[str], locale: str = "en") -> float:
+    """Mean sentence BLEU (0-1) of each copy against all the others (NaN for fewer than 2)."""
+    from sacrebleu.metrics import BLEU
+
+    texts = [t for t in texts if t and t.strip()]
+    if len(texts) < 2:
+        return float("nan")
+    bleu = BLEU(effective_order=True, **_bleu_args(locale))
+    prepared = [_bleu_text(t, locale) for t in texts]
+    scores = []
+    for i, hyp in enumerate(prepared):
+        refs = prepared[:i] + prepared[i + 1:]
+        scores.append(bleu.sentence_score(hyp, refs).score / 100.0)
+    return float(sum(scores) / len(scores))
+
+
+class NGramIndex:
+    """Longest common token run between a copy and any training copy."""
+
+    def __init__(self, texts: Iterable[str], locale: str = "en", key: int = 3):
+        self.locale, self.key = locale, key
+        self.docs = [tokens(t, locale) for t in texts]
+        self.index: dict[tuple[str, ...], list[tuple[int, int]]] = defaultdict(list)
+        self.small: set[tuple[str, ...]] = set()
+        for d, toks in enumerate(self.docs):
+            for n in range(1, key):
+                self.small.update(ngrams(toks, n))
+            for i in range(len(toks) - key + 1):
+                self.index[tuple(toks[i:i + key])].append((d, i))
+
+    def longest_overlap(self, text: str, max_hits: int = 400) -> int:
+        toks = tokens(text, self.locale)
+        best = 0
+        for n in range(self.key - 1, 0, -1):
+            if any(g in self.small for g in ngrams(toks, n)):
+                best = n
+                break
+        for i in range(len(toks) - self.key + 1):
+            hits = self.index.get(tuple(toks[i:i + self.key]))
+            if not hits:
+                continue
+            for d, p in hits[:max_hits]:
+                doc = self.docs[d]
+                k = self.key
+                while i + k < len(toks) and p + k < len(doc) and toks[i + k] == doc[p + k]:
+                    k += 1
+                best = max(best, k)
+            if best >= len(toks) - i:
+                break
+        return best
+
+    def regurgitated(self, text: str, threshold: int | None = None) -> bool:
+        """True when the copy repeats a long run of training copy verbatim.
+
+        Default threshold: 12 tokens (words; 24 characters for Chinese), or 80% of a shorter copy.
+        """
+        n = len(tokens(text, self.locale))
+        if n == 0:
+            return False
+        limit = threshold or (24 if is_zh(self.locale) else 12)
+        limit = max(5, min(limit, int(math.ceil(0.8 * n))))
+        return self.longest_overlap(text) >= limit
+
+
+# ---- reference overlap ---------------------------------------------------------------------------
+class _CharTokenizer:
+    def tokenize(self, text):
+        return tokens(text, "zh")
+
+
+class _WordTokenizer:
+    def tokenize(self, text):
+        return tokens(text, "en")
+
+
+def reference_scores(text: str, reference: str, locale: str = "en") -> tuple[float, float]:
+    """(BLEU 0-1, ROUGE-L F1) of ``text`` against ``reference`` (NaN when there is no reference)."""
+    from rouge_score import rouge_scorer
+    from sacrebleu.metrics import BLEU
+
+    if not reference or not str(reference).strip() or not text:
+        return float("nan"), float("nan")
+    bleu = BLEU(effective_order=True, **_bleu_args(locale))
+    b = bleu.sentence_score(_bleu_text(text, locale), [_bleu_text(reference, locale)]).score / 100.0
+    tok = _CharTokenizer() if is_zh(locale) else _WordTokenizer()
+    scorer = rouge_scorer.RougeScorer(["rougeL"], tokenizer=tok)
+    r = scorer.score(reference, text)["rougeL"].fmeasure
+    return float(b), float(r)
+
+
+# ---- combined ------------------------------------------------------------------------------------
+QUALITY_WEIGHTS = {"coverage": 1.0, "length_ok": 0.3, "log_perplexity": -0.1, "regurgitated": -0.2}
+
+
+def quality_score(coverage: float, length_ok: bool, perplexity: float, regurgitated: bool) -> float:
+    """Ranks a slot's accepted candidates: coverage first, then channel fit, fluency and novelty."""
+    w = QUALITY_WEIGHTS
+    cov = 0.0 if coverage is None or math.isnan(coverage) else coverage
+    lp = math.log(perplexity) if perplexity and not math.isnan(perplexity) and perplexity > 0 else 0.0
+    return w["coverage"] * cov + w["length_ok"] * float(bool(length_ok)) + w["log_perplexity"] * lp + w["regurgitated"] * float(bool(regurgitated))
