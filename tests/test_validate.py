@@ -267,3 +267,16 @@ def test_float_ids_and_numeric_timestamps():
     assert clean["user_id"].tolist() == ["17850", "13047"]
     assert clean["signup_date"].iloc[0] == pd.Timestamp(1.7e9, unit="s")
     assert rep.rejected[0].message == "users.csv: column 'user_id': 1 row violates 'user_id is not null' (examples: null)"
+
+
+def test_data_readme_documents_every_canonical_column():
+    from conftest import REPO
+
+    text = (REPO / "data" / "README.md").read_text(encoding="utf-8")
+    for spec in TABLES.values():
+        start = text.index(f"### `{spec.name}`")
+        section = text[start:text.find("\n### ", start + 1)]
+        for col in spec.columns:
+            row = next((ln for ln in section.splitlines() if ln.startswith(f"| `{col.name}` |")), None)
+            assert row is not None, f"data/README.md: {spec.name}.{col.name} is not documented"
+            assert ("| yes |" in row) == col.required, f"data/README.md: {spec.name}.{col.name} required flag"
