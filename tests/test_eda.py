@@ -426,3 +426,11 @@ def test_plot_helpers_label_every_axis(store):
             assert ax.get_title() or fig._suptitle is not None
             assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
         matplotlib.pyplot.close(fig)
+
+
+def test_display_table_escapes_untrusted_text():
+    df = pd.DataFrame({"title": ["<script>alert(1)</script>", "x" * 200], "gmv_share": [0.5, 0.25], "units": [3, 4]})
+    page = plotting.table(df, percent=["gmv_share"], caption="<b>top</b>").to_html()
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "50.0%" in page and "GMV share" in page and "&lt;b&gt;top&lt;/b&gt;" in page
+    assert "x" * 200 not in page  # long text shortened

@@ -11,6 +11,7 @@ titles) is shown literally: ``$`` is escaped so matplotlib never interprets it a
 
 from __future__ import annotations
 
+import html as _html
 from typing import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -334,6 +335,15 @@ def histogram(values: Iterable[float], *, title: str, xlabel: str, ylabel: str =
 # ---------------------------------------------------------------------------------------------- tables
 
 
+_ACRONYMS = {"gmv": "GMV", "aov": "AOV", "dau": "DAU", "id": "id", "p05": "p5", "q1": "Q1", "q3": "Q3"}
+
+
+def header_label(column: object) -> str:
+    """Column name as a table header: underscores to spaces, known acronyms upper-cased."""
+    words = str(column).split("_")
+    return " ".join(_ACRONYMS.get(w.lower(), w) for w in words)
+
+
 def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str] = (), integer: Sequence[str] = (),
           decimals: Mapping[str, int] | None = None, caption: str | None = None, max_text: int = 80,
           index: bool = False):
@@ -359,10 +369,10 @@ def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str]
             fmt[c] = "{:,.0f}"
     if fmt:
         sty = sty.format(fmt, subset=list(fmt), na_rep="–", escape="html")
+    headers = [_html.escape(header_label(c)) for c in d.columns]
+    sty = sty.relabel_index(headers, axis="columns")
     if not index:
         sty = sty.hide(axis="index")
     if caption:
-        import html as _html
-
         sty = sty.set_caption(_html.escape(caption))
     return sty
