@@ -87,7 +87,7 @@ class _Exclusions:
         self.report = report
         self.alive = np.ones(n, dtype=bool)
 
-    def exclude(self, reason: str, mask: np.ndarray | pd.Series, shown: pd.Series) -> None:
+    def exclude(self, reason: str, mask: np.ndarray | pd.Series, shown: pd.Series | pd.DataFrame) -> None:
         mask = np.asarray(mask, dtype=bool)
         total = int(mask.sum())
         if not total:
@@ -96,14 +96,22 @@ class _Exclusions:
         self.report.overlaps[reason] = total
         if new.any():
             self.report.excluded[reason] = int(new.sum())
-            self.report.examples[reason] = _examples(shown[new].tolist())
+            self.report.examples[reason] = _shown_examples(shown, new)
         self.alive &= ~mask
 
-    def flag(self, reason: str, mask: np.ndarray | pd.Series, shown: pd.Series) -> None:
+    def flag(self, reason: str, mask: np.ndarray | pd.Series, shown: pd.Series | pd.DataFrame) -> None:
         mask = np.asarray(mask, dtype=bool) & self.alive
         if mask.any():
             self.report.flagged[reason] = int(mask.sum())
-            self.report.examples[reason] = _examples(shown[mask].tolist())
+            self.report.examples[reason] = _shown_examples(shown, mask)
+
+
+def _shown_examples(shown: pd.Series | pd.DataFrame, mask: np.ndarray) -> list[Any]:
+    """Up to five distinct example source rows (a DataFrame's rows become tuples of text)."""
+    picked = shown[mask]
+    if isinstance(picked, pd.DataFrame):
+        return _examples(_row_tuples(picked.head(200)).tolist())
+    return _examples(picked.head(200).tolist())
 
 
 def _empty_table(name: str) -> pd.DataFrame:
@@ -265,15 +273,21 @@ def _parse_retail_dates(s: pd.Series) -> pd.Series:
     if s.dtype == object and s.map(lambda v: isinstance(v, pd.Timestamp) or hasattr(v, "isoformat")).any():
         return pd.to_datetime(s, errors="coerce").astype("datetime64[ns]")
     text = s.astype("str").str.strip()
-    best, best_ok = None, -1
-    for fmt in _RETAIL_DATE_FORMATS:
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
-        ok = int(parsed.notna().sum())
-        if ok > best_ok:
-            best, best_ok = parsed, ok
-        if ok == int(text.notna().sum()):
+    codes, uniques = pd.factorize(text)  # invoices share timestamps: parse each distinct text once
+    uniq = pd.Series(uniques, dtype="str")
+    sample = uniq.head(2000)
+    ranked = sorted(_RETAIL_DATE_FORMATS, key=lambda f: -int(pd.to_datetime(sample, format=f, errors="coerce")
+                                                            .notna().sum()))  # stable: ties keep listed order
+    # one day/month order for the whole file; unambiguous ISO forms may fill gaps
+    parsed = pd.Series(pd.NaT, index=uniq.index, dtype="datetime64[ns]")
+    for fmt in [ranked[0], *(f for f in _RETAIL_DATE_FORMATS[:2] if f != ranked[0])]:
+        todo = parsed.isna().to_numpy()
+        if not todo.any():
             break
-    return best.astype("datetime64[ns]")
+        parsed[todo] = pd.to_datetime(uniq[todo], format=fmt, errors="coerce").astype("datetime64[ns]")
+    values = parsed.to_numpy()
+    out = np.where(codes >= 0, values[np.clip(codes, 0, None)], np.datetime64("NaT"))
+    return pd.Series(out, index=s.index).astype("datetime64[ns]")
 
 
 def _is_non_product(code: pd.Series) -> np.ndarray:
@@ -332,7 +346,7 @@ def load_online_retail(path: str | Path, *, sheet: str | int | None = None) -> t
     description = (df["description"].astype("str").str.strip() if "description" in df.columns
                    else pd.Series([None] * n, dtype="str"))
     country = df["country"].astype("str").str.strip() if "country" in df.columns else None
-    shown = _row_tuples(raw)
+    shown = raw
 
     ex = _Exclusions(report, n)
     ex.exclude("missing_invoice", invoice.isna(), shown)
@@ -363,7 +377,7 @@ def load_online_retail(path: str | Path, *, sheet: str | int | None = None) -> t
         rows = base["_row"].to_numpy()[merged_mask]
         report.excluded["merged_into_first_line"] = int(merged_mask.sum())
         report.overlaps["merged_into_first_line"] = int(merged_mask.sum())
-        report.examples["merged_into_first_line"] = _examples(shown.iloc[rows].tolist())
+        report.examples["merged_into_first_line"] = _examples(_row_tuples(raw.iloc[rows[:200]]).tolist())
     first["quantity"] = sums["quantity"]
     first["price"] = (sums["_value"] / sums["quantity"]).round(4)
     merged = first.reset_index()[lines.columns]
@@ -485,7 +499,7 @@ def load_movielens(path: str | Path, *, low_ratings: str = "reject") -> tuple[Da
     item = _id_text(raw["product_id"])
     rating = pd.to_numeric(raw["rating"], errors="coerce")
     ts = pd.to_numeric(raw["timestamp"], errors="coerce")
-    shown = _row_tuples(raw[names])
+    shown = raw[names]
     ex = _Exclusions(report, len(raw))
     ex.exclude("missing_user_id", user.isna(), shown)
     ex.exclude("missing_item_id", item.isna(), shown)
