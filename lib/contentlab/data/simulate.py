@@ -27,7 +27,7 @@ recovers them (adjusted Rand index >= 0.8 at demo scale).
 User and item vectors ``u, v ~ N(0, k^-1/2 I)`` (so ``u.v`` has unit variance) drive both which items
 a user views (softmax over ``factor_weight * u.v + category affinity + popularity_weight * log
 popularity + price-band term + new-item bonus``, items unavailable before their launch date) and
-the ratings (``clip(round(3 + rating_scale * u.v + item bias + noise), 1, 5)``). Cart probability
+the ratings (``clip(round(rating_intercept + rating_scale * u.v + item bias + noise), 1, 5)``). Cart probability
 also rises with ``u.v`` so purchases are more on-taste than views. Item popularity is Zipf-like
 (``popularity ~ rank^-zipf_exponent``), a long tail that personalisation can still beat.
 
@@ -48,8 +48,8 @@ odd hours, often with a 5-star review). No single column gives them away.
 **Reviews.** A share of purchases is rated; every rating has a 1-3 sentence review whose wording
 agrees with the stars and mentions the product's real colour, material, fit, delivery or value.
 
-**Content campaign** (``exposures``, ``truth["response"]``). A historical A/B log: users were
-assigned 50/50 to copy variant ``template`` or ``gpt2`` and shown content on ``email``, ``push`` or
+**Content campaign** (``exposures``, ``truth["response"]``). A historical A/B log: every impression was
+randomised 50/50 to copy variant ``template`` or ``gpt2`` and shown on ``email``, ``push`` or
 ``product_page``. True CTR, CVR (conversion given click) and AOV per segment x channel x variant
 are in ``truth["response"]``; GPT-2 copy lifts CTR in every segment except ``loyal_premium``, where
 the template wins (``truth["ctr_lift"]``, ``truth["gpt2_loses_in"]``). ``simulate_campaign`` draws
@@ -82,7 +82,7 @@ PROFILES: dict[str, dict[str, Any]] = {
 # Segment specification (the planted truth). Times are in days, rates per week, hours 0-24.
 SEGMENT_SPECS: dict[str, dict[str, Any]] = {
     "bargain_hunter": dict(
-        share=0.24, favourites=("tshirts", "jeans", "bedding"), price_target=-0.55, price_strength=2.5,
+        share=0.24, favourites=("tshirts", "jeans", "bedding"), price_target=-0.55, price_strength=3.0,
         activity_rate=1.4, views_per_session=4.5, cart_rate=0.29, purchase_rate=0.32,
         discount_prob=0.40, discount_cart_boost=1.8, channel_mix=dict(web=0.15, app=0.50, email=0.30, push=0.05),
         peak_hour=20.5, signup=(-365, 0.3), activity_trend=0.0, new_item_bonus=0.0, rating_share=0.25,
@@ -98,7 +98,7 @@ SEGMENT_SPECS: dict[str, dict[str, Any]] = {
         price_sensitivity="mid-to-upper price band, chases newly launched items",
     ),
     "loyal_premium": dict(
-        share=0.14, favourites=("down_jackets", "skincare"), price_target=0.65, price_strength=2.0,
+        share=0.14, favourites=("down_jackets", "skincare"), price_target=0.65, price_strength=3.5,
         activity_rate=1.3, views_per_session=3.5, cart_rate=0.38, purchase_rate=0.72,
         discount_prob=0.04, discount_cart_boost=1.0, channel_mix=dict(web=0.60, app=0.10, email=0.28, push=0.02),
         peak_hour=8.5, signup=(-730, -180), activity_trend=0.0, new_item_bonus=0.0, rating_share=0.45,
@@ -233,9 +233,10 @@ def simulate(
     activity_scale: float = 1.0,
     exposures_per_user: float = 24.0,
     factor_weight: float = 1.6,
-    category_weight: float = 2.4,
+    category_weight: float = 3.0,
     popularity_weight: float = 0.6,
     zipf_exponent: float = 1.0,
+    rating_intercept: float = 2.7,
     rating_scale: float = 1.1,
     rating_noise: float = 0.5,
     n_pairs: int | None = None,
@@ -327,7 +328,7 @@ def simulate(
     del logits
 
     # ------------------------------------------------------------------ sessions
-    weekday = (start_ts.dayofweek + np.arange(n_days)) % 7
+    weekday = (start_ts.day_of_week + np.arange(n_days)) % 7
     day_w = np.where(weekday >= 5, WEEKEND_LIFT, 1.0)
     trend = _segment_rows(SEGMENT_SPECS, "activity_trend")
     seg_day_cdf = np.zeros((n_seg, n_days + 1))
@@ -455,6 +456,7 @@ def simulate(
     fraud_info: dict[str, list[str]] = {}
     fake_order_lines: list[tuple[int, int, int]] = []  # (user, item, t) of fake purchases
     cheap = np.argsort(price)[: max(3, n_products // 5)]
+    cheap = np.setdiff1d(cheap, np.array([i for pair in pairs for i in pair], dtype=np.int64))  # keep pairs clean
     next_sess = n_sess
     f_sess_user: list[np.ndarray] = []
     f_sess_chan: list[np.ndarray] = []
@@ -554,7 +556,7 @@ def simulate(
     ru, ri = pu[rated], pi[rated]
     rt = pt[rated] + rng.integers(2 * DAY, 14 * DAY, rated.sum())
     ruv = np.einsum("ij,ij->i", U[ru], V[ri])
-    stars = np.clip(np.round(3 + rating_scale * ruv + item_bias[ri] + rng.normal(0, rating_noise, len(ru))), 1, 5)
+    stars = np.clip(np.round(rating_intercept + rating_scale * ruv + item_bias[ri] + rng.normal(0, rating_noise, len(ru))), 1, 5)
     # fake orders: about half come with a 5-star review
     if fake_order_lines:
         fo = np.array(fake_order_lines, dtype=np.int64)
@@ -675,6 +677,7 @@ def simulate(
         "response": response,
     }
     exposures = simulate_campaign(exposures, truth, seed=int(rng.integers(0, 2**31 - 1)), start=start_ts, n_days=n_days)
+    exposures = exposures.sort_values(["timestamp", "user_id", "content_id"], kind="stable").reset_index(drop=True)
 
     elapsed = time.perf_counter() - t0
     truth.update({
@@ -707,7 +710,7 @@ def simulate(
         "hour_profile": [float(x) for x in HOUR_PROFILE / HOUR_PROFILE.sum()],
         "choice_model": {"factor_weight": factor_weight, "category_weight": category_weight,
                          "popularity_weight": popularity_weight, "zipf_exponent": zipf_exponent},
-        "rating_model": {"intercept": 3.0, "scale": rating_scale, "noise_sd": rating_noise, "item_bias_sd": 0.3},
+        "rating_model": {"intercept": rating_intercept, "scale": rating_scale, "noise_sd": rating_noise, "item_bias_sd": 0.3},
         "discount_levels": [float(x) for x in DISCOUNT_LEVELS],
         "generation_seconds": round(elapsed, 3),
     })
@@ -738,20 +741,20 @@ def _response_table(seg_price: dict[str, float]) -> pd.DataFrame:
 
 def _historical_exposures(rng, n_users, active_from, seg, sampler, launch_sec, user_ids, product_ids,
                           per_user, n_days, start_ts) -> pd.DataFrame:
-    """Impressions of a past content campaign: user-level 50/50 variant assignment, products drawn
+    """Impressions of a past content campaign: each impression independently assigned 50/50 to a
+    variant (so assignment counts follow Binomial(n, 1/2) and an SRM check passes), products drawn
     from each user's own taste, one content id per (product, channel, variant)."""
     active_frac = (n_days - active_from) / n_days
     n_imp = rng.poisson(per_user * active_frac)
     e_user = np.repeat(np.arange(n_users), n_imp)
     n = len(e_user)
-    user_variant = rng.integers(0, 2, n_users)
     chans = np.array(EXPOSURE_CHANNELS, dtype=object)
     e_chan = _choice(rng, np.array([EXPOSURE_CHANNEL_MIX[c] for c in EXPOSURE_CHANNELS]), n)
     day = active_from[e_user] + np.floor(rng.random(n) * (n_days - active_from[e_user])).astype(np.int64)
     t = day * DAY + rng.integers(7 * 3600, 22 * 3600, n)
     item, ok = _available_items(rng, sampler, e_user, t, launch_sec)
     e_user, e_chan, t, item = e_user[ok], e_chan[ok], t[ok], item[ok]
-    var = user_variant[e_user]
+    var = rng.integers(0, 2, len(e_user))
     combo = (item * len(EXPOSURE_CHANNELS) + e_chan) * 2 + var
     codes, inv = np.unique(combo, return_inverse=True)
     content_ids = _ids("C", len(codes), 5)
@@ -786,7 +789,9 @@ def simulate_campaign(
     Outcome model: ``clicked ~ Bernoulli(ctr * prod(copy effects))``, ``converted = clicked and
     Bernoulli(cvr)``, ``revenue = converted * aov * LogNormal(mean 1, sd 0.3 in log)``. Copy effects
     (``truth["copy_effects"]``, e.g. ``mentions_price``) apply when the assignments carry a boolean
-    column of that name. Returns the exposures table (schema ``exposures``), ordered by time.
+    column of that name. Returns the exposures table (schema ``exposures``) with one row per
+    assignment row, in the same order (repeated ``(timestamp, user_id, content_id)`` keys are moved
+    on by whole seconds so the key stays unique).
     """
     required = ["user_id", "content_id", "product_id", "variant", "channel", "segment"]
     missing = [c for c in required if c not in assignments.columns]
@@ -844,4 +849,4 @@ def simulate_campaign(
         if not dup.any():
             break
         out.loc[dup, "timestamp"] = out.loc[dup, "timestamp"] + pd.Timedelta(seconds=1)
-    return out.sort_values(["timestamp", "user_id", "content_id"], kind="stable").reset_index(drop=True)
+    return out

@@ -1,0 +1,401 @@
+"""Tests for the demo simulator: determinism, schema conformance and that the planted truth is
+visible in the generated tables (what the profiling, recommendation and feedback stages rely on)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contentlab.data.io import read_dataset, write_dataset
+from contentlab.data.schema import TABLES
+from contentlab.data.simulate import PROFILES, SEGMENTS, SEGMENT_SPECS, simulate, simulate_campaign
+
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return simulate(**PROFILES["tiny"], seed=7)
+
+
+@pytest.fixture(scope="module")
+def small():
+    """Big enough for per-segment statistics, still about a second to generate."""
+    return simulate(n_users=1200, n_products=200, n_days=45, seed=11)
+
+
+def _genuine(ds) -> pd.Series:
+    tu = ds.truth["users"]
+    return tu.loc[~tu["is_fraud"], "user_id"]
+
+
+# ------------------------------------------------------------------------------ determinism
+def test_same_seed_same_data_different_seed_different_data(tiny):
+    again = simulate(**PROFILES["tiny"], seed=7)
+    for name, df in tiny.tables.items():
+        pd.testing.assert_frame_equal(df, again.tables[name], obj=name)
+    for key in ("users", "user_factors", "item_factors", "response"):
+        pd.testing.assert_frame_equal(tiny.truth[key], again.truth[key], obj=key)
+    assert tiny.truth["segments"] == again.truth["segments"]
+    other = simulate(**PROFILES["tiny"], seed=8)
+    assert not other.events.equals(tiny.events)
+    assert not other.products["title"].equals(tiny.products["title"])
+
+
+def test_tiny_profile_is_fast():
+    t0 = time.perf_counter()
+    simulate(**PROFILES["tiny"], seed=3)
+    assert time.perf_counter() - t0 < 3.0
+
+
+# ------------------------------------------------------------------------------ schema
+@pytest.mark.parametrize("locale", ["en", "zh"])
+def test_tables_conform_to_schema(locale):
+    ds = simulate(**PROFILES["tiny"], seed=5, locale=locale)
+    assert set(ds.tables) == set(TABLES)
+    for name, spec in TABLES.items():
+        df = ds.tables[name]
+        assert list(df.columns) == spec.names, name
+        assert len(df) > 0, name
+        for col in spec.columns:
+            s = df[col.name]
+            if col.kind == "datetime":
+                assert pd.api.types.is_datetime64_dtype(s), (name, col.name, s.dtype)
+                assert getattr(s.dt, "tz", None) is None
+            elif col.kind in ("id", "str"):
+                assert pd.api.types.is_string_dtype(s), (name, col.name, s.dtype)
+            elif col.kind == "float":
+                assert pd.api.types.is_float_dtype(s), (name, col.name, s.dtype)
+            elif col.kind == "int":
+                assert pd.api.types.is_integer_dtype(s), (name, col.name, s.dtype)
+            elif col.kind == "bool":
+                assert pd.api.types.is_bool_dtype(s), (name, col.name, s.dtype)
+            if col.required:
+                assert s.notna().all(), (name, col.name)
+            if col.min is not None:
+                assert (s.dropna() > col.min).all() if col.strict_min else (s.dropna() >= col.min).all(), col.name
+            if col.max is not None:
+                assert (s.dropna() <= col.max).all(), col.name
+            if col.allowed:
+                assert set(s.unique()) <= set(col.allowed)
+        if spec.key:
+            assert not df.duplicated(list(spec.key)).any(), f"duplicate keys in {name}"
+    ev = ds.events
+    assert ev["user_id"].isin(ds.users["user_id"]).all()
+    assert ev["product_id"].isin(ds.products["product_id"]).all()
+    assert ds.ratings["user_id"].isin(ds.users["user_id"]).all()
+    assert ds.exposures["product_id"].isin(ds.products["product_id"]).all()
+    assert set(ds.ratings["rating"].unique()) <= {1.0, 2.0, 3.0, 4.0, 5.0}
+    assert ds.users["user_id"].str.fullmatch(r"U\d{5}").all()
+    assert ds.products["product_id"].str.fullmatch(r"P\d{4}").all()
+    assert ds.exposures["content_id"].str.fullmatch(r"C\d{5}").all()
+    # purchase lines carry an order id, other lines none; price = list price x (1 - discount)
+    is_p = ev["event_type"] == "purchase"
+    assert ev.loc[is_p, "order_id"].notna().all() and ev.loc[~is_p, "order_id"].isna().all()
+    list_price = ev["product_id"].map(ds.products.set_index("product_id")["price"])
+    np.testing.assert_allclose(ev["price"], np.round(list_price * (1 - ev["discount"]), 2), atol=0.006)
+    # nothing happens before sign-up, nothing outside the window
+    signup = ev["user_id"].map(ds.users.set_index("user_id")["signup_date"])
+    assert (ev["timestamp"] >= signup).all()
+    start = pd.Timestamp("2026-01-05")
+    assert ev["timestamp"].min() >= start and ev["timestamp"].max() < start + pd.Timedelta(days=30)
+
+
+def test_truth_has_documented_keys_and_round_trips(tiny, tmp_path):
+    t = tiny.truth
+    for key in ("users", "segments", "user_factors", "item_factors", "response", "seed", "sizes", "ctr_lift",
+                "bought_together", "fraud", "gpt2_loses_in"):
+        assert key in t, key
+    assert list(t["users"].columns) == ["user_id", "segment", "is_fraud"]
+    assert set(t["users"]["segment"]) == set(SEGMENTS)
+    assert list(t["user_factors"].columns) == ["user_id"] + [f"f{j}" for j in range(8)]
+    assert list(t["item_factors"].columns) == ["product_id"] + [f"f{j}" for j in range(8)]
+    assert list(t["response"].columns) == ["segment", "channel", "variant", "ctr", "cvr", "aov"]
+    assert len(t["response"]) == 5 * 3 * 2
+    for seg in SEGMENTS:
+        for k in ("favourite_categories", "price_sensitivity", "activity_rate", "channel_mix"):
+            assert k in t["segments"][seg]
+    path = write_dataset(tiny, tmp_path / "ds")
+    back = read_dataset(path)
+    pd.testing.assert_frame_equal(back.events, tiny.events, check_dtype=False)
+    pd.testing.assert_frame_equal(back.truth["users"], t["users"], check_dtype=False)
+    assert back.truth["segments"] == t["segments"]
+    assert back.truth["sizes"] == t["sizes"]
+
+
+def test_cold_start_products_have_no_events_before_launch(small):
+    ev = small.events.merge(small.products[["product_id", "launch_date"]], on="product_id")
+    assert (ev["timestamp"] >= ev["launch_date"]).all()
+    cold = small.truth["cold_start_products"]
+    assert len(cold) > 0
+    assert small.products.set_index("product_id").loc[cold, "launch_date"].min() > pd.Timestamp("2026-01-05")
+
+
+# ------------------------------------------------------------------------------ planted structure
+def _purchases_with_truth(ds):
+    ev = ds.events[ds.events["event_type"] == "purchase"]
+    ev = ev[ev["user_id"].isin(_genuine(ds))]
+    seg = ds.truth["users"].set_index("user_id")["segment"]
+    cat = ds.products.set_index("product_id")["category"]
+    return ev.assign(segment=ev["user_id"].map(seg), category=ev["product_id"].map(cat))
+
+
+def test_segments_buy_their_favourite_categories(small):
+    p = _purchases_with_truth(small)
+    cat_share = small.products["category"].value_counts(normalize=True)
+    for seg in SEGMENTS:
+        favs = small.truth["segments"][seg]["favourite_categories"]
+        sub = p[p["segment"] == seg]
+        share = sub["category"].isin(favs).mean()
+        chance = cat_share[favs].sum()
+        # planted: ~80% of choices land in 2-3 favourite categories that hold 20-30% of the catalogue
+        assert share > 0.6 and share > 2 * chance, (seg, share, chance)
+
+
+def test_loyal_premium_pays_more_than_bargain_hunters(small):
+    p = _purchases_with_truth(small)
+    med = small.products.groupby("category")["price"].median()
+    p = p.assign(rel=np.log(p["price"] / p["category"].map(med)))
+    by = p.groupby("segment")
+    assert by["price"].mean()["loyal_premium"] > 2 * by["price"].mean()["bargain_hunter"]
+    # also within category: price relative to the category median
+    assert by["rel"].mean()["loyal_premium"] > by["rel"].mean()["bargain_hunter"] + 0.4
+    disc = by["discount"].apply(lambda s: (s > 0).mean())
+    assert disc["bargain_hunter"] > 3 * disc["loyal_premium"]
+
+
+def test_funnel_is_monotone_and_in_planted_ranges(small):
+    ev = small.events[small.events["user_id"].isin(_genuine(small))]
+    seg = ev["user_id"].map(small.truth["users"].set_index("user_id")["segment"])
+    counts = pd.crosstab(seg, ev["event_type"])
+    assert (counts["view"] > counts["cart"]).all() and (counts["cart"] > counts["purchase"]).all()
+    n = ev["event_type"].value_counts()
+    assert 0.22 < n["cart"] / n["view"] < 0.40
+    assert 0.30 < n["purchase"] / n["cart"] < 0.55
+    abandon = 1 - counts["purchase"] / counts["cart"]
+    assert abandon["loyal_premium"] < abandon["bargain_hunter"] - 0.2
+    # several orders have baskets of more than one line; quantity is mostly 1
+    buys = ev[ev["event_type"] == "purchase"]
+    assert (buys.groupby("order_id").size() > 1).mean() > 0.1
+    assert (buys["quantity"] == 1).mean() > 0.8
+
+
+def test_weekend_lift_and_daily_profile(small):
+    ev = small.events[small.events["user_id"].isin(_genuine(small))]
+    sessions = ev.groupby("session_id")["timestamp"].min()
+    per_day = sessions.dt.normalize().value_counts()
+    weekend = per_day[per_day.index.day_of_week >= 5].mean()
+    weekday = per_day[per_day.index.day_of_week < 5].mean()
+    assert weekend / weekday > 1.15  # planted 1.35
+    hours = sessions.dt.hour.value_counts(normalize=True)
+    assert hours.reindex(range(2, 5)).fillna(0).sum() < 0.05  # quiet nights
+
+
+def test_bought_together_pairs_are_planted(small):
+    buys = small.events[(small.events["event_type"] == "purchase") & small.events["user_id"].isin(_genuine(small))]
+    orders = buys.groupby("order_id")["product_id"].apply(set)
+    n_a = hits = 0
+    for a, b in small.truth["bought_together"]:
+        with_a = orders[orders.apply(lambda s: a in s)]
+        if len(with_a) < 5:
+            continue
+        conf = with_a.apply(lambda s: b in s).mean()
+        base = orders.apply(lambda s: b in s).mean()
+        assert conf > 0.15 and conf > 5 * base, (a, b, conf, base)  # lift > 5 for every pair
+        n_a += len(with_a)
+        hits += int(with_a.apply(lambda s: b in s).sum())
+    # pooled confidence A -> B close to the planted pair probability (0.5)
+    assert n_a >= 50 and abs(hits / n_a - small.truth["pair_prob"]) < 0.12, (hits, n_a)
+
+
+def test_fraud_accounts_have_much_higher_event_rates(small):
+    ev = small.events
+    fraud = small.truth["users"].set_index("user_id")["is_fraud"]
+    ev = ev.assign(fraud=ev["user_id"].map(fraud), minute=ev["timestamp"].dt.floor("10min"))
+    busiest_day = (ev.groupby(["fraud", "user_id", ev["timestamp"].dt.normalize()]).size()
+                   .groupby(level=["fraud", "user_id"]).max())
+    assert busiest_day.loc[True].median() > 4 * busiest_day.loc[False].median()
+    peak = ev.groupby(["fraud", "user_id", "minute"]).size().groupby(level=["fraud", "user_id"]).max()
+    assert peak.loc[False].quantile(0.99) < peak.loc[True].median()
+    patterns = small.truth["fraud"]
+    assert set(patterns) == set(fraud[fraud].index)
+    # fake orders: many orders of one product
+    buys = ev[ev["event_type"] == "purchase"]
+    same_product = buys.groupby(["fraud", "user_id", "product_id"])["order_id"].nunique().groupby(
+        level=["fraud", "user_id"]).max()
+    fakers = [u for u, p in patterns.items() if "fake_orders" in p]
+    assert fakers and same_product.loc[True].loc[fakers].min() > same_product.loc[False].quantile(0.99)
+    # not every account shows every pattern: no single signal catches them all
+    assert any(len(p) < 3 for p in patterns.values())
+
+
+def test_ratings_follow_factors_and_reviews_match_stars(small):
+    r = small.ratings.merge(small.truth["users"], on="user_id")
+    r = r[~r["is_fraud"]]
+    uf = small.truth["user_factors"].set_index("user_id").loc[r["user_id"]].to_numpy()
+    vf = small.truth["item_factors"].set_index("product_id").loc[r["product_id"]].to_numpy()
+    uv = (uf * vf).sum(1)
+    assert np.corrcoef(uv, r["rating"])[0, 1] > 0.4
+    assert r["rating"].nunique() == 5
+    sentences = small.ratings["review_text"].str.split(r"(?<=[.!])\s+")
+    n_sent = sentences.str.len()
+    assert n_sent.min() >= 1 and n_sent.max() <= 3 and small.ratings["review_text"].nunique() > 0.5 * len(r)
+    good = set(sentences[small.ratings["rating"] >= 4].explode())
+    bad = set(sentences[small.ratings["rating"] <= 2].explode())
+    assert good and bad and not (good & bad)
+    # reviews mention the product's real attributes
+    prod = small.products.set_index("product_id")
+    hits = [any(str(prod.at[p, a]) in txt for a in ("colour", "material", "style"))
+            for p, txt in zip(small.ratings["product_id"], small.ratings["review_text"])]
+    assert np.mean(hits) > 0.4
+
+
+def test_product_text_is_varied_and_attribute_bearing(small):
+    p = small.products
+    assert p["title"].nunique() > 0.9 * len(p)
+    assert p["description"].nunique() == len(p)
+    for _, row in p.head(50).iterrows():
+        assert row["colour"] in row["title"] or row["colour"] in row["description"] or row["material"] in row["title"]
+        assert row["material"] in row["description"] or row["material"] in row["title"]
+    n_sent = p["description"].str.count(r"\.")
+    assert n_sent.min() >= 2 and n_sent.max() <= 4 + 1
+
+
+def test_zh_locale_is_chinese_with_ascii_codes():
+    ds = simulate(**PROFILES["tiny"], seed=5, locale="zh")
+    assert ds.locale == "zh"
+    assert ds.products["title"].str.contains(_CJK).all()
+    assert ds.products["description"].str.contains(_CJK).all()
+    assert ds.products["category"].isin(["羽绒服", "连衣裙", "运动鞋", "T恤", "牛仔裤", "手提包", "护肤品", "床品", "耳机",
+                                         "运动服"]).all()
+    assert ds.ratings["review_text"].str.contains(_CJK).all()
+    for col in ("user_id", "session_id", "channel", "event_type"):
+        assert ds.events[col].str.isascii().all()
+    assert ds.truth["users"]["segment"].str.isascii().all()
+
+
+# ------------------------------------------------------------------------------ segments recoverable
+def _behaviour_features(ds) -> pd.DataFrame:
+    ev = ds.events.merge(ds.products[["product_id", "category"]], on="product_id")
+    end = ev["timestamp"].max()
+    g = ev.groupby("user_id")
+    f = pd.DataFrame({
+        "recency": (end - g["timestamp"].max()).dt.total_seconds() / 86400,
+        "tenure": (end - g["timestamp"].min()).dt.total_seconds() / 86400,
+        "frequency": np.log1p(g["session_id"].nunique()),
+    })
+    views, carts, buys = (ev[ev["event_type"] == t] for t in ("view", "cart", "purchase"))
+    f["monetary"] = np.log1p((buys["price"] * buys["quantity"]).groupby(buys["user_id"]).sum()).reindex(f.index)
+    n_v, n_c, n_b = (x.groupby("user_id").size().reindex(f.index).fillna(0) for x in (views, carts, buys))
+    f["cart_abandonment"] = np.where(n_c > 0, 1 - n_b / n_c.clip(lower=1), 1.0)
+    f["view_to_purchase"] = n_b / n_v.clip(lower=1)
+    med = ds.products.groupby("category")["price"].median()
+    f["price_vs_median"] = np.log(views["price"] / views["category"].map(med)).groupby(views["user_id"]).mean()
+    f["discount_share"] = (views["discount"] > 0).groupby(views["user_id"]).mean()
+    hour = ev["timestamp"].dt.hour + ev["timestamp"].dt.minute / 60
+    f["hour_sin"] = np.sin(2 * np.pi * hour / 24).groupby(ev["user_id"]).mean()
+    f["hour_cos"] = np.cos(2 * np.pi * hour / 24).groupby(ev["user_id"]).mean()
+    shares = pd.crosstab(views["user_id"], views["category"], normalize="index").add_prefix("cat_")
+    channels = pd.crosstab(ev["user_id"], ev["channel"], normalize="index").add_prefix("ch_")
+    return f.join(shares).join(channels).fillna(0.0)
+
+
+def test_kmeans_recovers_planted_segments(small):
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import adjusted_rand_score
+    from sklearn.preprocessing import StandardScaler
+
+    X = _behaviour_features(small)
+    X = X.loc[X.index.isin(_genuine(small))]
+    truth = small.truth["users"].set_index("user_id").loc[X.index, "segment"]
+    labels = KMeans(n_clusters=5, random_state=0, n_init=5).fit_predict(StandardScaler().fit_transform(X))
+    ari = adjusted_rand_score(truth, labels)
+    # The issue asks for ARI >= 0.8 at demo scale (5,000 users, 90 days). This profile has a quarter
+    # of the users and half the window, so per-user features are noisier; the planted segments
+    # still separate with ARI ~0.95 here across seeds (and ~0.99 at demo scale). Holding the small
+    # profile to the same 0.8 bar leaves room for seed-to-seed variation while still failing if any
+    # two segments merge (merging the two closest segments drops ARI to about 0.75).
+    assert ari >= 0.8, ari
+
+
+# ------------------------------------------------------------------------------ campaign / exposures
+def test_historical_exposures_are_balanced_and_tagged(small):
+    ex = small.exposures
+    assert set(ex["variant"]) == {"template", "gpt2"}
+    assert set(ex["channel"]) == {"email", "push", "product_page"}
+    assert set(ex["segment"]) == set(SEGMENTS)
+    share = (ex["variant"] == "gpt2").mean()
+    n = len(ex)
+    assert abs(share - 0.5) < 4 * np.sqrt(0.25 / n)  # impression-level 50/50, no sample ratio mismatch
+    assert (ex.loc[~ex["clicked"], "converted"] == False).all()  # noqa: E712
+    assert (ex.loc[~ex["converted"], "revenue"] == 0).all() and (ex.loc[ex["converted"], "revenue"] > 0).all()
+    seg = small.truth["users"].set_index("user_id")["segment"]
+    assert (ex["segment"] == ex["user_id"].map(seg)).all()
+
+
+def test_campaign_ctr_matches_planted_response(small):
+    truth = small.truth
+    rng = np.random.default_rng(0)
+    n = 360_000
+    resp = truth["response"]
+    users = truth["users"]
+    pick = rng.integers(0, len(users), n)
+    a = pd.DataFrame({
+        "user_id": users["user_id"].to_numpy()[pick],
+        "content_id": np.char.add("C", np.char.zfill(rng.integers(1, 500, n).astype(str), 5)),
+        "product_id": "P0001",
+        "variant": np.where(rng.random(n) < 0.5, "template", "gpt2"),
+        "channel": rng.choice(["email", "push", "product_page"], n),
+        "segment": users["segment"].to_numpy()[pick],
+    })
+    ex = simulate_campaign(a, truth, seed=1, start="2026-04-01", n_days=14)
+    assert len(ex) == n and list(ex.columns) == TABLES["exposures"].names
+    assert not ex.duplicated(["timestamp", "user_id", "content_id"]).any()
+    emp = ex.groupby(["segment", "channel", "variant"]).agg(n=("clicked", "size"), ctr=("clicked", "mean"))
+    planted = resp.set_index(["segment", "channel", "variant"])["ctr"]
+    z = (emp["ctr"] - planted.loc[emp.index]) / np.sqrt(planted.loc[emp.index] * (1 - planted.loc[emp.index]) / emp["n"])
+    assert (z.abs() < 4.5).all(), z[z.abs() >= 4.5]
+    # GPT-2 wins on CTR in every segment except the planted one, where the template wins
+    by = ex.groupby(["segment", "variant"])["clicked"].mean().unstack()
+    losers = set(by.index[by["gpt2"] < by["template"]])
+    assert losers == set(truth["gpt2_loses_in"]) == {"loyal_premium"}
+    # an unknown segment label falls back to the user's true segment
+    b = a.head(2000).assign(segment="cluster_3")
+    out = simulate_campaign(b, truth, seed=2)
+    assert len(out) == 2000 and (out["segment"] == "cluster_3").all()
+    # copy effects: mentioning the price lifts CTR by the documented factor
+    c = a.assign(mentions_price=rng.random(n) < 0.5)
+    exc = simulate_campaign(c, truth, seed=3)
+    r = exc.assign(mp=c["mentions_price"].to_numpy()).groupby("mp")["clicked"].mean()
+    assert 1.0 < r[True] / r[False] < 1.25
+
+
+def test_campaign_rejects_unknown_channel(small):
+    a = pd.DataFrame({"user_id": ["U00001"], "content_id": ["C00001"], "product_id": ["P0001"],
+                      "variant": ["gpt2"], "channel": ["billboard"], "segment": ["trend_seeker"]})
+    with pytest.raises(ValueError, match="no planted response"):
+        simulate_campaign(a, small.truth, seed=0)
+
+
+def test_segment_spec_is_well_formed():
+    assert abs(sum(s["share"] for s in SEGMENT_SPECS.values()) - 1) < 1e-9
+    for spec in SEGMENT_SPECS.values():
+        assert abs(sum(spec["channel_mix"].values()) - 1) < 1e-9
+        assert 0.1 < spec["cart_rate"] < 0.5 and 0.25 < spec["purchase_rate"] < 0.8
+
+
+# ------------------------------------------------------------------------------ demo scale
+@pytest.mark.slow
+def test_demo_profile_size_and_speed():
+    t0 = time.perf_counter()
+    ds = simulate(**PROFILES["demo"], seed=42)
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 20, elapsed
+    assert len(ds.users) == 5000 and len(ds.products) == 800
+    assert 200_000 <= len(ds.events) <= 900_000
+    assert len(ds.ratings) > 5_000 and len(ds.exposures) > 50_000
+    assert ds.truth["sizes"]["n_fraud"] == 50
