@@ -280,3 +280,25 @@ def test_data_readme_documents_every_canonical_column():
             row = next((ln for ln in section.splitlines() if ln.startswith(f"| `{col.name}` |")), None)
             assert row is not None, f"data/README.md: {spec.name}.{col.name} is not documented"
             assert ("| yes |" in row) == col.required, f"data/README.md: {spec.name}.{col.name} required flag"
+
+
+def test_one_bad_value_in_a_sparse_optional_column_is_a_rejection_not_fatal():
+    df = events()
+    df["discount"] = [None, None, "lots", None, "0.1", None]
+    clean, rep = validate_table(df, TABLES["events"], "events.csv")
+    assert rep.rejected[0].message == "events.csv: column 'discount': 1 row violates 'discount is numeric' (examples: 'lots')"
+    assert clean["discount"].isna().sum() == 4 and clean["discount"].max() == 0.1
+
+
+def test_booleans_are_coerced_and_bad_ones_rejected():
+    n = 5
+    df = pd.DataFrame({
+        "timestamp": [f"2024-02-01 10:0{i}" for i in range(n)], "user_id": ["u1"] * n,
+        "content_id": [f"c{i}" for i in range(n)], "product_id": ["p1"] * n, "variant": ["gpt2"] * n,
+        "channel": ["email"] * n, "clicked": ["yes", "0", "TRUE", "f", "maybe"], "converted": [0, 0, 1, 0, 0],
+        "revenue": [0.0, 0.0, 12.5, 0.0, 0.0],
+    })
+    clean, rep = validate_table(df, TABLES["exposures"], "exposures.csv")
+    assert clean["clicked"].tolist() == [True, False, True, False] and clean["clicked"].dtype == bool
+    assert clean["converted"].tolist() == [False, False, True, False]
+    assert rep.rejected[0].message == "exposures.csv: column 'clicked': 1 row violates 'clicked is true/false' (examples: 'maybe')"

@@ -382,9 +382,11 @@ def _coerce_datetime(s: pd.Series, col: Column, source: str) -> _Coerced:
         n_tz, n_naive = int(has_tz.sum()), int(naive.sum())
         ex_tz = ", ".join(_fmt_value(v) for v in _examples(text[has_tz]))
         ex_naive = ", ".join(_fmt_value(v) for v in _examples(text[naive]))
-        fatal = (f"{source}: column '{col.name}': {min(n_tz, n_naive)} rows violate 'one time-zone convention per "
-                 f"column' (mixed time zones: {n_tz} rows carry a UTC offset, examples: {ex_tz}; {n_naive} rows "
-                 f"have none, examples: {ex_naive}); convert all timestamps to UTC or drop the offsets")
+        n_min = min(n_tz, n_naive)
+        fatal = (f"{source}: column '{col.name}': {n_min} {' '.join(_plural(n_min))} 'one time-zone convention per "
+                 f"column' (mixed time zones: {n_tz} {_plural(n_tz)[0]} with a UTC offset, examples: {ex_tz}; "
+                 f"{n_naive} {_plural(n_naive)[0]} without, examples: {ex_naive}); convert all timestamps to UTC "
+                 f"or drop the offsets")
         return _Coerced(pd.Series(pd.NaT, index=s.index, dtype=DATETIME_DTYPE), no_bad, rule, fatal=fatal)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -544,7 +546,8 @@ def validate_table(
             fatal.append(res.fatal)
             continue
         nonnull = ~_is_null(raw)
-        if res.bad.any() and nonnull.any() and res.bad[nonnull].all():
+        n_bad = int(res.bad.sum())
+        if n_bad and res.bad[nonnull].all() and (n_bad >= 2 or n_bad == n):
             ex = ", ".join(_fmt_value(v) for v in _examples(raw[res.bad].tolist()))
             fatal.append(f"{source}: column '{col.name}': all {int(res.bad.sum())} non-empty rows violate "
                          f"'{res.rule}' (examples: {ex}); the column is unusable")
