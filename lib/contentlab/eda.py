@@ -257,6 +257,36 @@ def validation_rules(report: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["table", "rule", "column", "action", "rows", "examples"])
 
 
+def adapter_summary(report: Any) -> pd.DataFrame:
+    """What the source adapter could not map (``validation["adapter"]``): one row per reason with the number
+    of source rows excluded (not mapped) or flagged. Example values are not shown (they may hold customer ids)."""
+    cols = ["reason", "action", "rows"]
+    adapter = report.get("adapter") if isinstance(report, dict) else None
+    if not isinstance(adapter, dict):
+        return pd.DataFrame(columns=cols)
+    rows = [{"reason": str(k), "action": "excluded", "rows": _int(v)} for k, v in (adapter.get("excluded") or {}).items()]
+    rows += [{"reason": str(k), "action": "flagged", "rows": _int(v)} for k, v in (adapter.get("flagged") or {}).items()]
+    out = pd.DataFrame(rows, columns=cols)
+    out.attrs.update(adapter=str(adapter.get("adapter", "")), rows_read=_int(adapter.get("rows_read")),
+                     rows_mapped=_int(adapter.get("rows_mapped")), rows_excluded=_int(adapter.get("rows_excluded")),
+                     notes=[str(n) for n in adapter.get("notes") or []])
+    return out
+
+
+def adapter_markdown(summary: pd.DataFrame) -> str | None:
+    """One paragraph on the source adapter's row accounting (``None`` when there was no adapter step)."""
+    a = summary.attrs
+    if not a.get("adapter") and not a.get("rows_read"):
+        return None
+    text = (f"The **{md_escape(a.get('adapter') or 'source')}** adapter read {_num(a.get('rows_read'))} source rows "
+            f"and mapped {_num(a.get('rows_mapped'))}; {_num(a.get('rows_excluded'))} rows were excluded before "
+            "validation (first reason per row in the table below).")
+    notes = a.get("notes") or []
+    if notes:
+        text += "\n\n" + "\n".join(f"- {md_escape(n)}" for n in notes)
+    return text
+
+
 def rows_rejected(report: Any) -> int | None:
     """Total rows rejected over all tables (``None`` without a validation report)."""
     if report is None:
@@ -772,6 +802,7 @@ def key_metrics(store: EventStore, validation: Any = None) -> dict[str, Any]:
         "events_rows": store.count("events"),
         "rows_rejected": rows_rejected(validation),
         "rows_repaired": rows_repaired(validation),
+        "rows_excluded_by_adapter": adapter_summary(validation).attrs.get("rows_excluded") if validation else None,
         "users": store.count("users"),
         "products": store.count("products"),
     }
@@ -909,7 +940,9 @@ def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame 
 
 def dataset_markdown(name: str, meta: dict[str, Any], metrics: dict[str, Any], tables: Iterable[str]) -> str:
     """One paragraph naming the dataset, its period and sizes."""
-    src = meta.get("source") or meta.get("kind") or "unknown source"
+    src = meta.get("kind") or meta.get("source") or "unknown source"
+    if isinstance(src, dict):
+        src = src.get("kind", "custom")
     span = (f"{metrics['date_start']} to {metrics['date_end']} ({metrics['days']} days)"
             if metrics.get("date_start") else "no events")
     return (f"**Dataset** {md_escape(name)} ({md_escape(src)}, locale {md_escape(meta.get('locale', 'en'))}): "
