@@ -74,6 +74,8 @@ def test_cdnow_shipped_file():
     assert len(ds.events) == 69_659 and (ds.events["event_type"] == "purchase").all()
     assert ds.events["timestamp"].min() == T("1997-01-01") and ds.events["timestamp"].max() == T("1998-06-30")
     assert rep.flagged == {"zero_value_order": 80}
+    # price x quantity gives back each order's dollar value: the file's total revenue
+    assert (ds.events["price"] * ds.events["quantity"]).sum() == pytest.approx(2_500_315.63, abs=0.005)
     clean, vrep = validated(ds, rep)
     assert len(clean["events"]) == 69_659 - 80 and vrep.tables["events"].rejected_by_rule == {"price > 0": 80}
     assert len(clean["users"]) == 23_570

@@ -221,7 +221,7 @@ def load_cdnow(path: str | Path | None = None) -> tuple[Dataset, AdapterReport]:
         "session_id": order_id,
         "product_id": CD_PRODUCT_ID,
         "event_type": "purchase",
-        "price": (ev["value"] / ev["quantity"]).round(4),
+        "price": ev["value"] / ev["quantity"],
         "quantity": ev["quantity"],
         "order_id": order_id,
     })
@@ -379,7 +379,7 @@ def load_online_retail(path: str | Path, *, sheet: str | int | None = None) -> t
         report.overlaps["merged_into_first_line"] = int(merged_mask.sum())
         report.examples["merged_into_first_line"] = _examples(_row_tuples(raw.iloc[rows[:200]]).tolist())
     first["quantity"] = sums["quantity"]
-    first["price"] = (sums["_value"] / sums["quantity"]).round(4)
+    first["price"] = sums["_value"] / sums["quantity"]
     merged = first.reset_index()[lines.columns]
     lines = pd.concat([merged, dups], ignore_index=True).sort_values("_row", kind="stable")
     events = pd.DataFrame({
