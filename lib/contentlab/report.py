@@ -27,6 +27,7 @@ from __future__ import annotations
 import ast
 import copy
 import datetime as _dt
+import functools
 import html
 import json
 import logging
@@ -386,7 +387,9 @@ def _css() -> str:
     return CSS_FILE.read_text(encoding="utf-8")
 
 
+@functools.lru_cache(maxsize=1)
 def _exporter():
+    """The configured exporter (built once: loading nbconvert's templates is the slow part)."""
     from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(

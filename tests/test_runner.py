@@ -1,0 +1,331 @@
+"""``contentlab run`` on tiny fixture notebooks (tests/fixtures/notebooks) in a temporary project home.
+
+The fixture 01 writes a product (``clean/marker.json``), prints and displays a ``<script>`` title, draws a
+figure, records metrics and has ``hide`` and ``summary`` cells; the fixture 02 reads 01's product and fails
+when its ``threshold`` parameter is negative.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import FIXTURES, run_cli
+from contentlab import runner
+
+NB_DIR = FIXTURES / "notebooks"
+RUN_ID = re.compile(r"^\d{8}T\d{6}-tiny(-\d+)?$")
+MANIFEST_KEYS = {"run_id", "profile", "parameters", "versions", "inputs", "notebooks"}
+NOTEBOOK_KEYS = {"name", "status", "duration_s", "report", "metrics"}
+ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
+
+
+def _cli(home: Path, *args: str):
+    return run_cli(["run", "--profile", "tiny", "--notebooks-dir", str(NB_DIR), *args], home, timeout=300)
+
+
+def _manifest(home: Path, run_id: str) -> dict:
+    return json.loads((home / "reports" / run_id / "manifest.json").read_text(encoding="utf-8"))
+
+
+def _run_ids(home: Path) -> list[str]:
+    root = home / "reports"
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.is_symlink()) if root.exists() else []
+
+
+def _digest(directory: Path) -> dict[str, str]:
+    return {p.relative_to(directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """Three runs in one home: A succeeds, B fails on a broken parameter, C reruns 02 on A's products."""
+    home = tmp_path_factory.mktemp("runner_home")
+    out = {"home": home}
+    out["a"] = _cli(home)
+    ids = _run_ids(home)
+    out["a_id"] = ids[-1] if ids else None
+    out["latest_after_a"] = os.readlink(home / "reports" / "latest") if (home / "reports" / "latest").is_symlink() else None
+    out["a_digest"] = _digest(home / "reports" / out["a_id"]) if out["a_id"] else {}
+    out["b"] = _cli(home, "--params", "02_profiling.threshold=-1")
+    out["b_id"] = sorted(set(_run_ids(home)) - {out["a_id"]})[-1]
+    out["latest_after_b"] = os.readlink(home / "reports" / "latest")
+    out["c"] = _cli(home, "--only", "02_profiling", "--from-run", out["a_id"], "--params", "threshold=0.75")
+    out["c_id"] = sorted(set(_run_ids(home)) - {out["a_id"], out["b_id"]})[-1]
+    return out
+
+
+@pytest.mark.slow
+def test_successful_run_writes_manifest_and_index(runs):
+    proc, home, run_id = runs["a"], runs["home"], runs["a_id"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    assert RUN_ID.match(run_id)
+    assert runs["latest_after_a"] == run_id
+    report_dir = home / "reports" / run_id
+    run_dir = home / "data" / "processed" / run_id
+    assert (report_dir / "index.html").is_file() and run_dir.is_dir()
+
+    manifest = _manifest(home, run_id)
+    assert set(manifest) == MANIFEST_KEYS
+    assert manifest["run_id"] == run_id and manifest["profile"] == "tiny"
+    assert [nb["name"] for nb in manifest["notebooks"]] == list(runner.STAGES)
+    for nb in manifest["notebooks"]:
+        assert set(nb) == NOTEBOOK_KEYS
+    by_name = {nb["name"]: nb for nb in manifest["notebooks"]}
+    assert by_name["01_eda"]["status"] == "ok" and by_name["02_profiling"]["status"] == "ok"
+    assert all(by_name[s]["status"] == "missing" for s in ("03_recommend", "04_generate", "05_feedback"))
+    assert by_name["01_eda"]["report"] == "01_eda.html" and (report_dir / "01_eda.html").is_file()
+    assert (report_dir / "01_eda.ipynb").is_file() and (report_dir / "02_profiling.html").is_file()
+    assert by_name["01_eda"]["duration_s"] > 0
+    # recorded metrics, from the executed notebooks
+    assert by_name["01_eda"]["metrics"] == {"events_rows": 1234, "gmv": 4567.25, "top_n": 3, "seed": 7}
+    assert by_name["02_profiling"]["metrics"] == {"upstream_seed": 7, "own_product_preexisting": False,
+                                                 "threshold": 0.5}
+    # parameters: the resolved profile and what each notebook received (only what it declares)
+    params = manifest["parameters"]
+    assert params["profile"]["name"] == "tiny" and params["overrides"] == {}
+    eda = params["notebooks"]["01_eda"]
+    assert eda["seed"] == 7 and eda["dataset"]["n_users"] == 300 and eda["profile"] == "tiny"
+    assert eda["run_dir"] == str(run_dir.resolve()) and eda["report_dir"] == str(report_dir.resolve())
+    assert params["notebooks"]["02_profiling"] == {"run_dir": str(run_dir.resolve())}
+    versions = manifest["versions"]
+    for key in ("python", "contentlab", "git_commit", "pandas", "numpy", "torch", "transformers", "surprise",
+                "papermill"):
+        assert key in versions
+    assert versions["papermill"] and versions["pandas"]
+    assert isinstance(manifest["inputs"], dict)
+
+    index = (report_dir / "index.html").read_text(encoding="utf-8")
+    assert 'href="01_eda.html"' in index and 'href="02_profiling.html"' in index
+    assert "Fixture EDA report" in index and "4,567.25" in index and "1,234" in index
+    assert "<script" not in index
+
+
+@pytest.mark.slow
+def test_report_has_no_code_and_opens_with_summary(runs):
+    html = (runs["home"] / "reports" / runs["a_id"] / "01_eda.html").read_text(encoding="utf-8")
+    body = html[html.index("<body"):]
+    for absent in ("import matplotlib", "record(", "top_n = 3", "Parameters\n", "HIDDEN-OUTPUT-MARKER",
+                   "noise on stderr", "vnd.contentlab", "In&nbsp;["):
+        assert absent not in body, absent
+    assert '<h1 class="cl-title">Fixture EDA report</h1>' in body
+    assert body.index("SUMMARY-MARKER") < body.index("A tiny stage notebook") < body.index("Top product")
+    assert body.index("cl-header") < body.index("SUMMARY-MARKER")
+    # self-contained: no script or stylesheet from anywhere, figure embedded
+    assert not re.search(r"<script\b|<link\b|@import", html, re.I)
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
+    assert "data:image/png;base64," in body
+    # the <script> product title is text: printed, in a DataFrame, in HTML and in Markdown output
+    assert body.count(ESCAPED) >= 4
+
+
+@pytest.mark.slow
+def test_failing_notebook_stops_run_with_one_line_and_keeps_reports(runs):
+    proc, home, run_id = runs["b"], runs["home"], runs["b_id"]
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert re.fullmatch(r"contentlab: 02_profiling failed at cell 4 \(ValueError: threshold must be >= 0, "
+                        r"got -1\); report: .*02_profiling\.html", lines[0]), lines[0]
+    report_path = Path(lines[0].split("report: ", 1)[1])
+    assert report_path.resolve() == (home / "reports" / run_id / "02_profiling.html").resolve()
+
+    manifest = _manifest(home, run_id)
+    assert set(manifest) == MANIFEST_KEYS
+    status = {nb["name"]: nb["status"] for nb in manifest["notebooks"]}
+    assert status["01_eda"] == "ok" and status["02_profiling"] == "failed"
+    failed = next(nb for nb in manifest["notebooks"] if nb["name"] == "02_profiling")
+    assert failed["report"] == "02_profiling.html" and failed["metrics"] == {"upstream_seed": 7,
+                                                                              "own_product_preexisting": False}
+    assert manifest["parameters"]["overrides"] == {"02_profiling.threshold": -1}
+
+    html = (home / "reports" / run_id / "02_profiling.html").read_text(encoding="utf-8")
+    body = html[html.index("<body"):]
+    banner = body.index("cl-banner-error")
+    assert banner < body.index("<article") < body.index("PROFILING-BEFORE-MARKER")
+    assert "failed at cell 4" in body and "threshold must be &gt;= 0, got -1" in body
+    assert "PROFILING-AFTER-MARKER" not in body
+    index = (home / "reports" / run_id / "index.html").read_text(encoding="utf-8")
+    assert "Failed" in index and "02_profiling failed at cell 4" in index
+    # earlier reports kept: this run's 01 and the whole earlier run, byte for byte
+    assert (home / "reports" / run_id / "01_eda.html").is_file()
+    assert _digest(home / "reports" / runs["a_id"]) == runs["a_digest"]
+    # a failed run is still the latest
+    assert runs["latest_after_b"] == run_id
+
+
+@pytest.mark.slow
+def test_repeated_runs_get_their_own_directories(runs):
+    home = runs["home"]
+    ids = {runs["a_id"], runs["b_id"], runs["c_id"]}
+    assert len(ids) == 3
+    for run_id in ids:
+        assert (home / "reports" / run_id / "manifest.json").is_file()
+        assert (home / "data" / "processed" / run_id).is_dir()
+
+
+@pytest.mark.slow
+def test_only_reruns_a_stage_on_products_of_an_earlier_run(runs):
+    proc, home, run_id = runs["c"], runs["home"], runs["c_id"]
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    manifest = _manifest(home, run_id)
+    assert [nb["name"] for nb in manifest["notebooks"]] == ["02_profiling"]
+    nb = manifest["notebooks"][0]
+    assert nb["status"] == "ok"
+    # 02 found 01's product (copied from run A) but not its own product from A
+    assert nb["metrics"] == {"upstream_seed": 7, "own_product_preexisting": False, "threshold": 0.75}
+    a_dir, c_dir = home / "data" / "processed" / runs["a_id"], home / "data" / "processed" / run_id
+    assert (c_dir / "clean" / "marker.json").read_bytes() == (a_dir / "clean" / "marker.json").read_bytes()
+    assert json.loads((c_dir / "profiles.json").read_text()) == {"threshold": 0.75}
+    assert runs["a_id"] in proc.stdout
+    assert os.readlink(home / "reports" / "latest") == run_id
+
+
+@pytest.mark.slow
+def test_unknown_parameter_is_a_clear_error_and_runs_nothing(runs, monkeypatch):
+    home = runs["home"]
+    before = _run_ids(home)
+    proc = _cli(home, "--params", "01_eda.topn=5")
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [
+        "contentlab: error: --params 01_eda.topn: 01_eda has no parameter 'topn' "
+        "(declared: dataset, profile, report_dir, run_dir, seed, top_n)"]
+    # the same checks in-process (no interpreter start-up per case)
+    monkeypatch.setenv("CONTENTLAB_HOME", str(home))
+    cases = [
+        (dict(params=["thresold=1"]), "no notebook in this run declares a parameter 'thresold'"),
+        (dict(only=["02_profiling"], from_run="no-such-run"), "--from-run no-such-run: no such run"),
+        (dict(only=["07_nothing"]), "unknown stage(s) 07_nothing"),
+        (dict(from_run=runs["a_id"]), "--from-run needs --only"),
+        (dict(notebooks_dir=home / "nowhere"), "notebooks directory not found"),
+    ]
+    for kwargs, message in cases:
+        kwargs.setdefault("notebooks_dir", NB_DIR)
+        with pytest.raises(runner.RunError, match=re.escape(message)):
+            runner.run_pipeline("tiny", **kwargs)
+    assert _run_ids(home) == before
+
+
+def test_unknown_profile_is_a_clear_error():
+    with pytest.raises(runner.RunError, match=r"unknown profile 'nosuchprofile'; packaged profiles: .*tiny"):
+        runner.load_profile("nosuchprofile")
+
+
+# ---------------------------------------------------------------------------------------------------
+# units: parameters, run ids, latest pointer
+
+
+def _profile():
+    return {"name": "t", "seed": 3, "dataset": {"kind": "demo", "n_users": 10},
+            "notebooks": {"01_eda": {"top_n": 4}}}
+
+
+DECLARED = {"01_eda": {"seed": "0", "dataset": "{}", "top_n": "3", "plot": "{'width': 6}"},
+            "02_profiling": {"run_dir": "'.'", "threshold": "0.5", "top_n": "1"}}
+
+
+def test_resolve_parameters_layers_profile_and_overrides(tmp_path):
+    overrides = runner.parse_overrides(["top_n=9", "02_profiling.threshold=0.1", "dataset.n_users=50",
+                                        "seed=11", "01_eda.plot.height=2", "01_eda.top_n=[1, 2]"])
+    assert overrides["01_eda.top_n"] == [1, 2] and overrides["dataset.n_users"] == 50
+    resolved = runner.resolve_parameters(_profile(), overrides, DECLARED, tmp_path / "run", tmp_path / "rep")
+    assert resolved["01_eda"] == {"seed": 11, "dataset": {"kind": "demo", "n_users": 50}, "top_n": [1, 2],
+                                  "plot": {"width": 6, "height": 2}}
+    assert resolved["02_profiling"] == {"run_dir": str(tmp_path / "run"), "threshold": 0.1, "top_n": 9}
+    # without overrides: the profile's per-notebook values, common parameters only where declared
+    plain = runner.resolve_parameters(_profile(), {}, DECLARED, tmp_path / "run", tmp_path / "rep")
+    assert plain["01_eda"] == {"seed": 3, "dataset": {"kind": "demo", "n_users": 10}, "top_n": 4}
+
+
+@pytest.mark.parametrize("items, message", [
+    (["01_eda.topn=1"], "01_eda has no parameter 'topn'"),
+    (["nope=1"], "no notebook in this run declares a parameter 'nope'"),
+    (["run_dir=/tmp"], "cannot be overridden"),
+    (["profile=demo"], "use --profile"),
+    (["03_recommend.k=1"], "stage 03_recommend is not part of this run"),
+    (["seed.x=1"], "not a mapping"),
+])
+def test_bad_overrides_are_rejected(tmp_path, items, message):
+    with pytest.raises(runner.RunError, match=re.escape(message)):
+        runner.resolve_parameters(_profile(), runner.parse_overrides(items), DECLARED, tmp_path, tmp_path)
+
+
+def test_profile_override_of_undeclared_parameter_is_rejected(tmp_path):
+    profile = _profile()
+    profile["notebooks"]["02_profiling"] = {"treshold": 1}
+    with pytest.raises(runner.RunError, match="notebooks.02_profiling.treshold"):
+        runner.resolve_parameters(profile, {}, DECLARED, tmp_path, tmp_path)
+
+
+def test_parse_overrides_rejects_malformed():
+    for bad in ("novalue", "=3", "a b=1"):
+        with pytest.raises(runner.RunError):
+            runner.parse_overrides([bad])
+    assert runner.parse_overrides(["title=Hello: world: x"]) == {"title": "Hello: world: x"}
+
+
+def test_load_profile_validates(tmp_path):
+    assert runner.load_profile("tiny")["name"] == "tiny"
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump({"seed": 1, "dataset": {"kind": "demo"}, "notebooks": {"01_eda": {"a": 1}}}))
+    profile = runner.load_profile(str(path))
+    assert profile["name"] == "mine" and profile["notebooks"] == {"01_eda": {"a": 1}}
+    path.write_text(yaml.safe_dump({"seed": 1, "dataset": {"kind": "demo"}, "notebooks": {"01_edaa": {}}}))
+    with pytest.raises(runner.RunError, match="01_edaa"):
+        runner.load_profile(str(path))
+
+
+def test_run_ids_are_unique_and_never_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    import datetime as dt
+
+    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    ids = [runner._allocate("demo", None, now)[0] for _ in range(3)]
+    assert ids == ["20260102T030405-demo", "20260102T030405-demo-2", "20260102T030405-demo-3"]
+    with pytest.raises(runner.RunError, match="already exists"):
+        runner._allocate("demo", "20260102T030405-demo", now)
+
+
+def test_latest_pointer_moves_forward_only_and_falls_back_to_text(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    reports = tmp_path / "reports"
+    for run_id in ("20260101T000000-demo", "20260102T000000-demo"):
+        (reports / run_id).mkdir(parents=True)
+    runner.point_latest("20260102T000000-demo")
+    runner.point_latest("20260101T000000-demo")  # finished later but started earlier: latest stays
+    assert os.readlink(reports / "latest") == "20260102T000000-demo"
+    (reports / "20260103T000000-demo").mkdir()
+
+    def no_symlinks(*args, **kwargs):
+        raise OSError("symlinks not supported")
+
+    monkeypatch.setattr(runner.os, "symlink", no_symlinks)
+    assert runner.point_latest("20260103T000000-demo") == reports / "latest.txt"
+    assert (reports / "latest.txt").read_text().strip() == "20260103T000000-demo"
+
+
+def test_latest_successful_run_skips_failed_and_other_profiles(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+
+    def fake(run_id, profile, statuses):
+        (tmp_path / "data" / "processed" / run_id).mkdir(parents=True)
+        (tmp_path / "reports" / run_id).mkdir(parents=True)
+        nbs = [{"name": s, "status": st, "duration_s": 1, "report": None, "metrics": {}}
+               for s, st in zip(runner.STAGES, statuses)]
+        (tmp_path / "reports" / run_id / "manifest.json").write_text(json.dumps(
+            {"run_id": run_id, "profile": profile, "notebooks": nbs}))
+
+    fake("20260101T000000-demo", "demo", ["ok", "ok"])
+    fake("20260102T000000-demo", "demo", ["ok", "failed", "not run"])
+    fake("20260103T000000-tiny", "tiny", ["ok", "ok"])
+    assert runner.latest_run("demo") == "20260101T000000-demo"
+    assert runner.latest_run("tiny") == "20260103T000000-tiny"
+    assert runner.latest_run("demo", successful=False) == "20260102T000000-demo"
