@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import shutil
 
@@ -141,7 +142,7 @@ def test_load_prepared_without_clean_tables(home):
 
 
 def test_demo_is_simulated_once_and_reused(home, monkeypatch):
-    from contentlab.data import simulate as sim_module
+    sim_module = importlib.import_module("contentlab.data.simulate")
 
     calls = []
     real = sim_module.simulate

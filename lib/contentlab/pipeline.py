@@ -25,6 +25,7 @@ from there afterwards; its files are made read-only.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import inspect
 import json
 import os
@@ -81,7 +82,8 @@ def spec_fingerprint(spec: Mapping[str, Any]) -> str:
 
 
 def _simulator() -> tuple[Callable[..., Dataset], str]:
-    from contentlab.data import simulate as sim_module
+    # the module, even if the package re-exports the function under the same name
+    sim_module = importlib.import_module("contentlab.data.simulate")
 
     h = hashlib.sha256()
     for f in sorted(Path(sim_module.__file__).parent.glob("*.py")):
