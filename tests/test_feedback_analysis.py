@@ -139,3 +139,28 @@ def test_copy_logit_recovers_planted_feature_effect():
     assert t.loc["mentions_price", "ci_low"] < 0.5 < t.loc["mentions_price", "ci_high"]
     assert t.loc["mentions_price", "p"] < 1e-6
     assert res.n == 60000 and "channel" not in " ".join(t.index)  # one channel: no dummy
+
+
+def test_copy_logit_equals_statsmodels_logit_on_impressions():
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(12)
+    content = pd.DataFrame({"content_id": [f"c{i}" for i in range(30)],
+                            "text": [("Big sale on boots " if i % 3 == 0 else "New boots ") + "x " * (i % 7)
+                                     for i in range(30)],
+                            "segment": ["a"] * 30, "quality_score": rng.normal(0, 1, 30)})
+    feats = A.copy_features(content)
+    exp = pd.DataFrame({"content_id": rng.choice(content["content_id"], 8000),
+                        "variant": rng.choice(["template", "gpt2"], 8000),
+                        "channel": rng.choice(["email", "push"], 8000), "segment": rng.choice(["s1", "s2"], 8000)})
+    exp["clicked"] = rng.random(8000) < 0.08
+    res = A.copy_logit(exp, feats)
+    X, y, _ = A.copy_design(exp, feats)
+    ref = sm.Logit(y, X).fit(disp=0)
+    t = res.table.set_index("feature")
+    ci = ref.conf_int()
+    for f in t.index:
+        assert abs(t.loc[f, "coef"] - ref.params[f]) < 1e-6
+        assert abs(t.loc[f, "ci_low"] - ci.loc[f, 0]) < 1e-6 and abs(t.loc[f, "ci_high"] - ci.loc[f, 1]) < 1e-6
+        assert abs(t.loc[f, "p"] - ref.pvalues[f]) < 1e-6
+    assert abs(res.pseudo_r2 - ref.prsquared) < 1e-9

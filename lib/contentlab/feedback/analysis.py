@@ -370,15 +370,9 @@ class LogitResult:
     note: str = ""
 
 
-def copy_logit(exposures: pd.DataFrame, features: pd.DataFrame, alpha: float = 0.05,
-               controls: tuple[str, ...] = ("variant", "channel")) -> LogitResult:
-    """Logistic regression of ``clicked`` on copy features (statsmodels Logit, CIs from the Wald statistic).
-
-    Continuous features are standardised (coefficients per standard deviation); binary ones stay 0/1. Channel
-    and variant enter as controls (dummies). Constant or all-missing features are dropped and listed.
-    """
-    import statsmodels.api as sm
-
+def copy_design(exposures: pd.DataFrame, features: pd.DataFrame,
+                controls: tuple[str, ...] = ("variant", "channel", "segment")) -> tuple[pd.DataFrame, pd.Series, list[str]]:
+    """Impression-level design matrix (with constant), outcome ``clicked`` and the features dropped."""
     df = exposures.merge(features, on="content_id", how="inner")
     feat_cols = [c for c in features.columns if c != "content_id"]
     dropped = []
@@ -394,22 +388,50 @@ def copy_logit(exposures: pd.DataFrame, features: pd.DataFrame, alpha: float = 0
     for c in controls:
         if c in df and df[c].nunique() > 1:
             X = X.join(pd.get_dummies(df[c].astype(str), prefix=c, drop_first=True, dtype=float))
-    y = df["clicked"].astype(float)
-    if X.empty or y.nunique() < 2:
-        return LogitResult(pd.DataFrame(columns=["feature", "coef", "ci_low", "ci_high", "p", "odds_ratio"]),
-                           len(df), float("nan"), dropped, "not enough variation to fit")
-    X = sm.add_constant(X, has_constant="add")
+    X.insert(0, "const", 1.0)
+    return X, df["clicked"].astype(float), dropped
+
+
+def copy_logit(exposures: pd.DataFrame, features: pd.DataFrame, alpha: float = 0.05,
+               controls: tuple[str, ...] = ("variant", "channel", "segment")) -> LogitResult:
+    """Logistic regression of ``clicked`` on copy features, with Wald CIs.
+
+    Continuous features are standardised (coefficients per standard deviation); binary ones stay 0/1.
+    ``controls`` (variant, channel, segment) enter as dummies, so a feature is compared within the same audience.
+    Constant or mostly missing features are dropped and listed. Impressions sharing every covariate value are
+    collapsed into binomial counts and fitted as a binomial GLM with logit link: the same likelihood, hence the
+    same estimates and standard errors as ``statsmodels.Logit`` on the impression rows (checked in the tests),
+    in a fraction of the time.
+    """
+    import statsmodels.api as sm
+
+    empty = pd.DataFrame(columns=["feature", "coef", "ci_low", "ci_high", "p", "odds_ratio"])
+    X, y, dropped = copy_design(exposures, features, controls)
+    n = len(y)
+    if X.shape[1] < 2 or y.nunique() < 2:
+        return LogitResult(empty, n, float("nan"), dropped, "not enough variation to fit")
+    cols = list(X.columns)
+    grouped = X.assign(_y=y.to_numpy()).groupby(cols, sort=False)["_y"].agg(["sum", "size"]).reset_index()
+    endog = np.column_stack([grouped["sum"].to_numpy(float), (grouped["size"] - grouped["sum"]).to_numpy(float)])
+    exog = grouped[cols].astype(float)
     try:
-        fit = sm.Logit(y, X).fit(disp=0, maxiter=200)
-    except Exception as exc:  # perfect separation / singular matrix on tiny data
-        return LogitResult(pd.DataFrame(columns=["feature", "coef", "ci_low", "ci_high", "p", "odds_ratio"]),
-                           len(df), float("nan"), dropped, f"fit failed: {exc}")
+        fit = sm.GLM(endog, exog, family=sm.families.Binomial()).fit()
+    except Exception as exc:  # perfect separation / singular design on tiny data
+        return LogitResult(empty, n, float("nan"), dropped, f"fit failed: {exc}")
+    if not np.all(np.isfinite(fit.bse)):
+        return LogitResult(empty, n, float("nan"), dropped, "fit failed: singular design")
     ci = fit.conf_int(alpha)
     table = pd.DataFrame({"feature": fit.params.index, "coef": fit.params.to_numpy(), "ci_low": ci[0].to_numpy(),
                           "ci_high": ci[1].to_numpy(), "p": fit.pvalues.to_numpy()})
     table["odds_ratio"] = np.exp(table["coef"])
     table = table[table["feature"] != "const"].reset_index(drop=True)
-    return LogitResult(table, int(fit.nobs), float(fit.prsquared), dropped)
+    # McFadden's pseudo R^2 against the intercept-only model (closed form)
+    p_bar = float(y.mean())
+    ll_null = n * (p_bar * np.log(p_bar) + (1 - p_bar) * np.log(1 - p_bar))
+    k, m = grouped["sum"].to_numpy(float), grouped["size"].to_numpy(float)
+    eta = exog.to_numpy() @ fit.params.to_numpy()
+    ll = float(np.sum(k * eta - m * np.logaddexp(0.0, eta)))
+    return LogitResult(table, n, 1.0 - ll / ll_null, dropped)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,160 @@
+"""The demo's A/B campaign: the copy 04 published, shown to the profiled users, outcomes from the planted truth.
+
+:func:`build_assignments` turns ``content.parquet`` (04) and ``user_profiles.parquet`` (02) into impressions:
+
+1. the audience is every profiled user with a segment that has published copy in **both** variants (flagged
+   accounts are left out unless asked; segments served by one variant only are excluded and reported, because
+   serving them would break the planned split);
+2. each user is assigned to a variant with the planned probabilities (user-level randomisation, seeded);
+3. each user receives ``1 + Poisson(impressions_per_user - 1)`` impressions, each a copy drawn from the rows
+   published for the user (or the user's segment) in the assigned variant; the copy's channel and product are
+   kept, and ``mentions_price`` is derived from its text (the simulator applies its planted copy effect).
+
+:func:`simulate_exposures` then calls :func:`contentlab.data.simulate.simulate_campaign`, which draws clicks,
+conversions and revenue from ``truth["response"]`` using each user's *true* segment, so the analysis has a
+known right answer. ``content.parquet`` is read defensively: ``content_id`` and ``variant`` are required;
+``segment`` and/or ``user_id``, ``product_id``, ``channel`` and ``text`` are used when present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from contentlab.feedback.analysis import PRICE_PATTERN
+
+DEFAULT_CHANNEL_MIX = {"email": 0.4, "push": 0.3, "product_page": 0.3}
+
+
+@dataclass
+class CampaignPlan:
+    assignments: pd.DataFrame
+    audience: int
+    excluded: dict[str, int] = field(default_factory=dict)  # reason -> users
+    notes: list[str] = field(default_factory=list)
+
+
+def _normalise_content(content: pd.DataFrame) -> pd.DataFrame:
+    need = ["content_id", "variant"]
+    missing = [c for c in need if c not in content.columns]
+    if missing:
+        raise ValueError(f"content.parquet lacks {missing}; cannot build the campaign")
+    c = content.copy()
+    for col in ("content_id", "variant", "segment", "user_id", "product_id", "channel"):
+        if col in c.columns:
+            c[col] = c[col].astype(str)
+    if "text" not in c.columns:
+        c["text"] = ""
+    c["text"] = c["text"].fillna("").astype(str)
+    if "product_id" not in c.columns:
+        c["product_id"] = "unknown"
+    return c
+
+
+def build_assignments(content: pd.DataFrame, profiles: pd.DataFrame, *, seed: int = 0,
+                      impressions_per_user: float = 10.0, split: dict[str, float] | None = None,
+                      channel_mix: dict[str, float] | None = None, include_flagged: bool = False,
+                      max_users: int | None = None) -> CampaignPlan:
+    """Impressions for the campaign (one row each): user_id, content_id, product_id, variant, channel,
+    segment (the user's profile segment), mentions_price."""
+    rng = np.random.default_rng(seed)
+    content = _normalise_content(content)
+    split = split or {"template": 0.5, "gpt2": 0.5}
+    variants = list(split)
+    probs = np.array([split[v] for v in variants], dtype=float)
+    probs = probs / probs.sum()
+    notes: list[str] = []
+    excluded: dict[str, int] = {}
+
+    prof = profiles.copy()
+    prof["user_id"] = prof["user_id"].astype(str)
+    prof["segment"] = prof["segment"].astype(str) if "segment" in prof else "all"
+    if "is_flagged" in prof and not include_flagged:
+        flagged = prof["is_flagged"].fillna(False).astype(bool)
+        if flagged.any():
+            excluded["flagged by risk checks"] = int(flagged.sum())
+        prof = prof[~flagged]
+
+    per_user = "user_id" in content.columns and content["user_id"].isin(prof["user_id"]).any()
+    key = "user_id" if per_user else "segment"
+    if key == "segment" and "segment" not in content.columns:
+        content["segment"] = "all"
+        prof["segment"] = "all"
+        notes.append("content has neither user_id nor segment: every user can receive every copy")
+    content = content[content["variant"].isin(variants)]
+    both = content.groupby(key)["variant"].nunique()
+    servable = set(both[both == len(variants)].index)
+    one_sided = set(both.index) - servable
+    if one_sided:
+        n = int(prof[key].isin(one_sided).sum())
+        if n:
+            excluded["their copy exists in one variant only"] = n
+            notes.append(f"{len(one_sided)} {key} value(s) have copy in only one variant and are not in the test")
+    no_copy = ~prof[key].isin(set(both.index))
+    if no_copy.any():
+        excluded["no published copy for their segment"] = int(no_copy.sum())
+    prof = prof[prof[key].isin(servable)]
+    if max_users is not None and len(prof) > max_users:
+        prof = prof.sample(max_users, random_state=int(rng.integers(0, 2**31 - 1)))
+    prof = prof.sort_values("user_id").reset_index(drop=True)
+    if prof.empty:
+        return CampaignPlan(pd.DataFrame(columns=["user_id", "content_id", "product_id", "variant", "channel",
+                                                  "segment", "mentions_price"]), 0, excluded, notes)
+
+    prof["variant"] = np.array(variants, dtype=object)[rng.choice(len(variants), size=len(prof), p=probs)]
+    k = 1 + rng.poisson(max(impressions_per_user - 1.0, 0.0), size=len(prof))
+    rows = prof.loc[prof.index.repeat(k), list(dict.fromkeys(["user_id", "segment", "variant", key]))]
+    rows = rows.reset_index(drop=True)
+
+    content = content.reset_index(drop=True)
+    content["mentions_price"] = content["text"].map(lambda s: bool(PRICE_PATTERN.search(s))).astype(bool)
+    picked = np.empty(len(rows), dtype=np.int64)
+    cgroups = content.groupby([key, "variant"]).indices
+    for (kv, var), idx in rows.groupby([key, "variant"]).indices.items():
+        pool = cgroups[(kv, var)]
+        picked[idx] = pool[rng.integers(0, len(pool), len(idx))]
+    chosen = content.iloc[picked].reset_index(drop=True)
+    out = pd.DataFrame({
+        "user_id": rows["user_id"].to_numpy(), "content_id": chosen["content_id"].to_numpy(),
+        "product_id": chosen["product_id"].to_numpy(), "variant": rows["variant"].to_numpy(),
+        "segment": rows["segment"].to_numpy(),
+    })
+    if "channel" in chosen.columns:
+        out["channel"] = chosen["channel"].to_numpy()
+    else:
+        mix = channel_mix or DEFAULT_CHANNEL_MIX
+        names = list(mix)
+        p = np.array([mix[c] for c in names], float)
+        out["channel"] = np.array(names, dtype=object)[rng.choice(len(names), size=len(out), p=p / p.sum())]
+        notes.append("content has no channel column: channels drawn from " + ", ".join(f"{c} {v:.0%}" for c, v in mix.items()))
+    out["mentions_price"] = chosen["mentions_price"].to_numpy(dtype=bool)
+    for col in ("user_id", "content_id", "product_id", "variant", "segment", "channel"):
+        out[col] = out[col].astype(str)
+    return CampaignPlan(out, int(len(prof)), excluded, notes)
+
+
+def simulate_exposures(plan: CampaignPlan, truth: dict, *, seed: int = 0, start=None, n_days: int = 14
+                       ) -> pd.DataFrame:
+    """Outcomes for the planned impressions from the planted response (``simulate_campaign``).
+
+    Returns the exposures table plus ``true_segment`` (from ``truth["users"]``; ``None`` when unknown).
+    """
+    from contentlab.data.simulate import simulate_campaign
+
+    kwargs = {"seed": seed, "n_days": n_days}
+    if start is not None:
+        kwargs["start"] = start
+    exp = simulate_campaign(plan.assignments, truth, **kwargs)
+    return attach_true_segment(exp, truth)
+
+
+def attach_true_segment(exposures: pd.DataFrame, truth: dict | None) -> pd.DataFrame:
+    """Add ``true_segment`` (planted segment of each user) when the truth knows it."""
+    exp = exposures.copy()
+    if truth and truth.get("users") is not None:
+        tu = truth["users"]
+        lookup = pd.Series(tu["segment"].astype(str).to_numpy(), index=tu["user_id"].astype(str).to_numpy())
+        exp["true_segment"] = exp["user_id"].astype(str).map(lookup)
+    return exp

@@ -1,0 +1,386 @@
+"""Everything 05 computes, in one call: :func:`run_feedback` returns a :class:`FeedbackResult`.
+
+The notebook stays thin: it calls :func:`run_feedback`, shows the tables and plots, records
+:meth:`FeedbackResult.metrics` and prints :meth:`FeedbackResult.summary_markdown`.
+
+Exposure sources (``FeedbackConfig.exposures_source``):
+
+- ``"campaign"``: a campaign simulated from the copy 04 published (``run_dir/content.parquet``) and the profiled
+  users (``run_dir/user_profiles.parquet``), outcomes from the planted truth (:mod:`contentlab.feedback.campaign`);
+- ``"dataset"``: the dataset's own ``exposures`` table (real logs, validated on load);
+- ``"auto"``: ``"campaign"`` when the dataset has planted truth and 04's content exists, else ``"dataset"``.
+
+Segments are 02's profile segments whenever ``user_profiles.parquet`` exists (that is what 04 generates for and
+what the priors are keyed by); with planted truth each profile segment is labelled with the true segment most of
+its users belong to (majority vote) and its right answer is the truth's expected rate under the segment's actual
+mix of true segments and channels.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from contentlab.feedback import analysis as A
+from contentlab.feedback import bayes, campaign, cuped, loop
+from contentlab.feedback import stats as fs
+
+CONTENT_FILE = "content.parquet"
+PROFILES_FILE = "user_profiles.parquet"
+PERSONAS_FILE = "personas.json"
+RESULTS_FILE = "ab_results.parquet"
+UNPROFILED = "unprofiled"
+
+
+@dataclass
+class FeedbackConfig:
+    exposures_source: str = "auto"  # "auto" | "campaign" | "dataset"
+    correction: str = "holm"  # "holm" | "bh"
+    alpha: float = 0.05
+    planned_split: dict[str, float] = field(default_factory=lambda: {"template": 0.5, "gpt2": 0.5})
+    control: str = "template"
+    treatment: str = "gpt2"
+    primary_metric: str = "ctr"  # "ctr" | "cpi"
+    cuped: bool = True
+    cuped_covariate: str = "views"  # "views" | "events" | "spend" (pre-period, from events)
+    impressions_per_user: float = 40.0  # simulated campaign: mean impressions per user
+    campaign_days: int = 14
+    include_flagged: bool = False
+    power: float = 0.8
+    target_lift: float = 0.10
+    thompson_min_share: float = 0.05
+    posterior_draws: int = 20000
+
+    def __post_init__(self) -> None:
+        if self.exposures_source not in ("auto", "campaign", "dataset"):
+            raise ValueError("exposures_source must be 'auto', 'campaign' or 'dataset'")
+        if self.correction not in ("holm", "bh"):
+            raise ValueError("correction must be 'holm' or 'bh'")
+        if not 0 < self.alpha < 1:
+            raise ValueError("alpha must be in (0, 1)")
+        if self.primary_metric not in A.PRIMARY_METRICS:
+            raise ValueError(f"primary_metric must be one of {sorted(A.PRIMARY_METRICS)}")
+        missing = {self.control, self.treatment} - set(self.planned_split)
+        if missing:
+            raise ValueError(f"planned_split needs a share for {sorted(missing)}")
+
+
+@dataclass
+class FeedbackResult:
+    config: FeedbackConfig
+    source: str
+    exposures: pd.DataFrame
+    notes: list[str]
+    excluded: dict[str, int]
+    srm: fs.SRMResult
+    users_in_several_variants: int
+    rates: dict[str, pd.DataFrame]  # "overall", "channel", "segment", "segment x channel"
+    comparison: pd.DataFrame
+    verdicts: dict[str, dict]
+    posteriors: dict[str, dict]  # channel -> variant -> posterior summary
+    cuped: cuped.CupedResult | None
+    cuped_note: str
+    power: pd.DataFrame
+    daily: pd.DataFrame
+    cumulative: pd.DataFrame
+    logit: A.LogitResult | None
+    segment_map: pd.DataFrame | None  # profile segment -> true segment, purity
+    truth_table: pd.DataFrame | None  # per segment: analysis winner vs planted winner
+    priors: dict | None = None
+    priors_path: Path | None = None
+    results_path: Path | None = None
+
+    # -------------------------------------------------------------------------------------------------------
+    @property
+    def has_truth(self) -> bool:
+        return self.truth_table is not None and not self.truth_table.empty
+
+    @property
+    def winners(self) -> dict[str, str]:
+        return {ch: v["winner"] for ch, v in self.verdicts.items()}
+
+    @property
+    def planted_truth_agrees(self) -> bool | None:
+        if not self.has_truth:
+            return None
+        return bool(self.truth_table["agrees"].all())
+
+    def metrics(self) -> dict[str, Any]:
+        """The recorded metrics (fixed names) plus a few context values."""
+        cmp = self.comparison
+        out = {
+            "srm_p": self.srm.p,
+            "srm_flag": self.srm.flag,
+            "n_variants": int(self.exposures["variant"].nunique()),
+            "n_tests": int(cmp["p"].notna().sum()),
+            "n_significant_after_correction": int(cmp["significant"].sum()),
+            "winner": self.winners,
+            "exposures_source": self.source,
+            "impressions": int(len(self.exposures)),
+            "users": int(self.exposures["user_id"].nunique()),
+        }
+        if self.cuped is not None:
+            out["cuped_variance_reduction"] = self.cuped.variance_reduction
+        if self.has_truth:
+            out["planted_truth_agrees"] = self.planted_truth_agrees
+            out["segments_agreeing"] = int(self.truth_table["agrees"].sum())
+            out["segments_checked"] = int(len(self.truth_table))
+        return out
+
+    def summary_markdown(self) -> str:
+        """Summary first: SRM alarm (if any), one verdict per channel, truth check, the loop."""
+        cfg = self.config
+        parts = []
+        if self.srm.flag:
+            parts.append("### ⚠️ Sample ratio mismatch\n\n" + self.srm.describe())
+        src = {"campaign": "a campaign simulated from the copy the generation stage published, outcomes drawn "
+                           "from the planted response",
+               "dataset": "the dataset's own exposure log"}[self.source]
+        corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}[cfg.correction]
+        parts.append(
+            f"**A/B test of `{cfg.treatment}` against `{cfg.control}` copy** on {len(self.exposures):,} impressions "
+            f"to {self.exposures['user_id'].nunique():,} users ({src}). Primary metric: "
+            f"{'click-through rate' if cfg.primary_metric == 'ctr' else 'conversions per impression'}; "
+            f"{int(self.comparison['p'].notna().sum())} comparisons (per channel, per segment, per segment × channel) "
+            f"corrected together with {corr} at α = {cfg.alpha}; "
+            f"{int(self.comparison['significant'].sum())} are significant after correction.")
+        for v in self.verdicts.values():
+            parts.append("- " + v["text"])
+        if not self.srm.flag:
+            parts.append(self.srm.describe())
+        if self.has_truth:
+            t = self.truth_table
+            agree = int(t["agrees"].sum())
+            lines = ", ".join(f"{r.segment} → {r.analysis_winner} (planted: {r.true_winner})" for r in t.itertuples())
+            verdict = "agrees" if self.planted_truth_agrees else "does NOT fully agree"
+            parts.append(f"**Planted truth check:** the per-segment finding {verdict} with the simulator's planted "
+                         f"response ({agree} of {len(t)} segments): {lines}.")
+        if self.priors_path is not None:
+            parts.append(f"**The loop:** posteriors and Thompson-sampling traffic shares for the next campaign were "
+                         f"written to `{self.priors_path.name}` ({len(self.priors['cells'])} segment × channel cells); "
+                         f"the generation stage reads them on the next cycle.")
+        return "\n\n".join(parts)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Inputs
+
+
+def _read_parquet(path: Path) -> pd.DataFrame | None:
+    return pd.read_parquet(path) if path.exists() else None
+
+
+def resolve_source(ds, run_dir: Path, requested: str) -> str:
+    has_response = bool(ds.truth) and ds.truth.get("response") is not None
+    has_content = (run_dir / CONTENT_FILE).exists() and (run_dir / PROFILES_FILE).exists()
+    has_log = ds.has("exposures") and len(ds.tables["exposures"]) > 0
+    if requested == "auto":
+        if has_response and has_content:
+            return "campaign"
+        if has_log:
+            return "dataset"
+        raise ValueError("no exposures to analyse: the dataset has no exposures table and no campaign can be "
+                         "simulated (needs planted truth plus content.parquet and user_profiles.parquet)")
+    if requested == "campaign":
+        if not has_response:
+            raise ValueError("exposures_source='campaign' needs a simulated dataset (planted truth['response'])")
+        if not has_content:
+            raise ValueError(f"exposures_source='campaign' needs {CONTENT_FILE} (stage 04) and {PROFILES_FILE} "
+                             f"(stage 02) in {run_dir}")
+        return "campaign"
+    if not has_log:
+        raise ValueError("exposures_source='dataset' but the dataset has no exposures table")
+    return "dataset"
+
+
+def _favourite_categories(run_dir: Path) -> dict[str, list[str]]:
+    path = run_dir / PERSONAS_FILE
+    if not path.exists():
+        return {}
+    try:
+        personas = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return {}
+    out = {}
+    for p in personas if isinstance(personas, list) else []:
+        cats = [str(c) for c in p.get("favourite_categories") or []]
+        words = set()
+        for c in cats:  # "T-Shirts" should match "t-shirt" and "tshirt"
+            low = c.lower()
+            words |= {low, low.rstrip("s"), low.replace("-", "").rstrip("s"), low.replace("-", " ").rstrip("s")}
+        out[str(p.get("segment"))] = sorted(w for w in words if len(w) >= 3)
+    return out
+
+
+def _campaign_start(ds) -> pd.Timestamp:
+    if ds.has("events") and len(ds.events):
+        return pd.Timestamp(ds.events["timestamp"].max()).normalize() + pd.Timedelta(days=1)
+    return pd.Timestamp("2026-01-05")
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Main entry point
+
+
+def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, seed: int = 0,
+                 write: bool = True) -> FeedbackResult:
+    """Build or load the exposures, run every analysis, write ``feedback_priors.json`` and ``ab_results.parquet``."""
+    cfg = config or FeedbackConfig()
+    run_dir = Path(run_dir)
+    source = resolve_source(ds, run_dir, cfg.exposures_source)
+    truth = ds.truth if ds.truth else None
+    notes: list[str] = []
+    excluded: dict[str, int] = {}
+    profiles = _read_parquet(run_dir / PROFILES_FILE)
+    content = _read_parquet(run_dir / CONTENT_FILE)
+
+    if source == "campaign":
+        plan = campaign.build_assignments(content, profiles, seed=seed, impressions_per_user=cfg.impressions_per_user,
+                                          split=cfg.planned_split, include_flagged=cfg.include_flagged)
+        notes += plan.notes
+        excluded.update(plan.excluded)
+        if plan.assignments.empty:
+            raise ValueError("the campaign has no audience: no profiled user has published copy in every variant")
+        start = _campaign_start(ds)
+        exp = campaign.simulate_exposures(plan, truth, seed=seed, start=start, n_days=cfg.campaign_days)
+        notes.append(f"campaign of {cfg.campaign_days} days from {start.date()} (after the event log ends), "
+                     f"{plan.audience:,} users, on average {cfg.impressions_per_user:g} impressions per user")
+    else:
+        exp = ds.exposures.copy()
+        if profiles is not None:
+            seg = pd.Series(profiles["segment"].astype(str).to_numpy(), index=profiles["user_id"].astype(str))
+            if "segment" in exp:
+                exp["logged_segment"] = exp["segment"].astype(str)
+            exp["segment"] = exp["user_id"].astype(str).map(seg).fillna(UNPROFILED)
+            notes.append("segments are the profile segments of stage 02 (the logged segment is kept as "
+                         "logged_segment)")
+        exp = campaign.attach_true_segment(exp, truth)
+    exp = A.prepare_exposures(exp)
+
+    # integrity first
+    srm = A.srm_check(exp, cfg.planned_split)
+    several = A.users_in_several_variants(exp)
+    if several:
+        notes.append(f"{several:,} users saw more than one variant (assignment leak)")
+
+    rates = {"overall": A.rate_table(exp, [], cfg.alpha), "channel": A.rate_table(exp, ["channel"], cfg.alpha),
+             "segment": A.rate_table(exp, ["segment"], cfg.alpha),
+             "segment x channel": A.rate_table(exp, ["segment", "channel"], cfg.alpha)}
+    comparison = A.compare_variants(exp, control=cfg.control, treatment=cfg.treatment, primary=cfg.primary_metric,
+                                    alpha=cfg.alpha, correction=cfg.correction, seed=seed)
+    verdicts = A.channel_verdicts(comparison, srm, cfg.alpha)
+
+    num_col = A.PRIMARY_METRICS[cfg.primary_metric][0]
+    num_flag = "clicked" if num_col == "clicks" else "converted"
+    posteriors = {}
+    for ch, g in exp.groupby("channel", sort=True):
+        variants = sorted(g["variant"].unique())
+        k = [int(g.loc[g["variant"] == v, num_flag].sum()) for v in variants]
+        n = [int((g["variant"] == v).sum()) for v in variants]
+        posteriors[str(ch)] = bayes.posterior_summary(k, n, variants, draws=cfg.posterior_draws, seed=seed)
+
+    cuped_res, cuped_note = None, ""
+    if cfg.cuped:
+        cuped_res, cuped_note = _run_cuped(ds, exp, cfg, num_flag)
+
+    power = A.power_table(rates["segment"], alpha=cfg.alpha, power=cfg.power, target_lift=cfg.target_lift,
+                          impressions_per_user=float(len(exp) / max(exp["user_id"].nunique(), 1)))
+    daily = A.daily_ctr(exp, cfg.alpha) if "timestamp" in exp else pd.DataFrame()
+    cumulative = A.cumulative_lift(exp, cfg.control, cfg.treatment, cfg.alpha) if "timestamp" in exp else pd.DataFrame()
+
+    logit = None
+    if content is not None and "content_id" in content:
+        cont = content.copy()
+        cont["content_id"] = cont["content_id"].astype(str)
+        if "segment" not in cont and "user_id" in cont and profiles is not None:
+            seg = dict(zip(profiles["user_id"].astype(str), profiles["segment"].astype(str)))
+            cont["segment"] = cont["user_id"].astype(str).map(seg)
+        feats = A.copy_features(cont, _favourite_categories(run_dir))
+        if exp["content_id"].isin(feats["content_id"]).any():
+            logit = A.copy_logit(exp, feats, cfg.alpha)
+        else:
+            notes.append("the exposures' content ids do not match content.parquet: no copy-feature regression")
+
+    segment_map, truth_table = None, None
+    if truth is not None and truth.get("response") is not None and "true_segment" in exp \
+            and exp["true_segment"].notna().all():
+        segment_map, truth_table = _truth_check(exp, comparison, truth, cfg)
+
+    result = FeedbackResult(cfg, source, exp, notes, excluded, srm, several, rates, comparison, verdicts, posteriors,
+                            cuped_res, cuped_note, power, daily, cumulative, logit, segment_map, truth_table)
+    if write:
+        _write_outputs(result, run_dir, ds, seed)
+    return result
+
+
+def _run_cuped(ds, exp: pd.DataFrame, cfg: FeedbackConfig, num_flag: str) -> tuple[cuped.CupedResult | None, str]:
+    if not ds.has("events") or "timestamp" not in exp:
+        return None, "CUPED skipped: no events table to build a pre-period covariate from"
+    start = exp["timestamp"].min()
+    users = exp.groupby("user_id").agg(y=(num_flag, "sum"), n=(num_flag, "size"), variant=("variant", "first"))
+    users = users[users["variant"].isin([cfg.control, cfg.treatment])]
+    x = cuped.pre_period_covariate(ds.events, users.index, before=start, kind=cfg.cuped_covariate)
+    if x.var() == 0:
+        return None, "CUPED skipped: the pre-period covariate is constant"
+    res = cuped.cuped_ttest(users["y"].to_numpy(float), x.reindex(users.index).to_numpy(float),
+                            (users["variant"] == cfg.treatment).to_numpy(), cfg.alpha)
+    what = {"views": "product views", "events": "events", "spend": "spend"}[cfg.cuped_covariate]
+    note = (f"CUPED on {num_flag.replace('clicked', 'clicks').replace('converted', 'conversions')} per user with "
+            f"pre-campaign {what} as covariate (before {pd.Timestamp(start).date()}): θ = {res.theta:.4g}, variance "
+            f"reduced by {100 * res.variance_reduction:.1f}%, CI width × {res.ci_width_ratio:.3f}.")
+    return res, note
+
+
+def _truth_check(exp: pd.DataFrame, comparison: pd.DataFrame, truth: dict, cfg: FeedbackConfig):
+    seg_users = exp.drop_duplicates("user_id")[["user_id", "segment", "true_segment"]]
+    ct = pd.crosstab(seg_users["segment"], seg_users["true_segment"])
+    segment_map = pd.DataFrame({"segment": ct.index.astype(str), "true_segment": ct.idxmax(axis=1).to_numpy(),
+                                "purity": (ct.max(axis=1) / ct.sum(axis=1)).to_numpy(),
+                                "users": ct.sum(axis=1).to_numpy()})
+    metric = "ctr" if cfg.primary_metric == "ctr" else "cpi"
+    tw = A.truth_winners(exp, truth["response"], ["segment"], cfg.control, cfg.treatment, metric)
+    seg_cmp = comparison[comparison["level"] == "segment"][["segment", "winner", "lift", "lift_low", "lift_high",
+                                                            "p_adj"]]
+    t = segment_map.merge(tw, on="segment").merge(seg_cmp.rename(columns={"winner": "analysis_winner"}), on="segment")
+    t["covers_true_lift"] = (t["lift_low"] <= t["true_lift"]) & (t["true_lift"] <= t["lift_high"])
+    t["agrees"] = t["analysis_winner"] == t["true_winner"]
+    loses = set(truth.get("gpt2_loses_in") or [])
+    t["gpt2_loses_here"] = t["true_segment"].isin(loses)
+    return segment_map, t
+
+
+def _write_outputs(result: FeedbackResult, run_dir: Path, ds, seed: int) -> None:
+    cfg = result.config
+    exp = result.exposures
+    counts = exp.groupby(["segment", "channel", "variant"], observed=True).agg(
+        impressions=("clicked", "size"), clicks=("clicked", "sum"), conversions=("converted", "sum"),
+        revenue=("revenue", "sum")).reset_index()
+    cells = result.comparison[result.comparison["level"] == "segment x channel"]
+    winners = {(r.segment, r.channel): (None if r.winner == A.INCONCLUSIVE else r.winner) for r in cells.itertuples()}
+    channel_winners = {ch: (None if v["winner"] == A.INCONCLUSIVE else v["winner"]) for ch, v in result.verdicts.items()}
+    extra: dict[str, Any] = {"srm_p": result.srm.p, "srm_flag": result.srm.flag,
+                             "trustworthy": not result.srm.flag, "correction": cfg.correction, "alpha": cfg.alpha}
+    if result.has_truth:
+        extra["planted_truth_agrees"] = result.planted_truth_agrees
+    result.priors = loop.build_priors(
+        counts, run_id=run_dir.name, control=cfg.control, metric=cfg.primary_metric,
+        min_share=cfg.thompson_min_share, draws=cfg.posterior_draws, seed=seed, winners=winners,
+        channel_winners=channel_winners,
+        source={"exposures_source": result.source, "dataset": getattr(ds, "name", ""), "exposures": int(len(exp))},
+        extra=extra)
+    result.priors_path = loop.write_priors(run_dir, result.priors)
+    out = result.comparison.copy()
+    out["correction"] = cfg.correction
+    out["primary_metric"] = cfg.primary_metric
+    out["srm_flag"] = result.srm.flag
+    result.results_path = run_dir / RESULTS_FILE
+    out.to_parquet(result.results_path, index=False)
+
+
+def config_dict(cfg: FeedbackConfig) -> dict:
+    return asdict(cfg)
