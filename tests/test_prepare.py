@@ -102,6 +102,7 @@ def test_prepare_cdnow_fixture(home):
     run_dir = home / "data" / "processed" / "cd"
     ds = pipeline.prepare_data({"kind": "cdnow", "path": "data/raw/cdnow/CDNOW_master.txt"}, run_dir)
     assert len(ds.events) == 10 and set(ds.products["product_id"]) == {"CD"}
+    assert ds.meta["currency"] == "USD" and pipeline.load_prepared(run_dir).meta["currency"] == "USD"
     validation = json.loads((run_dir / "validation.json").read_text())
     assert validation["adapter"]["flagged"] == {"zero_value_order": 1}
     assert validation["tables"]["events"]["rules"][0]["message"] == (

@@ -235,6 +235,9 @@ def prepare_data(dataset: Mapping[str, Any], run_dir: str | os.PathLike) -> Data
         "rows": {t: int(len(df)) for t, df in clean.items()},
         "source_meta": {k: v for k, v in ds.meta.items() if k not in ("spec",)},
     }
+    for key in ("currency", "nominal_price"):  # facts about the data that reports need at hand
+        if key in ds.meta:
+            meta[key] = ds.meta[key]
     run_dir.mkdir(parents=True, exist_ok=True)
     tmp = run_dir / f".{CLEAN_DIR}.{uuid.uuid4().hex[:8]}.tmp"
     write_dataset(Dataset(name=ds.name, tables=clean, locale=ds.locale, meta=meta), tmp)

@@ -236,7 +236,7 @@ def load_cdnow(path: str | Path | None = None) -> tuple[Dataset, AdapterReport]:
     report.notes.append("one synthetic product 'CD' (category 'CD') stands for every order; its list price is "
                         "the median unit price of the orders")
     ds = Dataset(name="cdnow", tables={"users": users, "products": products, "events": events}, locale="en",
-                 meta={"source": "cdnow", "synthetic_product": CD_PRODUCT_ID})
+                 meta={"source": "cdnow", "synthetic_product": CD_PRODUCT_ID, "currency": "USD"})
     return ds, report
 
 
@@ -421,7 +421,7 @@ def load_online_retail(path: str | Path, *, sheet: str | int | None = None) -> t
     report.tables = {"users": len(users), "products": len(products), "events": len(events)}
     assert report.rows_read == report.rows_mapped + report.rows_excluded
     ds = Dataset(name="online_retail", tables={"users": users, "products": products, "events": events},
-                 locale="en", meta={"source": "online_retail", "variant": variant})
+                 locale="en", meta={"source": "online_retail", "variant": variant, "currency": "GBP"})
     return ds, report
 
 
