@@ -1,0 +1,23 @@
+"""03 · Recommendations: interactions, splits, Surprise models (rating and ranking mode), content-based and
+hybrid models, the shared metrics, fast full-catalogue top-N, hyperparameter search and the stage's outputs.
+
+Modules: :mod:`~contentlab.recommend.interactions`, :mod:`~contentlab.recommend.split`,
+:mod:`~contentlab.recommend.models`, :mod:`~contentlab.recommend.ranking`, :mod:`~contentlab.recommend.content`,
+:mod:`~contentlab.recommend.topn`, :mod:`~contentlab.recommend.metrics`, :mod:`~contentlab.recommend.evaluate`,
+:mod:`~contentlab.recommend.search`, :mod:`~contentlab.recommend.reasons`, :mod:`~contentlab.recommend.outputs`.
+"""
+
+from contentlab.recommend.content import ContentRecommender, HybridRecommender, tune_hybrid_weight
+from contentlab.recommend.evaluate import EvalContext, evaluate_model, make_context, results_table, segment_breakdown
+from contentlab.recommend.interactions import build_interactions, describe_source
+from contentlab.recommend.models import PopularityRecommender, RandomRecommender, Recommender, SurpriseRecommender
+from contentlab.recommend.ranking import RankingRecommender
+from contentlab.recommend.split import hold_out_items, split_interactions, stratified_split, time_split
+from contentlab.recommend.topn import surprise_scores, surprise_top_k, top_k
+
+__all__ = [
+    "ContentRecommender", "HybridRecommender", "tune_hybrid_weight", "EvalContext", "evaluate_model", "make_context",
+    "results_table", "segment_breakdown", "build_interactions", "describe_source", "PopularityRecommender",
+    "RandomRecommender", "Recommender", "SurpriseRecommender", "RankingRecommender", "hold_out_items",
+    "split_interactions", "stratified_split", "time_split", "surprise_scores", "surprise_top_k", "top_k",
+]

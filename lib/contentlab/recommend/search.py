@@ -1,0 +1,154 @@
+"""Hyperparameter search.
+
+- :func:`surprise_search`: Surprise's own ``GridSearchCV`` / ``RandomizedSearchCV`` (k-fold cross-validation,
+  ``n_jobs`` processes) for rating-mode models, scored by rating accuracy (RMSE/MAE).
+- :func:`ranking_search`: the ranking mode's knobs (negative ratio, popularity exponent of the sampler, factors,
+  epochs, learning rate, regularisation) scored by a top-N metric (default NDCG@10) on a held-out validation split
+  of the training data, candidates evaluated in parallel (``n_jobs``). Surprise's searches can only score rating
+  accuracy measures (rmse, mae, mse, fcp), which say nothing about top-N quality, so the ranking mode is tuned on
+  the metric it is selected on. Grid semantics are the same as Surprise's (dict of lists; randomized = a seeded
+  sample of ``n_iter`` combinations).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from joblib import Parallel, delayed
+from surprise import Dataset, Reader
+from surprise.model_selection import GridSearchCV, RandomizedSearchCV
+
+from contentlab.recommend.evaluate import evaluate_model, make_context
+from contentlab.recommend.models import SURPRISE_ALGOS
+from contentlab.recommend.ranking import RANKING_KEYS, RankingRecommender
+from contentlab.recommend.split import stratified_split
+
+
+def _surprise_data(train: pd.DataFrame, rating_scale: tuple[float, float] | None = None):
+    if rating_scale is None:
+        rating_scale = (float(train["rating"].min()), float(train["rating"].max()))
+    frame = pd.DataFrame({"u": train["user_id"].astype(object).to_numpy(), "i": train["product_id"].astype(object).to_numpy(),
+                          "r": train["rating"].astype(float).to_numpy()})
+    return Dataset.load_from_df(frame, Reader(rating_scale=rating_scale))
+
+
+def surprise_search(
+    algo: str,
+    param_grid: Mapping[str, Sequence[Any]],
+    train: pd.DataFrame,
+    measures: Sequence[str] = ("rmse", "mae"),
+    cv: int = 3,
+    n_jobs: int = 2,
+    randomized: bool = False,
+    n_iter: int = 6,
+    seed: int = 42,
+) -> tuple[pd.DataFrame, dict[str, Any], Any]:
+    """Run Surprise's GridSearchCV (or RandomizedSearchCV) on ``train``.
+
+    Returns the results table (one row per candidate: params, mean/std test measures, fit time), the best
+    parameters by the first measure, and the search object.
+    """
+    if algo not in SURPRISE_ALGOS:
+        raise ValueError(f"unknown Surprise algorithm {algo!r}")
+    grid = {k: list(v) for k, v in param_grid.items()}
+    if algo in ("SVD", "SVDpp", "NMF"):
+        grid.setdefault("random_state", [seed])
+    data = _surprise_data(train)
+    measures = [m.lower() for m in measures]
+    from surprise.model_selection import KFold
+
+    folds = KFold(n_splits=cv, random_state=seed, shuffle=True)
+    if randomized:
+        gs = RandomizedSearchCV(SURPRISE_ALGOS[algo], grid, n_iter=n_iter, measures=measures, cv=folds,
+                                n_jobs=n_jobs, random_state=seed, joblib_verbose=0)
+    else:
+        gs = GridSearchCV(SURPRISE_ALGOS[algo], grid, measures=measures, cv=folds, n_jobs=n_jobs, joblib_verbose=0)
+    gs.fit(data)
+    res = gs.cv_results
+    table = pd.DataFrame({"params": [dict(p) for p in res["params"]]})
+    for key in sorted(grid):
+        table[key] = [p.get(key) for p in res["params"]]
+    for m in measures:
+        table[f"mean_test_{m}"] = res[f"mean_test_{m}"]
+        table[f"std_test_{m}"] = res[f"std_test_{m}"]
+        table[f"rank_test_{m}"] = res[f"rank_test_{m}"]
+    table["mean_fit_time"] = res["mean_fit_time"]
+    best = dict(gs.best_params[measures[0]])
+    return table.sort_values(f"rank_test_{measures[0]}").reset_index(drop=True), best, gs
+
+
+def candidates(param_grid: Mapping[str, Sequence[Any]], randomized: bool = False, n_iter: int = 6,
+               seed: int = 42) -> list[dict[str, Any]]:
+    keys = sorted(param_grid)
+    combos = [dict(zip(keys, vals)) for vals in itertools.product(*(list(param_grid[k]) for k in keys))]
+    if randomized and n_iter < len(combos):
+        rng = np.random.default_rng(seed)
+        pick = sorted(rng.choice(len(combos), size=n_iter, replace=False))
+        combos = [combos[n] for n in pick]
+    return combos
+
+
+def _split_params(params: Mapping[str, Any]) -> tuple[str, dict, dict]:
+    params = dict(params)
+    algo = params.pop("algo", "SVD")
+    ranking = {k: params.pop(k) for k in list(params) if k in RANKING_KEYS}
+    return algo, ranking, params
+
+
+def make_ranking_model(params: Mapping[str, Any], seed: int = 42, name: str | None = None) -> RankingRecommender:
+    algo, ranking, algo_params = _split_params(params)
+    ranking.setdefault("seed", seed)
+    return RankingRecommender(algo=algo, name=name, **ranking, **algo_params)
+
+
+def _evaluate_candidate(params: dict, ctx, seed: int, metric: str) -> dict:
+    t0 = time.perf_counter()
+    res = evaluate_model(make_ranking_model(params, seed), ctx, rating_metrics=False)
+    out = {**params, metric: res.row[metric], "fit_s": res.row["fit_s"], "seconds": time.perf_counter() - t0}
+    for extra in ("precision_at_10", "recall_at_10", "coverage"):
+        if extra in res.row and extra != metric:
+            out[extra] = res.row[extra]
+    return out
+
+
+def validation_split(train: pd.DataFrame, ratio: float = 0.8, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inner per-user stratified split of the training data for model selection."""
+    return stratified_split(train, ratio=ratio, filter_by="user", seed=seed + 1)
+
+
+def ranking_search(
+    param_grid: Mapping[str, Sequence[Any]],
+    train: pd.DataFrame,
+    items: Sequence[str],
+    k: int = 10,
+    metric: str = "ndcg_at_10",
+    val_ratio: float = 0.8,
+    n_jobs: int = 2,
+    randomized: bool = False,
+    n_iter: int = 6,
+    seed: int = 42,
+    val_split: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Evaluate every candidate of ``param_grid`` (ranking-mode and Surprise parameters, optional ``algo``) on a
+    validation split of ``train``; returns the table (best first) and the best parameters."""
+    fit_part, val_part = val_split if val_split is not None else validation_split(train, val_ratio, seed)
+    ctx = make_context(fit_part, val_part, items, k=k)
+    combos = candidates(param_grid, randomized, n_iter, seed)
+    if n_jobs == 1 or len(combos) == 1:
+        rows = [_evaluate_candidate(c, ctx, seed, metric) for c in combos]
+    else:
+        rows = Parallel(n_jobs=n_jobs)(delayed(_evaluate_candidate)(c, ctx, seed, metric) for c in combos)
+    table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="mergesort").reset_index(drop=True)
+    best_row = table.iloc[0]
+    best = {key: _plain(best_row[key]) for key in combos[0]}
+    return table, best
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
