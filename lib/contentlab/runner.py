@@ -595,6 +595,14 @@ def _kernel_manager(log_path: Path):
     from jupyter_client.manager import AsyncKernelManager
 
     class LoggedKernelManager(AsyncKernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            # The notebooks run in this interpreter's environment, whatever a "python3" kernelspec
+            # elsewhere on the machine says.
+            cmd = super().format_kernel_cmd(extra_arguments)
+            if cmd and "ipykernel_launcher" in cmd and self.kernel_spec.language == "python":
+                cmd[0] = sys.executable
+            return cmd
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             handle = open(log_path, "ab")  # noqa: SIM115 - handed to the kernel process
             kw.setdefault("stdout", handle)
@@ -862,8 +870,12 @@ def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_d
         if log_path.exists() and (error is None or log_path.stat().st_size == 0):
             log_path.unlink()  # the kernel's own log matters only when something went wrong
 
-    executed = nbformat.read(str(out_nb), as_version=4) if out_nb.exists() else source_nb
-    res.metrics = recorded_metrics(executed) if out_nb.exists() else {}
+    try:
+        executed = nbformat.read(str(out_nb), as_version=4)
+        res.metrics = recorded_metrics(executed)
+    except (OSError, ValueError):  # not written (kernel never started) or cut short
+        executed = source_nb
+        res.metrics = {}
     if error is not None:
         failure = find_failure(executed)
         if failure is None:
@@ -874,6 +886,13 @@ def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_d
         res.status = FAILED
     else:
         res.status = OK
+    detail = ""
+    if res.failure is not None:
+        where = f"cell {res.failure.cell}" if res.failure.cell is not None else "before the first cell"
+        detail = f"{where}: {res.failure.message}"
+    elif res.metrics:
+        detail = f"{len(res.metrics)} metrics"
+    progress.end(res.status, res.duration_s or 0.0, detail)
     shown = {k: v for k, v in params.items() if k not in ("run_dir", "report_dir")}
     header = ReportHeader(stage=stage, run_id=run_id, profile=str(prof["name"]), run_date=run_date,
                           parameters=shown, title=res.title)
@@ -885,10 +904,4 @@ def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_d
         if res.failure is None:
             res.status = FAILED
             res.failure = CellFailure(type(exc).__name__, f"HTML export failed: {exc}")
-    detail = ""
-    if res.failure is not None:
-        where = f"cell {res.failure.cell}" if res.failure.cell is not None else "before the first cell"
-        detail = f"{where}: {res.failure.message}"
-    elif res.metrics:
-        detail = f"{len(res.metrics)} metrics"
-    progress.end(res.status, res.duration_s or 0.0, detail)
+        progress.note(f"{stage}: HTML export failed: {type(exc).__name__}: {exc}")
