@@ -173,6 +173,8 @@ def test_demo_is_simulated_once_and_reused(home, monkeypatch):
     assert len(back.exposures) == len(ds1.exposures) > 0
     validation = json.loads((r1 / "validation.json").read_text())
     assert validation["rows_in"] == validation["rows_kept"] + validation["rows_rejected"]
+    assert validation["adapter"]["adapter"] == "demo"
+    assert validation["adapter"]["rows_read"] == validation["rows_in"] == validation["adapter"]["rows_mapped"]
     # another spec is another simulated dataset
     pipeline.prepare_data({**TINY_DEMO, "seed": 4}, home / "data/processed/d3")
     assert len(list((config.raw_dir() / "simulated").iterdir())) == 2 and len(calls) == 2

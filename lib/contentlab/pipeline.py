@@ -128,8 +128,10 @@ def _load_demo(spec: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path]:
             _make_read_only(target)
     ds = read_dataset(target)
     sources = {t: f"{_display_path(target / (t + '.parquet'))}" for t in ds.tables}
+    rows = int(sum(len(df) for df in ds.tables.values()))
     adapter = {"adapter": "demo", "files": [_display_path(target)], "sources": sources,
-               "rows_read": int(sum(len(df) for df in ds.tables.values())), "excluded": {}, "flagged": {},
+               "rows_read": rows, "rows_mapped": rows, "rows_excluded": 0, "excluded": {}, "flagged": {},
+               "tables": {t: int(len(df)) for t, df in ds.tables.items()},
                "notes": [f"simulated once into {_display_path(target)}; read-only afterwards"]}
     return ds, adapter, target
 
