@@ -188,6 +188,11 @@ def test_daily_volumes_fill_missing_days(store):
     assert d["orders"].sum() == 4
     w = eda.weekly_volumes(d)
     assert list(w["gmv"]) == pytest.approx([20.0, 100.0, 45.0])
+    p = eda.period_volumes(d)
+    assert p.attrs["period"] == "week" and list(p["period"]) == ["2024-01-01", "2024-01-08", "2024-01-15"]
+    assert list(p["days"]) == [7, 7, 2] and list(p["orders"]) == [1, 2, 1]
+    m = eda.period_volumes(d, max_weeks=1)
+    assert m.attrs["period"] == "month" and list(m["period"]) == ["2024-01"] and m["gmv"].item() == pytest.approx(165)
 
 
 def test_cohort_retention_matrix(store):
@@ -321,7 +326,9 @@ def test_purchase_only_data_without_categories_or_orders(tmp_path):
         assert m["repeat_purchase_rate"] == pytest.approx(1 / 3)
         assert m["gmv"] == pytest.approx(12 + 30 + 9 + 20 + 20)
         assert eda.basket_summary(s)["mean_lines"] == pytest.approx(5 / 4)
-        assert "not measurable" in eda.findings_markdown(m)
+        assert m["categories"] == 1 and "top_category" not in m  # one category: nothing to rank
+        md = eda.findings_markdown(m)
+        assert "not measurable" in md and "Top category" not in md
 
 
 def test_missing_category_column(tmp_path):

@@ -349,6 +349,31 @@ def weekly_volumes(daily: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def period_volumes(daily: pd.DataFrame, max_weeks: int = 26) -> pd.DataFrame:
+    """Volumes per week (logs up to ``max_weeks`` weeks) or per calendar month (longer logs).
+
+    Columns: ``period`` (first day, as text), ``days`` in the log, events, mean DAU, sessions, orders, units,
+    GMV; ``attrs["period"]`` is ``"week"`` or ``"month"``.
+    """
+    if daily.empty:
+        return daily
+    if len(daily) <= 7 * max_weeks:
+        out = weekly_volumes(daily).rename(columns={"week": "period"})
+        kind = "week"
+    else:
+        month = daily["date"].dt.to_period("M").dt.start_time.rename("period")
+        agg = {"events": "sum", "active_users": "mean", "sessions": "sum", "orders": "sum", "units": "sum",
+               "gmv": "sum"}
+        out = daily.groupby(month).agg(agg).reset_index()
+        out["days"] = daily.groupby(month).size().to_numpy()
+        kind = "month"
+    out["period"] = out["period"].dt.strftime("%Y-%m-%d" if kind == "week" else "%Y-%m")
+    out = out.rename(columns={"active_users": "mean_daily_active_users"})
+    out = out[["period", "days", "events", "mean_daily_active_users", "sessions", "orders", "units", "gmv"]]
+    out.attrs["period"] = kind
+    return out
+
+
 # ------------------------------------------------------------------------------------------- funnel
 
 FUNNEL_COLUMNS = ["group", "viewers", "carted", "purchased", "carted_purchased", "views", "carts", "purchases",
@@ -854,7 +879,8 @@ def key_metrics(store: EventStore, validation: Any = None) -> dict[str, Any]:
     m["catalogue_coverage"] = ip.summary.get("coverage", float("nan"))
     bs = basket_summary(store)
     m["mean_basket_units"] = bs.get("mean_units", float("nan"))
-    if caps.has_purchases:
+    m["categories"] = caps.n_categories
+    if caps.has_purchases and caps.has_categories:
         tc = top_categories(store, n=1)
         if len(tc):
             m["top_category"] = str(tc["category"].iloc[0])
@@ -865,12 +891,16 @@ def key_metrics(store: EventStore, validation: Any = None) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------ findings
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
 
 
 def md_escape(text: Any) -> str:
-    """A data value (category, channel, title) made safe for Markdown: HTML escaped, markup neutralised."""
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=True))
+    """A data value (category, channel, title) made safe for Markdown: markup neutralised, HTML escaped."""
+    return html.escape(_MD_SPECIAL.sub(r"\\\1", str(text)), quote=False)
+
+
+def _plural(n: Any, word: str, plural: str | None = None) -> str:
+    return f"{_num(n)} {word if n == 1 else (plural or word + 's')}"
 
 
 def _pct(x: Any, digits: int = 1) -> str:
@@ -891,13 +921,13 @@ def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame 
     cur = f"{currency} " if currency else ""
     lines = ["## Key findings", ""]
     span = f"{m.get('date_start')} to {m.get('date_end')} ({m.get('days')} days)" if m.get("date_start") else "no dates"
-    lines.append(f"- **Data**: {_num(m.get('events_rows'))} events from {_num(m.get('active_users'))} active users "
-                 f"(of {_num(m.get('users'))}) on {_num(m.get('products'))} products, {span}.")
+    lines.append(f"- **Data**: {_plural(m.get('events_rows'), 'event')} from {_num(m.get('active_users'))} active "
+                 f"users (of {_num(m.get('users'))}) on {_plural(m.get('products'), 'product')}, {span}.")
     rej = m.get("rows_rejected")
     if rej is not None:
         rep = m.get("rows_repaired")
         extra = f", {_num(rep)} repaired" if rep else ""
-        lines.append(f"- **Data quality**: {_num(rej)} input rows rejected by validation{extra}.")
+        lines.append(f"- **Data quality**: {_plural(rej, 'input row')} rejected by validation{extra}.")
     lines.append(f"- **Sales**: GMV {cur}{_num(m.get('gmv'))} from {_num(m.get('orders'))} orders "
                  f"(average order value {cur}{_num(m.get('aov'))}, {_num(m.get('mean_basket_units'))} units per "
                  f"basket); {_num(m.get('mean_daily_active_users'))} daily active users on average.")
@@ -929,10 +959,12 @@ def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame 
         wl = mean_retention(retention, last)
         lines.append(f"- **Retention**: {_pct(w1)} of a signup cohort is active one week after its signup week, "
                      f"{_pct(wl)} after {last} weeks (cohort-size weighted).")
-    lines.append(f"- **Long tails**: the most active 10% of users generate {_pct(m.get('top10_user_event_share'))} of "
-                 f"all events (Gini {_num(m.get('gini_user_events'))}); the top 20% of products take "
-                 f"{_pct(m.get('top20_product_share'))} of purchases and {_pct(m.get('catalogue_coverage'))} of the "
-                 "catalogue sold at least once.")
+    tail = (f"- **Long tails**: the most active 10% of users generate {_pct(m.get('top10_user_event_share'))} of "
+            f"all events (Gini {_num(m.get('gini_user_events'))})")
+    if (m.get("products") or 0) >= 10:
+        tail += (f"; the top 20% of products take {_pct(m.get('top20_product_share'))} of purchases and "
+                 f"{_pct(m.get('catalogue_coverage'))} of the catalogue sold at least once")
+    lines.append(tail + ".")
     if m.get("top_category"):
         lines.append(f"- **Top category**: *{md_escape(m['top_category'])}* with {_pct(m.get('top_category_gmv_share'))} of GMV.")
     return "\n".join(lines)
@@ -946,8 +978,8 @@ def dataset_markdown(name: str, meta: dict[str, Any], metrics: dict[str, Any], t
     span = (f"{metrics['date_start']} to {metrics['date_end']} ({metrics['days']} days)"
             if metrics.get("date_start") else "no events")
     return (f"**Dataset** {md_escape(name)} ({md_escape(src)}, locale {md_escape(meta.get('locale', 'en'))}): "
-            f"{_num(metrics.get('events_rows'))} events, {_num(metrics.get('users'))} users, "
-            f"{_num(metrics.get('products'))} products; {span}. Tables: {md_escape(', '.join(tables))}.")
+            f"{_plural(metrics.get('events_rows'), 'event')}, {_plural(metrics.get('users'), 'user')}, "
+            f"{_plural(metrics.get('products'), 'product')}; {span}. Tables: {md_escape(', '.join(tables))}.")
 
 
 def funnel_summary(session_row: pd.Series, user_row: pd.Series | None = None) -> pd.DataFrame:

@@ -232,14 +232,18 @@ def count_bars(df: pd.DataFrame, x: str, y: str, *, title: str, xlabel: str, yla
 
 
 def heatmap_pct(matrix: pd.DataFrame, *, title: str, xlabel: str, ylabel: str, annotate: bool = True,
-                vmax: float | None = None, cbar_label: str = "share", ax: Axes | None = None) -> Figure:
-    """Heatmap of shares (0..1) annotated with percentages; NaN cells (not observed) stay blank."""
+                vmax: float | None = None, scale_from_col: int = 0, cbar_label: str = "share",
+                ax: Axes | None = None) -> Figure:
+    """Heatmap of shares (0..1) annotated with percentages; NaN cells (not observed) stay blank.
+
+    The colour scale tops out at the 98th percentile of the cells from column ``scale_from_col`` on (e.g. 1 for a
+    retention matrix whose week 0 is ~100% by construction); brighter cells saturate, the labels stay exact."""
     rows, cols = matrix.shape
     fig, ax = _axes(ax, (min(13, 2.5 + 0.75 * max(cols, 1)), min(10, 1.8 + 0.42 * max(rows, 1))))
     if matrix.empty:
         return _no_data(ax, title, xlabel, ylabel)
     annot = matrix.map(lambda v: "" if pd.isna(v) else f"{100 * v:.0f}%") if annotate else False
-    finite = matrix.to_numpy(dtype=float)
+    finite = matrix.iloc[:, scale_from_col:].to_numpy(dtype=float)
     finite = finite[np.isfinite(finite)]
     top = vmax if vmax is not None else (float(np.quantile(finite, 0.98)) if finite.size else 1.0)
     sns.heatmap(matrix.astype(float), annot=annot, fmt="", cmap=SEQUENTIAL, vmin=0, vmax=max(top, 1e-9), ax=ax,
