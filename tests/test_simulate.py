@@ -136,6 +136,29 @@ def test_cold_start_products_have_no_events_before_launch(small):
 
 
 # ------------------------------------------------------------------------------ planted structure
+def test_row_sampler_draws_from_each_rows_distribution():
+    from contentlab.data.simulate import _RowSampler
+
+    probs = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.25, 0.25]])
+    rows = np.repeat(np.arange(3), 40_000)
+    items = _RowSampler(probs)(np.random.default_rng(0), rows)
+    freq = pd.crosstab(rows, items, normalize="index").reindex(columns=range(4), fill_value=0).to_numpy()
+    np.testing.assert_allclose(freq, probs, atol=0.01)
+
+
+def test_tenure_pattern_by_segment(small):
+    signup = small.users.set_index("user_id")["signup_date"]
+    seg = small.truth["users"].set_index("user_id")["segment"]
+    med = signup.groupby(seg).median()
+    start = pd.Timestamp("2026-01-05")
+    assert med["loyal_premium"] < start - pd.Timedelta(days=180)  # long-standing customers
+    assert med["new_visitor"] > start + pd.Timedelta(days=30)  # sign up in the last quarter of 45 days
+    assert med["loyal_premium"] < med["bargain_hunter"] < med["new_visitor"]
+    last_seen = small.events.groupby("user_id")["timestamp"].max()
+    recency = (small.events["timestamp"].max() - last_seen).dt.days.groupby(seg).median()
+    assert recency["casual_browser"] > recency["loyal_premium"]  # casual browsers fade out
+
+
 def _purchases_with_truth(ds):
     ev = ds.events[ds.events["event_type"] == "purchase"]
     ev = ev[ev["user_id"].isin(_genuine(ds))]

@@ -14,6 +14,7 @@ products table holds the locale's display name (``category_name(key, locale)``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -53,7 +54,7 @@ EN: dict[str, CategoryVocab] = {
         ("Velora", "Aurelle", "Mira", "Solace"),
         ("black", "emerald", "blush pink", "ivory", "cobalt blue", "floral print"),
         ("silk satin", "organic cotton", "linen blend", "flowing viscose", "stretch jersey"),
-        ("A-line with a tie waist", "bias-cut and fluid", "tailored fit", "relaxed oversized", "puff-sleeve"),
+        ("tie-waist A-line", "fluid bias-cut", "tailored", "relaxed oversized", "puff-sleeve"),
         ("drapes beautifully", "moves with you all day", "is fully lined", "has hidden side pockets",
          "transitions from desk to dinner"),
         ("summer weddings", "date nights", "the office", "garden parties"), 65.0, 0.5),
@@ -71,12 +72,12 @@ EN: dict[str, CategoryVocab] = {
         ("Basics & Co", "Lumen", "Kinetic", "Mira"),
         ("white", "black", "heather grey", "navy", "sage green", "mustard yellow"),
         ("organic cotton", "cotton jersey", "bamboo blend", "recycled cotton"),
-        ("regular fit", "relaxed fit", "slim fit", "boxy cropped", "longline"),
+        ("regular-fit", "relaxed-fit", "slim-fit", "boxy cropped", "longline"),
         ("stays soft wash after wash", "keeps its shape", "layers easily", "feels light on hot days",
          "has reinforced neck seams"),
         ("everyday wear", "lazy Sundays", "travel days", "layering under jackets"), 18.0, 0.4),
     "jeans": CategoryVocab(
-        "Jeans", ("jeans", "denim jeans", "straight-leg jeans", "skinny jeans"),
+        "Jeans", ("jeans", "denim jeans", "five-pocket jeans", "everyday jeans"),
         ("Basics & Co", "Harbor", "Indigo Lane", "Lumen"),
         ("indigo", "light wash", "black", "stone wash", "mid blue"),
         ("stretch denim", "rigid selvedge denim", "organic cotton denim", "recycled denim"),
@@ -98,7 +99,7 @@ EN: dict[str, CategoryVocab] = {
         ("Lumen", "Solace", "Pure Botanica", "Dermacare"),
         ("white", "clear", "amber", "pale pink"),
         ("hyaluronic acid", "vitamin C", "niacinamide", "ceramides", "retinol"),
-        ("for dry skin", "fragrance-free", "for sensitive skin", "oil-free", "anti-ageing"),
+        ("deeply hydrating", "fragrance-free", "gentle", "oil-free", "anti-ageing"),
         ("hydrates for 24 hours", "brightens dull skin", "calms redness", "absorbs quickly without residue",
          "smooths fine lines"),
         ("morning routines", "night routines", "winter skin", "travel bags"), 35.0, 0.5),
@@ -107,7 +108,7 @@ EN: dict[str, CategoryVocab] = {
         ("Dreamwell", "Harbor", "Basics & Co", "Solace"),
         ("white", "sage green", "dusty pink", "charcoal", "oatmeal"),
         ("cotton sateen", "washed linen", "bamboo lyocell", "brushed cotton"),
-        ("400 thread count", "stonewashed", "crisp percale", "quilted", "oversized"),
+        ("400-thread-count", "stonewashed", "crisp percale", "quilted", "oversized"),
         ("stays cool through warm nights", "gets softer with every wash", "resists pilling",
          "closes with hidden buttons", "is easy to iron"),
         ("guest rooms", "summer nights", "cosy winters", "a bedroom refresh"), 55.0, 0.45),
@@ -125,7 +126,7 @@ EN: dict[str, CategoryVocab] = {
         ("Kinetic", "Stride", "Pulse", "Northpeak"),
         ("black", "charcoal", "electric blue", "coral", "khaki"),
         ("quick-dry polyester", "recycled nylon", "brushed fleece", "stretch elastane"),
-        ("high-waisted", "seamless", "relaxed fit", "compression", "zip-through"),
+        ("high-waisted", "seamless", "relaxed-fit", "compression", "zip-through"),
         ("wicks sweat fast", "stretches in every direction", "has a hidden key pocket",
          "stays squat-proof", "keeps you warm on early runs"),
         ("gym sessions", "yoga", "running", "rest days"), 40.0, 0.45),
@@ -144,7 +145,7 @@ ZH: dict[str, CategoryVocab] = {
     "dresses": CategoryVocab(
         "连衣裙", ("连衣裙", "碎花裙", "衬衫裙", "吊带裙", "长裙"),
         ("木槿", "初夏", "悦己", "素语"),
-        ("黑色", "白色", "墨绿色", "粉色", "雾霾蓝", "碎花"),
+        ("黑色", "白色", "墨绿色", "粉色", "雾霾蓝", "杏色"),
         ("真丝", "纯棉", "亚麻", "雪纺", "针织"),
         ("收腰", "A字", "宽松", "法式", "泡泡袖"),
         ("垂感好", "显瘦百搭", "内衬不透", "带隐形口袋", "通勤约会都合适"),
@@ -166,7 +167,7 @@ ZH: dict[str, CategoryVocab] = {
         ("洗后不变形", "柔软亲肤", "吸汗透气", "夏天穿很清爽", "领口不易松"),
         ("日常穿搭", "居家", "旅行", "内搭"), 79.0, 0.4),
     "jeans": CategoryVocab(
-        "牛仔裤", ("牛仔裤", "直筒牛仔裤", "阔腿牛仔裤", "小脚牛仔裤"),
+        "牛仔裤", ("牛仔裤", "牛仔长裤", "五袋牛仔裤", "休闲牛仔裤"),
         ("靛蓝", "初棉", "远山", "素语"),
         ("深蓝色", "浅蓝色", "黑色", "水洗蓝", "烟灰色"),
         ("弹力牛仔布", "纯棉牛仔布", "再生牛仔布", "天丝牛仔"),
@@ -190,7 +191,7 @@ ZH: dict[str, CategoryVocab] = {
         ("补水保湿一整天", "提亮肤色", "舒缓泛红", "吸收快不黏腻", "淡化细纹"),
         ("早间护肤", "晚间护肤", "秋冬干燥季", "出差旅行"), 220.0, 0.5),
     "bedding": CategoryVocab(
-        "床品", ("四件套", "床单", "枕套", "夏凉被"),
+        "床品", ("四件套", "床单", "枕套", "被套"),
         ("云眠", "初棉", "暖冬", "素语"),
         ("白色", "浅绿色", "藕粉色", "深灰色", "燕麦色"),
         ("长绒棉", "水洗亚麻", "天丝", "磨毛棉"),
@@ -229,23 +230,35 @@ def category_name(key: str, locale: str) -> str:
 
 
 # ------------------------------------------------------------------------------------ titles/descr
+APPAREL = frozenset({"down_jackets", "dresses", "sneakers", "tshirts", "jeans", "sportswear"})
+_PLURAL_NOUNS = frozenset({"jeans", "denim jeans", "five-pocket jeans", "everyday jeans", "wireless headphones",
+                           "earbuds", "over-ear headphones", "sports earphones", "training leggings",
+                           "running shorts"})
+# short selling-point words for Chinese titles, per category (only words true of the category)
+_ZH_TAGS = {
+    "down_jackets": ("保暖", "轻薄", "防风"), "dresses": ("显瘦", "垂感", "百搭"), "sneakers": ("透气", "轻便", "防滑"),
+    "tshirts": ("透气", "柔软", "百搭"), "jeans": ("显瘦", "弹力", "百搭"), "handbags": ("大容量", "百搭", "轻便"),
+    "skincare": ("补水", "温和", "清爽"), "bedding": ("亲肤", "柔软", "透气"), "headphones": ("降噪", "长续航", "轻便"),
+    "sportswear": ("速干", "透气", "弹力"),
+}
+
 _EN_TITLE = (
     "{brand} {style} {colour} {noun}",
     "{brand} {noun} in {colour}, {material}",
-    "{style} {material} {noun} - {colour} | {brand}",
+    "{Style} {material} {noun} - {colour} | {brand}",
     "{brand} {colour} {material} {noun}",
     "New {brand} {style} {noun} ({colour})",
 )
 _EN_DESC = {
     "intro": (
-        "This {style} {noun} from {brand} is made for {occasion}.",
-        "Meet the {brand} {noun}: a {style} design you will reach for again and again.",
-        "A {style} {noun} that earns its place in your {occasion} rotation.",
-        "{brand} built this {noun} for {occasion}, with a {style} cut.",
+        "This {styled} from {brand} is made for {occasion}.",
+        "Meet the {brand} {noun}: {a_style} design you will reach for again and again.",
+        "{A_styled} that earns its place in your {occasion} rotation.",
+        "{brand} built this {styled} for {occasion}.",
     ),
     "material": (
         "Crafted from {material}, it {feature}.",
-        "The {material} construction {feature_s}.",
+        "The {material} construction {feature}.",
         "Made with {material} so it {feature}.",
     ),
     "colour": (
@@ -254,7 +267,7 @@ _EN_DESC = {
         "In {colour}, it works for {occasion} and beyond.",
     ),
     "feature": (
-        "Best of all, it {feature2}.",
+        "Even better, it {feature2}.",
         "It also {feature2}.",
         "Thoughtful details mean it {feature2}.",
     ),
@@ -265,27 +278,27 @@ _EN_DESC = {
     ),
 }
 _ZH_TITLE = (
-    "新款{style}{noun} {feature_short}{material} {colour}",
+    "新款{tag}{noun} {style}{material} {colour}",
     "{brand}{style}{noun} {material} {colour}",
     "{brand} {colour}{material}{noun} {style}款",
     "{style}{colour}{noun} {brand}{material}",
-    "新品{brand}{noun} {style}{material} {colour}",
+    "新品{brand}{noun} {tag}{material} {colour}",
 )
 _ZH_DESC = {
     "intro": (
         "这款{brand}{noun}采用{style}设计，适合{occasion}。",
         "{brand}全新{style}{noun}，{occasion}的理想之选。",
-        "一件{style}{noun}，{occasion}穿着刚刚好。",
+        "这款{style}{noun}，{occasion}用着刚刚好。",
     ),
     "material": (
         "选用{material}，{feature}。",
         "{material}材质，{feature}。",
-        "面料为{material}，{feature}。",
+        "主材为{material}，{feature}。",
     ),
     "colour": (
-        "{colour}配色百搭，轻松搭配衣橱里的单品。",
-        "{colour}简约耐看，不挑肤色。",
-        "这一款为{colour}，日常出行都很合适。",
+        "{colour}配色百搭，轻松搭配其他单品。",
+        "{colour}简约耐看，不挑人。",
+        "这一款为{colour}，日常使用都很合适。",
     ),
     "feature": (
         "细节处理到位，{feature2}。",
@@ -293,12 +306,21 @@ _ZH_DESC = {
         "贴心设计，{feature2}。",
     ),
     "care": (
-        "按洗标护理即可长久使用。",
+        "按说明护理即可长久使用。",
         "环保包装发货，支持七天无理由退换。",
         "到手价{price}，性价比出众。",
     ),
 }
-_ZH_FEATURE_SHORT = ("保暖", "轻薄", "透气", "舒适", "百搭", "显瘦", "柔软")
+
+
+def _article(phrase: str) -> str:
+    return ("an " if phrase[:1].lower() in "aeiou" else "a ") + phrase
+
+
+def _noun_phrase(noun: str, style: str | None = None) -> str:
+    """'down jacket' -> 'down jacket'; plural nouns become 'pair of ...' so verbs agree."""
+    core = f"{style} {noun}" if style else noun
+    return f"pair of {core}" if noun in _PLURAL_NOUNS else core
 
 
 def product_texts(
@@ -307,7 +329,7 @@ def product_texts(
     """Title, brand, colour, material, style and a 2-4 sentence description for each product.
 
     ``keys`` are category keys, ``prices`` list prices. Every attribute written to the text is the
-    attribute stored in the returned record.
+    attribute stored in the returned record (no attribute of another product leaks in).
     """
     voc = vocab(locale)
     title_t = _EN_TITLE if locale == "en" else _ZH_TITLE
@@ -323,28 +345,30 @@ def product_texts(
         style = v.styles[rng.integers(len(v.styles))]
         f1, f2 = rng.choice(len(v.features), size=2, replace=False)
         occasion = v.occasions[rng.integers(len(v.occasions))]
-        price_s = f"${price:.2f}" if locale == "en" else f"¥{price:.0f}"
+        tags = _ZH_TAGS[key]
+        styled = _noun_phrase(noun, style)
         fields = dict(
-            noun=noun, brand=brand, colour=colour, material=material, style=style,
-            feature=v.features[f1], feature_s=v.features[f1], feature2=v.features[f2],
-            occasion=occasion, price=price_s,
-            feature_short=_ZH_FEATURE_SHORT[rng.integers(len(_ZH_FEATURE_SHORT))],
+            noun=noun, brand=brand, colour=colour, material=material, style=style, Style=style[:1].upper() + style[1:],
+            feature=v.features[f1], feature2=v.features[f2], occasion=occasion,
+            price=f"${price:.2f}" if locale == "en" else f"¥{price:.0f}",
+            styled=styled, A_styled=_article(styled)[0].upper() + _article(styled)[1:],
+            a_style=_article(style), tag=tags[rng.integers(len(tags))],
         )
         title = title_t[rng.integers(len(title_t))].format(**fields)
-        if locale == "en":
-            title = title[0].upper() + title[1:]
         # 2-4 sentences: always intro + material, then 0-2 of the optional slots in random order
         n_extra = int(rng.integers(0, 3))
         extra = [slots_optional[i] for i in rng.permutation(len(slots_optional))[:n_extra]]
         sentences = []
         for slot in ("intro", "material", *extra):
             tmpl = desc_t[slot][rng.integers(len(desc_t[slot]))]
-            s = tmpl.format(**fields)
-            sentences.append(s[0].upper() + s[1:] if locale == "en" else s)
+            sentence = tmpl.format(**fields)
+            sentences.append(sentence[0].upper() + sentence[1:] if locale == "en" else sentence)
         sep = " " if locale == "en" else ""
         out.append(dict(
-            title=title, brand=brand, colour=colour, material=material, style=style,
-            description=sep.join(sentences), noun=noun,
+            title=title[0].upper() + title[1:] if locale == "en" else title,
+            brand=brand, colour=colour, material=material, style=style,
+            description=sep.join(sentences), noun=noun, noun_phrase=_noun_phrase(noun) if locale == "en" else noun,
+            apparel=key in APPAREL,
         ))
     return out
 
@@ -360,25 +384,31 @@ _EN_REVIEW = {
     "material": {
         "pos": ("The {material} feels premium and well made.", "Really nice {material}, soft and sturdy.",
                 "Quality {material}, you can tell it will last."),
-        "neg": ("The {material} feels cheap and thin.", "Disappointed with the {material}, it started pilling fast.",
+        "neg": ("The {material} feels cheap and thin.", "Disappointed with the {material}, it wore out fast.",
                 "The {material} is rough and not as described."),
     },
-    "fit": {
-        "pos": ("The {style} design is spot on and true to size.", "Fits perfectly, the {style} cut is flattering.",
-                "Exactly the {style} look I wanted."),
-        "neg": ("The {style} cut runs small, had to size up.", "Sizing is inconsistent and the {style} shape is odd.",
-                "Not really {style} as advertised."),
+    "design": {
+        "pos": ("The {style} design is exactly as described.", "Really happy with the {style} design.",
+                "Exactly the {style} {noun} I was looking for."),
+        "neg": ("Not really {style} as advertised.", "The {style} design is a letdown.",
+                "Expected a properly {style} {noun}, this is not it."),
+    },
+    "size": {
+        "pos": ("True to size and comfortable all day.", "Fits perfectly, ordered my usual size.",
+                "The fit is spot on."),
+        "neg": ("Runs small, had to size up.", "Sizing is inconsistent, sent it back for another size.",
+                "The fit is awkward and tight in places."),
     },
     "delivery": {
-        "pos": ("Delivery was fast, arrived in {days} days.", "Arrived quickly and well packaged.",
-                "Quick delivery, only {days} days."),
-        "neg": ("Delivery took {days} days, far too long.", "Parcel arrived late and the box was damaged.",
-                "Shipping was slow, {days} days to arrive."),
+        "pos": ("Delivery was fast, arrived in {fast_days} days.", "Arrived quickly and well packaged.",
+                "Quick delivery, only {fast_days} days."),
+        "neg": ("Delivery took {slow_days} days, far too long.", "Parcel arrived late and the box was damaged.",
+                "Shipping was slow, {slow_days} days to arrive."),
     },
     "value": {
-        "pos": ("Great value for the price.", "Worth every penny for a {noun} like this.",
+        "pos": ("Great value for the price.", "Worth every penny for {a_noun} like this.",
                 "Good price for this quality."),
-        "neg": ("Overpriced for what you get.", "Not worth the money for a {noun}.",
+        "neg": ("Overpriced for what you get.", "Not worth the money for {a_noun}.",
                 "Too expensive for this quality."),
     },
     "overall": {
@@ -393,19 +423,23 @@ _EN_REVIEW = {
 _ZH_REVIEW = {
     "colour": {
         "pos": ("{colour}很正，和图片一样。", "{colour}实物比图片还好看。", "这个{colour}很百搭。"),
-        "neg": ("{colour}有色差，比图片暗。", "{colour}和描述不一样，有点失望。", "洗了一次{colour}就褪色了。"),
+        "neg": ("{colour}有色差，比图片暗。", "{colour}和描述不一样，有点失望。", "用了没多久{colour}就褪色了。"),
     },
     "material": {
-        "pos": ("{material}手感很好，做工精细。", "{material}摸起来很舒服，质量不错。", "{material}质感好，看得出很耐用。"),
-        "neg": ("{material}很薄，感觉很廉价。", "{material}容易起球，质量一般。", "{material}粗糙，和描述不符。"),
+        "pos": ("{material}手感很好，做工精细。", "{material}质量不错，很舒服。", "{material}质感好，看得出很耐用。"),
+        "neg": ("{material}很薄，感觉很廉价。", "{material}不耐用，质量一般。", "{material}粗糙，和描述不符。"),
     },
-    "fit": {
-        "pos": ("{style}版型很好，尺码标准。", "{style}的设计很合身。", "就是想要的{style}效果。"),
-        "neg": ("{style}版型偏小，建议拍大一码。", "尺码不准，{style}版型很奇怪。", "并没有宣传的那么{style}。"),
+    "design": {
+        "pos": ("{style}的设计和描述一致。", "很喜欢这个{style}设计。", "就是想要的{style}效果。"),
+        "neg": ("并没有宣传的那么{style}。", "{style}设计让人失望。", "说是{style}，实际差很多。"),
+    },
+    "size": {
+        "pos": ("尺码标准，穿着舒服。", "按平时尺码买的，很合身。", "版型很好，上身效果不错。"),
+        "neg": ("尺码偏小，建议拍大一码。", "尺码不准，只好退换。", "版型很奇怪，有的地方太紧。"),
     },
     "delivery": {
-        "pos": ("物流很快，{days}天就到了。", "发货快，包装完好。", "快递给力，{days}天送达。"),
-        "neg": ("物流太慢，等了{days}天。", "快递晚到，盒子还压坏了。", "发货很慢，{days}天才收到。"),
+        "pos": ("物流很快，{fast_days}天就到了。", "发货快，包装完好。", "快递给力，{fast_days}天送达。"),
+        "neg": ("物流太慢，等了{slow_days}天。", "快递晚到，盒子还压坏了。", "发货很慢，{slow_days}天才收到。"),
     },
     "value": {
         "pos": ("性价比很高。", "这个价格买到这样的{noun}很值。", "价格实惠，质量不错。"),
@@ -417,31 +451,34 @@ _ZH_REVIEW = {
         "mid": ("这款{noun}还行，中规中矩。", "{noun}一般般，能用。", "对这款{noun}感觉一般。"),
     },
 }
-_ASPECTS = ("colour", "material", "fit", "delivery", "value")
 
 
-def review_text(rng: np.random.Generator, rating: int, attrs: dict[str, str], locale: str) -> str:
+def review_text(rng: np.random.Generator, rating: int, attrs: dict[str, Any], locale: str) -> str:
     """A 1-3 sentence review whose wording matches ``rating`` (>=4 positive, <=2 negative, 3 mixed).
 
-    Sentences mention the product's real colour, material, style/fit, plus delivery and value.
+    ``attrs`` holds the product's ``colour``, ``material``, ``style``, ``noun`` (and ``apparel``:
+    whether sizing comments make sense). Sentences mention those real attributes, or delivery and
+    value; positive and negative sentence banks never share a sentence.
     """
     bank = _EN_REVIEW if locale == "en" else _ZH_REVIEW
+    aspects_all = ["colour", "material", "design", "delivery", "value"] + (["size"] if attrs.get("apparel") else [])
     n = int(rng.integers(1, 4))
-    aspects = [_ASPECTS[i] for i in rng.permutation(len(_ASPECTS))[:n]]
-    fields = dict(attrs, days=int(rng.integers(2, 12)))
+    aspects = [aspects_all[i] for i in rng.permutation(len(aspects_all))[:n]]
+    noun = attrs.get("noun_phrase", attrs["noun"])
+    fields = dict(colour=attrs["colour"], material=attrs["material"], style=attrs["style"], noun=noun,
+                  a_noun=_article(noun), fast_days=int(rng.integers(1, 5)), slow_days=int(rng.integers(8, 16)))
     sentences = []
     for j, a in enumerate(aspects):
         if rating >= 4:
             pol = "pos"
         elif rating <= 2:
             pol = "neg"
-        else:  # 3 stars: one good point, one bad point
+        else:  # 3 stars: a good point and a bad point
             pol = "pos" if j % 2 == 0 else "neg"
         opts = bank[a][pol]
         sentences.append(opts[rng.integers(len(opts))].format(**fields))
-    if rng.random() < 0.5:
+    if len(sentences) < 3 and (rng.random() < 0.5 or (rating == 3 and len(sentences) == 1)):
         pol = "pos" if rating >= 4 else "neg" if rating <= 2 else "mid"
         opts = bank["overall"][pol]
         sentences.append(opts[rng.integers(len(opts))].format(**fields))
-        sentences = sentences[-3:] if len(sentences) > 3 else sentences
     return (" " if locale == "en" else "").join(sentences)

@@ -127,9 +127,9 @@ SEGMENT_SPECS: dict[str, dict[str, Any]] = {
 # Planted campaign response: CTR/CVR per channel, segment multipliers, GPT-2 relative lifts.
 BASE_CTR = dict(email=0.035, push=0.025, product_page=0.060)
 BASE_CVR = dict(email=0.08, push=0.06, product_page=0.12)
-SEGMENT_CTR_MULT = dict(bargain_hunter=1.1, trend_seeker=1.3, loyal_premium=0.9, casual_browser=0.6, new_visitor=1.0)
+SEGMENT_CTR_MULT = dict(bargain_hunter=1.1, trend_seeker=1.3, loyal_premium=0.9, casual_browser=0.8, new_visitor=1.0)
 SEGMENT_CVR_MULT = dict(bargain_hunter=0.9, trend_seeker=0.8, loyal_premium=1.6, casual_browser=0.5, new_visitor=0.8)
-GPT2_CTR_LIFT = dict(bargain_hunter=0.20, trend_seeker=0.30, loyal_premium=-0.25, casual_browser=0.15, new_visitor=0.25)
+GPT2_CTR_LIFT = dict(bargain_hunter=0.25, trend_seeker=0.30, loyal_premium=-0.25, casual_browser=0.20, new_visitor=0.25)
 GPT2_CVR_LIFT = dict(bargain_hunter=0.05, trend_seeker=0.05, loyal_premium=-0.10, casual_browser=0.05, new_visitor=0.05)
 COPY_EFFECTS = {"mentions_price": 1.10}
 """Optional copy-feature effects on CTR (multiplicative), applied by :func:`simulate_campaign` when the
@@ -231,7 +231,7 @@ def simulate(
     fraud_share: float = 0.01,
     *,
     activity_scale: float = 1.0,
-    exposures_per_user: float = 24.0,
+    exposures_per_user: float = 30.0,
     factor_weight: float = 1.6,
     category_weight: float = 3.0,
     popularity_weight: float = 0.6,
@@ -548,7 +548,7 @@ def simulate(
     })
 
     # ------------------------------------------------------------------ ratings and reviews
-    attrs = [dict(colour=t["colour"], material=t["material"], style=t["style"], noun=t["noun"]) for t in texts]
+    attrs = [{k: t[k] for k in ("colour", "material", "style", "noun", "noun_phrase", "apparel")} for t in texts]
     pu, pi, pt = ev["user"][is_p], ev["item"][is_p], ev["t"][is_p]
     genuine = ~is_fraud[pu]
     rshare = _segment_rows(SEGMENT_SPECS, "rating_share")[seg[pu]]
@@ -743,9 +743,10 @@ def _historical_exposures(rng, n_users, active_from, seg, sampler, launch_sec, u
                           per_user, n_days, start_ts) -> pd.DataFrame:
     """Impressions of a past content campaign: each impression independently assigned 50/50 to a
     variant (so assignment counts follow Binomial(n, 1/2) and an SRM check passes), products drawn
-    from each user's own taste, one content id per (product, channel, variant)."""
-    active_frac = (n_days - active_from) / n_days
-    n_imp = rng.poisson(per_user * active_frac)
+    from each user's own taste, one content id per (product, channel, variant). Every user gets
+    Poisson(``per_user``) impressions within their active days (new visitors get a welcome series,
+    so their segment is as well measured as the others)."""
+    n_imp = rng.poisson(per_user, size=n_users)
     e_user = np.repeat(np.arange(n_users), n_imp)
     n = len(e_user)
     chans = np.array(EXPOSURE_CHANNELS, dtype=object)
