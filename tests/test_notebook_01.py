@@ -8,6 +8,8 @@ import json
 import math
 import re
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -112,3 +114,40 @@ def test_01_findings_are_computed_from_the_data(tiny_run):
     if m["conversion_view_to_purchase"] is not None and not math.isnan(m["conversion_view_to_purchase"]):
         assert f"{100 * m['conversion_view_to_purchase']:.1f}%" in findings
     assert f"{100 * m['repeat_purchase_rate']:.1f}%" in findings
+
+
+def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):
+    """Online Retail (purchases only, messy rows): the notebook runs, says why there is no funnel, and records
+    the same numbers pandas finds in the clean tables."""
+    import papermill as pm
+
+    from contentlab.notebook import recorded_metrics
+
+    repo = Path(__file__).resolve().parent.parent
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("CONTENTLAB_SALT", "test-salt")
+    run_dir = tmp_path / "run"
+    out = tmp_path / "01_eda.ipynb"
+    spec = {"kind": "online_retail", "path": str(repo / "tests" / "fixtures" / "online_retail" / "Online_Retail.csv")}
+    pm.execute_notebook(str(repo / "notebooks" / "01_eda.ipynb"), str(out), kernel_name="python3", progress_bar=False,
+                        parameters={"profile": "retail", "dataset": spec, "seed": 1, "run_dir": str(run_dir)})
+    nb = json.loads(out.read_text(encoding="utf-8"))
+    text = json.dumps(nb)
+    assert "funnel cannot be measured" in text
+    m = recorded_metrics(nb)
+    events = pd.read_parquet(run_dir / "clean" / "events.parquet")
+    purchases = events[events["event_type"] == "purchase"]
+    assert m["events_rows"] == len(events)
+    assert m["gmv"] == pytest.approx(float((purchases["price"] * purchases["quantity"]).sum()))
+    assert m["conversion_view_to_purchase"] is None
+    validation = json.loads((run_dir / "validation.json").read_text(encoding="utf-8"))
+    assert m["rows_rejected"] == sum(t["rows_rejected"] for t in validation["tables"].values())
+    assert m["rows_excluded_by_adapter"] == validation["adapter"]["rows_excluded"] > 0
+    # user ids in the executed notebook's outputs are pseudonymised
+    users = pd.read_parquet(run_dir / "clean" / "users.parquet")["user_id"].astype(str)
+    shown = " ".join("".join(v) if isinstance(v, list) else str(v)
+                     for c in nb["cells"] for o in c.get("outputs", [])
+                     for k, v in (o.get("data") or {}).items() if k.startswith("text/"))
+    assert "Repeat-purchase rate" in shown
+    for u in users:
+        assert not re.search(r"(?<![A-Za-z0-9_,.])" + re.escape(u) + r"(?![A-Za-z0-9_,.])", shown), u
