@@ -771,6 +771,13 @@ def _historical_exposures(rng, n_users, active_from, seg, sampler, launch_sec, u
     })
 
 
+def _codes(values: pd.Series, names: list[str]) -> np.ndarray:
+    """Position of each value in ``names`` (-1 when absent); factorises first, so it is fast on long columns."""
+    codes, uniques = pd.factorize(values.astype(str))
+    lookup = pd.Index(names).get_indexer([str(u) for u in uniques])
+    return np.where(codes >= 0, lookup[np.maximum(codes, 0)], -1).astype(np.int64)
+
+
 def simulate_campaign(
     assignments: pd.DataFrame,
     truth: dict[str, Any],
@@ -802,36 +809,66 @@ def simulate_campaign(
     a = assignments.reset_index(drop=True)
     n = len(a)
     resp = truth["response"]
-    known = set(resp["segment"].astype(str))
-    seg = a["segment"].astype(str).to_numpy(dtype=object)
-    unknown = ~np.isin(seg, list(known))
-    if unknown.any() and truth.get("users") is not None:
-        tu = truth["users"]
-        lookup = dict(zip(tu["user_id"].astype(str), tu["segment"].astype(str)))
-        seg[unknown] = [lookup.get(u, "__avg__") for u in a["user_id"].astype(str)[unknown]]
-    avg = resp.groupby(["channel", "variant"], as_index=False)[["ctr", "cvr", "aov"]].mean()
-    avg["segment"] = "__avg__"
-    table = pd.concat([resp, avg[resp.columns]], ignore_index=True)
-    keys = pd.DataFrame({"segment": seg.astype(str), "channel": a["channel"].astype(str),
-                         "variant": a["variant"].astype(str)})
-    m = keys.merge(table.astype({"segment": str, "channel": str, "variant": str}),
-                   on=["segment", "channel", "variant"], how="left")
-    if m["ctr"].isna().any():
-        bad = m.loc[m["ctr"].isna(), ["channel", "variant"]].drop_duplicates().head(5).to_dict("records")
-        raise ValueError(f"no planted response for channel/variant {bad}")
-    ctr = m["ctr"].to_numpy(float).copy()
+    seg_names = [str(x) for x in pd.unique(resp["segment"].astype(str))]
+    ch_names = [str(x) for x in pd.unique(resp["channel"].astype(str))]
+    var_names = [str(x) for x in pd.unique(resp["variant"].astype(str))]
+    # response cube [segment (+ average), channel, variant] -> ctr, cvr, aov (NaN where not planted)
+    cube = np.full((len(seg_names) + 1, len(ch_names), len(var_names), 3), np.nan)
+    si = pd.Index(seg_names).get_indexer(resp["segment"].astype(str))
+    ci = pd.Index(ch_names).get_indexer(resp["channel"].astype(str))
+    vi = pd.Index(var_names).get_indexer(resp["variant"].astype(str))
+    cube[si, ci, vi] = resp[["ctr", "cvr", "aov"]].to_numpy(float)
+    with np.errstate(invalid="ignore"):
+        cube[-1] = np.nanmean(cube[:-1], axis=0) if len(seg_names) else np.nan
+    s_code = _codes(a["segment"], seg_names)
+    unknown = s_code < 0
+    if unknown.any():
+        s_code[unknown] = len(seg_names)  # average over segments ...
+        if truth.get("users") is not None:  # ... unless the user's true segment is known
+            tu = truth["users"]
+            true_seg = pd.Series(pd.Index(seg_names).get_indexer(tu["segment"].astype(str)),
+                                 index=tu["user_id"].astype(str).to_numpy())
+            true_seg = true_seg[~true_seg.index.duplicated()]
+            found = a.loc[unknown, "user_id"].astype(str).map(true_seg).to_numpy()
+            ok = ~pd.isna(found)
+            idx = np.flatnonzero(unknown)[ok]
+            s_code[idx] = np.where(found[ok].astype(int) >= 0, found[ok].astype(int), len(seg_names))
+    c_code = _codes(a["channel"], ch_names)
+    v_code = _codes(a["variant"], var_names)
+    vals = cube[s_code, np.maximum(c_code, 0), np.maximum(v_code, 0)]
+    bad = (c_code < 0) | (v_code < 0) | np.isnan(vals[:, 0])
+    if bad.any():
+        combos = a.loc[bad, ["channel", "variant"]].drop_duplicates().head(5).to_dict("records")
+        raise ValueError(f"no planted response for channel/variant {combos}")
+    ctr, cvr, aov = vals[:, 0].copy(), vals[:, 1], vals[:, 2]
     for feat, mult in truth.get("copy_effects", {}).items():
         if feat in a.columns:
             ctr *= np.where(a[feat].fillna(False).astype(bool).to_numpy(), mult, 1.0)
     clicked = rng.random(n) < np.clip(ctr, 0, 1)
-    converted = clicked & (rng.random(n) < m["cvr"].to_numpy(float))
-    revenue = np.where(converted, m["aov"].to_numpy(float) * np.exp(rng.normal(-0.045, 0.3, n)), 0.0)
+    converted = clicked & (rng.random(n) < cvr)
+    revenue = np.where(converted, aov * np.exp(rng.normal(-0.045, 0.3, n)), 0.0)
     if "timestamp" in a.columns:
         ts = pd.to_datetime(a["timestamp"]).to_numpy().astype("datetime64[s]")
     else:
         st = pd.Timestamp(start).normalize().to_datetime64().astype("datetime64[s]")
         secs = rng.integers(0, n_days, n) * DAY + rng.integers(7 * 3600, 22 * 3600, n)
         ts = st + secs.astype("timedelta64[s]")
+    # the key (timestamp, user_id, content_id) must be unique: move repeats on by whole seconds
+    secs = ts.astype(np.int64)
+    u_code, u_uniq = pd.factorize(a["user_id"])
+    k_code, k_uniq = pd.factorize(a["content_id"])
+    group = u_code.astype(np.int64) * (len(k_uniq) + 1) + k_code.astype(np.int64)
+    order = np.lexsort((secs, group))
+    g, t = group[order], secs[order]
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    if not new_group.all():  # within a (user, content) group: t'_i = max(t_i, t'_(i-1) + 1)
+        pos = np.arange(len(t)) - np.maximum.accumulate(np.where(new_group, np.arange(len(t)), 0))
+        base = t - pos
+        span = int(base.max() - base.min()) + 1
+        gid = np.cumsum(new_group)
+        run = np.maximum.accumulate(base - base.min() + gid * span) - gid * span + base.min()
+        secs[order] = run + pos
+    ts = secs.astype("datetime64[s]")
     out = pd.DataFrame({
         "timestamp": pd.Series(ts.astype("datetime64[ns]")),
         "user_id": a["user_id"].astype("str"),
@@ -844,10 +881,4 @@ def simulate_campaign(
         "revenue": np.round(revenue, 2),
         "segment": a["segment"].astype("str"),
     })
-    # the key (timestamp, user_id, content_id) must be unique: nudge repeats by whole seconds
-    for _ in range(20):
-        dup = out.duplicated(["timestamp", "user_id", "content_id"])
-        if not dup.any():
-            break
-        out.loc[dup, "timestamp"] = out.loc[dup, "timestamp"] + pd.Timedelta(seconds=1)
     return out
