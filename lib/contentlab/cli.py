@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 import warnings
 from typing import Sequence
 
@@ -49,7 +51,7 @@ def _parser() -> argparse.ArgumentParser:
                           "key, 'stage.key=value' for one notebook, 'dataset.n_users=500' inside a dict; repeatable")
     run.add_argument("--notebooks-dir", metavar="DIR", help="where the stage notebooks are (default: notebooks/)")
     run.add_argument("--run-id", metavar="ID", help="use this run id instead of <timestamp>-<profile>")
-    run.add_argument("--cell-timeout", type=float, metavar="SECONDS",
+    run.add_argument("--cell-timeout", type=int, metavar="SECONDS",
                      help="fail a cell that runs longer than this (default: no limit)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
@@ -71,13 +73,22 @@ def _configure_logging() -> None:
         lg.handlers[:] = []
         lg.propagate = True
     logging.getLogger("traitlets").setLevel(logging.ERROR)
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)  # kernel tasks cut short by an interrupt
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
     logging.captureWarnings(True)
 
 
+def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+    # SIGTERM (kill, CI time-outs) ends the run like Ctrl-C: the index records the interrupted notebook
+    raise KeyboardInterrupt
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from contentlab import runner
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
 
     progress = runner.Progress(enabled=not args.quiet)
     try:

@@ -30,6 +30,7 @@ import datetime as _dt
 import importlib
 import importlib.metadata
 import json
+import math
 import os
 import re
 import shutil
@@ -636,7 +637,7 @@ def _execute(nb_path: Path, out_path: Path, params: dict, cwd: Path, progress: P
     papermill.execute_notebook(
         str(nb_path), str(out_path), parameters=params, engine_name=_ENGINE, kernel_name=KERNEL_NAME,
         progress_bar=False, log_output=False, cwd=str(cwd), request_save_on_cell_execute=True,
-        execution_timeout=cell_timeout, kernel_manager_class=_kernel_manager(log_path),
+        execution_timeout=int(math.ceil(cell_timeout)) if cell_timeout else None, kernel_manager_class=_kernel_manager(log_path),
     )
 
 
@@ -824,8 +825,10 @@ def run_pipeline(
         for r in results:
             if r.status == RUNNING:
                 r.status = FAILED
-                r.failure = CellFailure("KeyboardInterrupt", "the run was interrupted", cell=progress.current_cell)
+                r.failure = CellFailure("Interrupted", "the run was stopped (Ctrl-C or SIGTERM) while this "
+                                        "notebook was running", cell=progress.current_cell)
                 result.failed = r
+                _export_partial(r, report_dir, nb_dir, parameters[r.name], prof, run_id, run_date)
     finally:
         for r in results:
             if r.status in (PENDING, RUNNING):
@@ -833,6 +836,36 @@ def run_pipeline(
         publish()
         point_latest(run_id)
     return result
+
+
+def _report_header(stage: str, params: Mapping[str, Any], prof: Mapping[str, Any], run_id: str, run_date: str,
+                   title: str | None) -> ReportHeader:
+    shown = {k: v for k, v in params.items() if k not in ("run_dir", "report_dir")}
+    return ReportHeader(stage=stage, run_id=run_id, profile=str(prof["name"]), run_date=run_date,
+                        parameters=shown, title=title)
+
+
+def _export_partial(res: NotebookResult, report_dir: Path, nb_dir: Path, params: Mapping[str, Any],
+                    prof: Mapping[str, Any], run_id: str, run_date: str) -> None:
+    """Best-effort report of a notebook whose execution was cut short (what ran so far)."""
+    import nbformat
+
+    for path in (report_dir / f"{res.name}.ipynb", nb_dir / f"{res.name}.ipynb"):
+        try:
+            nb = nbformat.read(str(path), as_version=4)
+            break
+        except (OSError, ValueError):
+            continue
+    else:
+        return
+    try:
+        export_html(nb, report_dir / f"{res.name}.html",
+                    _report_header(res.name, params, prof, run_id, run_date, res.title), res.failure,
+                    resources_path=nb_dir)
+        res.report = f"{res.name}.html"
+        res.metrics = recorded_metrics(nb)
+    except Exception:  # noqa: BLE001 - interrupted anyway; the manifest records the state
+        pass
 
 
 def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_dir: Path, report_dir: Path,
@@ -882,6 +915,10 @@ def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_d
             failure = CellFailure(ename=getattr(error, "ename", None) or type(error).__name__,
                                   evalue=str(getattr(error, "evalue", None) or error).strip(),
                                   cell=progress.current_cell, n_cells=len(source_nb.cells))
+        if cell_timeout and failure.ename == "KeyboardInterrupt":
+            # papermill interrupts the kernel when a cell exceeds the time limit
+            failure.ename = "CellTimeout"
+            failure.evalue = f"the cell ran longer than the {cell_timeout:g} s limit (--cell-timeout)"
         res.failure = failure
         res.status = FAILED
     else:
@@ -893,9 +930,7 @@ def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_d
     elif res.metrics:
         detail = f"{len(res.metrics)} metrics"
     progress.end(res.status, res.duration_s or 0.0, detail)
-    shown = {k: v for k, v in params.items() if k not in ("run_dir", "report_dir")}
-    header = ReportHeader(stage=stage, run_id=run_id, profile=str(prof["name"]), run_date=run_date,
-                          parameters=shown, title=res.title)
+    header = _report_header(stage, params, prof, run_id, run_date, res.title)
     try:
         export_html(executed, out_html, header, res.failure, resources_path=nb_dir)
         res.report = out_html.name
