@@ -46,14 +46,24 @@ def _baseline_part(algo, bu: np.ndarray, bi: np.ndarray, uin: np.ndarray, iin: n
 def _factor_scores(algo, uin: np.ndarray, iin: np.ndarray, pu: np.ndarray, qi: np.ndarray, biased: bool,
                    bu=None, bi=None) -> np.ndarray:
     ku, ki = uin >= 0, iin >= 0
-    dot = np.asarray(pu)[np.maximum(uin, 0)] @ np.asarray(qi)[np.maximum(iin, 0)].T
-    both = ku[:, None] & ki[None, :]
+    pu_rows = np.asarray(pu)[np.maximum(uin, 0)]
+    qi_rows = np.asarray(qi)[np.maximum(iin, 0)]
+    if not ku.all():
+        pu_rows[~ku] = 0.0  # unknown user: no factor term
+    if not ki.all():
+        qi_rows[~ki] = 0.0  # unknown item: no factor term
     if biased:
-        est = _baseline_part(algo, np.asarray(bu), np.asarray(bi), uin, iin)
-        est += np.where(both, dot, 0.0)
-        return est
+        # one matrix product: [pu, mu + bu, 1] . [qi, 1, bi] = mu + bu + bi + qi.pu
+        ub = float(algo.trainset.global_mean) + np.where(ku, np.asarray(bu)[np.maximum(uin, 0)], 0.0)
+        ib = np.where(ki, np.asarray(bi)[np.maximum(iin, 0)], 0.0)
+        left = np.hstack([pu_rows, ub[:, None], np.ones((len(uin), 1))])
+        right = np.hstack([qi_rows, np.ones((len(iin), 1)), ib[:, None]])
+        return left @ right.T
+    est = pu_rows @ qi_rows.T
     # unbiased: prediction impossible unless both are known -> Surprise's default prediction (global mean)
-    return np.where(both, dot, float(algo.default_prediction()))
+    if not (ku.all() and ki.all()):
+        est[~(ku[:, None] & ki[None, :])] = float(algo.default_prediction())
+    return est
 
 
 def _svdpp_user_vectors(algo, uin: np.ndarray) -> np.ndarray:
@@ -167,10 +177,19 @@ def top_k_from_scores(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     n_users, n_items = scores.shape
     kk = min(k, n_items)
     if kk < n_items:
-        part = np.argpartition(-scores, kk - 1, axis=1)[:, :kk]
+        part = np.argpartition(scores, n_items - kk, axis=1)[:, n_items - kk:]
     else:
         part = np.tile(np.arange(n_items), (n_users, 1))
     part_scores = np.take_along_axis(scores, part, axis=1)
+    if kk < n_items:
+        # argpartition picks an arbitrary subset of items tied at the cut; such rows are redone with a stable sort
+        # so that ties always go to the lower position
+        cut = part_scores.min(axis=1)
+        at_cut_all = (scores == cut[:, None]).sum(axis=1)
+        at_cut_part = (part_scores == cut[:, None]).sum(axis=1)
+        for row in np.flatnonzero((at_cut_all > at_cut_part) & np.isfinite(cut)):
+            part[row] = np.argsort(-scores[row], kind="stable")[:kk]
+            part_scores[row] = scores[row, part[row]]
     order = np.lexsort((part, -part_scores), axis=1)
     idx = np.take_along_axis(part, order, axis=1)
     val = np.take_along_axis(part_scores, order, axis=1)
@@ -197,26 +216,33 @@ def top_k(
     score_fn: Callable[[Sequence], np.ndarray],
     users: Sequence,
     k: int,
-    seen: Sequence[np.ndarray] | None = None,
+    seen: "Sequence[np.ndarray] | tuple[np.ndarray, np.ndarray] | None" = None,
     chunk_size: int = 1024,
     candidates: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item positions and scores for ``users``: ``score_fn(chunk_of_users) -> (n, n_items)``.
 
-    ``seen[u]`` positions are excluded; ``candidates`` (boolean over items) restricts the catalogue.
+    ``seen[u]`` positions are excluded (a list of arrays, or CSR-style ``(indptr, indices)``); ``candidates`` (boolean over items) restricts the catalogue.
     """
-    idx_parts, val_parts = [], []
     users = list(users)
+    indptr = indices = None
+    if seen is not None:
+        if isinstance(seen, tuple):  # (indptr, indices), CSR-style
+            indptr, indices = seen
+        else:
+            lens = np.fromiter((len(x) for x in seen), dtype=np.int64, count=len(seen))
+            indptr = np.concatenate([[0], np.cumsum(lens)])
+            indices = np.concatenate([np.asarray(x, dtype=np.int64) for x in seen]) if len(seen) else np.zeros(0, int)
+    idx_parts, val_parts = [], []
     for start in range(0, len(users), chunk_size):
         chunk = users[start:start + chunk_size]
         s = np.array(score_fn(chunk), dtype=float, copy=True)
         if candidates is not None:
             s[:, ~candidates] = -np.inf
-        if seen is not None:
-            for row in range(len(chunk)):
-                pos = seen[start + row]
-                if len(pos):
-                    s[row, pos] = -np.inf
+        if indptr is not None:
+            a, b = indptr[start], indptr[start + len(chunk)]
+            rows = np.repeat(np.arange(len(chunk)), np.diff(indptr[start:start + len(chunk) + 1]))
+            s[rows, indices[a:b]] = -np.inf
         idx, val = top_k_from_scores(s, k)
         idx_parts.append(idx)
         val_parts.append(val)
@@ -233,18 +259,16 @@ def surprise_top_k(algo, users: Sequence, items: Sequence, k: int = 10, exclude_
     if exclude_seen:
         ts = algo.trainset
         ipos = {i: n for n, i in enumerate(items)}
-        inner_to_pos = np.full(ts.n_items, -1, dtype=np.int64)
-        for inner in range(ts.n_items):
-            inner_to_pos[inner] = ipos.get(ts.to_raw_iid(inner), -1)
-        seen = []
-        for u in users:
-            try:
-                inner = ts.to_inner_uid(u)
-            except ValueError:
-                seen.append(np.zeros(0, dtype=np.int64))
-                continue
-            p = inner_to_pos[[j for j, _ in ts.ur[inner]]]
-            seen.append(p[p >= 0])
+        inner_to_pos = np.fromiter((ipos.get(ts.to_raw_iid(j), -1) for j in range(ts.n_items)), dtype=np.int64,
+                                   count=ts.n_items)
+        uin = inner_user_ids(algo, users)
+        lens = np.fromiter((len(ts.ur[u]) if u >= 0 else 0 for u in uin), dtype=np.int64, count=len(uin))
+        inner = np.fromiter((j for u in uin if u >= 0 for j, _ in ts.ur[u]), dtype=np.int64, count=int(lens.sum()))
+        pos = inner_to_pos[inner]
+        keep = pos >= 0
+        rows = np.repeat(np.arange(len(uin)), lens)[keep]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(uin)))])
+        seen = (indptr, pos[keep])
     return top_k(lambda chunk: surprise_scores(algo, chunk, items, clip=clip), users, k, seen, chunk_size)
 
 
