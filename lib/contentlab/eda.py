@@ -19,8 +19,9 @@ Definitions used throughout (the report states them too):
   - event-count ratios ``carts_per_view = carts / views`` and ``purchases_per_view = purchases / views``.
 
   By category the unit is a (session, category) pair: a session that viewed a product of the category,
-  carted / purchased a product of the same category. By channel the unit keeps its session and is grouped
-  by the event's channel (``events.channel``) or, when the log has none, the user's acquisition channel.
+  carted / purchased a product of the same category. By channel the unit is a (session, channel) pair, using
+  the event's channel (``events.channel``) or, when the log has none, the user's acquisition channel
+  (``users.channel``, one channel per session).
 - **cohort retention**: users grouped by the calendar week (Monday start) of their ``signup_date``;
   cell (cohort, k) is the share of the cohort with at least one event in calendar week ``cohort + k``.
   Cells after the end of the log are left empty (not observed), not zero.

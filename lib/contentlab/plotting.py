@@ -163,8 +163,10 @@ def share_bars(df: pd.DataFrame, category: str, shares: Sequence[str], *, title:
                          padding=2)
     if len(df) > 5:
         ax.tick_params(axis="x", rotation=30)
+    top = np.nanmax(long["share"].to_numpy(dtype=float)) if long["share"].notna().any() else 1.0
+    ax.set_ylim(0, max(top * 1.12, 0.05))
     if len(shares) > 1:
-        ax.legend(title=None, loc="best")
+        ax.legend(title=None, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
@@ -267,15 +269,15 @@ def rank_frequency(counts: np.ndarray | Mapping[str, np.ndarray], *, title: str,
         c = np.sort(np.asarray(c, dtype=float))[::-1]
         c = c[c > 0]
         if len(c):
-            ax.loglog(np.arange(1, len(c) + 1), c, marker=".", linestyle="-", markersize=3, color=color,
-                      label=text(label) or None)
+            ax.loglog(np.arange(1, len(c) + 1), c, marker="." if len(c) <= 200 else None, linestyle="-",
+                      markersize=3, linewidth=1.8, color=color, label=text(label) or None)
             drawn = True
     if not drawn:
         return _no_data(ax, title, xlabel, ylabel)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     if len(series) > 1:
         ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
+    ax.grid(True, which="major", alpha=0.4)
     return fig
 
 
