@@ -141,7 +141,7 @@ def test_row_sampler_draws_from_each_rows_distribution():
 
     probs = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.25, 0.25]])
     rows = np.repeat(np.arange(3), 40_000)
-    items = _RowSampler(probs)(np.random.default_rng(0), rows)
+    items = _RowSampler(probs.copy())(np.random.default_rng(0), rows)  # the sampler takes over its input
     freq = pd.crosstab(rows, items, normalize="index").reindex(columns=range(4), fill_value=0).to_numpy()
     np.testing.assert_allclose(freq, probs, atol=0.01)
 
@@ -395,6 +395,22 @@ def test_campaign_ctr_matches_planted_response(small):
     exc = simulate_campaign(c, truth, seed=3)
     r = exc.assign(mp=c["mentions_price"].to_numpy()).groupby("mp")["clicked"].mean()
     assert 1.0 < r[True] / r[False] < 1.25
+
+
+def test_campaign_keeps_exposure_key_unique_and_input_order(small):
+    rng = np.random.default_rng(4)
+    n = 3000
+    a = pd.DataFrame({
+        "user_id": rng.choice(["U00001", "U00002"], n), "content_id": rng.choice(["C00001", "C00002", "C00003"], n),
+        "product_id": "P0001", "variant": "gpt2", "channel": "email", "segment": "trend_seeker",
+        "timestamp": pd.Timestamp("2026-02-01 09:00"),  # every impression at the same second
+    })
+    ex = simulate_campaign(a, small.truth, seed=0)
+    assert not ex.duplicated(["timestamp", "user_id", "content_id"]).any()
+    assert (ex["user_id"].to_numpy() == a["user_id"].to_numpy()).all()  # one output row per input row, same order
+    per_key = ex.groupby(["user_id", "content_id"])["timestamp"]
+    # repeats are moved on by whole seconds, no further than needed
+    assert ((per_key.max() - per_key.min()).dt.total_seconds() == per_key.size() - 1).all()
 
 
 def test_campaign_rejects_unknown_channel(small):

@@ -183,14 +183,20 @@ def _segment_rows(spec: dict[str, Any], key: str) -> np.ndarray:
 
 
 class _RowSampler:
-    """Draws one item per query row from per-row probability rows with a single ``searchsorted``."""
+    """Draws one item per query row from per-row probability rows with a single ``searchsorted``.
+
+    ``probs`` (rows x items, non-negative, rows need not be normalised) is turned *in place* into
+    row-offset cumulative distributions (row ``r`` spans ``(r, r + 1]``), so memory stays at one
+    rows x items float64 matrix.
+    """
 
     def __init__(self, probs: np.ndarray):
         n_rows, self.n = probs.shape
-        cdf = np.cumsum(probs, axis=1)
-        cdf /= cdf[:, -1:]
-        cdf[:, -1] = 1.0
-        self.flat = (cdf + np.arange(n_rows)[:, None]).ravel()
+        np.cumsum(probs, axis=1, out=probs)
+        probs /= probs[:, -1:]
+        probs[:, -1] = 1.0
+        probs += np.arange(n_rows, dtype=float)[:, None]
+        self.flat = probs.reshape(-1)
 
     def __call__(self, rng: np.random.Generator, rows: np.ndarray) -> np.ndarray:
         q = rows + rng.random(len(rows))
@@ -317,15 +323,20 @@ def simulate(
     p_target = _segment_rows(SEGMENT_SPECS, "price_target")
     p_strength = _segment_rows(SEGMENT_SPECS, "price_strength")
     new_bonus = _segment_rows(SEGMENT_SPECS, "new_item_bonus")
-    logits = factor_weight * (U @ V.T)
-    logits += user_cat[:, prod_cat]
-    logits += popularity_weight * log_pop[None, :]
-    logits -= p_strength[seg][:, None] * (log_rel_price[None, :] - p_target[seg][:, None]) ** 2
-    logits += new_bonus[seg][:, None] * is_cold[None, :]
-    logits -= logits.max(axis=1, keepdims=True)
-    probs = np.exp(logits)
-    sampler = _RowSampler(probs)
-    del logits
+    # computed in blocks of users so temporaries stay small; memory is one users x items matrix
+    probs = np.empty((n_users, n_products))
+    for lo_u in range(0, n_users, 2048):
+        b = slice(lo_u, min(lo_u + 2048, n_users))
+        sb = seg[b]
+        logit = factor_weight * (U[b] @ V.T)
+        logit += user_cat[b][:, prod_cat]
+        logit += popularity_weight * log_pop[None, :]
+        logit -= p_strength[sb][:, None] * (log_rel_price[None, :] - p_target[sb][:, None]) ** 2
+        logit += new_bonus[sb][:, None] * is_cold[None, :]
+        logit -= logit.max(axis=1, keepdims=True)
+        probs[b] = np.exp(logit)
+    sampler = _RowSampler(probs)  # takes over `probs` (turned into cumulative rows in place)
+    del probs
 
     # ------------------------------------------------------------------ sessions
     weekday = (start_ts.day_of_week + np.arange(n_days)) % 7
