@@ -139,6 +139,8 @@ class StudyResult:
     fwer: float  # share of null campaigns with any significant comparison after correction
     per_test_fpr: float  # share of null comparisons significant after correction
     power: float  # share of (planted-lift) comparisons significant after correction
+    effect_table: pd.DataFrame | None = None  # every comparison of the planted-lift campaigns
+    null_table: pd.DataFrame | None = None  # every comparison of the no-effect campaigns
 
     def describe(self) -> str:
         def ci(p: float, n: int) -> str:
@@ -179,7 +181,5 @@ def coverage_study(n_campaigns: int = 500, lift: float = 0.15, n_users: int = 20
     by_level = {lvl: float(c.mean()) for lvl, c in covered.groupby(eff["level"], sort=False)}
     null = _batched(null_campaigns, 0.0, n_users, impressions_per_user, seed + 7919, alpha, correction, base, batch)
     fwer = float(null.groupby("campaign")["significant"].any().mean())
-    result = StudyResult(n_campaigns, lift, float(covered.mean()), by_level, int(len(eff)), null_campaigns, fwer,
-                         float(null["significant"].mean()), float(eff["significant"].mean()))
-    result.effect_table, result.null_table = eff, null
-    return result
+    return StudyResult(n_campaigns, lift, float(covered.mean()), by_level, int(len(eff)), null_campaigns, fwer,
+                       float(null["significant"].mean()), float(eff["significant"].mean()), eff, null)
