@@ -185,6 +185,7 @@ def test_index_escapes_everything_and_links_reports():
     assert "Not run" in html and "Failed" in html and "02_profiling failed at cell 7" in html
     assert "4 more" in html  # 16 metrics: 12 shown, the rest folded
     assert "0123456789ab" in html
+    assert "Status: <strong>failed at 02_profiling (1 of 3 notebooks OK)</strong>" in html
 
 
 @pytest.mark.parametrize("value, text", [(1234567, "1,234,567"), (0.123456, "0.1235"), (True, "true"),

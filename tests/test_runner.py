@@ -107,6 +107,7 @@ def test_successful_run_writes_manifest_and_index(runs):
     assert 'href="01_eda.html"' in index and 'href="02_profiling.html"' in index
     assert "Fixture EDA report" in index and "4,567.25" in index and "1,234" in index
     assert "<script" not in index
+    assert "complete (2 of 2 notebooks OK); no notebook for 03_recommend, 04_generate, 05_feedback" in index
 
 
 @pytest.mark.slow

@@ -509,6 +509,17 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
             "failure": failure,
         })
     profile_params = ((manifest.get("parameters") or {}).get("profile") or {})
+    statuses = [r["status"] for r in rows]
+    counted = [s for s in statuses if s != "missing"]
+    if "failed" in statuses:
+        failed = next(r["name"] for r in rows if r["status"] == "failed")
+        run_status = f"failed at {failed} ({counted.count('ok')} of {len(counted)} notebooks OK)"
+    elif "running" in statuses or "pending" in statuses:
+        run_status = f"running ({counted.count('ok')} of {len(counted)} notebooks done)"
+    else:
+        run_status = f"complete ({counted.count('ok')} of {len(counted)} notebooks OK)"
+    if "missing" in statuses:
+        run_status += f"; no notebook for {', '.join(r['name'] for r in rows if r['status'] == 'missing')}"
     template = _jinja_env().get_template(INDEX_TEMPLATE)
     return template.render(
         css=markupsafe.Markup(_css()),  # noqa: S704 - the package's own stylesheet
@@ -517,6 +528,7 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
         description=profile_params.get("description", ""),
         run_date=run_date,
         rows=rows,
+        run_status=run_status,
         commit=versions.get("git_commit"),
         version=versions.get("contentlab", ""),
         overrides=[(k, format_value(v)) for k, v in
