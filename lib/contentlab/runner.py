@@ -151,7 +151,10 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
     """Parameters declared in a notebook's ``parameters`` cell: name -> default (source text)."""
     import papermill
 
-    params = papermill.inspect_notebook(str(path))
+    try:
+        params = papermill.inspect_notebook(str(path))
+    except Exception as exc:  # noqa: BLE001 - unreadable notebook or parameters cell
+        raise RunError(f"cannot read the parameters of {path}: {type(exc).__name__}: {exc}") from None
     return {name: info.get("default") for name, info in params.items()}
 
 
