@@ -301,6 +301,28 @@ def test_key_metrics_on_hand_data(store, hand_dir):
     assert "60.0%" in md and "33.3%" in md and "165" in md
 
 
+def test_segment_check_against_planted_truth(store, tmp_path):
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    pd.DataFrame({"user_id": ["u1", "u2", "u3", "u4"], "segment": ["a", "b", "a", "b"]}).to_parquet(
+        truth / "users.parquet", index=False)
+    (truth / "segments.json").write_text(json.dumps({"a": {"favourite_categories": ["Shoes"]},
+                                                     "b": {"favourite_categories": ["Bags"]}}))
+    seg = eda.segment_check(store, truth).set_index("segment")
+    # a (u1): 2 Shoes + 1 Bag units; b (u2, u4): 4 Shoes + 1 Bag units
+    assert (seg.loc["a", "users"], seg.loc["a", "purchasers"], seg.loc["a", "units"]) == (2, 1, 3)
+    assert seg.loc["a", "favourite_share"] == pytest.approx(2 / 3)
+    assert seg.loc["a", "others_share"] == pytest.approx(4 / 5)
+    assert seg.loc["a", "lift"] == pytest.approx((2 / 3) / (4 / 5))
+    assert seg.loc["b", "lift"] == pytest.approx((1 / 5) / (1 / 3))
+    # price paid / category median list price (Shoes 15, Bags 50), unit-weighted
+    assert seg.loc["a", "price_index"] == pytest.approx((2 * 10 / 15 + 50 / 50) / 3)
+    assert seg.loc["b", "price_index"] == pytest.approx((20 / 15 + 3 * 10 / 15 + 45 / 50) / 5)
+    assert eda.segment_check(store, None).empty and eda.segment_check(store, tmp_path / "nowhere").empty
+    md = eda.findings_markdown(eda.key_metrics(store), segments=seg.reset_index())
+    assert "lift below 1 for 2 segment(s)" in md
+
+
 def test_purchase_only_data_without_categories_or_orders(tmp_path):
     """CDNOW-like: purchases only, a single "CD" category, no order ids."""
     users = pd.DataFrame({"user_id": ["a", "b", "c"], "signup_date": pd.to_datetime(["1997-01-01"] * 3)})

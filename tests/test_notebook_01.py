@@ -25,6 +25,7 @@ SECTIONS = [
     "Prices and baskets",
     "Repeat purchase",
     "Top products and categories",
+    "Check against the planted truth",
 ]
 REQUIRED = ["events_rows", "rows_rejected", "users", "products", "conversion_view_to_purchase",
             "repeat_purchase_rate", "gmv"]
@@ -114,6 +115,7 @@ def test_01_findings_are_computed_from_the_data(tiny_run):
     if m["conversion_view_to_purchase"] is not None and not math.isnan(m["conversion_view_to_purchase"]):
         assert f"{100 * m['conversion_view_to_purchase']:.1f}%" in findings
     assert f"{100 * m['repeat_purchase_rate']:.1f}%" in findings
+    assert "Planted segments" in findings  # the tiny profile is simulated: its truth is checked
 
 
 def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):

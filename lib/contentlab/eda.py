@@ -814,6 +814,65 @@ def top_categories(store: EventStore, n: int = 10, by: str = "gmv") -> pd.DataFr
     return df.astype({"units": "int64", "orders": "int64", "buyers": "int64", "products_sold": "int64"})
 
 
+# ------------------------------------------------------------------------------------ planted truth
+
+
+def segment_check(store: EventStore, truth_dir: str | Path | None) -> pd.DataFrame:
+    """Simulated data only: does each planted segment show its planted behaviour in the log?
+
+    Per true segment (``truth/users.parquet`` + ``truth/segments.json``): users, purchasing users, units
+    bought, ``favourite_share`` (share of the segment's units in its planted favourite categories),
+    ``others_share`` (share of all other users' units in the same categories), ``lift`` (their ratio) and
+    ``price_index`` (mean unit price paid relative to the category's median list price; < 1 = buys cheaper).
+    Empty when there is no truth or no category.
+    """
+    cols = ["segment", "users", "purchasers", "units", "favourite_categories", "favourite_share", "others_share",
+            "lift", "price_index"]
+    if not truth_dir:
+        return pd.DataFrame(columns=cols)
+    tdir = Path(truth_dir)
+    if not (tdir / "users.parquet").exists() or not (tdir / "segments.json").exists():
+        return pd.DataFrame(columns=cols)
+    if not (_has_events(store) and store.has_column("products", "category")):
+        return pd.DataFrame(columns=cols)
+    segments = json.loads((tdir / "segments.json").read_text(encoding="utf-8"))
+    store.register("truth_users", tdir / "users.parquet")
+    agg = store.sql("""
+        WITH med AS (SELECT category, median(price) AS med FROM products GROUP BY 1)
+        SELECT CAST(t.segment AS VARCHAR) AS segment, CAST(p.category AS VARCHAR) AS category,
+               SUM(e.quantity) AS units, SUM(e.quantity * e.price / med.med) AS price_units,
+               COUNT(DISTINCT e.user_id) AS purchasers
+        FROM events e JOIN products p ON e.product_id = p.product_id
+             JOIN truth_users t ON e.user_id = t.user_id
+             JOIN med ON p.category = med.category
+        WHERE e.event_type = 'purchase'
+        GROUP BY 1, 2""")
+    sizes = store.sql("SELECT CAST(segment AS VARCHAR) AS segment, COUNT(*) AS users, "
+                      "COUNT(DISTINCT e.user_id) AS purchasers FROM truth_users t LEFT JOIN "
+                      "(SELECT DISTINCT user_id FROM events WHERE event_type = 'purchase') e ON t.user_id = e.user_id "
+                      "GROUP BY 1").set_index("segment")
+    rows = []
+    for seg, spec in segments.items():
+        favs = [str(c) for c in (spec.get("favourite_categories") or [])] if isinstance(spec, dict) else []
+        own = agg[agg["segment"] == seg]
+        other = agg[agg["segment"] != seg]
+        units = float(own["units"].sum())
+        fav_share = _ratio(own.loc[own["category"].isin(favs), "units"].sum(), units)
+        others = _ratio(other.loc[other["category"].isin(favs), "units"].sum(), other["units"].sum())
+        rows.append({
+            "segment": seg,
+            "users": int(sizes["users"].get(seg, 0)),
+            "purchasers": int(sizes["purchasers"].get(seg, 0)),
+            "units": int(units),
+            "favourite_categories": ", ".join(favs),
+            "favourite_share": fav_share,
+            "others_share": others,
+            "lift": _ratio(fav_share, others) if favs else float("nan"),
+            "price_index": _ratio(own["price_units"].sum(), units),
+        })
+    return pd.DataFrame(rows, columns=cols)
+
+
 # ------------------------------------------------------------------------------------- key metrics
 
 
@@ -916,7 +975,8 @@ def _num(x: Any) -> str:
 
 def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame | None = None,
                       funnel_by_channel: pd.DataFrame | None = None, retention: pd.DataFrame | None = None,
-                      daily: pd.DataFrame | None = None, currency: str = "") -> str:
+                      daily: pd.DataFrame | None = None, currency: str = "",
+                      segments: pd.DataFrame | None = None) -> str:
     """Key findings as Markdown bullet points, computed from the metrics and tables (no fixed text numbers)."""
     m = metrics
     cur = f"{currency} " if currency else ""
@@ -966,6 +1026,11 @@ def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame 
         tail += (f"; the top 20% of products take {_pct(m.get('top20_product_share'))} of purchases and "
                  f"{_pct(m.get('catalogue_coverage'))} of the catalogue sold at least once")
     lines.append(tail + ".")
+    if segments is not None and len(segments) and segments["lift"].notna().any():
+        lifts = segments["lift"].dropna()
+        lines.append(f"- **Planted segments** (simulated data): every true segment buys its planted favourite "
+                     f"categories {lifts.min():.1f}–{lifts.max():.1f}× as often as other users do"
+                     + ("." if (lifts > 1).all() else f" (lift below 1 for {int((lifts <= 1).sum())} segment(s))."))
     if m.get("top_category"):
         lines.append(f"- **Top category**: *{md_escape(m['top_category'])}* with {_pct(m.get('top_category_gmv_share'))} of GMV.")
     return "\n".join(lines)

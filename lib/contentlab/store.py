@@ -40,6 +40,19 @@ class EventStore:
         """The store over a run's prepared tables (``run_dir/clean``)."""
         return cls(Path(run_dir) / CLEAN_DIR, threads=threads)
 
+    def register(self, name: str, path: str | Path) -> None:
+        """Expose another Parquet file (e.g. planted truth) as a view ``name``."""
+        if not name.isidentifier() or name in TABLES:
+            raise ValueError(f"cannot register a view named {name!r}")
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(path)
+        quoted = str(path).replace("'", "''")
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{quoted}')")
+        self._columns.pop(name, None)
+        if name not in self.tables:
+            self.tables.append(name)
+
     def has(self, table: str) -> bool:
         return table in self.tables
 
