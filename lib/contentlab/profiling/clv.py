@@ -122,17 +122,24 @@ def _as_arrays(*cols) -> list[np.ndarray]:
     return [np.asarray(c, dtype=float) for c in cols]
 
 
+LOG_BOUND = 12.0
+"""Log-parameters are searched in [-12, 12] (parameters between 6e-6 and 1.6e5). A parameter at the
+bound means the likelihood keeps rising towards a limit of the model: e.g. BG/NBD ``b`` at the upper
+bound says the data show (almost) no drop-out, the model's Poisson/NBD limit."""
+
+
 def _minimise(negll, x0: np.ndarray) -> optimize.OptimizeResult:
-    """Minimise over log-parameters: Nelder-Mead to get close, L-BFGS-B to polish."""
-    best = None
-    for start in (x0,):
-        res_nm = optimize.minimize(negll, start, method="Nelder-Mead",
-                                   options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 20000, "maxfev": 20000})
-        res = optimize.minimize(negll, res_nm.x, method="L-BFGS-B", options={"maxiter": 5000, "ftol": 1e-14, "gtol": 1e-9})
-        cand = res if res.fun <= res_nm.fun else res_nm
-        if best is None or cand.fun < best.fun:
-            best = cand
-    return best
+    """Minimise over log-parameters: L-BFGS-B from the starting values; Nelder-Mead takes over when
+    L-BFGS-B reports no convergence (e.g. a flat ridge of the likelihood)."""
+    bounds = [(-LOG_BOUND, LOG_BOUND)] * len(x0)
+    x0 = np.clip(np.asarray(x0, float), -LOG_BOUND + 1e-6, LOG_BOUND - 1e-6)
+    res = optimize.minimize(negll, x0, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": 2000, "ftol": 1e-14, "gtol": 1e-10})
+    if res.success:
+        return res
+    polish = optimize.minimize(negll, res.x, method="Nelder-Mead", bounds=bounds,
+                               options={"xatol": 1e-8, "fatol": 1e-12, "maxiter": 3000, "maxfev": 3000})
+    return polish if polish.fun < res.fun else res
 
 
 # --------------------------------------------------------------------------- BG/NBD

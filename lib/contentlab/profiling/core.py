@@ -42,7 +42,7 @@ class ProfilingConfig:
     k_max: int = 8
     k: int | None = None  # fix k instead of choosing it by silhouette
     random_state: int = 0
-    silhouette_sample: int = 3000
+    silhouette_sample: int = 2000
     kmeans_n_init: int = 4
     min_events_to_cluster: int = 1
     holdout_days: int = 14
@@ -50,9 +50,9 @@ class ProfilingConfig:
     annual_discount_rate: float = 0.10
     clv_period_days: float = 7.0
     risk_z: float = 3.5
-    risk_min_signals: int = 2
-    risk_contamination: float = 0.02
-    risk_method: str = "both"
+    risk_min_score: float = 12.0
+    risk_contamination: float = 0.01
+    risk_method: str = "robust"
     rule_min_support: float = 0.002
     rule_min_confidence: float = 0.05
     rule_min_lift: float = 1.0
@@ -165,7 +165,7 @@ def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> Prof
     df = fs.frame
 
     t0 = time.perf_counter()
-    risk = risk_flags(df, z_threshold=cfg.risk_z, min_signals=cfg.risk_min_signals,
+    risk = risk_flags(df, z_threshold=cfg.risk_z, min_score=cfg.risk_min_score,
                       contamination=cfg.risk_contamination, method=cfg.risk_method, random_state=cfg.random_state)
     flagged = risk.table["is_flagged"].to_numpy()
     timings["risk"] = time.perf_counter() - t0
@@ -192,6 +192,8 @@ def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> Prof
 
     t0 = time.perf_counter()
     tx = order_transactions(store, fs.has_orders)
+    # flagged accounts' orders are not genuine: they would distort the purchase and spend models
+    tx = tx[~tx["user_id"].isin(set(df.loc[flagged, "user_id"]))]
     value = customer_value(tx, fs.reference_time, cfg)
     timings["clv"] = time.perf_counter() - t0
 

@@ -17,8 +17,9 @@ Columns (optional inputs missing -> the features that need them are absent, see
 * price: ``price_index`` (mean of price / median list price of the product's category over the
   user's events; < 1 means cheaper than typical), ``price_index_paid`` (the same over purchases),
   ``discount_share`` (share of purchase lines with a discount, when ``discount`` exists)
-* time pattern: ``peak_hour`` (hour of day with most events), ``weekend_share``, ``night_share``
-  (00:00-05:59)
+* time pattern: ``peak_hour`` (hour of day with most events), ``mean_hour`` (circular mean of the
+  events' time of day) with its components ``hour_sin``/``hour_cos``, ``weekend_share``,
+  ``night_share`` (00:00-05:59)
 * affinity: ``cat_share__<category>`` (share of the user's events per category; needs
   ``products.category``), ``favourite_category``, ``novelty_share`` (share of events on products
   launched within ``novelty_days`` before the event; needs ``products.launch_date``)
@@ -26,8 +27,8 @@ Columns (optional inputs missing -> the features that need them are absent, see
   user's acquisition channel)
 * risk signals: ``max_events_per_minute`` (burstiness), ``sessions_per_active_day``,
   ``median_gap_s`` (median seconds between consecutive events in a session),
-  ``orders_per_active_day``, ``purchase_without_view_share``, ``repeat_amount_share`` (share of a
-  user's orders whose value repeats another of their orders to the cent)
+  ``orders_per_active_day``, ``purchase_without_view_share``, ``repeat_amount_orders`` (number of a
+  user's orders whose value repeats an earlier order of theirs to the cent)
 """
 
 from __future__ import annotations
@@ -83,11 +84,17 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     has_channel = _usable(store, "events", "channel")
     has_discount = _usable(store, "events", "discount")
     has_category = store.has("products") and _usable(store, "products", "category")
+    n_categories = int(store.scalar("SELECT COUNT(DISTINCT category) FROM products")) if has_category else 0
     has_launch = store.has("products") and _usable(store, "products", "launch_date")
     has_signup = store.has("users") and _usable(store, "users", "signup_date")
     has_user_channel = store.has("users") and _usable(store, "users", "channel")
     if not has_category:
-        skipped["category affinity"] = "products have no category column, so category shares and price relative to category cannot be computed"
+        skipped["category affinity"] = ("products have no category, so category shares cannot be computed and "
+                                        "prices are compared with the catalogue median instead")
+    elif n_categories < 2:
+        has_category = False
+        skipped["category affinity"] = ("the catalogue has a single product category, so category shares carry no "
+                                        "information; prices are compared with the catalogue median")
     if not has_launch:
         skipped["novelty_share"] = "products have no launch_date"
     if not has_discount:
@@ -119,7 +126,9 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
                MIN(timestamp) FILTER (WHERE event_type = 'purchase') AS first_purchase,
                AVG(CASE WHEN dayofweek(timestamp) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
                AVG(CASE WHEN hour(timestamp) < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
-               MODE(hour(timestamp) ORDER BY hour(timestamp)) AS peak_hour
+               MODE(hour(timestamp) ORDER BY hour(timestamp)) AS peak_hour,
+               AVG(sin(2 * pi() * (hour(timestamp) + minute(timestamp) / 60.0) / 24)) AS hour_sin,
+               AVG(cos(2 * pi() * (hour(timestamp) + minute(timestamp) / 60.0) / 24)) AS hour_cos
         FROM e GROUP BY user_id
         """
     )
@@ -207,12 +216,14 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         start = df["signup_date"].where(df["signup_date"].notna(), df["first_event"])
         start = start.where(start <= df["first_event"].fillna(start), df["first_event"])
     df["tenure_days"] = ((ref - start) / day).clip(lower=0)
+    # circular mean hour of activity (0-24); hour_sin/hour_cos keep 23:00 next to 01:00 for clustering
+    df["mean_hour"] = (np.degrees(np.arctan2(df["hour_sin"], df["hour_cos"])) % 360) / 15.0
     df["events_per_session"] = ratio(df["n_events"], df["n_sessions"])
     df["sessions_per_active_day"] = ratio(df["n_sessions"], df["active_days"])
     df["orders_per_active_day"] = ratio(df["frequency"], df["active_days"])
     df["view_to_purchase"] = ratio(df["n_purchases"], df["n_views"])
     df["cart_abandonment"] = ratio(df["abandoned_sessions"], df["cart_sessions"])
-    df["repeat_amount_share"] = 1 - ratio(df["n_distinct_amounts"], df["n_orders"])
+    df["repeat_amount_orders"] = (df["n_orders"] - df["n_distinct_amounts"]).astype("int64")
     df = df.drop(columns=["cart_sessions", "abandoned_sessions", "n_distinct_amounts", "n_orders"])
 
     # ---- price relative to the category median (or the catalogue median without categories)

@@ -158,7 +158,7 @@ def build_personas(
 
 
 def _prose_en(rec: dict, facts: list[str]) -> str:
-    head = (f"{rec['name']}: {rec['size']:,} customers ({_fmt_pct(rec['share_of_users'])} of profiled users"
+    head = (f"{rec['name']}: {rec['size']:,} customers ({_fmt_pct(rec['share_of_users'])} of segmented users"
             + (f", {_fmt_pct(rec['revenue_share'])} of revenue)" if rec["revenue_share"] is not None else ")"))
     parts = [head + "."]
     if facts:
@@ -177,7 +177,7 @@ def _prose_en(rec: dict, facts: list[str]) -> str:
 
 def _prose_zh(rec: dict, facts: list[str]) -> str:
     name = rec.get("name_zh", rec["name"])
-    head = f"{name}：共 {rec['size']:,} 位顾客，占画像用户的 {_fmt_pct(rec['share_of_users'])}"
+    head = f"{name}：共 {rec['size']:,} 位顾客，占已分群用户的 {_fmt_pct(rec['share_of_users'])}"
     if rec["revenue_share"] is not None:
         head += f"，贡献 {_fmt_pct(rec['revenue_share'])} 的收入"
     parts = [head + "。"]

@@ -1,17 +1,22 @@
 """Risk flags: accounts whose behaviour is not human or not genuine (click farms, fake orders, 刷单).
 
-Two detectors over per-user behavioural signals:
+Per-user behavioural signals (:data:`RISK_SIGNALS`: burstiness, events per session, sessions per
+active day, seconds between clicks, orders per active day, purchases without a view, orders that
+repeat an earlier amount, night-time share) are scored with **robust z-scores**:
+``z = 0.6745 (x - median) / MAD`` (Iglewicz & Hoaglin's modified z-score; when the MAD is 0 the
+mean absolute deviation x 1.2533 is used instead). Count-like signals are log-transformed first and
+only the suspicious direction counts (a *high* event rate, a *short* gap between clicks).
 
-* **robust z-scores**: for each signal, ``z = 0.6745 (x - median) / MAD`` (Iglewicz & Hoaglin's
-  modified z-score; when the MAD is 0 the mean absolute deviation x 1.2533 is used instead).
-  Count-like signals are log-transformed first. Only the suspicious direction counts (e.g. a
-  *high* event rate, a *short* gap between clicks). A signal "fires" when ``z > z_threshold``
-  (3.5 by default, the usual cut-off for modified z-scores); an account is flagged when at least
-  ``min_signals`` signals fire, so one unusual habit alone (a very keen shopper) is not enough.
-* **IsolationForest** (scikit-learn) over the same transformed signals: an account is flagged when
-  it is among the ``contamination`` most isolated and at least one robust signal fires.
+A signal *fires* when ``z > z_threshold`` (3.5, the usual cut-off for modified z-scores). The
+account's ``risk_score`` is the sum of the z-scores of its fired signals, and it is flagged when
+``risk_score >= min_score`` (12 by default: one extreme signal, two strong ones, or three or more
+just past the cut-off; a keen shopper who is unusual on one habit, e.g. night-time shopping with a
+few repeat orders, stays below it). With ``method="both"`` an account is also flagged when an
+**IsolationForest** (scikit-learn) over the same transformed signals puts it among the
+``contamination`` most isolated *and* at least one signal fires; ``method="iforest"`` uses that
+rule alone. The IsolationForest score is always reported for comparison.
 
-The flag is the union of the two. Flagged accounts are excluded from segmentation and marked in
+Flagged accounts are excluded from segmentation, CLV fitting and basket rules, and marked in
 ``user_profiles.parquet`` (``is_flagged``) so recommendation training can drop them.
 """
 
@@ -33,7 +38,7 @@ RISK_SIGNALS: dict[str, tuple[int, bool, str]] = {
     "median_gap_s": (-1, True, "median seconds between clicks"),
     "orders_per_active_day": (+1, True, "orders per active day"),
     "purchase_without_view_share": (+1, False, "share of purchases without viewing the product"),
-    "repeat_amount_share": (+1, False, "share of orders repeating an earlier amount"),
+    "repeat_amount_orders": (+1, True, "orders repeating an earlier order's amount"),
     "night_share": (+1, False, "share of events between 00:00 and 06:00"),
 }
 
@@ -59,16 +64,17 @@ class RiskResult:
     table: pd.DataFrame  # user_id, risk_score, n_signals, iforest_score, is_flagged, reasons, z_<signal>...
     signals: list[str]
     z_threshold: float
-    min_signals: int
+    min_score: float
     contamination: float
+    method: str
 
 
 def risk_flags(
     features: pd.DataFrame,
     z_threshold: float = 3.5,
-    min_signals: int = 2,
-    contamination: float = 0.02,
-    method: str = "both",
+    min_score: float = 12.0,
+    contamination: float = 0.01,
+    method: str = "robust",
     min_events: int = 1,
     random_state: int = 0,
 ) -> RiskResult:
@@ -89,11 +95,11 @@ def risk_flags(
     zcols = [f"z_{s}" for s in signals]
     fired = tab[zcols].gt(z_threshold) if zcols else pd.DataFrame(index=tab.index)
     tab["n_signals"] = fired.sum(axis=1).astype("int64") if zcols else 0
-    tab["risk_score"] = tab[zcols].clip(lower=0).fillna(0).sum(axis=1) if zcols else 0.0
+    tab["risk_score"] = tab[zcols].where(fired, 0.0).fillna(0.0).sum(axis=1) if zcols else 0.0
     tab["reasons"] = [
         "; ".join(RISK_SIGNALS[s][2] for s, f in zip(signals, row) if f) for row in fired.to_numpy()
     ] if zcols else ""
-    robust_flag = (tab["n_signals"] >= min_signals) & active
+    robust_flag = (tab["risk_score"] >= min_score) & active
 
     iso_flag = pd.Series(False, index=tab.index)
     tab["iforest_score"] = np.nan
@@ -116,7 +122,7 @@ def risk_flags(
     tab["flag_source"] = np.select(
         [robust_flag & iso_flag, robust_flag, iso_flag], ["robust+iforest", "robust", "iforest"], default=""
     )
-    return RiskResult(tab.reset_index(drop=True), signals, z_threshold, min_signals, contamination)
+    return RiskResult(tab.reset_index(drop=True), signals, z_threshold, min_score, contamination, method)
 
 
 def precision_recall(flagged: pd.Series, truth: pd.Series) -> tuple[float, float, pd.DataFrame]:

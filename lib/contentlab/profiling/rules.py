@@ -82,7 +82,9 @@ def mine_rules(
     # Single items' support over all baskets (the multi-item frame under-counts them).
     single = itemsets["itemsets"].map(len) == 1
     itemsets.loc[single, "support"] = [item_counts[next(iter(s))] / n_baskets for s in itemsets.loc[single, "itemsets"]]
-    rules = association_rules(itemsets, num_itemsets=n_baskets, metric="confidence", min_threshold=min_confidence)
+    rules = association_rules(
+        itemsets, num_itemsets=n_baskets, metric="confidence", min_threshold=min_confidence,
+        return_metrics=["antecedent support", "consequent support", "support", "confidence", "lift", "leverage"])
     if rules.empty:
         return _empty()
     rules = rules[rules["lift"] >= min_lift]

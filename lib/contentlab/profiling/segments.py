@@ -1,11 +1,12 @@
 """Behavioural segments: standardised features -> K-means, k chosen by silhouette.
 
-* The clustering matrix has feature *blocks* (category shares, channel shares, price, activity,
-  funnel, lifecycle). Every column is standardised (z-score); each block is then divided by the
+* The clustering matrix has feature *blocks* (:data:`FEATURE_BLOCKS`: activity, funnel, price,
+  tenure, time of day, category shares, channel shares). Every column is standardised (z-score); each block is then divided by the
   square root of its width so that every block carries the same total variance and ten category
   columns do not outvote one price column. Skewed counts are log-transformed first.
-* ``k`` is the value in ``k_range`` with the highest silhouette (computed on a fixed random sample
-  for large populations); K-means uses ``random_state`` and several initialisations.
+* ``k`` is the value in ``k_range`` with the highest silhouette (K-means and silhouette on a fixed
+  random sample of at most 2,000 users for large populations, then the chosen k is fitted on
+  everyone); K-means uses ``random_state`` and several initialisations.
 * Clusters get readable names from their most distinctive traits (:data:`TRAIT_NAMES`): each
   cluster's mean of a few interpretable features is compared with the overall mean in standard
   deviations, and names are assigned one per cluster by maximising the total distinctiveness
@@ -23,6 +24,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
 from sklearn.metrics import adjusted_rand_score, silhouette_score
+from threadpoolctl import threadpool_limits
 
 from contentlab.profiling.features import CAT_PREFIX, CH_PREFIX
 
@@ -39,13 +41,15 @@ INACTIVE_SEGMENT = "No activity"
 FEATURE_BLOCKS: dict[str, tuple[list[str], bool]] = {
     "activity": (["n_events", "n_sessions", "frequency", "monetary"], True),
     "funnel": (["view_to_purchase", "cart_abandonment"], False),
-    "price": (["price_index"], False),
-    "lifecycle": (["tenure_days", "days_since_last_event"], False),
-    "novelty": (["novelty_share"], False),
-    "discount": (["discount_share"], False),
+    "price": (["price_index", "discount_share"], False),
+    "tenure": (["tenure_days"], True),
+    "time of day": (["hour_sin", "hour_cos"], False),
     "category": ([CAT_PREFIX], False),
     "channel": ([CH_PREFIX], False),
 }
+"""block -> (columns, or a column prefix ending in ``__``; log-transform). Recency and novelty are
+left out on purpose: recency mostly says *when* the 90-day window ended for a user, which RFM already
+covers, and blocks that carry little segment structure only dilute the distances."""
 
 # (feature, direction) -> readable segment name; direction +1 = above average
 TRAIT_NAMES: dict[tuple[str, int], str] = {
@@ -112,24 +116,37 @@ def clustering_matrix(features: pd.DataFrame, blocks: dict | None = None) -> tup
     return np.hstack(parts), names, used
 
 
-def silhouette_curve(X: np.ndarray, k_range=range(2, 9), random_state: int = 0, sample_size: int = 3000,
-                     n_init: int = 4) -> pd.DataFrame:
-    """Silhouette (and inertia) of K-means for each k; silhouette on a fixed sample when large."""
-    rows = []
+def _fit_kmeans(X: np.ndarray, k: int, random_state: int, n_init: int) -> KMeans:
+    # K-means' OpenMP threads spin-wait; on a shared 2-core machine one thread is many times faster.
+    with threadpool_limits(limits=1, user_api="openmp"):
+        return KMeans(n_clusters=k, random_state=random_state, n_init=n_init).fit(X)
+
+
+def _kmeans_curve(X: np.ndarray, k_range, random_state: int, sample_size: int, n_init: int):
+    """K-means and silhouette for each k on a fixed random sample of at most ``sample_size`` rows."""
+    rows, models = [], {}
     n = len(X)
     rng = np.random.default_rng(random_state)
-    idx = rng.choice(n, size=min(sample_size, n), replace=False) if n > sample_size else np.arange(n)
+    idx = np.sort(rng.choice(n, size=sample_size, replace=False)) if n > sample_size else np.arange(n)
+    Xs = X[idx]
     for k in k_range:
-        if k >= n:
+        if k >= len(Xs):
             break
-        km = KMeans(n_clusters=k, random_state=random_state, n_init=n_init).fit(X)
+        km = _fit_kmeans(Xs, k, random_state, n_init)
         labels = km.labels_
-        if len(np.unique(labels[idx])) < 2:
-            sil = float("nan")
-        else:
-            sil = float(silhouette_score(X[idx], labels[idx]))
+        sil = float(silhouette_score(Xs, labels)) if len(np.unique(labels)) > 1 else float("nan")
         rows.append({"k": int(k), "silhouette": sil, "inertia": float(km.inertia_)})
-    return pd.DataFrame(rows)
+        if len(idx) == n:
+            models[int(k)] = km
+    return pd.DataFrame(rows, columns=["k", "silhouette", "inertia"]), models
+
+
+def silhouette_curve(X: np.ndarray, k_range=range(2, 9), random_state: int = 0, sample_size: int = 2000,
+                     n_init: int = 4) -> pd.DataFrame:
+    """Silhouette (and inertia) of K-means for each k, computed on a fixed random sample of
+    ``sample_size`` users when there are more (the silhouette is quadratic in users); the final
+    model with the chosen k is then fitted on all users."""
+    return _kmeans_curve(X, k_range, random_state, sample_size, n_init)[0]
 
 
 @dataclass
@@ -145,23 +162,25 @@ class Clustering:
     names: dict[int, str] = field(default_factory=dict)
 
 
-def cluster_users(features: pd.DataFrame, k_range=range(2, 9), random_state: int = 0, sample_size: int = 3000,
+def cluster_users(features: pd.DataFrame, k_range=range(2, 9), random_state: int = 0, sample_size: int = 2000,
                   n_init: int = 4, k: int | None = None) -> Clustering:
     """Cluster the rows of ``features`` (already restricted to the users to segment)."""
     X, cols, used = clustering_matrix(features)
     ks = list(k_range)
-    curve = silhouette_curve(X, ks, random_state=random_state, sample_size=sample_size, n_init=n_init)
-    if curve.empty:
+    curve, models = _kmeans_curve(X, ks, random_state, sample_size, n_init)
+    if curve.empty or curve["silhouette"].isna().all():
         raise ValueError(f"too few users ({len(X)}) to cluster over k in {ks}")
     best_k = int(k) if k is not None else int(curve.loc[curve["silhouette"].idxmax(), "k"])
-    model = KMeans(n_clusters=best_k, random_state=random_state, n_init=max(n_init, 10)).fit(X)
+    model = models.get(best_k) or _fit_kmeans(X, best_k, random_state, n_init)
     labels = pd.Series(model.labels_.astype("int64"), index=features.index, name="cluster")
     # Relabel clusters by size (0 = largest) so the numbering is stable and readable.
     order = labels.value_counts().sort_index().sort_values(ascending=False, kind="mergesort").index
     remap = {old: new for new, old in enumerate(order)}
     labels = labels.map(remap).astype("int64")
-    sil = float(curve.loc[curve["k"] == best_k, "silhouette"].iloc[0]) if (curve["k"] == best_k).any() else float(
-        silhouette_score(X, labels))
+    if (curve["k"] == best_k).any():
+        sil = float(curve.loc[curve["k"] == best_k, "silhouette"].iloc[0])
+    else:
+        sil = float(silhouette_score(X, labels)) if labels.nunique() > 1 else float("nan")
     return Clustering(labels, best_k, sil, curve, X, cols, used, model)
 
 
