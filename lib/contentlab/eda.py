@@ -1016,10 +1016,17 @@ def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame 
                  "purchasing users ordered at least twice.")
     if retention is not None and not retention.empty:
         w1 = mean_retention(retention, 1)
-        last = max(k for k in retention.columns if retention[k].notna().any())
+        # the longest horizon that cohorts holding at least 30% of the cohort users have reached
+        sizes = pd.Series(retention.attrs.get("cohort_size", {}), dtype=float)
+        total = sizes.sum()
+        reached = [k for k in retention.columns if k >= 1 and total and
+                   sum(sizes.get(str(i), 0) for i in retention.index[retention[k].notna()]) >= 0.3 * total]
+        last = max(reached) if reached else 1
         wl = mean_retention(retention, last)
-        lines.append(f"- **Retention**: {_pct(w1)} of a signup cohort is active one week after its signup week, "
-                     f"{_pct(wl)} after {last} weeks (cohort-size weighted).")
+        text = f"- **Retention**: {_pct(w1)} of a signup cohort is active in the week after its signup week"
+        if last > 1:
+            text += f", {_pct(wl)} {last} weeks after it"
+        lines.append(text + " (cohort-size weighted over the cohorts observed that long).")
     tail = (f"- **Long tails**: the most active 10% of users generate {_pct(m.get('top10_user_event_share'))} of "
             f"all events (Gini {_num(m.get('gini_user_events'))})")
     if (m.get("products") or 0) >= 10:
