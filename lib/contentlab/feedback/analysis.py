@@ -340,8 +340,8 @@ def copy_features(content: pd.DataFrame, favourite_categories: dict[str, list[st
                   text_col: str = "text", segment_col: str = "segment") -> pd.DataFrame:
     """Features of each published copy: ``length_words``, ``mentions_price``, ``mentions_favourite_category``
     (the text names one of its segment's favourite categories) and the generation stage's numeric quality scores
-    (every numeric column of ``content`` whose name contains ``score``, ``quality``, ``fluency``, ``relevance``
-    or ``diversity``)."""
+    (every numeric column of ``content`` whose name contains ``score``, ``quality``, ``fluency``, ``relevance``,
+    ``diversity``, ``perplexity``, ``coverage``, ``bleu`` or ``rouge``)."""
     feats = pd.DataFrame({"content_id": content["content_id"].astype(str)})
     text = content[text_col].astype(str) if text_col in content else pd.Series([""] * len(content))
     feats["length_words"] = text.str.split().str.len().fillna(0).astype(float).to_numpy()
@@ -354,7 +354,7 @@ def copy_features(content: pd.DataFrame, favourite_categories: dict[str, list[st
         feats["mentions_favourite_category"] = [float(_mentions(t, favourite_categories.get(s, [])))
                                                 for t, s in zip(text, segs)]
     score_cols = [c for c in content.columns if c not in ("content_id",)
-                  and re.search(r"score|quality|fluency|relevance|diversity|perplexity", c, re.IGNORECASE)
+                  and re.search(r"score|quality|fluency|relevance|diversity|perplexity|coverage|bleu|rouge", c, re.IGNORECASE)
                   and pd.api.types.is_numeric_dtype(content[c]) and not pd.api.types.is_bool_dtype(content[c])]
     for c in score_cols:
         feats[c] = content[c].astype(float).to_numpy()

@@ -36,12 +36,29 @@ class CampaignPlan:
     notes: list[str] = field(default_factory=list)
 
 
-def _normalise_content(content: pd.DataFrame) -> pd.DataFrame:
+def published_copy(content: pd.DataFrame, notes: list[str] | None = None) -> pd.DataFrame:
+    """The rows a customer can be shown: copy (not guides) that was published (not rejected, not a losing
+    candidate). Columns that are absent are not used as filters."""
+    c = content
+    n0 = len(c)
+    if "content_type" in c.columns:
+        c = c[c["content_type"].isna() | (c["content_type"].astype(str) == "copy")]
+    if "published" in c.columns:
+        c = c[c["published"].fillna(False).astype(bool)]
+    elif "rejected" in c.columns:
+        c = c[~c["rejected"].fillna(False).astype(bool)]
+    if notes is not None and len(c) < n0:
+        notes.append(f"{len(c):,} of {n0:,} content rows are published copy (guides, rejected and losing "
+                     "candidates are not shown)")
+    return c
+
+
+def _normalise_content(content: pd.DataFrame, notes: list[str] | None = None) -> pd.DataFrame:
     need = ["content_id", "variant"]
     missing = [c for c in need if c not in content.columns]
     if missing:
         raise ValueError(f"content.parquet lacks {missing}; cannot build the campaign")
-    c = content.copy()
+    c = published_copy(content, notes).copy()
     for col in ("content_id", "variant", "segment", "user_id", "product_id", "channel"):
         if col in c.columns:
             c[col] = c[col].astype(str)
@@ -56,17 +73,27 @@ def _normalise_content(content: pd.DataFrame) -> pd.DataFrame:
 def build_assignments(content: pd.DataFrame, profiles: pd.DataFrame, *, seed: int = 0,
                       impressions_per_user: float = 10.0, split: dict[str, float] | None = None,
                       channel_mix: dict[str, float] | None = None, include_flagged: bool = False,
-                      max_users: int | None = None) -> CampaignPlan:
+                      max_users: int | None = None, channels: set[str] | None = None) -> CampaignPlan:
     """Impressions for the campaign (one row each): user_id, content_id, product_id, variant, channel,
-    segment (the user's profile segment), mentions_price."""
+    segment (the user's profile segment), mentions_price. ``channels``: the channels the response model
+    knows (copy for other channels is not shown)."""
     rng = np.random.default_rng(seed)
-    content = _normalise_content(content)
+    notes: list[str] = []
+    excluded: dict[str, int] = {}
+    content = _normalise_content(content, notes)
+    if channels is not None and "channel" in content.columns:
+        other = ~content["channel"].isin(set(channels))
+        if other.any():
+            notes.append(f"{int(other.sum())} published rows on channels without a planted response "
+                         f"({', '.join(sorted(content.loc[other, 'channel'].unique()))}) are not shown")
+            content = content[~other]
+    if "variant_share" in content.columns and (content["variant_share"].astype(float).round(6) != 0.5).any():
+        notes.append("the generation stage suggested an uneven variant mix (from earlier feedback); the test "
+                     "still randomises users with the planned split so its comparison stays unbiased")
     split = split or {"template": 0.5, "gpt2": 0.5}
     variants = list(split)
     probs = np.array([split[v] for v in variants], dtype=float)
     probs = probs / probs.sum()
-    notes: list[str] = []
-    excluded: dict[str, int] = {}
 
     prof = profiles.copy()
     prof["user_id"] = prof["user_id"].astype(str)

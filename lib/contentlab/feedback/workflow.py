@@ -34,6 +34,7 @@ CONTENT_FILE = "content.parquet"
 PROFILES_FILE = "user_profiles.parquet"
 PERSONAS_FILE = "personas.json"
 RESULTS_FILE = "ab_results.parquet"
+EXPOSURES_FILE = "ab_exposures.parquet"  # the impressions analysed (audit trail; simulated campaign or the log)
 UNPROFILED = "unprofiled"
 
 
@@ -229,7 +230,8 @@ def _campaign_start(ds) -> pd.Timestamp:
 
 def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, seed: int = 0,
                  write: bool = True) -> FeedbackResult:
-    """Build or load the exposures, run every analysis, write ``feedback_priors.json`` and ``ab_results.parquet``."""
+    """Build or load the exposures, run every analysis, write ``feedback_priors.json``, ``ab_results.parquet``
+    (every comparison) and ``ab_exposures.parquet`` (the impressions analysed)."""
     cfg = config or FeedbackConfig()
     run_dir = Path(run_dir)
     source = resolve_source(ds, run_dir, cfg.exposures_source)
@@ -241,7 +243,8 @@ def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, 
 
     if source == "campaign":
         plan = campaign.build_assignments(content, profiles, seed=seed, impressions_per_user=cfg.impressions_per_user,
-                                          split=cfg.planned_split, include_flagged=cfg.include_flagged)
+                                          split=cfg.planned_split, include_flagged=cfg.include_flagged,
+                                          channels=set(truth["response"]["channel"].astype(str)))
         notes += plan.notes
         excluded.update(plan.excluded)
         if plan.assignments.empty:
@@ -295,7 +298,7 @@ def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, 
 
     logit = None
     if content is not None and "content_id" in content:
-        cont = content.copy()
+        cont = campaign.published_copy(content).copy()
         cont["content_id"] = cont["content_id"].astype(str)
         if "segment" not in cont and "user_id" in cont and profiles is not None:
             seg = dict(zip(profiles["user_id"].astype(str), profiles["segment"].astype(str)))
@@ -380,6 +383,7 @@ def _write_outputs(result: FeedbackResult, run_dir: Path, ds, seed: int) -> None
     out["srm_flag"] = result.srm.flag
     result.results_path = run_dir / RESULTS_FILE
     out.to_parquet(result.results_path, index=False)
+    exp.to_parquet(run_dir / EXPOSURES_FILE, index=False)
 
 
 def config_dict(cfg: FeedbackConfig) -> dict:
