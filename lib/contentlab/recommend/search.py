@@ -132,13 +132,16 @@ def ranking_search(
     n_iter: int = 6,
     seed: int = 42,
     val_split: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+    min_parallel_rows: int = 20_000,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Evaluate every candidate of ``param_grid`` (ranking-mode and Surprise parameters, optional ``algo``) on a
-    validation split of ``train``; returns the table (best first) and the best parameters."""
+    validation split of ``train``; returns the table (best first) and the best parameters. Candidates run in
+    ``n_jobs`` worker processes when the validation training part has at least ``min_parallel_rows`` rows."""
     fit_part, val_part = val_split if val_split is not None else validation_split(train, val_ratio, seed)
     ctx = make_context(fit_part, val_part, items, k=k)
     combos = candidates(param_grid, randomized, n_iter, seed)
-    if n_jobs == 1 or len(combos) == 1:
+    if n_jobs == 1 or len(combos) == 1 or len(fit_part) < min_parallel_rows:
+        # starting worker processes costs more than it saves on small data
         rows = [_evaluate_candidate(c, ctx, seed, metric) for c in combos]
     else:
         rows = Parallel(n_jobs=n_jobs)(delayed(_evaluate_candidate)(c, ctx, seed, metric) for c in combos)
