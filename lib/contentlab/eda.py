@@ -68,13 +68,13 @@ def _has_events(store: EventStore) -> bool:
 def order_key_sql(store: EventStore, alias: str = "") -> str:
     """SQL expression identifying the order a purchase event belongs to (see module docstring)."""
     a = f"{alias}." if alias else ""
-    session_key = f"(CAST({a}user_id AS VARCHAR) || '|' || CAST({a}session_id AS VARCHAR))"
     if store.has_column("events", "order_id"):
-        return f"COALESCE(CAST({a}order_id AS VARCHAR), {session_key})"
-    return session_key
+        return f"COALESCE(CAST({a}order_id AS VARCHAR), {_session_key(alias)})"
+    return _session_key(alias)
 
 
 def _session_key(alias: str = "") -> str:
+    """SQL expression identifying a session: the ``(user_id, session_id)`` pair as text."""
     a = f"{alias}." if alias else ""
     return f"(CAST({a}user_id AS VARCHAR) || '|' || CAST({a}session_id AS VARCHAR))"
 
@@ -133,6 +133,7 @@ class Capabilities:
 
 
 def capabilities(store: EventStore) -> Capabilities:
+    """Event types present, categories, channels and order ids of the store's tables."""
     counts: dict[str, int] = {}
     if store.has("events"):
         df = store.sql("SELECT event_type, COUNT(*) AS n FROM events GROUP BY 1")
