@@ -1,5 +1,34 @@
-"""04 · Marketing copy generation (see docs/architecture.md and the module docstrings)."""
+"""04 · Marketing copy generation.
 
+Modules: :mod:`~contentlab.generate.tokenizer` (GPT-2 BPE offline, compact vocabulary),
+:mod:`~contentlab.generate.model` (embedded GPT-2 / pretrained loading), :mod:`~contentlab.generate.train`
+(corpus, the training routine, the cached copy model), :mod:`~contentlab.generate.prompts` (templates
+as data), :mod:`~contentlab.generate.decode` (batched generation), :mod:`~contentlab.generate.baseline`
+(rule-based copy), :mod:`~contentlab.generate.slots` (inputs from 02/03/05, slots),
+:mod:`~contentlab.generate.guides` (shopping guides), :mod:`~contentlab.generate.reviews` (review
+digests), :mod:`~contentlab.generate.scoring`, :mod:`~contentlab.generate.guardrails`,
+:mod:`~contentlab.generate.workflow` (the notebook's steps) and :mod:`~contentlab.generate.publish`.
+
+Threads: PyTorch's OpenMP workers busy-wait by default, which on a shared 2-core machine makes a
+2-thread training step several times slower than a 1-thread one. Importing this package sets
+``OMP_WAIT_POLICY=PASSIVE`` (unless already set) before torch is loaded; the thread count itself is
+set explicitly (``threads`` parameters, default 2) by the training and decoding functions.
+"""
+
+import os as _os
+
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from contentlab.generate.decode import SamplingParams, copy_perplexity, generate
+from contentlab.generate.guardrails import Guardrails, Violation, load_guardrails
+from contentlab.generate.model import EMBEDDED, EMBEDDED_SIZES, CopyModel, PretrainedModelUnavailable, load_pretrained
+from contentlab.generate.prompts import CHANNELS, PromptTemplates, load_templates
 from contentlab.generate.tokenizer import CompactVocab, IdentityVocab, gpt2_tokenizer
+from contentlab.generate.train import TrainConfig, build_corpus, fit_copy_model, train_lm
 
-__all__ = ["CompactVocab", "IdentityVocab", "gpt2_tokenizer"]
+__all__ = [
+    "CHANNELS", "EMBEDDED", "EMBEDDED_SIZES", "CompactVocab", "CopyModel", "Guardrails", "IdentityVocab",
+    "PretrainedModelUnavailable", "PromptTemplates", "SamplingParams", "TrainConfig", "Violation", "build_corpus",
+    "copy_perplexity", "fit_copy_model", "generate", "gpt2_tokenizer", "load_guardrails", "load_pretrained",
+    "load_templates", "train_lm",
+]

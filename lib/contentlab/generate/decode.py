@@ -96,7 +96,8 @@ def _left_pad(seqs: Sequence[list[int]], pad_id: int):
 
 
 def generate(cm: CopyModel, prompts: Sequence[str], params: SamplingParams | None = None, batch_size: int = 32,
-             seed: int = 0, threads: int = 2, max_new_tokens: int | None = None) -> GenerationResult:
+             seed: int = 0, threads: int = 2, max_new_tokens: int | None = None,
+             min_new_tokens: int = 0) -> GenerationResult:
     """Candidates for every prompt (``params.n_candidates`` each; 1 under greedy decoding)."""
     import torch
     from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
@@ -123,6 +124,8 @@ def generate(cm: CopyModel, prompts: Sequence[str], params: SamplingParams | Non
         ids, mask = _left_pad([encoded[i] for i in idx], pad)
         kwargs = dict(input_ids=ids, attention_mask=mask, max_new_tokens=n_new, num_return_sequences=n_ret,
                       pad_token_id=pad, eos_token_id=eos, use_cache=True, do_sample=bool(params.do_sample))
+        if min_new_tokens:
+            kwargs["min_new_tokens"] = int(min(min_new_tokens, n_new))
         if params.do_sample:
             kwargs.update(temperature=float(params.temperature), top_p=float(params.top_p), top_k=int(params.top_k))
         processors = LogitsProcessorList()
@@ -145,7 +148,8 @@ def generate(cm: CopyModel, prompts: Sequence[str], params: SamplingParams | Non
             counts[i].append(min(cut + 1, len(seq)))
         batches += 1
     return GenerationResult(texts=texts, n_tokens=counts, seconds=time.perf_counter() - t0, batches=batches,
-                            params=dict(params.to_dict(), max_new_tokens=n_new, batch_size=batch_size, seed=seed))
+                            params=dict(params.to_dict(), max_new_tokens=n_new, min_new_tokens=min_new_tokens,
+                                        batch_size=batch_size, seed=seed))
 
 
 def copy_perplexity(cm: CopyModel, prompts: Sequence[str], texts: Sequence[str], batch_size: int = 32,

@@ -24,7 +24,7 @@ from contentlab import config
 
 PROMPTS_DIR = config.RESOURCES_DIR / "prompts"
 PRODUCT_FIELDS = ("title", "category", "brand", "colour", "material", "style")
-CHANNELS = ("push", "email", "page")
+CHANNELS = ("push", "email", "product_page")  # the exposure log's channel names
 
 _SENT_EN = re.compile(r"(?<=[.!?])\s+")
 _SENT_ZH = re.compile(r"(?<=[。！？!?])")
@@ -167,11 +167,28 @@ class PromptTemplates:
             return self.spec.get("persona_fallback", "all shoppers")
         sep = "、" if self.locale == "zh" else ", "
         fields = _Fields(
-            name=_clean(persona.get("name") or persona.get("segment") or persona.get("persona_id")),
-            price_band=_clean(persona.get("price_band")),
+            name=self.persona_name(persona),
+            price_band=self.price_band(persona.get("price_band")),
             favourite_categories=sep.join(_as_list(persona.get("favourite_categories"))[:3]),
         )
         return self._fill_segments(self.spec["persona"], fields, sep="；" if self.locale == "zh" else "; ")
+
+    def persona_name(self, persona: Mapping[str, Any] | None) -> str:
+        if not persona:
+            return self.spec.get("persona_fallback", "all shoppers")
+        name = persona.get("name_zh") if self.locale == "zh" and persona.get("name_zh") else persona.get("name")
+        return _clean(name or persona.get("segment") or persona.get("persona_id")).replace("_", " ")
+
+    def price_band(self, band: Any) -> str:
+        band = _clean(band)
+        if band in ("", "unknown"):
+            return ""
+        return str(self.spec.get("price_bands", {}).get(band, band))
+
+    def new_tokens(self, channel: str) -> tuple[int, int]:
+        """(min_new_tokens, max_new_tokens) for generating copy for ``channel``."""
+        ch = self.channels[channel]
+        return int(ch.get("min_new_tokens", 0)), int(ch.get("max_new_tokens", 64))
 
     def product_fields(self, product: Mapping[str, Any]) -> _Fields:
         f = _Fields({k: _clean(product.get(k)) for k in PRODUCT_FIELDS})

@@ -82,21 +82,31 @@ class AttributeLexicon:
         self._patterns = [(t, v, self._pattern(v, t)) for t, v in ordered]
 
     def _pattern(self, value: str, kind: str) -> re.Pattern:
-        body = re.escape(value).replace(r"\ ", r"[\s-]+")
         if is_zh(self.locale) and _CJK.search(value):
-            return re.compile(body)
-        plural = r"(?:s|es)?" if kind == "category" else ""
+            return re.compile(re.escape(value))
+        stem, plural = value, ""
+        if kind == "category":  # "Down Jackets" also matches "down jacket"; "dress" matches "dresses"
+            if re.search(r"(ss|sh|ch|x)es$", value):
+                stem = value[:-2]
+            elif value.endswith("s") and not value.endswith("ss"):
+                stem = value[:-1]
+            plural = r"(?:s|es)?"
+        body = re.escape(stem).replace(r"\ ", r"[\s-]+")
         return re.compile(rf"(?<![\w-]){body}{plural}(?![\w-])", re.IGNORECASE)
 
     def mentions(self, text: str) -> list[tuple[str, str, int, int]]:
-        """(type, value, start, end) of every attribute value named in ``text`` (no overlaps)."""
-        taken: list[tuple[int, int]] = []
+        """(type, value, start, end) of every attribute value named in ``text``.
+
+        Within a type, longer values win and matches do not overlap ("organic cotton" hides "cotton");
+        values of different types may share words ("goose down" material, "down jacket" category).
+        """
+        taken: dict[str, list[tuple[int, int]]] = defaultdict(list)
         found = []
         for t, v, pat in self._patterns:
             for m in pat.finditer(text or ""):
-                if any(m.start() < e and s < m.end() for s, e in taken):
+                if any(m.start() < e and s < m.end() for s, e in taken[t]):
                     continue
-                taken.append((m.start(), m.end()))
+                taken[t].append((m.start(), m.end()))
                 found.append((t, v, m.start(), m.end()))
         return sorted(found, key=lambda x: x[2])
 

@@ -1,0 +1,242 @@
+"""Publishing: the content catalogue (``content.parquet`` / ``content.jsonl``) and content cards.
+
+The catalogue holds every candidate with its scores: published copy (``published``: the best
+accepted GPT-2 candidate per slot and the slot's template copy), candidates that lost the selection,
+and rejected candidates with ``rejected`` / ``reject_reason`` / ``reject_detail``; shopping guides
+are rows with ``content_type="guide"``. ``content_id`` is stable for the same slot, variant and
+text; the feedback stage's exposures refer to it and to ``variant`` (``gpt2`` | ``template``).
+
+Cards (``content_cards.html`` / ``content_cards.md``) show the published copy. Every string that
+comes from data is HTML-escaped (a product titled ``<script>alert(1)</script>`` renders as text);
+the HTML is self-contained (inline CSS, no scripts, nothing loaded from the web).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from contentlab.generate.workflow import content_id
+
+CONTENT_FILE = "content.parquet"
+CONTENT_JSONL = "content.jsonl"
+CARDS_HTML = "content_cards.html"
+CARDS_MD = "content_cards.md"
+
+CONTENT_COLUMNS = [
+    "content_id", "content_type", "slot_id", "segment", "persona_id", "user_id", "product_id", "product_ids",
+    "product_title", "price", "channel", "variant", "candidate", "text", "subject", "prompt", "model",
+    "model_fingerprint", "published", "selected", "rejected", "reject_reason", "reject_detail",
+    "attribute_coverage", "hallucinated", "wrong_attributes", "length_ok", "perplexity", "longest_overlap",
+    "regurgitated", "bleu", "rouge_l", "quality", "variant_share", "social_proof", "guardrails_version",
+    "templates_version",
+]
+
+
+def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: pd.DataFrame, model_name: str,
+                  model_fingerprint: str, guardrails_version: str, templates_version: int,
+                  variant_shares: Mapping[tuple[str, str, str], float] | None = None,
+                  digests: pd.DataFrame | None = None, guide_checks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The catalogue in its published shape (columns :data:`CONTENT_COLUMNS`)."""
+    titles = dict(zip(products["product_id"].astype(str), products["title"].astype(str)))
+    prices = dict(zip(products["product_id"].astype(str), products["price"].astype(float)))
+    proof = {} if digests is None or digests.empty else dict(zip(digests["product_id"], digests["social_proof"]))
+    df = scored.copy()
+    df["content_type"] = "copy"
+    df["user_id"] = None
+    df["product_id"] = df["product_id"].astype(str)
+    df["product_ids"] = df["product_id"]
+    df["product_title"] = df["product_id"].map(titles)
+    df["price"] = df["product_id"].map(prices)
+    df["subject"] = None
+    df["model"] = np.where(df["variant"] == "gpt2", model_name, "template")
+    df["model_fingerprint"] = np.where(df["variant"] == "gpt2", model_fingerprint, f"templates-v{templates_version}")
+    shares = variant_shares or {}
+    df["variant_share"] = [shares.get((str(s), str(c), str(v)), 0.5) for s, c, v in
+                           zip(df["segment"], df["channel"], df["variant"])]
+    df["social_proof"] = df["product_id"].map(proof).fillna("")
+    df["content_id"] = [content_id(p, pr, c, v, k, t) for p, pr, c, v, k, t in
+                        zip(df["persona_id"], df["product_id"], df["channel"], df["variant"], df["candidate"], df["text"])]
+    parts = [df]
+    if guides is not None and len(guides):
+        g = guides.copy()
+        checks = guide_checks if guide_checks is not None else pd.DataFrame(index=g.index)
+        g = g.join(checks, rsuffix="_chk") if len(checks.columns) else g
+        out = pd.DataFrame({
+            "content_type": "guide", "slot_id": g["guide_id"], "segment": g["segment"], "persona_id": g["persona_id"],
+            "user_id": g["user_id"], "product_id": g["product_ids"].map(lambda x: x[0] if len(x) else None),
+            "product_ids": g["product_ids"].map(lambda x: ",".join(map(str, x))), "channel": "email",
+            "variant": "template", "candidate": 0, "text": g["text"], "subject": g["subject"], "prompt": "",
+            "model": "template", "model_fingerprint": f"templates-v{templates_version}",
+        })
+        out["product_title"] = out["product_id"].map(titles)
+        out["price"] = out["product_id"].map(prices)
+        for col, default in (("rejected", False), ("reject_reason", ""), ("reject_detail", ""), ("hallucinated", False),
+                             ("wrong_attributes", ""), ("attribute_coverage", np.nan)):
+            out[col] = g[col] if col in g.columns else default
+        out["selected"] = True
+        out["published"] = ~out["rejected"].astype(bool)
+        out["variant_share"] = 1.0
+        out["social_proof"] = ""
+        out["content_id"] = [content_id("guide", u if u is not None else p, t) for u, p, t in
+                             zip(out["user_id"], out["persona_id"], out["text"])]
+        parts.append(out)
+    full = pd.concat(parts, ignore_index=True, sort=False)
+    full["guardrails_version"] = guardrails_version
+    full["templates_version"] = int(templates_version)
+    for col in CONTENT_COLUMNS:
+        if col not in full.columns:
+            full[col] = None
+    full = full[CONTENT_COLUMNS]
+    for col in ("published", "selected", "rejected", "hallucinated", "length_ok", "regurgitated"):
+        full[col] = full[col].fillna(False).astype(bool)
+    for col in ("reject_reason", "reject_detail", "wrong_attributes", "social_proof", "prompt"):
+        full[col] = full[col].fillna("").astype(str)
+    return full
+
+
+def _json_default(x: Any):
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return None if np.isnan(x) else float(x)
+    if isinstance(x, (np.bool_,)):
+        return bool(x)
+    return str(x)
+
+
+def write_content(content: pd.DataFrame, run_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``content.parquet`` and ``content.jsonl`` (one JSON object per row, NaN as null)."""
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    pq = run_dir / CONTENT_FILE
+    content.to_parquet(pq, index=False)
+    jl = run_dir / CONTENT_JSONL
+    with jl.open("w", encoding="utf-8") as fh:
+        for rec in content.to_dict(orient="records"):
+            clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
+            fh.write(json.dumps(clean, ensure_ascii=False, default=_json_default) + "\n")
+    return pq, jl
+
+
+def read_content(run_dir: str | Path) -> pd.DataFrame:
+    return pd.read_parquet(Path(run_dir) / CONTENT_FILE)
+
+
+# ---- cards ---------------------------------------------------------------------------------------
+_E = html.escape
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans SC",sans-serif;margin:24px;color:#222;background:#fafafa}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:14px}
+.card{background:#fff;border:1px solid #ddd;border-radius:8px;padding:12px 14px}
+.meta{font-size:12px;color:#666;margin-bottom:6px}.title{font-weight:600}
+.copy{margin:8px 0;white-space:pre-wrap}.v-gpt2{border-left:4px solid #4c72b0}.v-template{border-left:4px solid #dd8452}
+.proof{font-size:12px;color:#555;font-style:italic}.scores{font-size:11px;color:#777}
+.tag{display:inline-block;font-size:11px;padding:1px 6px;border-radius:8px;background:#eee;margin-right:4px}
+"""
+
+
+def _fmt(x: Any, spec: str = ".2f") -> str:
+    try:
+        if x is None or (isinstance(x, float) and np.isnan(x)):
+            return "n/a"
+        return format(float(x), spec)
+    except (TypeError, ValueError):
+        return "n/a"
+
+
+def render_cards_html(content: pd.DataFrame, title: str = "Content cards", max_cards: int | None = None,
+                      pseudonymise=None) -> str:
+    """Self-contained HTML of the published content; every data string is escaped."""
+    pub = content[content["published"]].copy()
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">", f"<title>{_E(title)}</title>",
+             f"<style>{_CSS}</style></head><body>", f"<h1>{_E(title)}</h1>"]
+    copy_rows = pub[pub["content_type"] == "copy"].sort_values(["segment", "product_id", "channel", "variant"])
+    if max_cards:
+        copy_rows = copy_rows.head(max_cards)
+    for seg, g in copy_rows.groupby("segment", sort=True):
+        parts.append(f"<h2>Segment: {_E(str(seg))}</h2><div class=\"grid\">")
+        for r in g.itertuples():
+            parts.append(
+                f"<div class=\"card v-{_E(str(r.variant))}\">"
+                f"<div class=\"meta\"><span class=\"tag\">{_E(str(r.channel))}</span><span class=\"tag\">{_E(str(r.variant))}</span>"
+                f"{_E(str(r.content_id))}</div>"
+                f"<div class=\"title\">{_E(str(r.product_title))} · {_E(_fmt(r.price))}</div>"
+                f"<div class=\"copy\">{_E(str(r.text))}</div>"
+                + (f"<div class=\"proof\">{_E(str(r.social_proof))}</div>" if r.social_proof else "")
+                + f"<div class=\"scores\">coverage {_E(_fmt(r.attribute_coverage))} · perplexity {_E(_fmt(r.perplexity, '.1f'))}"
+                f" · ROUGE-L {_E(_fmt(r.rouge_l))}</div></div>")
+        parts.append("</div>")
+    guides = pub[pub["content_type"] == "guide"]
+    if len(guides):
+        parts.append("<h2>Shopping guides</h2><div class=\"grid\">")
+        for r in guides.itertuples():
+            who = r.user_id
+            if who is not None and pseudonymise is not None:
+                who = pseudonymise(who)
+            label = f"user {who}" if r.user_id is not None else f"segment {r.segment}"
+            parts.append(f"<div class=\"card v-template\"><div class=\"meta\">{_E(str(label))} · {_E(str(r.content_id))}</div>"
+                         f"<div class=\"title\">{_E(str(r.subject))}</div><div class=\"copy\">{_E(str(r.text))}</div></div>")
+        parts.append("</div>")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def _md_escape(text: Any) -> str:
+    """HTML-escape, then neutralise Markdown markup characters."""
+    s = _E(str(text))
+    for ch in "\\`*_[]#|":
+        s = s.replace(ch, "\\" + ch)
+    return s
+
+
+def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", max_cards: int | None = None,
+                          pseudonymise=None) -> str:
+    pub = content[content["published"]]
+    lines = [f"# {_md_escape(title)}", ""]
+    copy_rows = pub[pub["content_type"] == "copy"].sort_values(["segment", "product_id", "channel", "variant"])
+    if max_cards:
+        copy_rows = copy_rows.head(max_cards)
+    for seg, g in copy_rows.groupby("segment", sort=True):
+        lines += [f"## Segment: {_md_escape(seg)}", ""]
+        for r in g.itertuples():
+            lines.append(f"### {_md_escape(r.product_title)} ({_md_escape(_fmt(r.price))}) · {_md_escape(r.channel)} · "
+                         f"{_md_escape(r.variant)}")
+            lines.append("")
+            lines.append("> " + _md_escape(r.text).replace("\n", "\n> "))
+            if r.social_proof:
+                lines.append(">\n> " + _md_escape(r.social_proof))
+            lines.append("")
+            lines.append(f"`{_md_escape(r.content_id)}` · coverage {_fmt(r.attribute_coverage)} · "
+                         f"perplexity {_fmt(r.perplexity, '.1f')}")
+            lines.append("")
+    guides = pub[pub["content_type"] == "guide"]
+    if len(guides):
+        lines += ["## Shopping guides", ""]
+        for r in guides.itertuples():
+            who = r.user_id
+            if who is not None and pseudonymise is not None:
+                who = pseudonymise(who)
+            label = f"user {who}" if r.user_id is not None else f"segment {r.segment}"
+            lines += [f"### {_md_escape(r.subject)} ({_md_escape(label)})", ""]
+            lines += ["    " + _E(str(line)) for line in str(r.text).splitlines()]
+            lines.append("")
+    return "\n".join(lines)
+
+
+def write_cards(content: pd.DataFrame, report_dir: str | Path, title: str = "Content cards",
+                pseudonymise=None) -> tuple[Path, Path]:
+    report_dir = Path(report_dir)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    h = report_dir / CARDS_HTML
+    m = report_dir / CARDS_MD
+    h.write_text(render_cards_html(content, title, pseudonymise=pseudonymise), encoding="utf-8")
+    m.write_text(render_cards_markdown(content, title, pseudonymise=pseudonymise), encoding="utf-8")
+    return h, m

@@ -1,0 +1,117 @@
+"""Faithfulness, diversity, novelty and reference-overlap scores on hand-made examples."""
+
+import math
+
+import pandas as pd
+import pytest
+
+from contentlab.generate.scoring import (
+    AttributeLexicon,
+    NGramIndex,
+    distinct_n,
+    faithfulness,
+    price_mentions,
+    reference_scores,
+    self_bleu,
+    tokens,
+)
+
+PRODUCTS = pd.DataFrame([
+    {"product_id": "A", "title": "Northpeak black goose down jacket", "category": "Down Jackets", "brand": "Northpeak",
+     "price": 67.99, "colour": "black", "material": "goose down", "description": "A hooded down jacket in goose down."},
+    {"product_id": "B", "title": "Velora grey suede court shoe", "category": "Sneakers", "brand": "Velora",
+     "price": 39.99, "colour": "grey", "material": "suede", "description": "A cushioned court shoe in suede."},
+    {"product_id": "C", "title": "Aurelle navy organic cotton dress", "category": "Dresses", "brand": "Aurelle",
+     "price": 42.5, "colour": "navy", "material": "organic cotton", "description": "A flowing dress. Pairs with white sneakers."},
+])
+
+
+@pytest.fixture(scope="module")
+def lex():
+    return AttributeLexicon(PRODUCTS)
+
+
+def prod(pid):
+    return PRODUCTS.set_index("product_id").loc[pid].to_dict()
+
+
+def test_faithful_copy_has_full_coverage(lex):
+    f = faithfulness("The Northpeak black goose down jacket, $67.99", prod("A"), lex)
+    assert not f.hallucinated and f.coverage == 1.0 and f.n_prices == 1
+
+
+def test_wrong_colour_is_flagged(lex):
+    f = faithfulness("A grey goose down jacket by Northpeak", prod("A"), lex)
+    assert f.hallucinated and f.wrong == ["colour=grey"]
+    assert f.coverage == pytest.approx(0.75)  # category, brand, material; not colour
+
+
+def test_wrong_material_brand_category_and_price_are_flagged(lex):
+    f = faithfulness("Velora suede sneakers for $19.99", prod("A"), lex)
+    assert set(f.wrong) == {"brand=velora", "material=suede", "category=sneakers", "price=19.99"}
+
+
+def test_partial_and_supported_values_are_not_hallucinations(lex):
+    # "cotton" is part of "organic cotton"; "white sneakers" appears in the product's own description
+    f = faithfulness("A navy cotton dress to wear with white sneakers", prod("C"), lex)
+    assert not f.hallucinated, f.wrong
+    assert "colour" in f.covered and "category" in f.covered
+
+
+def test_singular_category_mention_counts(lex):
+    f = faithfulness("This down jacket keeps you warm", prod("A"), lex)
+    assert "category" in f.covered and not f.hallucinated
+
+
+def test_price_mentions():
+    assert price_mentions("Now $1,299.00 or 49元, was ¥ 59") == [1299.0, 59.0, 49.0]
+    assert price_mentions("Size 42, 3 colours, 100% cotton") == []
+
+
+def test_zh_faithfulness():
+    zh = pd.DataFrame([{"product_id": "A", "title": "连帽黑色羽绒服", "category": "羽绒服", "brand": "北极绒", "price": 449.0,
+                        "colour": "黑色", "material": "白鹅绒", "description": "一件连帽羽绒服。"},
+                       {"product_id": "B", "title": "灰色麂皮休闲鞋", "category": "运动鞋", "brand": "疾风", "price": 209.0,
+                        "colour": "灰色", "material": "麂皮", "description": ""}])
+    lex = AttributeLexicon(zh, "zh")
+    a = zh.iloc[0].to_dict()
+    ok = faithfulness("北极绒黑色白鹅绒羽绒服，到手价¥449.00", a, lex)
+    assert not ok.hallucinated and ok.coverage == 1.0
+    bad = faithfulness("北极绒灰色羽绒服，仅需399元", a, lex)
+    assert set(bad.wrong) == {"colour=灰色", "price=399"}
+
+
+def test_tokens_by_character_for_zh():
+    assert tokens("这款Nike鞋 2024款", "zh") == ["这", "款", "nike", "鞋", "2024", "款"]
+    assert tokens("The red coat's hood", "en") == ["the", "red", "coat's", "hood"]
+
+
+def test_distinct_and_self_bleu():
+    assert distinct_n(["a b c", "a b c"], 2) == pytest.approx(0.5)
+    assert distinct_n(["a b c d"], 2) == 1.0
+    assert math.isnan(distinct_n([""], 2))
+    same = self_bleu(["the red coat is warm and soft"] * 3)
+    varied = self_bleu(["the red coat is warm and soft", "blue jeans for weekends", "a silk dress for evenings"])
+    assert same == pytest.approx(1.0) and varied < 0.2
+    assert math.isnan(self_bleu(["only one"]))
+    assert self_bleu(["红色大衣很暖和", "红色大衣很暖和"], "zh") == pytest.approx(1.0)
+
+
+def test_longest_overlap_and_regurgitation():
+    idx = NGramIndex(["a slim fit white dress in soft cotton made by aurora for everyday wear",
+                      "a chunky knit scarf"])
+    assert idx.longest_overlap("wow a slim fit white dress in soft cotton made by aurora yes") == 11
+    assert idx.longest_overlap("nothing shared here") == 0
+    assert idx.longest_overlap("chunky scarf") == 1
+    assert idx.regurgitated("a slim fit white dress in soft cotton made by aurora for everyday wear")
+    assert not idx.regurgitated("a relaxed denim jacket for spring evenings with friends")
+
+
+def test_reference_scores():
+    b, r = reference_scores("a hooded down jacket in goose down", "A hooded down jacket in goose down.")
+    assert b > 0.6 and r > 0.9
+    b2, r2 = reference_scores("bright summer sandals", "A hooded down jacket in goose down.")
+    assert b2 < 0.1 and r2 == 0.0
+    bz, rz = reference_scores("连帽羽绒服", "一件连帽羽绒服。", "zh")
+    assert rz > 0.7
+    assert all(math.isnan(x) for x in reference_scores("x", ""))
