@@ -24,7 +24,9 @@ The segments are separated well enough that K-means on standardised per-user beh
 recovers them (adjusted Rand index >= 0.8 at demo scale).
 
 **Latent factors** (``truth["user_factors"]``, ``truth["item_factors"]``, ``truth["item_bias"]``).
-User and item vectors ``u, v ~ N(0, k^-1/2 I)`` (so ``u.v`` has unit variance) drive both which items
+User and item vectors ``u, v ~ N(0, k^-1/2 I)`` (so ``u.v`` has unit variance; ``attribute_share`` of each
+item vector's variance comes from its brand, colour, material and style, so text-based models can
+partly predict taste and help cold-start items, the rest is idiosyncratic) drive both which items
 a user views (softmax over ``factor_weight * u.v + category affinity + popularity_weight * log
 popularity + price-band term + new-item bonus``, items unavailable before their launch date) and
 the ratings (``clip(round(rating_intercept + rating_scale * u.v + item bias + noise), 1, 5)``). Cart probability
@@ -239,6 +241,7 @@ def simulate(
     activity_scale: float = 1.0,
     exposures_per_user: float = 30.0,
     factor_weight: float = 1.6,
+    attribute_share: float = 0.5,
     category_weight: float = 3.0,
     popularity_weight: float = 0.6,
     zipf_exponent: float = 1.0,
@@ -283,7 +286,7 @@ def simulate(
     cat_median = np.array([np.median(price[prod_cat == c]) for c in range(n_cat)])
     log_rel_price = np.log(price / cat_median[prod_cat])
     is_cold = rng.random(n_products) < cold_start_share
-    launch_day = np.where(is_cold, rng.integers(max(1, n_days // 5), max(2, int(n_days * 0.85)), n_products),
+    launch_day = np.where(is_cold, rng.integers(max(1, n_days // 5), max(2, n_days - 2), n_products),
                           -rng.integers(1, 730, n_products))
     launch_sec = launch_day.astype(np.int64) * DAY
     texts = catalogue.product_texts(rng, [CATEGORY_KEYS[c] for c in prod_cat], price, locale)
@@ -311,7 +314,14 @@ def simulate(
     # latent factors: u.v ~ unit variance
     sd = n_factors ** -0.25
     U = rng.normal(0, sd, size=(n_users, n_factors))
-    V = rng.normal(0, sd, size=(n_products, n_factors))
+    # item factors: part shared through attributes (brand, colour, material, style: what a content-based
+    # model can see in the text), part idiosyncratic (what only interactions reveal)
+    attr_part = np.zeros((n_products, n_factors))
+    for attr in ("brand", "colour", "material", "style"):
+        codes, uniq = pd.factorize(pd.Series([t[attr] for t in texts]))
+        attr_part += rng.normal(0, sd, size=(len(uniq), n_factors))[codes]
+    attr_part /= 2.0  # sum of four unit-variance parts -> back to variance sd^2
+    V = np.sqrt(attribute_share) * attr_part + np.sqrt(1 - attribute_share) * rng.normal(0, sd, (n_products, n_factors))
     item_bias = rng.normal(0, 0.3, size=n_products)
 
     # choice logits: user x item
@@ -469,7 +479,6 @@ def simulate(
     cheap = np.argsort(price)[: max(3, n_products // 5)]
     cheap = np.setdiff1d(cheap, np.array([i for pair in pairs for i in pair], dtype=np.int64))  # keep pairs clean
     next_sess = n_sess
-    f_sess_user: list[np.ndarray] = []
     f_sess_chan: list[np.ndarray] = []
     for u in fraud_users:
         k = int(_choice(rng, np.array([0.4, 0.45, 0.15]), 1)[0]) + 1
@@ -484,7 +493,6 @@ def simulate(
                 t = t0b + np.cumsum(rng.integers(1, 4, n_b))
                 items = rng.choice(rng.choice(available, size=int(rng.integers(1, 5))), size=n_b)
                 put(t, np.full(n_b, u), np.full(n_b, next_sess), items, EVENT_VIEW, 1, 0.0)
-                f_sess_user.append(np.array([u]))
                 f_sess_chan.append(np.array([0]))
                 next_sess += 1
         if "session_rate" in patterns:
@@ -498,7 +506,6 @@ def simulate(
                 t = np.repeat(s_t, n_vs) + within
                 items = rng.choice(available, size=len(t))
                 put(t, np.full(len(t), u), sess, items, EVENT_VIEW, 1, 0.0)
-                f_sess_user.append(np.full(n_s, u))
                 f_sess_chan.append(np.full(n_s, 1))
                 next_sess += n_s
         if "fake_orders" in patterns:
@@ -512,7 +519,6 @@ def simulate(
             put(t + 3, np.full(n_o, u), sess, np.full(n_o, item), EVENT_CART, 1, 0.0)
             put(t + 8, np.full(n_o, u), sess, np.full(n_o, item), EVENT_PURCHASE, 1, 0.0)
             fake_order_lines.extend((u, item, int(x) + 8) for x in t)
-            f_sess_user.append(np.full(n_o, u))
             f_sess_chan.append(np.full(n_o, 0))
             next_sess += n_o
     all_sess_chan = np.concatenate([s_chan, *f_sess_chan]) if f_sess_chan else s_chan
@@ -528,7 +534,6 @@ def simulate(
             & (ev["item"][1:] == ev["item"][:-1]) & (ev["etype"][1:] == ev["etype"][:-1]))
     dup[1:] = same
     ev = {k: v[~dup] for k, v in ev.items()}
-    # purchase lines of a session with the same product: keep one (the key already has time)
     # session and order ids in order of first appearance
     sess_codes, sess_first = np.unique(ev["sess"], return_index=True)
     sess_rank = np.empty(len(sess_codes), dtype=np.int64)
@@ -594,8 +599,6 @@ def simulate(
     })
 
     # ------------------------------------------------------------------ tables: users, products
-    seen = np.zeros(n_users, dtype=bool)
-    seen[ev["user"]] = True
     first_t = np.full(n_users, end_sec, dtype=np.int64)
     np.minimum.at(first_t, ev["user"], ev["t"])
     signup_sec = np.minimum(signup_day.astype(np.int64) * DAY, (first_t // DAY) * DAY)
@@ -719,7 +722,7 @@ def simulate(
         "cold_start_products": [str(p) for p in product_ids[is_cold]],
         "weekend_lift": WEEKEND_LIFT,
         "hour_profile": [float(x) for x in HOUR_PROFILE / HOUR_PROFILE.sum()],
-        "choice_model": {"factor_weight": factor_weight, "category_weight": category_weight,
+        "choice_model": {"factor_weight": factor_weight, "attribute_share": attribute_share, "category_weight": category_weight,
                          "popularity_weight": popularity_weight, "zipf_exponent": zipf_exponent},
         "rating_model": {"intercept": rating_intercept, "scale": rating_scale, "noise_sd": rating_noise, "item_bias_sd": 0.3},
         "discount_levels": [float(x) for x in DISCOUNT_LEVELS],
