@@ -277,6 +277,48 @@ def test_ratings_follow_factors_and_reviews_match_stars(small):
     assert np.mean(hits) > 0.4
 
 
+def _ndcg_at_10(scores: np.ndarray, train, test: dict[int, set[int]]) -> float:
+    scores = scores.copy()
+    scores[train.nonzero()] = -np.inf  # seen items excluded
+    top = np.argsort(-scores, axis=1)[:, :10]
+    disc = 1 / np.log2(np.arange(2, 12))
+    vals = [sum(disc[r] for r, i in enumerate(top[u]) if i in items) / disc[: min(10, len(items))].sum()
+            for u, items in test.items()]
+    return float(np.mean(vals))
+
+
+def test_latent_factors_are_learnable_beyond_popularity(small):
+    from scipy.sparse import csr_matrix
+    from sklearn.decomposition import TruncatedSVD
+
+    ev = small.events[small.events["user_id"].isin(_genuine(small))]
+    pairs = ev.groupby(["user_id", "product_id"]).size().rename("n").reset_index()
+    u = pd.factorize(pairs["user_id"])[0]
+    i = pd.Index(small.products["product_id"]).get_indexer(pairs["product_id"])
+    held = np.random.default_rng(0).random(len(pairs)) < 0.25
+    train = csr_matrix((np.log1p(pairs["n"].to_numpy()[~held]), (u[~held], i[~held])),
+                       shape=(u.max() + 1, len(small.products)))
+    test: dict[int, set[int]] = {}
+    for uu, ii in zip(u[held], i[held]):
+        test.setdefault(int(uu), set()).add(int(ii))
+    popularity = np.asarray((train > 0).sum(axis=0), dtype=float)
+    svd = TruncatedSVD(16, random_state=0).fit(train)
+    mf = svd.transform(train) @ svd.components_
+    ndcg_pop = _ndcg_at_10(np.repeat(popularity, train.shape[0], axis=0), train, test)
+    ndcg_mf = _ndcg_at_10(mf, train, test)
+    assert ndcg_mf > 1.5 * ndcg_pop, (ndcg_mf, ndcg_pop)  # ~2x across seeds
+    # item factors are partly carried by attributes: items sharing brand, colour, material and style
+    # have more similar true factors than random pairs
+    vf = small.truth["item_factors"].drop(columns="product_id").to_numpy()
+    vf = vf / np.linalg.norm(vf, axis=1, keepdims=True)
+    prod = small.products
+    same_brand_colour = (prod["brand"].to_numpy()[:, None] == prod["brand"].to_numpy()[None, :]) & (
+        prod["colour"].to_numpy()[:, None] == prod["colour"].to_numpy()[None, :])
+    np.fill_diagonal(same_brand_colour, False)
+    cos = vf @ vf.T
+    assert cos[same_brand_colour].mean() > cos[~same_brand_colour].mean() + 0.15
+
+
 def test_product_text_is_varied_and_attribute_bearing(small):
     p = small.products
     assert p["title"].nunique() > 0.9 * len(p)
