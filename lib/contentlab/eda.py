@@ -989,7 +989,9 @@ def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame 
     if rej is not None:
         rep = m.get("rows_repaired")
         extra = f", {_num(rep)} repaired" if rep else ""
-        lines.append(f"- **Data quality**: {_plural(rej, 'input row')} rejected by validation{extra}.")
+        excl = m.get("rows_excluded_by_adapter")
+        before = f"; {_plural(excl, 'source row')} not mapped by the adapter before validation" if excl else ""
+        lines.append(f"- **Data quality**: {_plural(rej, 'input row')} rejected by validation{extra}{before}.")
     lines.append(f"- **Sales**: GMV {cur}{_num(m.get('gmv'))} from {_num(m.get('orders'))} orders "
                  f"(average order value {cur}{_num(m.get('aov'))}, {_num(m.get('mean_basket_units'))} units per "
                  f"basket); {_num(m.get('mean_daily_active_users'))} daily active users on average.")
