@@ -7,7 +7,7 @@ Reasons, first that applies:
    contain the product;
 2. ``similar to <title> from your history``: the most similar (TF-IDF cosine >= ``min_similarity``) product the
    user interacted with in training;
-3. ``a favourite <category> pick for <segment> shoppers``: the product's category is among the top categories of
+3. ``a favourite <category> pick among <segment> shoppers``: the product's category is among the top categories of
    the user's segment (profiling segments; interaction share in training);
 4. ``popular in <category>``.
 """
@@ -117,7 +117,8 @@ def explain(
         if reason is None:
             cat = cats.get(item)
             if seg is not None and cat is not None and cat in favs.get(seg, []):
-                reason = f"a favourite {cat} pick for {seg.replace('_', ' ')} shoppers"
+                reason = f"a favourite {cat} pick among {seg.replace('_', ' ')} shoppers"
+                reason = reason.replace("shoppers shoppers", "shoppers")
             elif cat is not None:
                 reason = f"popular in {cat}"
             else:
