@@ -97,6 +97,13 @@ def test_verdicts_and_time_view():
     nt, nc = (exp["variant"] == "gpt2").sum(), (exp["variant"] == "template").sum()
     assert abs(last["lift"] - ((kt / nt) / (kc / nc) - 1)) < 1e-12 and last["impressions"] == len(exp)
     assert len(overall) == 2
+    # with several impressions per user the last day's CI is the overall delta-method comparison
+    multi = _exposures(n_users=3000, ipu=4, lifts={"a": 0.3, "b": 0.3}, seed=8)
+    cum = A.cumulative_lift(multi).iloc[-1]
+    ref = A.compare_variants(multi, levels={"all": []}, bayesian=False).iloc[0]
+    assert ref["method"].startswith("delta")
+    for c in ("lift", "lift_low", "lift_high"):
+        assert abs(cum[c] - ref[c]) < 1e-9
     daily = A.daily_ctr(exp)
     assert daily["impressions"].sum() == len(exp) and daily["day"].nunique() == 10
 

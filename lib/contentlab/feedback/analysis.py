@@ -310,18 +310,51 @@ def daily_ctr(exposures: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def cumulative_lift(exposures: pd.DataFrame, control: str = CONTROL, treatment: str = TREATMENT,
-                    alpha: float = 0.05) -> pd.DataFrame:
-    """Relative CTR lift of ``treatment`` over ``control`` on all data up to each day, with its CI."""
-    d = daily_ctr(exposures, alpha).pivot_table(index="day", columns="variant", values=["impressions", "clicks"],
-                                                aggfunc="sum", fill_value=0).sort_index().cumsum()
-    out = pd.DataFrame(index=d.index)
-    kt, nt = d[("clicks", treatment)], d[("impressions", treatment)]
-    kc, nc = d[("clicks", control)], d[("impressions", control)]
+                    alpha: float = 0.05, unit: str = "auto") -> pd.DataFrame:
+    """Relative CTR lift of ``treatment`` over ``control`` on all data up to each day, with its CI.
+
+    The CI is computed as in :func:`compare_variants`: delta method over users' cumulative clicks / impressions
+    when users have several impressions (``unit="auto"`` or ``"user"``), else the log-scale proportion CI; the last
+    day therefore equals the overall comparison.
+    """
+    exp = exposures[exposures["variant"].isin([control, treatment])]
+    exp = exp.assign(day=exp["timestamp"].dt.floor("D"))
+    days = np.sort(exp["day"].unique())
+    per = exp.groupby(["variant", "user_id", "day"], observed=True).agg(x=("clicked", "size"), y=("clicked", "sum"))
+    rows = {"day": days}
+    sums = {}
+    clustered = unit == "user" or (unit == "auto" and bool((exp.groupby("user_id").size() > 1).any()))
+    for v in (control, treatment):
+        pv = per.loc[v].reset_index()
+        mx = pv.pivot_table(index="user_id", columns="day", values="x", aggfunc="sum", fill_value=0)
+        my = pv.pivot_table(index="user_id", columns="day", values="y", aggfunc="sum", fill_value=0)
+        mx = mx.reindex(columns=days, fill_value=0).cumsum(axis=1).to_numpy(float)
+        my = my.reindex(columns=days, fill_value=0).cumsum(axis=1).to_numpy(float)
+        active = mx > 0  # users assigned so far (seen at least once up to the day)
+        n = active.sum(axis=0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sx, sy = mx.sum(axis=0), my.sum(axis=0)
+            mean_x, mean_y = sx / n, sy / n
+            vx = ((mx - mean_x) ** 2 * active).sum(axis=0) / (n - 1)
+            vy = ((my - mean_y) ** 2 * active).sum(axis=0) / (n - 1)
+            cxy = ((mx - mean_x) * (my - mean_y) * active).sum(axis=0) / (n - 1)
+            r = sy / sx
+            var = (vy - 2 * r * cxy + r * r * vx) / (mean_x**2 * n)
+        sums[v] = (sy, sx, r, var)
+    kt, nt, rt, vt = sums[treatment]
+    kc, nc, rc, vc = sums[control]
+    z = fs._z(alpha)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if clustered:
+            log_ratio = np.log(rt / rc)
+            se = np.sqrt(vt / rt**2 + vc / rc**2)
+            lift, lo, hi = rt / rc - 1, np.exp(log_ratio - z * se) - 1, np.exp(log_ratio + z * se) - 1
+        else:
+            lift, lo, hi = fs.ratio_lift_ci(kt, nt, kc, nc, alpha)
     ok = (kt > 0) & (kc > 0)
-    lift, lo, hi = fs.ratio_lift_ci(kt[ok], nt[ok], kc[ok], nc[ok], alpha)
-    out.loc[ok, "lift"], out.loc[ok, "lift_low"], out.loc[ok, "lift_high"] = lift, lo, hi
-    out["impressions"] = nt + nc
-    return out.reset_index()
+    rows.update(lift=np.where(ok, lift, np.nan), lift_low=np.where(ok, lo, np.nan), lift_high=np.where(ok, hi, np.nan),
+                impressions=(nt + nc).astype(int))
+    return pd.DataFrame(rows)
 
 
 # ---------------------------------------------------------------------------------------------------------------

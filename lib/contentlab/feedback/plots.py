@@ -54,10 +54,15 @@ def lift_forest(comparison: pd.DataFrame, *, title: str, treatment: str = "gpt2"
               for r in d.itertuples()]
     fig, ax = plt.subplots(figsize=(9.5, 0.38 * len(d) + 1.6))
     y = np.arange(len(d))[::-1]
-    for yi, r in zip(y, d.itertuples()):
-        colour = "#55A868" if r.lift > 0 else "#C44E52"
-        ax.errorbar(r.lift, yi, xerr=[[r.lift - r.lift_low], [r.lift_high - r.lift]], fmt="o", capsize=3,
-                    color=colour, mfc=colour if r.significant else "white", ms=6)
+    for positive in (True, False):
+        for sig in (True, False):
+            m = ((d["lift"] > 0) == positive) & (d["significant"] == sig)
+            if not m.any():
+                continue
+            colour = "#55A868" if positive else "#C44E52"
+            ax.errorbar(d.loc[m, "lift"], y[m.to_numpy()],
+                        xerr=[d.loc[m, "lift"] - d.loc[m, "lift_low"], d.loc[m, "lift_high"] - d.loc[m, "lift"]],
+                        fmt="o", capsize=3, color=colour, mfc=colour if sig else "white", ms=6)
     if truth is not None and "true_lift" in truth:
         tl = dict(zip(truth["segment"].astype(str), truth["true_lift"]))
         for yi, r in zip(y, d.itertuples()):
@@ -131,9 +136,13 @@ def coefficients(table: pd.DataFrame, *, title: str) -> Figure:
     if d.empty:
         return plotting._no_data(ax, title, "coefficient (log-odds)", "")
     y = np.arange(len(d))
-    for yi, r in zip(y, d.itertuples()):
-        colour = "#4C72B0" if r.p < 0.05 else "#A0A0A0"
-        ax.errorbar(r.coef, yi, xerr=[[r.coef - r.ci_low], [r.ci_high - r.coef]], fmt="o", color=colour, capsize=3)
+    for sig in (True, False):
+        m = ((d["p"] < 0.05) == sig).to_numpy()
+        if m.any():
+            ax.errorbar(d["coef"][m], y[m], xerr=[(d["coef"] - d["ci_low"])[m], (d["ci_high"] - d["coef"])[m]],
+                        fmt="o", color="#4C72B0" if sig else "#A0A0A0", capsize=3,
+                        label="p < 0.05" if sig else "p ≥ 0.05")
+    ax.legend(loc="best")
     ax.axvline(0, color="grey", lw=1)
     ax.set_yticks(y, [plotting.text(f.replace("_", " "), 40) for f in d["feature"]])
     ax.set(title=title, xlabel="effect on click log-odds (per SD for continuous features; 95% CI)", ylabel="")

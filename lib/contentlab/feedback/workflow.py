@@ -130,6 +130,7 @@ class FeedbackResult:
         if self.has_truth:
             out["planted_truth_agrees"] = self.planted_truth_agrees
             out["segments_agreeing"] = int(self.truth_table["agrees"].sum())
+            out["segments_contradicting"] = int(self.truth_table["contradicts"].sum())
             out["segments_checked"] = int(len(self.truth_table))
         return out
 
@@ -158,9 +159,18 @@ class FeedbackResult:
             t = self.truth_table
             agree = int(t["agrees"].sum())
             lines = ", ".join(f"{r.segment} → {r.analysis_winner} (planted: {r.true_winner})" for r in t.itertuples())
-            verdict = "agrees" if self.planted_truth_agrees else "does NOT fully agree"
-            parts.append(f"**Planted truth check:** the per-segment finding {verdict} with the simulator's planted "
-                         f"response ({agree} of {len(t)} segments): {lines}.")
+            wrong = int(t["contradicts"].sum())
+            open_ = int((t["analysis_winner"] == A.INCONCLUSIVE).sum())
+            if self.planted_truth_agrees:
+                verdict = f"agrees with the simulator's planted response in all {len(t)} segments"
+            elif wrong:
+                verdict = (f"CONTRADICTS the simulator's planted response in {wrong} of {len(t)} segments "
+                           f"(a significant winner that is not the planted one)")
+            else:
+                verdict = (f"does not contradict the simulator's planted response, but {open_} of {len(t)} segments "
+                           f"are inconclusive at this sample size, so it does not confirm it either")
+            parts.append(f"**Planted truth check:** the per-segment finding {verdict} ({agree} of {len(t)} "
+                         f"segments match): {lines}.")
         if self.priors_path is not None:
             parts.append(f"**The loop:** posteriors and Thompson-sampling traffic shares for the next campaign were "
                          f"written to `{self.priors_path.name}` ({len(self.priors['cells'])} segment × channel cells); "
@@ -352,6 +362,7 @@ def _truth_check(exp: pd.DataFrame, comparison: pd.DataFrame, truth: dict, cfg: 
     t = segment_map.merge(tw, on="segment").merge(seg_cmp.rename(columns={"winner": "analysis_winner"}), on="segment")
     t["covers_true_lift"] = (t["lift_low"] <= t["true_lift"]) & (t["true_lift"] <= t["lift_high"])
     t["agrees"] = t["analysis_winner"] == t["true_winner"]
+    t["contradicts"] = (t["analysis_winner"] != A.INCONCLUSIVE) & ~t["agrees"]
     loses = set(truth.get("gpt2_loses_in") or [])
     t["gpt2_loses_here"] = t["true_segment"].isin(loses)
     return segment_map, t
