@@ -41,6 +41,8 @@ def test_same_seed_same_data_different_seed_different_data(tiny):
     for key in ("users", "user_factors", "item_factors", "response"):
         pd.testing.assert_frame_equal(tiny.truth[key], again.truth[key], obj=key)
     assert tiny.truth["segments"] == again.truth["segments"]
+    plain = {k: v for k, v in tiny.truth.items() if not isinstance(v, pd.DataFrame)}
+    assert plain == {k: v for k, v in again.truth.items() if not isinstance(v, pd.DataFrame)}
     other = simulate(**PROFILES["tiny"], seed=8)
     assert not other.events.equals(tiny.events)
     assert not other.products["title"].equals(tiny.products["title"])
