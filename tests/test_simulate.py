@@ -86,6 +86,10 @@ def test_tables_conform_to_schema(locale):
                 assert set(s.unique()) <= set(col.allowed)
         if spec.key:
             assert not df.duplicated(list(spec.key)).any(), f"duplicate keys in {name}"
+    from contentlab.data.validate import validate_tables
+
+    clean, report = validate_tables(ds.tables)  # the validation layer every stage loads through
+    assert {k: len(v) for k, v in clean.items()} == {k: len(v) for k, v in ds.tables.items()}
     ev = ds.events
     assert ev["user_id"].isin(ds.users["user_id"]).all()
     assert ev["product_id"].isin(ds.products["product_id"]).all()
