@@ -1,0 +1,100 @@
+"""run_feedback end to end on a small simulated shop (without the notebook): sources, SRM alarm, truth check."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from contentlab.data.simulate import simulate
+from contentlab.feedback import loop, workflow
+
+NAMES = {"bargain_hunter": "Deal Seekers", "trend_seeker": "Trend Seekers", "loyal_premium": "Premium Loyalists",
+         "casual_browser": "Casual Browsers", "new_visitor": "Newcomers"}
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    ds = simulate(n_users=600, n_products=60, n_days=21, seed=5)
+    run_dir = tmp_path_factory.mktemp("processed") / "20260101T000000-test"
+    run_dir.mkdir()
+    tu = ds.truth["users"]
+    # profiles as 02 would write them: a segment per user (here the planted one, renamed), flagged fraud
+    prof = pd.DataFrame({"user_id": tu["user_id"].astype(str), "segment": tu["segment"].map(NAMES),
+                         "cluster": tu["segment"].astype("category").cat.codes, "is_flagged": tu["is_fraud"]})
+    prof.to_parquet(run_dir / "user_profiles.parquet", index=False)
+    (run_dir / "personas.json").write_text(json.dumps([{"segment": NAMES[s], "favourite_categories": ["Sneakers"]}
+                                                       for s in NAMES]))
+    rows = []
+    for seg in NAMES.values():
+        for i in range(3):
+            for ch in ("email", "push", "product_page"):
+                for var in ("template", "gpt2"):
+                    text = f"New sneakers {i} for {seg}" + (" at a great price" if var == "gpt2" and i else "")
+                    rows.append({"content_id": f"{seg[:3]}{i}{ch}{var}", "content_type": "copy", "segment": seg,
+                                 "product_id": str(ds.products["product_id"].iloc[i]), "channel": ch,
+                                 "variant": var, "text": text, "published": True, "quality": float(i)})
+    pd.DataFrame(rows).to_parquet(run_dir / "content.parquet", index=False)
+    return ds, run_dir
+
+
+def test_campaign_source_truth_check_and_outputs(shop):
+    ds, run_dir = shop
+    res = workflow.run_feedback(ds, run_dir, workflow.FeedbackConfig(impressions_per_user=60), seed=1)
+    assert res.source == "campaign"
+    m = res.metrics()
+    assert m["n_variants"] == 2 and m["n_tests"] == len(res.comparison) == 3 + 5 + 15
+    assert set(m["winner"]) == {"email", "push", "product_page"}
+    assert m["srm_flag"] is False and 0 <= m["srm_p"] <= 1
+    t = res.truth_table.set_index("segment")
+    assert t.loc["Premium Loyalists", "true_winner"] == "template" and t.loc["Premium Loyalists", "gpt2_loses_here"]
+    assert (t["purity"] == 1).all()  # profiles are the planted segments here
+    assert m["segments_contradicting"] == 0
+    assert m["planted_truth_agrees"] == bool((t["analysis_winner"] == t["true_winner"]).all())
+    # files of the stage
+    assert (run_dir / "ab_results.parquet").exists() and (run_dir / "ab_exposures.parquet").exists()
+    pri = loop.read_priors(run_dir)
+    assert pri["run_id"] == run_dir.name and pri["extra"]["srm_flag"] is False
+    assert not res.exposures["user_id"].isin(ds.truth["users"].loc[ds.truth["users"]["is_fraud"], "user_id"]).any()
+    assert "Planted truth check" in res.summary_markdown()
+    assert res.logit is not None and "mentions_price" in set(res.logit.table["feature"])
+
+
+def test_srm_alarm_goes_first_and_marks_results_untrustworthy(shop):
+    ds, run_dir = shop
+    cfg = workflow.FeedbackConfig(impressions_per_user=5, planned_split={"template": 0.6, "gpt2": 0.4})
+    res = workflow.run_feedback(ds, run_dir, cfg, seed=2, write=False)
+    users = res.exposures.drop_duplicates("user_id")["variant"].value_counts(normalize=True)
+    assert abs(users["template"] - 0.6) < 0.06  # the campaign follows the planned split ...
+    assert not res.srm.flag  # checked against its own plan
+    # ... and a log that does not match the plan raises the alarm
+    broken = res.exposures
+    from contentlab.feedback import analysis as A
+
+    srm = A.srm_check(broken, {"template": 0.5, "gpt2": 0.5})
+    assert srm.flag and srm.p < 0.001
+    res.srm = srm
+    res.verdicts = A.channel_verdicts(res.comparison, srm)
+    text = res.summary_markdown()
+    assert text.startswith("### ⚠️ Sample ratio mismatch") and "untrustworthy" in text
+    assert all(not v["trustworthy"] for v in res.verdicts.values())
+
+
+def test_dataset_source_uses_the_exposure_log(shop):
+    ds, run_dir = shop
+    res = workflow.run_feedback(ds, run_dir, workflow.FeedbackConfig(exposures_source="dataset"), seed=3, write=False)
+    assert res.source == "dataset"
+    assert len(res.exposures) == len(ds.exposures)
+    assert set(res.exposures["segment"]) <= set(NAMES.values()) | {workflow.UNPROFILED}
+    assert "logged_segment" in res.exposures and res.has_truth
+
+
+def test_source_resolution_errors(shop, tmp_path):
+    ds, _ = shop
+    with pytest.raises(ValueError, match="content.parquet"):
+        workflow.run_feedback(ds, tmp_path, workflow.FeedbackConfig(exposures_source="campaign"), write=False)
+    assert workflow.resolve_source(ds, tmp_path, "auto") == "dataset"  # no content: the log
+    with pytest.raises(ValueError):
+        workflow.FeedbackConfig(correction="bonferroni")
