@@ -4,6 +4,12 @@
 who are also in training), their seen (training) items, their relevant (held-out) items, and what the
 beyond-accuracy metrics need. :func:`evaluate_model` fits a model, times the fit and the full-catalogue top-k
 scoring, and returns one results row plus the top-k lists and per-user metrics.
+
+- RMSE/MAE: over the held-out pairs of the evaluated users, for models that predict ratings (Surprise's clipped
+  estimate); ranking-only models (popularity, ranking mode, content, hybrid) report none.
+- Cold-item slice (``cold_ndcg_at_k``): users with a held-out interaction on a product that has no training
+  interactions; only those cold products are ranked, relevance = the user's held-out cold interactions. Exact score
+  ties (a collaborative model scores every unknown product alike) are broken in a seeded random order.
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Mapping
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from contentlab.store import EventStore
@@ -112,8 +113,6 @@ def build_interactions(
         frames = {} if store is not None else {"events": events[["user_id", "product_id", "event_type", "timestamp"]]}
         out = _run(_events_query(mode, weights), store, frames)
         if mode == "weighted" and len(out):
-            import numpy as np
-
             top = float(out["rating"].max())
             out["rating"] = 1.0 + 4.0 * np.log1p(out["rating"]) / np.log1p(top) if top > 0 else 1.0
     out["user_id"] = out["user_id"].astype(str)
