@@ -193,3 +193,16 @@ def test_index_escapes_everything_and_links_reports():
                                          ({"a": 1}, "a=1"), ([1, 2], "[1, 2]")])
 def test_format_value(value, text):
     assert report.format_value(value) == text
+
+
+def test_runs_index_lists_runs_newest_first_escaped():
+    manifests = [
+        {"run_id": "20260101T000000-demo", "profile": "demo", "notebooks": [{"name": "01_eda", "status": "ok"}]},
+        {"run_id": "20260102T000000-demo", "profile": EVIL,
+         "notebooks": [{"name": "01_eda", "status": "ok"}, {"name": "02_profiling", "status": "failed"}]},
+    ]
+    html = report.render_runs_index(manifests, latest="20260102T000000-demo")
+    assert_self_contained(html)
+    assert "<script" not in html and ESCAPED in html
+    assert html.index("20260102T000000-demo/index.html") < html.index("20260101T000000-demo/index.html")
+    assert 'href="latest/index.html"' in html and "st-failed" in html and "st-ok" in html

@@ -546,6 +546,28 @@ def write_index(report_dir: str | Path, manifest: Mapping[str, Any], **kwargs: A
     return path
 
 
+def render_runs_index(manifests: Iterable[Mapping[str, Any]], latest: str | None = None) -> str:
+    """The HTML text of ``reports/index.html``: every run, newest first, linking its ``index.html``."""
+    runs = []
+    for manifest in sorted(manifests, key=lambda m: str(m.get("run_id", "")), reverse=True):
+        notebooks = [{"name": str(nb.get("name", "")), "status": str(nb.get("status", ""))}
+                     for nb in manifest.get("notebooks", [])]
+        statuses = [nb["status"] for nb in notebooks]
+        if "failed" in statuses:
+            status = "failed"
+        elif "running" in statuses or "pending" in statuses:
+            status = "running"
+        elif "ok" in statuses:
+            status = "ok"
+        else:
+            status = "not run"
+        runs.append({"run_id": str(manifest.get("run_id", "")), "profile": str(manifest.get("profile", "")),
+                     "status_label": STATUS_LABELS.get(status, status),
+                     "status_class": "st-" + status.replace(" ", "-"), "notebooks": notebooks})
+    template = _jinja_env().get_template("runs_index.html.j2")
+    return template.render(css=markupsafe.Markup(_css()), runs=runs, latest=latest)  # noqa: S704
+
+
 def _duration(seconds: Any) -> str:
     if seconds is None:
         return ""

@@ -5,6 +5,7 @@ One run::
     reports/<run_id>/            report_dir: <stage>.ipynb (executed), <stage>.html, index.html, manifest.json
     data/processed/<run_id>/     run_dir: the stages' products (docs/architecture.md)
     reports/latest -> <run_id>   the newest finished run (``latest.txt`` where symlinks are unavailable)
+    reports/index.html           every run, newest first
 
 ``run_id`` is ``YYYYmmddTHHMMSS-<profile>`` (UTC); a suffix ``-2``, ``-3``... keeps it unique, so repeated or
 concurrent runs never overwrite anything. ``manifest.json`` and ``index.html`` are rewritten after every
@@ -373,6 +374,19 @@ def point_latest(run_id: str) -> Path:
         with contextlib.suppress(FileNotFoundError):
             (root / "latest.txt").unlink()
         return link
+
+
+def write_runs_index() -> Path:
+    """Rewrite ``reports/index.html`` (all runs, newest first) under the reports lock."""
+    from contentlab.report import render_runs_index
+
+    root = config.reports_dir()
+    with _locked(root / LOCK_FILE):
+        text = render_runs_index(list_runs(), latest=latest_pointer())
+        staging = root / f".index.{os.getpid()}.html"
+        staging.write_text(text, encoding="utf-8")
+        staging.replace(root / "index.html")
+    return root / "index.html"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -774,7 +788,8 @@ def run_pipeline(
             copied = copy_upstream(config.processed_dir() / source_run, run_dir, upstream)
             products.update({k: v for k, v in copied.items() if k in STAGES})
             n_files = sum(len(v) for v in copied.values())
-            notes.append(f"Products of {', '.join(upstream)} copied from run {source_run} ({n_files} files).")
+            notes.append(f"Products of {', '.join(upstream)} copied from run {source_run} "
+                         f"({n_files} file{'' if n_files == 1 else 's'}).")
         else:
             notes.append(f"No earlier successful run of profile {prof['name']}: products of "
                          f"{', '.join(upstream)} are not available to this run.")
@@ -838,6 +853,10 @@ def run_pipeline(
                 r.status = NOT_RUN
         publish()
         point_latest(run_id)
+        try:
+            write_runs_index()
+        except Exception as exc:  # noqa: BLE001 - a convenience page; never fails a run
+            progress.note(f"reports/index.html not updated: {type(exc).__name__}: {exc}")
     return result
 
 
