@@ -452,7 +452,7 @@ def test_plot_helpers_label_every_axis(store):
         for ax in fig.axes:
             if ax.get_label() == "<colorbar>":
                 continue
-            assert ax.get_title() or fig._suptitle is not None
+            assert ax.get_title() or fig.get_suptitle()
             assert ax.get_xlabel() and ax.get_ylabel(), ax.get_title()
         matplotlib.pyplot.close(fig)
 
