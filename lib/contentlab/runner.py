@@ -69,7 +69,7 @@ VERSIONED_PACKAGES = {
     "nbconvert": "nbconvert", "nbclient": "nbclient", "ipykernel": "ipykernel",
 }
 
-_RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _TIMESTAMP = re.compile(r"^(\d{8}T\d{6})")
 
 
@@ -252,7 +252,7 @@ def _allocate(profile_name: str, run_id: str | None, now: _dt.datetime) -> tuple
     config.ensure_dirs()
     if run_id is not None:
         if not _RUN_ID_OK.match(run_id) or run_id in ("latest",):
-            raise RunError(f"--run-id {run_id!r}: use letters, digits, '.', '-' and '_'")
+            raise RunError(f"--run-id {run_id!r}: use letters, digits, '-' and '_'")
         candidates: Iterable[str] = [run_id]
     else:
         base = f"{now:%Y%m%dT%H%M%S}-{profile_name}"
@@ -766,7 +766,7 @@ def run_pipeline(
         last = max(STAGES.index(s) for s in selected)
         upstream = [s for s in STAGES[:last] if s not in selected]
         if from_run is not None:
-            if not (config.processed_dir() / from_run).is_dir():
+            if not _RUN_ID_OK.match(from_run) or not (config.processed_dir() / from_run).is_dir():
                 raise RunError(f"--from-run {from_run}: no such run in {config.processed_dir()}")
             source_run = from_run
         elif upstream:
