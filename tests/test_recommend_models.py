@@ -191,3 +191,15 @@ def test_select_best_and_popularity_bias():
     bias = outputs.popularity_bias(np.array([[19, 18], [0, 19]]), counts)
     assert bias.loc[bias["popularity_decile"] == 10, "share"].iloc[0] == pytest.approx(0.75)
     assert bias["share"].sum() == pytest.approx(1.0)
+
+
+def test_segment_breakdown():
+    from contentlab.recommend import segment_breakdown
+
+    per_user = pd.DataFrame({"user_id": ["a", "b", "c", "d"], "precision": [0.1, 0.3, 0.2, 0.0],
+                             "recall": [1.0, 0.5, 0.0, 0.0], "ndcg": [0.4, 0.2, 0.6, 0.0], "hit_rate": [1, 1, 1, 0]})
+    profiles = pd.DataFrame({"user_id": ["a", "b", "c"], "segment": ["x", "x", "y"]})
+    out = segment_breakdown(per_user, profiles).set_index("segment")
+    assert out.loc["x", "users"] == 2 and out.loc["x", "ndcg"] == pytest.approx(0.3)
+    assert out.loc["y", "ndcg"] == pytest.approx(0.6) and out.loc["unprofiled", "users"] == 1
+    assert segment_breakdown(per_user, None).empty
