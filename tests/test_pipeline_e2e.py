@@ -1,0 +1,74 @@
+"""End to end: `contentlab run --profile tiny` on the real notebooks, in a temporary project home."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from contentlab.data.io import file_fingerprint
+from contentlab.pipeline import STAGES
+
+pytestmark = pytest.mark.slow
+
+MANIFEST_KEYS = {"run_id", "profile", "parameters", "versions", "inputs", "notebooks"}
+NOTEBOOK_KEYS = {"name", "status", "duration_s", "report", "metrics"}
+
+
+def test_manifest_shape_and_every_stage_ok(tiny_run):
+    m = tiny_run.manifest
+    assert MANIFEST_KEYS <= set(m)
+    assert m["profile"] == "tiny"
+    assert [nb["name"] for nb in m["notebooks"]] == list(STAGES)
+    for nb in m["notebooks"]:
+        assert NOTEBOOK_KEYS <= set(nb), nb
+        assert nb["status"] == "ok", nb
+        assert nb["duration_s"] > 0
+        assert (tiny_run.report_dir / nb["report"]).exists()
+        assert nb["metrics"], f"{nb['name']} recorded no metrics"
+
+
+def test_latest_points_at_the_run_and_index_links_every_report(tiny_run):
+    latest = tiny_run.home / "reports" / "latest"
+    assert latest.resolve() == tiny_run.report_dir.resolve()
+    index = (tiny_run.report_dir / "index.html").read_text(encoding="utf-8")
+    for nb in tiny_run.manifest["notebooks"]:
+        assert nb["report"] in index
+
+
+def _html_files(run):
+    files = sorted(run.report_dir.glob("*.html"))
+    assert files
+    return files
+
+
+def test_reports_are_self_contained_and_show_no_code(tiny_run):
+    remote = re.compile(r"<(script|link|img|iframe)[^>]+(src|href)\s*=\s*['\"]?(https?:)?//", re.I)
+    for f in _html_files(tiny_run):
+        html = f.read_text(encoding="utf-8")
+        assert not remote.search(html), f"{f.name} loads something from the internet"
+        assert "import contentlab" not in html, f"{f.name} shows code"
+        assert "injected-parameters" not in html
+
+
+def test_raw_user_ids_never_appear_in_html(tiny_run):
+    users = pd.read_parquet(tiny_run.run_dir / "clean" / "users.parquet")["user_id"].astype(str)
+    # ids long enough not to collide with ordinary numbers in the text
+    ids = [u for u in users if len(u) >= 5]
+    assert ids
+    pattern = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(map(re.escape, ids)) + r")(?![A-Za-z0-9_])")
+    for f in _html_files(tiny_run):
+        hit = pattern.search(f.read_text(encoding="utf-8"))
+        assert hit is None, f"raw user id {hit.group(0)!r} in {f.name}"
+
+
+def test_raw_data_is_not_modified_by_a_run(tiny_run):
+    # the manifest records {input path relative to the project home: sha256[:16]}; after the whole
+    # run every input still hashes the same, and every input lives under data/raw
+    inputs = tiny_run.manifest["inputs"]
+    assert inputs and any(p.endswith("events.parquet") for p in inputs)
+    for rel, digest in inputs.items():
+        assert rel.startswith("data/raw/"), rel
+        assert file_fingerprint(tiny_run.home / rel) == digest, f"{rel} changed during the run"
