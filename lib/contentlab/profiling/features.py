@@ -17,8 +17,8 @@ Columns (optional inputs missing -> the features that need them are absent, see
 * price: ``price_index`` (mean of price / median list price of the product's category over the
   user's events; < 1 means cheaper than typical), ``price_index_paid`` (the same over purchases),
   ``discount_share`` (share of purchase lines with a discount, when ``discount`` exists)
-* time pattern: ``peak_hour`` (hour of day with most events), ``mean_hour`` (circular mean of the
-  events' time of day) with its components ``hour_sin``/``hour_cos``, ``weekend_share``,
+* time pattern: ``mean_hour`` (circular mean of the events' time of day, 0-24) with its components
+  ``hour_sin``/``hour_cos``, ``weekend_share``,
   ``night_share`` (00:00-05:59)
 * affinity: ``cat_share__<category>`` (share of the user's events per category; needs
   ``products.category``), ``favourite_category``, ``novelty_share`` (share of events on products
@@ -126,7 +126,6 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
                MIN(timestamp) FILTER (WHERE event_type = 'purchase') AS first_purchase,
                AVG(CASE WHEN dayofweek(timestamp) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
                AVG(CASE WHEN hour(timestamp) < 6 THEN 1.0 ELSE 0.0 END) AS night_share,
-               MODE(hour(timestamp) ORDER BY hour(timestamp)) AS peak_hour,
                AVG(sin(2 * pi() * (hour(timestamp) + minute(timestamp) / 60.0) / 24)) AS hour_sin,
                AVG(cos(2 * pi() * (hour(timestamp) + minute(timestamp) / 60.0) / 24)) AS hour_cos
         FROM e GROUP BY user_id

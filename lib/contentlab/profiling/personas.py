@@ -26,12 +26,22 @@ import pandas as pd
 from contentlab.profiling.features import CAT_PREFIX
 from contentlab.profiling.segments import TRAIT_NAMES_ZH
 
-__all__ = ["price_band", "build_personas", "PRICE_BANDS"]
+__all__ = ["price_band", "build_personas", "PRICE_BANDS", "zh_name"]
 
 PRICE_BANDS = {"budget": (None, 0.9), "mid-range": (0.9, 1.1), "premium": (1.1, None)}
 PRICE_BANDS_ZH = {"budget": "平价", "mid-range": "中档", "premium": "高端"}
 CHANNEL_ZH = {"web": "网页", "app": "App", "email": "邮件", "push": "推送", "social": "社交媒体", "ads": "广告",
               "organic": "自然流量", "search": "搜索", "mini_program": "小程序", "wechat": "微信", "store": "门店"}
+
+
+def zh_name(segment: str) -> str:
+    """Chinese segment name (numbered fallback names keep their number)."""
+    if segment in TRAIT_NAMES_ZH:
+        return TRAIT_NAMES_ZH[segment]
+    base, _, num = segment.rpartition(" ")
+    if base in TRAIT_NAMES_ZH and num.isdigit():
+        return f"{TRAIT_NAMES_ZH[base]} {num}"
+    return segment
 
 
 def price_band(price_index: float) -> str:
@@ -151,7 +161,7 @@ def build_personas(
         }
         rec["text_en"] = _prose_en(rec, [_trait(f, values[f], overall[f], "en") for f in top])
         if locale == "zh":
-            rec["name_zh"] = TRAIT_NAMES_ZH.get(seg, seg)
+            rec["name_zh"] = zh_name(seg)
             rec["text_zh"] = _prose_zh(rec, [_trait(f, values[f], overall[f], "zh") for f in top])
         personas.append(rec)
     return personas

@@ -9,8 +9,21 @@ import seaborn as sns
 
 from contentlab.profiling.features import CAT_PREFIX
 
-__all__ = ["silhouette_plot", "pca_plot", "rfm_heatmaps", "segment_profile_heatmap", "clv_distribution",
+__all__ = ["renderable", "silhouette_plot", "pca_plot", "rfm_heatmaps", "segment_profile_heatmap", "clv_distribution",
            "calibration_plot", "risk_plot", "confusion_heatmap", "category_affinity_heatmap"]
+
+
+def renderable(labels) -> bool:
+    """True when the current matplotlib font has a glyph for every character of ``labels``
+    (e.g. Chinese category names need a CJK font)."""
+    from matplotlib import font_manager, ft2font
+
+    try:
+        font = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties(family=plt.rcParams["font.family"])))
+    except Exception:  # noqa: BLE001 - no usable font information: assume it works
+        return True
+    chars = {ch for label in labels for ch in str(label) if not ch.isspace()}
+    return all(font.get_char_index(ord(ch)) != 0 for ch in chars)
 
 
 def silhouette_plot(curve: pd.DataFrame, chosen_k: int, ax=None):

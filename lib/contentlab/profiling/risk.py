@@ -5,7 +5,10 @@ active day, seconds between clicks, orders per active day, purchases without a v
 repeat an earlier amount, night-time share) are scored with **robust z-scores**:
 ``z = 0.6745 (x - median) / MAD`` (Iglewicz & Hoaglin's modified z-score; when the MAD is 0 the
 mean absolute deviation x 1.2533 is used instead). Count-like signals are log-transformed first and
-only the suspicious direction counts (a *high* event rate, a *short* gap between clicks).
+only the suspicious direction counts (a *high* event rate, a *short* gap between clicks). The scale
+never drops below a floor (0.2 on log signals, about a 22% relative change; 0.05 on shares): where
+nearly everyone has the same value (CDNOW: one order per purchase day) the MAD is 0, and a tiny
+deviation would otherwise look like an extreme outlier.
 
 A signal *fires* when ``z > z_threshold`` (3.5, the usual cut-off for modified z-scores). The
 account's ``risk_score`` is the sum of the z-scores of its fired signals, and it is flagged when
@@ -43,20 +46,25 @@ RISK_SIGNALS: dict[str, tuple[int, bool, str]] = {
 }
 
 
-def robust_z(x: pd.Series) -> pd.Series:
-    """Modified z-score; NaN stays NaN."""
+MIN_SCALE_LOG = 0.2
+MIN_SCALE_SHARE = 0.05
+
+
+def robust_z(x: pd.Series, min_scale: float = 0.0) -> pd.Series:
+    """Modified z-score ``(x - median) / scale`` with ``scale = MAD / 0.6745`` (the MAD's normal-consistent
+    standard deviation), or ``1.2533 x mean absolute deviation`` when the MAD is 0; ``scale`` is never below
+    ``min_scale``. NaN stays NaN."""
     x = pd.Series(x, dtype=float)
     v = x.dropna()
     if v.empty:
         return x * np.nan
     med = v.median()
     mad = (v - med).abs().median()
-    if mad > 0:
-        return 0.6745 * (x - med) / mad
-    meanad = (v - med).abs().mean()
-    if meanad > 0:
-        return (x - med) / (1.253314 * meanad)
-    return x * 0.0
+    scale = mad / 0.6745 if mad > 0 else 1.253314 * (v - med).abs().mean()
+    scale = max(scale, min_scale)
+    if not scale > 0:
+        return x * 0.0
+    return (x - med) / scale
 
 
 @dataclass
@@ -91,7 +99,7 @@ def risk_flags(
         if log:
             x = np.log1p(x.clip(lower=0))
         transformed[s] = x
-        tab[f"z_{s}"] = direction * robust_z(x)
+        tab[f"z_{s}"] = direction * robust_z(x, min_scale=MIN_SCALE_LOG if log else MIN_SCALE_SHARE)
     zcols = [f"z_{s}" for s in signals]
     fired = tab[zcols].gt(z_threshold) if zcols else pd.DataFrame(index=tab.index)
     tab["n_signals"] = fired.sum(axis=1).astype("int64") if zcols else 0

@@ -54,7 +54,7 @@ covers, and blocks that carry little segment structure only dilute the distances
 # (feature, direction) -> readable segment name; direction +1 = above average
 TRAIT_NAMES: dict[tuple[str, int], str] = {
     ("price_index", -1): "Bargain Hunters",
-    ("price_index", +1): "Premium Loyalists",
+    ("price_index", +1): "Premium Shoppers",
     ("frequency", +1): "Frequent Buyers",
     ("novelty_share", +1): "Trend Seekers",
     ("tenure_days", -1): "New Visitors",
@@ -66,7 +66,7 @@ TRAIT_NAMES: dict[tuple[str, int], str] = {
 }
 TRAIT_NAMES_ZH: dict[str, str] = {
     "Bargain Hunters": "精打细算淘货族",
-    "Premium Loyalists": "品质忠实客",
+    "Premium Shoppers": "品质优选客",
     "Frequent Buyers": "高频回购客",
     "Trend Seekers": "追新潮人",
     "New Visitors": "新访客",
@@ -75,6 +75,7 @@ TRAIT_NAMES_ZH: dict[str, str] = {
     "Lapsing Customers": "流失风险客户",
     "Deal Seekers": "优惠猎手",
     "Cart Abandoners": "加购未付款客户",
+    "Mainstream Customers": "大众顾客",
     FLAGGED_SEGMENT: "风险账户（已排除）",
     INACTIVE_SEGMENT: "无行为用户",
 }
@@ -201,22 +202,30 @@ def _trait_z(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def name_clusters(features: pd.DataFrame, labels: pd.Series) -> dict[int, str]:
-    """Readable, unique names per cluster from their most distinctive traits."""
-    z = _trait_z(features, labels).fillna(-np.inf)
+MIN_TRAIT_Z = 0.25
+FALLBACK_NAME = "Mainstream Customers"
+
+
+def name_clusters(features: pd.DataFrame, labels: pd.Series, min_z: float = MIN_TRAIT_Z) -> dict[int, str]:
+    """Readable, unique names per cluster from their most distinctive traits.
+
+    A name is only given for a trait at least ``min_z`` standard deviations from everyone's mean;
+    clusters without such a trait are "Mainstream Customers" (numbered when there are several).
+    """
+    z = _trait_z(features, labels)
     clusters = sorted(labels.unique())
-    if z.empty:
-        return {c: f"Segment {c + 1}" for c in clusters}
-    z = z.reindex(clusters)
-    cost = -z.to_numpy()
-    cost[~np.isfinite(cost)] = 1e6
-    rows, cols = linear_sum_assignment(cost)
-    names = {}
-    for r, c in zip(rows, cols):
-        names[clusters[r]] = TRAIT_NAMES[z.columns[c]]
-    for c in clusters:  # more clusters than traits
-        names.setdefault(c, f"Segment {c + 1}")
-    # Disambiguate a duplicate fallback by favourite category, if any
+    names: dict[int, str] = {}
+    if not z.empty:
+        z = z.reindex(clusters).fillna(-np.inf)
+        cost = -z.to_numpy()
+        cost[~np.isfinite(cost)] = 1e6
+        rows, cols = linear_sum_assignment(cost)
+        for r, c in zip(rows, cols):
+            if z.iloc[r, c] >= min_z:
+                names[clusters[r]] = TRAIT_NAMES[z.columns[c]]
+    rest = [c for c in clusters if c not in names]
+    for i, c in enumerate(rest, start=1):
+        names[c] = FALLBACK_NAME if len(rest) == 1 else f"{FALLBACK_NAME} {i}"
     return names
 
 

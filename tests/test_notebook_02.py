@@ -1,0 +1,113 @@
+"""02 profiling on the tiny profile (through `contentlab run`): the report has its sections with the summary
+first, the stage's files follow the contract, and every recorded metric equals a value recomputed from those
+files, the clean tables and the planted truth."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from contentlab.profiling.clv import LOG_BOUND, BetaGeoNBD
+
+pytestmark = pytest.mark.slow
+
+SECTIONS = ["Summary", "Segments", "RFM", "Segment profiles", "Personas", "Customer lifetime value",
+            "Frequently bought together", "Risk flags"]
+METRICS = ["n_segments", "silhouette", "n_rules", "risk_precision", "risk_recall", "segment_ari", "bgnbd_r",
+           "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "clv_total", "users_profiled"]
+
+
+def _page(run) -> str:
+    return (run.report_dir / run.notebook("02_profiling")["report"]).read_text(encoding="utf-8")
+
+
+def _truth_users(run) -> pd.DataFrame:
+    meta = json.loads((run.run_dir / "dataset.json").read_text(encoding="utf-8"))
+    return pd.read_parquet(Path(meta["truth_dir"]) / "users.parquet").set_index("user_id")
+
+
+def test_02_report_sections(tiny_run):
+    assert tiny_run.notebook("02_profiling")["status"] == "ok"
+    page = _page(tiny_run)
+    assert "02 · Customer profiling" in page
+    positions = []
+    for section in SECTIONS:
+        m = re.search(r"<h2[^>]*>\s*" + re.escape(section) + r"\s*<", page)
+        assert m, f"section {section!r} missing from the 02 report"
+        positions.append(m.start())
+    assert positions == sorted(positions), "summary first, then the sections in notebook order"
+    assert "Champions" in page and "Hibernating" in page  # the RFM grid definitions are shown
+    assert "fewer than 5 users" in page  # the small-cell rule is stated
+    assert "adjusted Rand index" in page
+    assert page.count("<img") >= 8
+    assert "Traceback" not in page
+
+
+def test_02_report_shows_no_raw_user_ids(tiny_run):
+    page = _page(tiny_run)
+    users = pd.read_parquet(tiny_run.run_dir / "clean" / "users.parquet")["user_id"].astype(str)
+    leaked = [u for u in users if re.search(r"(?<![A-Za-z0-9])" + re.escape(u) + r"(?![A-Za-z0-9])", page)]
+    assert not leaked, leaked[:5]
+    assert re.search(r"u_[0-9a-f]{12}", page), "top customers are listed under pseudonyms"
+
+
+def test_02_outputs_and_recorded_metrics(tiny_run):
+    m = tiny_run.metrics("02_profiling")
+    assert set(METRICS) <= set(m), sorted(set(METRICS) - set(m))
+    run_dir = tiny_run.run_dir
+    prof = pd.read_parquet(run_dir / "user_profiles.parquet")
+    users = pd.read_parquet(run_dir / "clean" / "users.parquet")
+    rules = pd.read_parquet(run_dir / "association_rules.parquet")
+    risk = pd.read_parquet(run_dir / "risk_flags.parquet")
+    personas = json.loads((run_dir / "personas.json").read_text(encoding="utf-8"))
+
+    assert m["users_profiled"] == len(prof) == users["user_id"].nunique()
+    assert m["n_segments"] == prof.loc[prof["cluster"] >= 0, "cluster"].nunique()
+    assert m["n_rules"] == len(rules)
+    assert m["clv_total"] == pytest.approx(float(prof["clv"].sum()), rel=1e-9)
+    assert -1 <= m["silhouette"] <= 1
+
+    truth = _truth_users(tiny_run)
+    p = prof.set_index("user_id")
+    clustered = p[p["cluster"] >= 0]
+    ari = adjusted_rand_score(truth.loc[clustered.index, "segment"], clustered["segment"])
+    assert m["segment_ari"] == pytest.approx(ari, abs=1e-9)
+    flagged = p["is_flagged"].astype(bool)
+    fraud = truth["is_fraud"].reindex(p.index).astype(bool)
+    tp = int((flagged & fraud).sum())
+    assert m["risk_precision"] == pytest.approx(tp / flagged.sum())
+    assert m["risk_recall"] == pytest.approx(tp / fraud.sum())
+    assert set(risk.loc[risk["is_flagged"], "user_id"]) == set(p.index[flagged])
+
+    # BG/NBD parameters are the maximum-likelihood fit on the genuine customers' summary saved with the profiles
+    s = prof[prof["bgnbd_frequency"].notna()]
+    assert not s["is_flagged"].any()
+    ll = BetaGeoNBD.loglik_terms
+    fitted = (m["bgnbd_r"], m["bgnbd_alpha"], m["bgnbd_a"], m["bgnbd_b"])
+    best = ll(fitted, s["bgnbd_frequency"], s["bgnbd_recency"], s["bgnbd_T"]).sum()
+    for factor in (0.9, 1.1):  # moving any parameter away lowers the likelihood
+        for i in range(4):
+            moved = list(fitted)
+            moved[i] *= factor
+            if moved[i] > np.exp(LOG_BOUND):  # a parameter at the search bound (the model's limit)
+                continue
+            assert ll(moved, s["bgnbd_frequency"], s["bgnbd_recency"], s["bgnbd_T"]).sum() <= best + 1e-6
+
+    # personas: one per clustered segment with at least 5 users, ids used in the profiles
+    sizes = clustered["segment"].value_counts()
+    assert sorted(pp["segment"] for pp in personas) == sorted(sizes[sizes >= 5].index)
+    assert set(prof["persona_id"].dropna()) == {pp["persona_id"] for pp in personas}
+    for pp in personas:
+        assert pp["size"] == int(sizes[pp["segment"]])
+        assert pp["traits"] and pp["text_en"]
+    # profile columns the later stages rely on
+    for col in ("user_id", "R", "F", "M", "rfm_segment", "cluster", "segment", "persona_id", "is_flagged",
+                "p_alive", "clv"):
+        assert col in prof.columns
+    assert np.isfinite(prof.loc[~prof["is_flagged"] & (prof["frequency"] > 0), "clv"]).all()
