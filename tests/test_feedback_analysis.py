@@ -171,3 +171,20 @@ def test_copy_logit_equals_statsmodels_logit_on_impressions():
         assert abs(t.loc[f, "ci_low"] - ci.loc[f, 0]) < 1e-6 and abs(t.loc[f, "ci_high"] - ci.loc[f, 1]) < 1e-6
         assert abs(t.loc[f, "p"] - ref.pvalues[f]) < 1e-6
     assert abs(res.pseudo_r2 - ref.prsquared) < 1e-9
+
+
+def test_copy_logit_drops_features_confounded_with_the_variant():
+    rng = np.random.default_rng(13)
+    content = pd.DataFrame({"content_id": [f"c{i}" for i in range(20)],
+                            "text": [("Only 9.99 - great price " if i % 2 else "Fresh look ") + "x " * (i % 5)
+                                     for i in range(20)], "segment": "a"})
+    variant_of = {f"c{i}": ("template" if i % 2 else "gpt2") for i in range(20)}  # template copy = price copy
+    feats = A.copy_features(content)
+    exp = pd.DataFrame({"content_id": rng.choice(content["content_id"], 6000), "channel": "email"})
+    exp["variant"] = exp["content_id"].map(variant_of)
+    exp["clicked"] = rng.random(6000) < 0.1
+    res = A.copy_logit(exp, feats)
+    assert "mentions_price" not in set(res.table["feature"])
+    assert any(d.startswith("mentions_price (collinear") for d in res.dropped)
+    assert {"variant_template", "length_words"} <= set(res.table["feature"])
+    assert np.isfinite(res.table[["coef", "ci_low", "ci_high"]].to_numpy()).all()

@@ -446,7 +446,18 @@ def copy_logit(exposures: pd.DataFrame, features: pd.DataFrame, alpha: float = 0
     cols = list(X.columns)
     grouped = X.assign(_y=y.to_numpy()).groupby(cols, sort=False)["_y"].agg(["sum", "size"]).reset_index()
     endog = np.column_stack([grouped["sum"].to_numpy(float), (grouped["size"] - grouped["sum"]).to_numpy(float)])
-    exog = grouped[cols].astype(float)
+    # a copy feature that is a linear combination of the controls and earlier columns (e.g. only template copy
+    # mentions price) cannot be told apart from them: drop it and say so instead of reporting a split estimate
+    order = ["const"] + [c for c in cols if c != "const" and c.split("_")[0] in controls] + \
+        [c for c in cols if c != "const" and c.split("_")[0] not in controls]
+    kept: list[str] = []
+    for c in order:
+        trial = grouped[kept + [c]].to_numpy(float)
+        if np.linalg.matrix_rank(trial) == len(kept) + 1:
+            kept.append(c)
+        else:
+            dropped.append(f"{c} (collinear with variant / channel / segment or other features)")
+    exog = grouped[kept].astype(float)
     try:
         fit = sm.GLM(endog, exog, family=sm.families.Binomial()).fit()
     except Exception as exc:  # perfect separation / singular design on tiny data
