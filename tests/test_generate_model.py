@@ -77,10 +77,12 @@ def test_generation_deterministic_under_seed(trained):
     p = SamplingParams(n_candidates=2, max_new_tokens=20)
     a = generate(cm, prompts, p, batch_size=4, seed=3)
     b = generate(cm, prompts, p, batch_size=4, seed=3)
-    c = generate(cm, prompts, p, batch_size=4, seed=4)
     assert a.texts == b.texts
     assert all(len(x) == 2 for x in a.texts)
-    assert a.texts != c.texts
+    # the toy model is very sure of itself: compare seeds where sampling really varies
+    hot = SamplingParams(n_candidates=2, max_new_tokens=20, temperature=2.0, top_p=1.0, top_k=0)
+    assert generate(cm, prompts, hot, seed=3).texts == generate(cm, prompts, hot, seed=3).texts
+    assert generate(cm, prompts, hot, seed=3).texts != generate(cm, prompts, hot, seed=4).texts
 
 
 def test_batched_equals_unbatched_greedy(trained):

@@ -47,3 +47,20 @@ def test_compact_vocab_round_trip_and_unseen_tokens():
     ids = vocab.encode(unseen)
     assert vocab.decode(ids) == unseen
     assert len(ids) > len(tok.encode(unseen))
+
+
+def test_chinese_characters_are_single_units():
+    tok = gpt2_tokenizer()
+    corpus = ["连帽黑色羽绒服，保暖轻薄｜价格：¥449.00"]
+    vocab = CompactVocab.from_texts(tok, corpus)
+    ids = vocab.encode(corpus[0])
+    assert vocab.decode(ids) == corpus[0]
+    assert len(ids) < 0.6 * len(tok.encode(corpus[0]))
+    # every CJK character / full-width mark is one unit that decodes to the whole character
+    units = [i for i in ids if i >= len(vocab.gpt2_ids)]
+    assert len(units) == sum(1 for ch in corpus[0] if "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef")
+    assert all(len(vocab.decode([i])) == 1 and "\ufffd" not in vocab.decode([i]) for i in units)
+    # a character outside the corpus falls back to GPT-2 ids and still round-trips
+    assert vocab.decode(vocab.encode("新款鸭绒")) == "新款鸭绒"
+    again = CompactVocab.from_dict(vocab.to_dict(), tok)
+    assert again.encode(corpus[0]) == ids and again.size == vocab.size

@@ -119,7 +119,7 @@ class CopyModel:
         meta = json.loads((path / "copymodel.json").read_text(encoding="utf-8"))
         vocab_spec = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
         tok = gpt2_tokenizer()
-        vocab = CompactVocab(tok, vocab_spec["gpt2_ids"]) if vocab_spec["kind"] == "compact" else IdentityVocab(tok)
+        vocab = CompactVocab.from_dict(vocab_spec, tok) if vocab_spec["kind"] == "compact" else IdentityVocab(tok)
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
         model.eval()
         return cls(name=meta["name"], kind=meta["kind"], model=model, vocab=vocab, tokenizer=tok,

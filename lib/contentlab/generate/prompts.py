@@ -24,6 +24,8 @@ from contentlab import config
 
 PROMPTS_DIR = config.RESOURCES_DIR / "prompts"
 PRODUCT_FIELDS = ("title", "category", "brand", "colour", "material", "style")
+PLURALIA_TANTUM = {"jeans", "trousers", "shorts", "leggings", "tights", "pants", "headphones", "earbuds",
+                   "sunglasses", "glasses", "pyjamas", "sportswear", "bedding", "skincare"}
 CHANNELS = ("push", "email", "product_page")  # the exposure log's channel names
 
 _SENT_EN = re.compile(r"(?<=[.!?])\s+")
@@ -163,7 +165,7 @@ class PromptTemplates:
 
     # ---- fields -------------------------------------------------------------------------------
     def persona_text(self, persona: Mapping[str, Any] | None) -> str:
-        if not persona:
+        if not persona or str(persona.get("persona_id")) == "ALL":
             return self.spec.get("persona_fallback", "all shoppers")
         sep = "、" if self.locale == "zh" else ", "
         fields = _Fields(
@@ -174,7 +176,7 @@ class PromptTemplates:
         return self._fill_segments(self.spec["persona"], fields, sep="；" if self.locale == "zh" else "; ")
 
     def persona_name(self, persona: Mapping[str, Any] | None) -> str:
-        if not persona:
+        if not persona or str(persona.get("persona_id")) == "ALL":
             return self.spec.get("persona_fallback", "all shoppers")
         name = persona.get("name_zh") if self.locale == "zh" and persona.get("name_zh") else persona.get("name")
         return _clean(name or persona.get("segment") or persona.get("persona_id")).replace("_", " ")
@@ -239,6 +241,69 @@ class PromptTemplates:
         if "max_chars" in ch:
             text = self.crop_chars(text, int(ch["max_chars"]))
         return text
+
+    # ---- delexicalisation ----------------------------------------------------------------------
+    def _slot_forms(self, product: Mapping[str, Any]) -> dict[str, list[str]]:
+        """Surface forms of the product's attribute values, per placeholder field."""
+        f = self.product_fields(product)
+        forms: dict[str, list[str]] = {}
+        for name in ("brand", "colour", "material", "style"):
+            if f[name]:
+                forms[name] = [f[name]]
+        if f["category"]:
+            cat = f["category"]
+            forms["category"] = [cat] if self.locale == "zh" else list(dict.fromkeys([cat, self.category_singular(cat)]))
+        if f["price"]:
+            price = float(product["price"])
+            forms["price"] = [f["price"], f"{price:.2f}", f"{price:g}"]
+        return forms
+
+    def category_singular(self, category: str) -> str:
+        c = _clean(category).lower()
+        if self.locale == "zh":
+            return _clean(category)
+        if c.split(" ")[-1] in PLURALIA_TANTUM:
+            return c
+        if re.search(r"(ss|sh|ch|x)es$", c):
+            return c[:-2]
+        if c.endswith("s") and not c.endswith("ss"):
+            return c[:-1]
+        return c
+
+    def delexicalise(self, text: str, product: Mapping[str, Any]) -> str:
+        """Replace the product's own attribute values in ``text`` with placeholders like ``[colour]``.
+
+        The embedded model is trained on delexicalised copy, so it learns *where* a colour or a price
+        goes; :meth:`relexicalise` fills in the product's real values after generation.
+        """
+        spans: list[tuple[int, int, str]] = []
+        pairs = [(name, form) for name, fs in self._slot_forms(product).items() for form in fs if form]
+        for name, form in sorted(pairs, key=lambda x: -len(x[1])):
+            body = re.escape(form)
+            if self.locale == "zh" or not form[:1].isalnum():
+                pattern = re.compile(body)
+            else:
+                pattern = re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])" if name == "category"
+                                     else rf"(?<![\w-]){body}(?![\w-])", re.IGNORECASE)
+            for m in pattern.finditer(text):
+                if not any(m.start() < e and a < m.end() for a, e, _ in spans):
+                    spans.append((m.start(), m.end(), name))
+        for a, e, name in sorted(spans, reverse=True):
+            text = text[:a] + f"[{name}]" + text[e:]
+        return text
+
+    def relexicalise(self, text: str, product: Mapping[str, Any]) -> str:
+        """Fill placeholders with the product's values (category in its singular form for English)."""
+        f = self.product_fields(product)
+        fill = {"brand": f["brand"], "colour": f["colour"].lower() if self.locale != "zh" else f["colour"],
+                "material": f["material"].lower() if self.locale != "zh" else f["material"],
+                "style": f["style"].lower() if self.locale != "zh" else f["style"],
+                "category": self.category_singular(f["category"]) if f["category"] else "", "price": f["price"]}
+        out = re.sub(r"\[(brand|colour|material|style|category|price)\]", lambda m: fill.get(m.group(1), ""), text)
+        out = " ".join(out.split())
+        if self.locale != "zh":
+            out = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)
+        return out
 
     def hook(self, persona: Mapping[str, Any] | None) -> str:
         hooks = self.spec.get("hooks", {})

@@ -24,13 +24,15 @@ _SPLIT_ZH = re.compile(r"(?<=[。！？!?])")
 POS_CUES = {
     "en": ("great", "love", "nice", "comfortable", "recommend", "quick", "value", "better", "soft", "happy", "well made",
            "goes with everything", "exactly", "fits well", "sturdy", "fast"),
-    "zh": ("好", "喜欢", "推荐", "值", "快", "百搭", "舒服", "满意", "耐用", "合身", "给力", "回购"),
+    "zh": ("good", "好", "喜欢", "推荐", "值", "快", "百搭", "舒服", "满意", "耐用", "合身", "给力", "回购"),
 }
 NEG_CUES = {
     "en": ("not ", "disappoint", "poor", "broke", "returned", "return it", "worse", "too small", "too big", "too large",
            "late", "slow", "faded", "average", "cheap", "smaller than", "different from", "wrong", "waste", "does the job"),
     "zh": ("不", "失望", "差", "一般", "退货", "慢", "没有", "色差", "起球", "偏小", "偏大", "凑合"),
 }
+
+NEGATED_POSITIVE = {"en": ("not bad", "can't fault", "cannot fault"), "zh": ("不错", "不得不说", "挑不出", "没有色差", "不起球")}
 
 
 def split_sentences(text: str, locale: str = "en") -> list[str]:
@@ -42,6 +44,8 @@ def sentence_polarity(sentence: str, rating: float, locale: str = "en") -> int:
     """+1 positive, -1 negative, 0 undecided."""
     lang = "zh" if is_zh(locale) else "en"
     low = sentence.lower()
+    for phrase in NEGATED_POSITIVE[lang]:  # "不错" (not bad) is praise: do not count its "不"
+        low = low.replace(phrase, " good ")
     pos = sum(c in low for c in POS_CUES[lang])
     neg = sum(c in low for c in NEG_CUES[lang])
     cue = (pos > neg) - (neg > pos)

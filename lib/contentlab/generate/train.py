@@ -33,7 +33,7 @@ from contentlab.generate.model import EMBEDDED, CopyModel, embedded_config, load
 from contentlab.generate.prompts import CHANNELS, PromptTemplates
 from contentlab.generate.tokenizer import CompactVocab, gpt2_tokenizer
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def set_threads(n: int) -> None:
@@ -52,8 +52,14 @@ def _persona_for(product: Mapping[str, Any], personas: Sequence[Mapping[str, Any
 
 
 def build_corpus(products: pd.DataFrame, templates: PromptTemplates, personas: Sequence[Mapping[str, Any]] | None = None,
-                 channels: Sequence[str] = CHANNELS, heldout_share: float = 0.1, seed: int = 0) -> pd.DataFrame:
-    """Prompt -> copy pairs from the catalogue: ``product_id, channel, persona_id, prompt, target, split``."""
+                 channels: Sequence[str] = CHANNELS, heldout_share: float = 0.1, seed: int = 0,
+                 delexicalise: bool = True) -> pd.DataFrame:
+    """Prompt -> copy pairs from the catalogue.
+
+    Columns ``product_id, channel, persona_id, prompt, target, model_target, split``: ``target`` is the
+    catalogue's copy, ``model_target`` what the model is trained on (with ``delexicalise``, the
+    product's own attribute values replaced by placeholders, see :meth:`PromptTemplates.delexicalise`).
+    """
     rng = random.Random(seed)
     personas = list(personas or [])
     ids = sorted(products["product_id"].astype(str).unique())
@@ -71,14 +77,19 @@ def build_corpus(products: pd.DataFrame, templates: PromptTemplates, personas: S
                 "product_id": pid, "channel": ch,
                 "persona_id": None if persona is None else str(persona.get("persona_id", "")),
                 "prompt": templates.model_prompt(persona, rec, ch), "target": target,
+                "model_target": templates.delexicalise(target, rec) if delexicalise else target,
                 "split": "heldout" if pid in held else "train",
             })
-    return pd.DataFrame(rows, columns=["product_id", "channel", "persona_id", "prompt", "target", "split"])
+    return pd.DataFrame(rows, columns=["product_id", "channel", "persona_id", "prompt", "target", "model_target", "split"])
+
+
+def _targets(corpus: pd.DataFrame) -> pd.Series:
+    return corpus["model_target"] if "model_target" in corpus.columns else corpus["target"]
 
 
 def corpus_fingerprint(corpus: pd.DataFrame) -> str:
     h = hashlib.sha256()
-    for row in corpus[["prompt", "target", "split"]].itertuples(index=False):
+    for row in zip(corpus["prompt"], _targets(corpus), corpus["split"]):
         h.update("\x1f".join(row).encode("utf-8"))
         h.update(b"\x1e")
     return h.hexdigest()[:16]
@@ -271,7 +282,7 @@ def fit_copy_model(corpus: pd.DataFrame, model: str = EMBEDDED, size: str | dict
         if finetune_steps <= 0:
             cm = load_pretrained(model, allow_download=allow_download)
             seqs = [encode_pair(cm.vocab, p, t, min(cfg.max_len, cm.max_positions))
-                    for p, t in zip(ho["prompt"], ho["target"])]
+                    for p, t in zip(ho["prompt"], _targets(ho))]
             loss = evaluate_loss(cm.model, seqs, cm.tokenizer.pad_token_id or 0)
             cm.info.update(heldout_loss=loss, heldout_perplexity=math.exp(min(loss, 50.0)), train_seconds=0.0,
                            trained=False)
@@ -289,7 +300,7 @@ def fit_copy_model(corpus: pd.DataFrame, model: str = EMBEDDED, size: str | dict
 
     tok = gpt2_tokenizer()
     if model == EMBEDDED:
-        vocab = CompactVocab.from_texts(tok, list(corpus["prompt"]) + [" " + t for t in corpus["target"]])
+        vocab = CompactVocab.from_texts(tok, list(corpus["prompt"]) + [" " + t for t in _targets(corpus)])
         torch.manual_seed(cfg.seed)
         lm = GPT2LMHeadModel(embedded_config(vocab.size, size))
         base = CopyModel(name=EMBEDDED, kind="embedded", model=lm, vocab=vocab, tokenizer=tok, fingerprint=key)
@@ -297,8 +308,8 @@ def fit_copy_model(corpus: pd.DataFrame, model: str = EMBEDDED, size: str | dict
         base = load_pretrained(model, allow_download=allow_download)
         base.kind, base.fingerprint = "finetuned", key
     max_len = min(cfg.max_len, base.max_positions)
-    train_seqs = [encode_pair(base.vocab, p, t, max_len) for p, t in zip(tr["prompt"], tr["target"])]
-    held_seqs = [encode_pair(base.vocab, p, t, max_len) for p, t in zip(ho["prompt"], ho["target"])]
+    train_seqs = [encode_pair(base.vocab, p, t, max_len) for p, t in zip(tr["prompt"], _targets(tr))]
+    held_seqs = [encode_pair(base.vocab, p, t, max_len) for p, t in zip(ho["prompt"], _targets(ho))]
     pad = base.vocab.eos_id if base.vocab.eos_id is not None else 0
     result = train_lm(base.model, train_seqs, held_seqs, cfg, pad_id=pad, progress=progress)
     base.history = result.history

@@ -47,6 +47,7 @@ class Settings:
     patience: int = 4
     finetune_steps: int = 0
     heldout_share: float = 0.1
+    delexicalise: bool = True
     temperature: float = 0.8
     top_p: float = 0.92
     top_k: int = 40
@@ -82,7 +83,8 @@ def build_model(products: pd.DataFrame, inputs: Inputs, templates: PromptTemplat
                 progress: bool = True) -> tuple[CopyModel, pd.DataFrame, float]:
     """(copy model, training corpus, seconds spent training in this call: 0 when cached or pretrained)."""
     corpus = build_corpus(products, templates, inputs.personas, channels=settings.channels,
-                          heldout_share=settings.heldout_share, seed=settings.seed)
+                          heldout_share=settings.heldout_share, seed=settings.seed,
+                          delexicalise=settings.delexicalise and settings.model == "embedded")
     t0 = time.perf_counter()
     cm = fit_copy_model(corpus, model=settings.model, size=settings.model_size, train=settings.train_config(),
                         finetune_steps=settings.finetune_steps, cache=settings.cache, progress=progress)
@@ -102,6 +104,7 @@ def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFra
     slots["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel)
                        for s in slots.itertuples()]
     rows = []
+    relex = settings.delexicalise and settings.model == "embedded"
     tokens, seconds, copies = 0, 0.0, 0
     for ch, g in slots.groupby("channel", sort=False):
         lo, hi = templates.new_tokens(ch)
@@ -111,9 +114,11 @@ def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFra
         tokens += res.total_tokens
         seconds += res.seconds
         for slot, texts, counts in zip(g.to_dict(orient="records"), res.texts, res.n_tokens):
-            for k, (text, n) in enumerate(zip(texts, counts)):
+            product = by_id[str(slot["product_id"])]
+            for k, (raw, n) in enumerate(zip(texts, counts)):
                 copies += 1
-                rows.append({**slot, "variant": "gpt2", "candidate": k, "text": text, "n_tokens": n})
+                text = templates.relexicalise(raw, product) if relex else raw
+                rows.append({**slot, "variant": "gpt2", "candidate": k, "text": text, "raw_text": raw, "n_tokens": n})
     stats = {"tokens": tokens, "seconds": seconds, "copies": copies,
              "tokens_per_s": tokens / seconds if seconds else float("nan"),
              "copies_per_s": copies / seconds if seconds else float("nan")}
@@ -132,8 +137,12 @@ def template_candidates(slots: pd.DataFrame, products: pd.DataFrame, personas: M
 
 def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: PromptTemplates, guardrails: Guardrails,
                      lexicon: AttributeLexicon, index: NGramIndex | None, cm: CopyModel | None, locale: str,
-                     user_ids: set[str] | None = None, threads: int = 2) -> pd.DataFrame:
-    """Scores every candidate and decides rejection (hallucination, guardrails, hard length limits, empty)."""
+                     user_ids: set[str] | None = None, threads: int = 2, delexicalised: bool = False) -> pd.DataFrame:
+    """Scores every candidate and decides rejection (hallucination, guardrails, hard length limits, empty).
+
+    With ``delexicalised`` (the model was trained on copy with placeholders) perplexity is measured
+    on the placeholder form of each copy, the form the model actually writes.
+    """
     by_id = _products_by_id(products)
     df = cands.reset_index(drop=True).copy()
     cov, hall, wrong, len_ok, bleu, rouge, over, regur, reasons, terms = ([] for _ in range(10))
@@ -155,6 +164,8 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
         found: list[str] = []
         if not text.strip():
             why.append("empty")
+        if "\ufffd" in text or "[" in text or "]" in text:
+            why.append("malformed")  # bytes that form no character, or a broken placeholder
         if f.hallucinated:
             why.append("hallucination")
             found.extend(f.wrong)
@@ -179,7 +190,13 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
     df["reject_detail"] = terms
     df["rejected"] = df["reject_reason"] != ""
     if cm is not None and len(df):
-        df["perplexity"] = copy_perplexity(cm, df["prompt"].tolist(), df["text"].tolist(), threads=threads)
+        if delexicalised:
+            raw = df["raw_text"] if "raw_text" in df.columns else pd.Series([None] * len(df))
+            ppl_texts = [r if isinstance(r, str) else templates.delexicalise(t, by_id[str(pid)])
+                         for r, t, pid in zip(raw, df["text"], df["product_id"])]
+        else:
+            ppl_texts = df["text"].tolist()
+        df["perplexity"] = copy_perplexity(cm, df["prompt"].tolist(), ppl_texts, threads=threads)
     else:
         df["perplexity"] = np.nan
     df["quality"] = [quality_score(c, l, p, g) for c, l, p, g in

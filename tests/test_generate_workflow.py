@@ -1,0 +1,57 @@
+"""The notebook's steps end to end on tiny simulated shops, English and Chinese."""
+
+import pandas as pd
+import pytest
+
+import contentlab.generate  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+from contentlab.data.simulate import simulate
+from contentlab.generate import load_guardrails, load_templates
+from contentlab.generate import workflow as wf
+from contentlab.generate.publish import CONTENT_COLUMNS, content_table, write_cards, write_content
+from contentlab.generate.scoring import AttributeLexicon, NGramIndex
+from contentlab.generate.slots import Inputs, build_slots
+
+METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
+           "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("locale", ["en", "zh"])
+def test_generation_workflow(locale, tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    ds = simulate(150, 30, 15, locale, 11)
+    products = ds.products
+    tpl, gr = load_templates(locale), load_guardrails()
+    personas = [{"persona_id": "P01", "segment": "bargain_hunter", "name": "bargain_hunter", "price_band": "budget",
+                 "favourite_categories": list(products["category"].unique()[:2])}]
+    inputs = Inputs(personas=personas)
+    st = wf.Settings(model_size="tiny", train_steps=40, eval_every=20, n_slots=6, products_per_persona=2,
+                     n_candidates=2, seed=1)
+    cm, corpus, train_seconds = wf.build_model(products, inputs, tpl, st, progress=False)
+    assert train_seconds > 0 and cm.info["heldout_loss"] < cm.info["initial_heldout_loss"]
+    assert corpus["model_target"].str.contains(r"\[(?:colour|material|brand|category|style|price)\]").mean() > 0.5
+    slots = build_slots(products, inputs, st.channels, st.n_slots, st.products_per_persona, ds.events)
+    gpt, stats = wf.generate_candidates(cm, slots, products, inputs.persona_map, tpl, st)
+    assert len(gpt) == len(slots) * 2 and stats["tokens"] > 0
+    tplc = wf.template_candidates(slots, products, inputs.persona_map, tpl)
+    scored = wf.score_candidates(pd.concat([gpt, tplc], ignore_index=True), products, tpl, gr,
+                                 AttributeLexicon(products, locale), NGramIndex(corpus["target"], locale), cm, locale,
+                                 set(ds.users["user_id"]), delexicalised=True)
+    scored = wf.select_best(scored)
+    # rejected candidates keep their reason; published copy is never rejected; at most one per slot and variant
+    assert (scored["rejected"] == (scored["reject_reason"] != "")).all()
+    assert not (scored["published"] & scored["rejected"]).any()
+    assert scored[scored["published"]].groupby(["slot_id", "variant"]).size().max() == 1
+    assert not scored.loc[scored["hallucinated"], "published"].any()
+    m = wf.metrics(scored, slots, cm, stats, train_seconds, locale)
+    assert list(m) == METRICS
+    assert m["n_slots"] == len(slots) and m["n_copies"] == int(scored["published"].sum())
+    assert m["hallucination_rate"] == pytest.approx(scored.loc[scored["variant"] == "gpt2", "hallucinated"].mean())
+    content = content_table(scored, None, products, cm.name, cm.fingerprint, gr.version, tpl.version)
+    assert list(content.columns) == CONTENT_COLUMNS and content["content_id"].is_unique
+    write_content(content, tmp_path / "run")
+    html_path, _ = write_cards(content, tmp_path / "report")
+    if locale == "zh":
+        published = content[content["published"] & (content["variant"] == "template")]["text"]
+        assert published.str.contains(r"[\u4e00-\u9fff]").all()
+        assert "¥" in html_path.read_text(encoding="utf-8")
