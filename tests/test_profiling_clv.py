@@ -183,3 +183,21 @@ def test_clv_discounting():
     expect = bg.conditional_expected_purchases(360 / 7, *args[:3]) * gg.conditional_expected_average_profit([2.0], [30.0])
     assert undiscounted[0] == pytest.approx(expect[0], rel=1e-9)
     assert 0 < discounted[0] < undiscounted[0]
+
+
+@needs_cdnow
+def test_cdnow_through_the_adapter_and_event_store(tmp_path):
+    """The stage's own path: CDNOW adapter -> Parquet -> EventStore orders -> summary -> BG/NBD."""
+    from contentlab.data.adapters import load_cdnow
+    from contentlab.profiling.core import order_transactions
+    from contentlab.store import EventStore
+
+    ds, _ = load_cdnow(CDNOW_DIR / "CDNOW_master.txt")
+    ds.events.to_parquet(tmp_path / "events.parquet", index=False)
+    tx = order_transactions(EventStore(tmp_path))
+    tx = tx[tx["user_id"].isin(_cdnow_sample_ids())]
+    cal = calibration_holdout_summary(tx, "1997-09-30", "1998-06-30", "user_id", "timestamp", "revenue")
+    assert len(cal) == 2357
+    model = BetaGeoNBD().fit(cal["frequency"], cal["recency"], cal["T"])
+    for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        assert model.params[name] == pytest.approx(value, rel=0.01), (name, model.params)

@@ -29,7 +29,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import IsolationForest
 
 __all__ = ["RISK_SIGNALS", "robust_z", "risk_flags", "precision_recall"]
 
@@ -112,6 +111,8 @@ def risk_flags(
     iso_flag = pd.Series(False, index=tab.index)
     tab["iforest_score"] = np.nan
     if method in ("iforest", "both") and signals and int(active.sum()) >= 20:
+        from sklearn.ensemble import IsolationForest  # only imported when used (a second of import time)
+
         X = transformed.loc[active, signals]
         X = X.fillna(X.median()).fillna(0.0)
         forest = IsolationForest(n_estimators=200, contamination=contamination, random_state=random_state)
