@@ -118,7 +118,8 @@ class HybridRecommender(Recommender):
         self.cf, self.content, self.weight = cf, content, float(weight)
         self.name = name
         self.refit_parts = refit_parts
-        self.params = {"weight_cf": self.weight, "cf": cf.name, "content": content.name}
+        self.params = {"weight_cf": self.weight, "cf": cf.name, "cf_params": dict(cf.params),
+                       "content": content.name, "content_params": dict(content.params)}
 
     def _fit(self, train: pd.DataFrame) -> None:
         if self.refit_parts:
