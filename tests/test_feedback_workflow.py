@@ -43,7 +43,7 @@ def shop(tmp_path_factory):
 def test_campaign_source_truth_check_and_outputs(shop):
     ds, run_dir = shop
     res = workflow.run_feedback(ds, run_dir, workflow.FeedbackConfig(impressions_per_user=60), seed=1)
-    assert res.source == "campaign"
+    assert res.source == "campaign" and res.unit == "user"
     m = res.metrics()
     assert m["n_variants"] == 2 and m["n_tests"] == len(res.comparison) == 3 + 5 + 15
     assert set(m["winner"]) == {"email", "push", "product_page"}
@@ -89,6 +89,14 @@ def test_dataset_source_uses_the_exposure_log(shop):
     assert len(res.exposures) == len(ds.exposures)
     assert set(res.exposures["segment"]) <= set(NAMES.values()) | {workflow.UNPROFILED}
     assert "logged_segment" in res.exposures and res.has_truth
+    # the simulator's log randomises every impression: the analysis notices and uses impressions as units
+    assert res.unit == "impression"
+    counts = ds.exposures["variant"].value_counts()
+    assert res.srm.observed == {"gpt2": int(counts["gpt2"]), "template": int(counts["template"])}
+    assert res.metrics()["users"] == ds.exposures["user_id"].nunique()
+    row = res.comparison[res.comparison["level"] == "channel"].iloc[0]
+    assert row["method"].startswith("z-test")
+    assert (res.rates["channel"]["users"] <= ds.exposures["user_id"].nunique()).all()
 
 
 def test_source_resolution_errors(shop, tmp_path):

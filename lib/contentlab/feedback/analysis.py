@@ -119,6 +119,10 @@ def rate_table(exposures: pd.DataFrame, by: list[str] | None = None, alpha: floa
             rpi.append((r, np.nan, np.nan))
     agg = agg.sort_values(keys).reset_index(drop=True)
     agg[["rpi", "rpi_low", "rpi_high"]] = np.array(rpi, dtype=float).reshape(-1, 3)
+    if "person_id" in exp.columns:  # randomised per impression: count the people, not the units
+        people = exp.groupby(keys, observed=True)["person_id"].nunique().rename("people").reset_index()
+        agg = agg.merge(people, on=keys, how="left")
+        agg["users"] = agg.pop("people")
     agg["rpu"] = agg["revenue"] / agg["users"]
     return agg
 

@@ -36,6 +36,7 @@ PERSONAS_FILE = "personas.json"
 RESULTS_FILE = "ab_results.parquet"
 EXPOSURES_FILE = "ab_exposures.parquet"  # the impressions analysed (audit trail; simulated campaign or the log)
 UNPROFILED = "unprofiled"
+PERSON = "person_id"  # the customer behind an impression (``user_id`` becomes the randomisation unit's id)
 
 
 @dataclass
@@ -47,6 +48,7 @@ class FeedbackConfig:
     control: str = "template"
     treatment: str = "gpt2"
     primary_metric: str = "ctr"  # "ctr" | "cpi"
+    randomisation_unit: str = "auto"  # "auto" | "user" | "impression"
     cuped: bool = True
     cuped_covariate: str = "views"  # "views" | "events" | "spend" (pre-period, from events)
     impressions_per_user: float = 40.0  # simulated campaign: mean impressions per user
@@ -64,6 +66,8 @@ class FeedbackConfig:
             raise ValueError("correction must be 'holm' or 'bh'")
         if not 0 < self.alpha < 1:
             raise ValueError("alpha must be in (0, 1)")
+        if self.randomisation_unit not in ("auto", "user", "impression"):
+            raise ValueError("randomisation_unit must be 'auto', 'user' or 'impression'")
         if self.primary_metric not in A.PRIMARY_METRICS:
             raise ValueError(f"primary_metric must be one of {sorted(A.PRIMARY_METRICS)}")
         missing = {self.control, self.treatment} - set(self.planned_split)
@@ -80,6 +84,7 @@ class FeedbackResult:
     excluded: dict[str, int]
     srm: fs.SRMResult
     users_in_several_variants: int
+    unit: str  # randomisation unit the analysis used: "user" or "impression"
     rates: dict[str, pd.DataFrame]  # "overall", "channel", "segment", "segment x channel"
     comparison: pd.DataFrame
     verdicts: dict[str, dict]
@@ -123,7 +128,8 @@ class FeedbackResult:
             "winner": self.winners,
             "exposures_source": self.source,
             "impressions": int(len(self.exposures)),
-            "users": int(self.exposures["user_id"].nunique()),
+            "users": int(self.exposures[PERSON].nunique()),
+            "randomisation_unit": self.unit,
         }
         if self.cuped is not None:
             out["cuped_variance_reduction"] = self.cuped.variance_reduction
@@ -146,7 +152,7 @@ class FeedbackResult:
         corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}[cfg.correction]
         parts.append(
             f"**A/B test of `{cfg.treatment}` against `{cfg.control}` copy** on {len(self.exposures):,} impressions "
-            f"to {self.exposures['user_id'].nunique():,} users ({src}). Primary metric: "
+            f"to {self.exposures[PERSON].nunique():,} users ({src}; randomised by {self.unit}). Primary metric: "
             f"{'click-through rate' if cfg.primary_metric == 'ctr' else 'conversions per impression'}; "
             f"{int(self.comparison['p'].notna().sum())} comparisons (per channel, per segment, per segment × channel) "
             f"corrected together with {corr} at α = {cfg.alpha}; "
@@ -276,10 +282,21 @@ def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, 
     exp = A.prepare_exposures(exp)
 
     # integrity first
-    srm = A.srm_check(exp, cfg.planned_split)
     several = A.users_in_several_variants(exp)
-    if several:
-        notes.append(f"{several:,} users saw more than one variant (assignment leak)")
+    unit = cfg.randomisation_unit
+    if unit == "auto":
+        # a log where most users saw both variants was randomised per impression
+        unit = "impression" if several > 0.5 * exp["user_id"].nunique() else "user"
+    exp[PERSON] = exp["user_id"]
+    if unit == "impression":
+        # every impression is its own randomisation unit: the user-level machinery then works per impression
+        exp["user_id"] = pd.RangeIndex(len(exp)).astype(str)
+        notes.append(f"randomised per impression ({several:,} users saw both variants): tests, SRM and intervals "
+                     "treat impressions as the independent units")
+    elif several:
+        notes.append(f"{several:,} users saw more than one variant (assignment leak: their impressions count for the "
+                     "variant shown, but they contaminate the comparison)")
+    srm = A.srm_check(exp, cfg.planned_split)
 
     rates = {"overall": A.rate_table(exp, [], cfg.alpha), "channel": A.rate_table(exp, ["channel"], cfg.alpha),
              "segment": A.rate_table(exp, ["segment"], cfg.alpha),
@@ -302,7 +319,7 @@ def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, 
         cuped_res, cuped_note = _run_cuped(ds, exp, cfg, num_flag)
 
     power = A.power_table(rates["segment"], alpha=cfg.alpha, power=cfg.power, target_lift=cfg.target_lift,
-                          impressions_per_user=float(len(exp) / max(exp["user_id"].nunique(), 1)))
+                          impressions_per_user=float(len(exp) / max(exp[PERSON].nunique(), 1)))
     daily = A.daily_ctr(exp, cfg.alpha) if "timestamp" in exp else pd.DataFrame()
     cumulative = A.cumulative_lift(exp, cfg.control, cfg.treatment, cfg.alpha) if "timestamp" in exp else pd.DataFrame()
 
@@ -324,7 +341,7 @@ def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, 
             and exp["true_segment"].notna().all():
         segment_map, truth_table = _truth_check(exp, comparison, truth, cfg)
 
-    result = FeedbackResult(cfg, source, exp, notes, excluded, srm, several, rates, comparison, verdicts, posteriors,
+    result = FeedbackResult(cfg, source, exp, notes, excluded, srm, several, unit, rates, comparison, verdicts, posteriors,
                             cuped_res, cuped_note, power, daily, cumulative, logit, segment_map, truth_table)
     if write:
         _write_outputs(result, run_dir, ds, seed)
@@ -335,13 +352,14 @@ def _run_cuped(ds, exp: pd.DataFrame, cfg: FeedbackConfig, num_flag: str) -> tup
     if not ds.has("events") or "timestamp" not in exp:
         return None, "CUPED skipped: no events table to build a pre-period covariate from"
     start = exp["timestamp"].min()
-    users = exp.groupby("user_id").agg(y=(num_flag, "sum"), n=(num_flag, "size"), variant=("variant", "first"))
+    users = exp.groupby("user_id").agg(y=(num_flag, "sum"), n=(num_flag, "size"), variant=("variant", "first"),
+                                       person=(PERSON, "first"))
     users = users[users["variant"].isin([cfg.control, cfg.treatment])]
-    x = cuped.pre_period_covariate(ds.events, users.index, before=start, kind=cfg.cuped_covariate)
-    if x.var() == 0:
+    x = cuped.pre_period_covariate(ds.events, users["person"].unique(), before=start, kind=cfg.cuped_covariate)
+    xu = users["person"].astype(str).map(x).fillna(0.0).to_numpy(float)
+    if np.var(xu) == 0:
         return None, "CUPED skipped: the pre-period covariate is constant"
-    res = cuped.cuped_ttest(users["y"].to_numpy(float), x.reindex(users.index).to_numpy(float),
-                            (users["variant"] == cfg.treatment).to_numpy(), cfg.alpha)
+    res = cuped.cuped_ttest(users["y"].to_numpy(float), xu, (users["variant"] == cfg.treatment).to_numpy(), cfg.alpha)
     what = {"views": "product views", "events": "events", "spend": "spend"}[cfg.cuped_covariate]
     note = (f"CUPED on {num_flag.replace('clicked', 'clicks').replace('converted', 'conversions')} per user with "
             f"pre-campaign {what} as covariate (before {pd.Timestamp(start).date()}): θ = {res.theta:.4g}, variance "
@@ -350,7 +368,7 @@ def _run_cuped(ds, exp: pd.DataFrame, cfg: FeedbackConfig, num_flag: str) -> tup
 
 
 def _truth_check(exp: pd.DataFrame, comparison: pd.DataFrame, truth: dict, cfg: FeedbackConfig):
-    seg_users = exp.drop_duplicates("user_id")[["user_id", "segment", "true_segment"]]
+    seg_users = exp.drop_duplicates(PERSON)[[PERSON, "segment", "true_segment"]]
     ct = pd.crosstab(seg_users["segment"], seg_users["true_segment"])
     segment_map = pd.DataFrame({"segment": ct.index.astype(str), "true_segment": ct.idxmax(axis=1).to_numpy(),
                                 "purity": (ct.max(axis=1) / ct.sum(axis=1)).to_numpy(),
@@ -394,7 +412,11 @@ def _write_outputs(result: FeedbackResult, run_dir: Path, ds, seed: int) -> None
     out["srm_flag"] = result.srm.flag
     result.results_path = run_dir / RESULTS_FILE
     out.to_parquet(result.results_path, index=False)
-    exp.to_parquet(run_dir / EXPOSURES_FILE, index=False)
+    audit = exp.copy()
+    if result.unit == "impression":
+        audit = audit.rename(columns={"user_id": "unit_id"})
+        audit["user_id"] = audit[PERSON]
+    audit.drop(columns=[PERSON]).to_parquet(run_dir / EXPOSURES_FILE, index=False)
 
 
 def config_dict(cfg: FeedbackConfig) -> dict:
