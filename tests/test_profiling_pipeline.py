@@ -84,9 +84,12 @@ def test_risk_flags_find_planted_fraud_and_are_excluded(small):
 
 def test_rfm_and_clv_fields(small):
     prof = small["result"].profiles
-    buyers = prof[prof["frequency"] > 0]
+    buyers = prof[(prof["frequency"] > 0) & ~prof["is_flagged"]]
     assert buyers["R"].notna().all() and buyers["rfm_segment"].ne("No Purchase").all()
     assert prof.loc[prof["frequency"] == 0, "R"].isna().all()
+    # flagged accounts are scored apart: no RFM scores, their own label
+    flagged = prof[prof["is_flagged"]]
+    assert flagged["R"].isna().all() and (flagged["rfm_segment"] == FLAGGED_SEGMENT).all()
     # quintiles: each score holds a fifth of the buyers
     counts = buyers["F"].value_counts()
     assert counts.max() - counts.min() <= 1

@@ -92,3 +92,14 @@ def test_grid_table_counts_and_revenue():
     revenue = rfm_grid_table(prof, "monetary")
     assert revenue.loc[4, 4] == pytest.approx(155.0)
     assert revenue.to_numpy().sum() == pytest.approx(TABLE["monetary"].sum())
+
+
+def test_excluded_rows_take_no_part_in_the_quintiles():
+    exclude = pd.Series(False, index=TABLE.index)
+    exclude[8] = True  # u09, the heaviest buyer
+    out = rfm_scores(TABLE, exclude=exclude, excluded_label="Flagged")
+    assert out.loc[8, "rfm_segment"] == "Flagged" and pd.isna(out.loc[8, "F"])
+    assert out["R"].notna().sum() == 9
+    # nine buyers left; frequency ranks u02=1 u05=2 u07=3 u10=4 u08=5 u06=6 u03=7 u04=8 u01=9, cut at
+    # 2.6 / 4.2 / 5.8 / 7.4 -> F1: ranks 1-2, F2: 3-4, F3: 5, F4: 6-7, F5: 8-9
+    assert out["F"].drop(index=[8, 10]).tolist() == [5, 1, 4, 5, 1, 4, 2, 3, 2]

@@ -171,7 +171,8 @@ def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> Prof
     timings["risk"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rfm = rfm_scores(df, "recency_days", "frequency", "monetary")
+    # flagged accounts' fake orders would shift every quintile boundary: they are scored apart
+    rfm = rfm_scores(df, "recency_days", "frequency", "monetary", exclude=flagged, excluded_label=FLAGGED_SEGMENT)
     timings["rfm"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -255,7 +256,10 @@ def _json_default(o):
 
 
 def write_outputs(run_dir: str | Path, result: ProfilingResult, personas: list[dict], rules: pd.DataFrame) -> dict[str, Path]:
-    """Write user_profiles.parquet, personas.json, association_rules.parquet, risk_flags.parquet."""
+    """Write user_profiles.parquet, personas.json, association_rules.parquet, risk_flags.parquet.
+
+    Also sets ``persona_id`` in ``result.profiles`` (the persona of the user's segment, missing for
+    users outside the clustered segments)."""
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = {k: run_dir / v for k, v in OUTPUT_FILES.items()}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from contentlab.privacy import pseudonymise
-from contentlab.profiling.rfm import NO_PURCHASE, RFM_SEGMENTS
+from contentlab.profiling.rfm import RFM_SEGMENTS
 from contentlab.profiling.segments import FLAGGED_SEGMENT, INACTIVE_SEGMENT
 
 __all__ = ["MERGED_LABEL", "SMALL_CELL_RULE", "segment_table", "rfm_segment_table", "rfm_mapping_table",
@@ -83,7 +83,7 @@ def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: b
 
 def rfm_segment_table(profiles: pd.DataFrame, min_cell: int = 5) -> tuple[pd.DataFrame, int]:
     """Per named RFM segment: customers, share, revenue share, mean R/F/M scores, mean CLV."""
-    p = profiles[profiles["rfm_segment"] != NO_PURCHASE].copy()
+    p = profiles[profiles["R"].notna()].copy()
     p["_clv"] = p["clv"].fillna(0.0) if "clv" in p else 0.0
     for c in ("R", "F", "M"):
         p[c] = p[c].astype(float)
@@ -221,7 +221,7 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
     if ari is not None and not (isinstance(ari, float) and math.isnan(ari)):
         lines.append(f"- Against the simulator's planted segments the clustering reaches an **adjusted Rand index of {ari:.2f}** "
                      f"(1 = identical partitions, 0 = chance).")
-    buyers = prof[prof["rfm_segment"] != NO_PURCHASE]
+    buyers = prof[prof["R"].notna()]
     if len(buyers):
         rev = buyers["monetary"].sum()
         best = buyers["rfm_segment"].isin(["Champions", "Loyal Customers"])

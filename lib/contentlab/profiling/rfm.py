@@ -10,8 +10,8 @@ id first, so the result is deterministic) and the ranks are cut into five equal-
 ``pd.qcut``. Without the ranking, heavy ties (most customers have one order) would make ``qcut``
 fail or produce uneven bins.
 
-Named segments come from the (R, F) score pair, using the widely used RFM grid
-(the regular-expression map popularised by Putler and many RFM tutorials):
+Named segments come from the (R, F) score pair, using the widely used RFM grid (the R/F score map
+found in many RFM tutorials and open-source segmentation notebooks):
 
 ====================  =========  =========
 segment               R score    F score
@@ -29,7 +29,9 @@ Hibernating           1-2        1-2
 ====================  =========  =========
 
 Every one of the 25 (R, F) cells maps to exactly one segment (:data:`RFM_GRID`). Customers without
-a purchase have no RFM scores and the segment :data:`NO_PURCHASE`.
+a purchase have no RFM scores and the segment :data:`NO_PURCHASE`; accounts excluded by the caller
+(the stage excludes risk-flagged accounts, whose fake orders would shift every quintile) have no
+scores either and the caller's label.
 """
 
 from __future__ import annotations
@@ -100,15 +102,19 @@ def rfm_scores(
     frequency_col: str = "frequency",
     monetary_col: str = "monetary",
     id_col: str = "user_id",
+    exclude: "pd.Series | np.ndarray | None" = None,
+    excluded_label: str = "Excluded",
 ) -> pd.DataFrame:
     """``R``, ``F``, ``M``, ``RFM`` (e.g. "545") and ``rfm_segment`` for every row of ``df``.
 
     Rows with ``frequency == 0`` (or missing) are non-buyers: nullable scores and segment
-    :data:`NO_PURCHASE`. The returned frame has ``df``'s index.
+    :data:`NO_PURCHASE`. Rows where ``exclude`` is True (e.g. flagged accounts) take no part in the
+    quintiles and get ``excluded_label``. The returned frame has ``df``'s index.
     """
     out = pd.DataFrame(index=df.index)
     freq = pd.to_numeric(df[frequency_col], errors="coerce").fillna(0)
-    buyers = df[freq > 0]
+    excl = pd.Series(False, index=df.index) if exclude is None else pd.Series(exclude, index=df.index).astype(bool)
+    buyers = df[(freq > 0) & ~excl]
     if id_col in buyers.columns:
         buyers = buyers.sort_values(id_col, kind="mergesort")
     R = quintile_scores(buyers[recency_col], reverse=True)
@@ -122,6 +128,7 @@ def rfm_scores(
     code[has] = out.loc[has, "R"].astype(str) + out.loc[has, "F"].astype(str) + out.loc[has, "M"].astype(str)
     out["RFM"] = code
     seg = pd.Series(NO_PURCHASE, index=df.index, dtype="string")
+    seg[excl.to_numpy()] = excluded_label
     if has.any():
         seg[has] = [RFM_GRID[(int(r), int(f))] for r, f in zip(out.loc[has, "R"], out.loc[has, "F"])]
     out["rfm_segment"] = seg
