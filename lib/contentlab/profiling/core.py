@@ -126,6 +126,11 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
         notes.append(f"Gamma-Gamma fit failed ({exc}); spend per order = the customer's mean order value")
     h = cfg.clv_horizon_days
     if bg is not None:
+        at_bound = [k for k, v in bg.params.items() if abs(np.log(v)) >= clvmod.LOG_BOUND - 1e-3]
+        if at_bound:
+            notes.append(f"BG/NBD parameter(s) {', '.join(at_bound)} reached the search bound: the likelihood keeps "
+                         f"rising towards the model's limit (b → ∞ or a → 0: hardly any drop-out is visible in this "
+                         f"log, so P(alive) is close to 1 for everyone)")
         x, tx_, T = summary["frequency"], summary["recency"], summary["T"]
         summary["p_alive"] = bg.p_alive(x, tx_, T)
         summary[f"expected_purchases_{h}d"] = bg.conditional_expected_purchases(h / period, x, tx_, T)
