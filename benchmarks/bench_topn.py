@@ -38,7 +38,9 @@ def movielens_shaped(n_users: int, n_items: int, n_ratings: int, seed: int):
     """Simulated interactions with exactly ``n_ratings`` pairs over ``n_users`` x ``n_items``."""
     activity = 1.0
     for _ in range(6):
-        ds = simulate(n_users=n_users, n_products=n_items, n_days=90, seed=seed, activity_scale=activity)
+        # no late launches: every product is on sale from day one, as every MovieLens-100k item has ratings
+        ds = simulate(n_users=n_users, n_products=n_items, n_days=90, seed=seed, activity_scale=activity,
+                      cold_start_share=0.0)
         inter = build_interactions(ds.events, source="graded")
         if len(inter) >= n_ratings:
             break
