@@ -30,7 +30,7 @@ from contentlab.recommend.split import stratified_split
 
 PUBLISHED_NDCG_AT_10 = {"popularity": 0.248, "svd (rating)": 0.096, "SAR": 0.382, "BPR": 0.442, "BiVAE": 0.475}
 DEFAULT_RANKING = {"algo": "SVD", "neg_ratio": 4, "pop_exponent": 0.5, "n_factors": 64, "n_epochs": 40,
-                   "lr_all": 0.01, "reg_all": 0.02}
+                   "lr_all": 0.01, "reg_all": 0.02, "resample": 3}
 DEFAULT_GRID = {"neg_ratio": [2, 4, 8], "pop_exponent": [0.0, 0.5, 1.0], "n_factors": [32, 64]}
 
 
@@ -59,9 +59,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.search:
         grid = {k: [v] for k, v in ranking.items()}
         grid.update(json.loads(args.grid) if args.grid else DEFAULT_GRID)
+        grid["resample"] = [1]  # candidates are compared with one negative draw; the final model averages several
         t0 = time.perf_counter()
+        resample = ranking.get("resample", 1)
         table, ranking = search.ranking_search(grid, train, items, k=args.k, metric=f"ndcg_at_{args.k}",
                                                n_jobs=args.n_jobs, seed=args.seed)
+        ranking["resample"] = resample
         print(f"ranking-mode search ({len(table)} candidates, {time.perf_counter() - t0:.0f} s):")
         print(table.head(10).to_string(index=False))
     print("ranking-mode parameters:", json.dumps(ranking))
