@@ -56,6 +56,7 @@ def test_ranking_mode_beats_popularity_and_rating_mode(tiny_run):
     assert m["ranking_ndcg_at_10"] > m["popularity_ndcg_at_10"]
     assert m["ranking_ndcg_at_10"] > m["svd_rating_ndcg_at_10"]
     assert m["ndcg_at_10"] >= m["ranking_ndcg_at_10"]  # the chosen model is the best on the selection metric
+    assert m["ranking_planted_spearman"] > 0.05  # its scores follow the planted latent affinity
 
 
 @pytest.mark.slow
