@@ -185,20 +185,35 @@ def cluster_users(features: pd.DataFrame, k_range=range(2, 9), random_state: int
     return Clustering(labels, best_k, sil, curve, X, cols, used, model)
 
 
+# A trait can name a segment only when the difference also matters in the feature's own units: it
+# must be at least 25% of everyone's mean (price index: 10%), and for shares (0..1) also at least
+# 2 points. Without this, a tight population (e.g. CDNOW, where every customer's first
+# purchase falls in one quarter) would name a cluster "New Visitors" for a 4% shorter tenure.
+SHARE_TRAITS = ("view_to_purchase", "cart_abandonment", "novelty_share", "discount_share")
+MIN_EFFECT = {"price_index": 0.10}
+MIN_SHARE_EFFECT = 0.02
+MIN_RELATIVE_EFFECT = 0.25
+
+
 def _trait_z(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
-    """cluster x trait: cluster mean minus overall mean, in overall standard deviations (signed by direction)."""
+    """cluster x trait: cluster mean minus overall mean, in overall standard deviations (signed by
+    direction); NaN where the difference is too small in the feature's own units to name a segment."""
     out = {}
     for (feat, direction), _name in TRAIT_NAMES.items():
         if feat not in features.columns or not features[feat].notna().any():
             continue
-        x = features.loc[labels.index, feat].astype(float)
-        if feat in ("frequency", "monetary"):
-            x = np.log1p(x.clip(lower=0))
+        raw = features.loc[labels.index, feat].astype(float)
+        x = np.log1p(raw.clip(lower=0)) if feat in ("frequency", "monetary") else raw
         sd = x.std(ddof=0)
         if not sd or np.isnan(sd):
             continue
         means = x.groupby(labels).mean()
-        out[(feat, direction)] = direction * (means - x.mean()) / sd
+        z = direction * (means - x.mean()) / sd
+        raw_means, overall = raw.groupby(labels).mean(), raw.mean()
+        big = (raw_means - overall).abs() >= MIN_EFFECT.get(feat, MIN_RELATIVE_EFFECT) * abs(overall)
+        if feat in SHARE_TRAITS:
+            big &= (raw_means - overall).abs() >= MIN_SHARE_EFFECT
+        out[(feat, direction)] = z.where(big)
     return pd.DataFrame(out)
 
 
@@ -217,8 +232,8 @@ def name_clusters(features: pd.DataFrame, labels: pd.Series, min_z: float = MIN_
     names: dict[int, str] = {}
     if not z.empty:
         z = z.reindex(clusters).fillna(-np.inf)
-        cost = -z.to_numpy()
-        cost[~np.isfinite(cost)] = 1e6
+        # maximise the total distinctiveness of the names given; a trait below min_z is worth nothing
+        cost = -np.where(z.to_numpy() >= min_z, z.to_numpy(), 0.0)
         rows, cols = linear_sum_assignment(cost)
         for r, c in zip(rows, cols):
             if z.iloc[r, c] >= min_z:
