@@ -97,6 +97,10 @@ class CopyModel:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+        from transformers.utils import logging as hf_logging
+
+        bars = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()
         try:
             self.model.save_pretrained(tmp)
             (tmp / "vocab.json").write_text(json.dumps(self.vocab.to_dict()), encoding="utf-8")
@@ -107,6 +111,8 @@ class CopyModel:
                 shutil.rmtree(path, ignore_errors=True)
             os.replace(tmp, path)
         finally:
+            if bars:
+                hf_logging.enable_progress_bar()
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
         return path

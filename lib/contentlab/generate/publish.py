@@ -59,7 +59,7 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
     shares = variant_shares or {}
     df["variant_share"] = [shares.get((str(s), str(c), str(v)), 0.5) for s, c, v in
                            zip(df["segment"], df["channel"], df["variant"])]
-    df["social_proof"] = df["product_id"].map(proof).fillna("")
+    df["social_proof"] = [proof.get(p, "") or "" for p in df["product_id"]]
     df["content_id"] = [content_id(p, pr, c, v, k, t) for p, pr, c, v, k, t in
                         zip(df["persona_id"], df["product_id"], df["channel"], df["variant"], df["candidate"], df["text"])]
     parts = [df]
