@@ -19,7 +19,7 @@ from contentlab.profiling.rfm import RFM_SEGMENTS
 from contentlab.profiling.segments import FLAGGED_SEGMENT, INACTIVE_SEGMENT
 
 __all__ = ["MERGED_LABEL", "SMALL_CELL_RULE", "segment_table", "rfm_segment_table", "rfm_mapping_table",
-           "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
+           "esc", "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
 
 MERGED_LABEL = "Other (merged small segments)"
 SMALL_CELL_RULE = ("Segments with fewer than {n} users are not shown on their own: they are merged into one row "
@@ -116,7 +116,8 @@ def rfm_mapping_table() -> pd.DataFrame:
     return pd.DataFrame([{"segment": name, "R score": span(rs), "F score": span(fs)} for name, (rs, fs) in RFM_SEGMENTS.items()])
 
 
-def _esc(x) -> str:
+def esc(x) -> str:
+    """Data text made safe for Markdown cells rendered to HTML."""
     return html.escape(str(x), quote=False)
 
 
@@ -126,27 +127,27 @@ def _pct(x) -> str:
 
 def persona_card(persona: dict, currency: str = "") -> str:
     """Markdown card of one persona record (data text HTML-escaped)."""
-    lines = [f"### {_esc(persona['persona_id'])} · {_esc(persona['name'])}"
-             + (f" ({_esc(persona['name_zh'])})" if persona.get("name_zh") else "")]
+    lines = [f"### {esc(persona['persona_id'])} · {esc(persona['name'])}"
+             + (f" ({esc(persona['name_zh'])})" if persona.get("name_zh") else "")]
     facts = [f"**{persona['size']:,} customers** ({_pct(persona['share_of_users'])} of segmented users, "
              f"{_pct(persona.get('revenue_share'))} of their revenue)"]
     if persona.get("price_band") and persona["price_band"] != "unknown":
-        facts.append(f"price band **{_esc(persona['price_band'])}**")
+        facts.append(f"price band **{esc(persona['price_band'])}**")
     if persona.get("preferred_channel"):
-        facts.append(f"prefers **{_esc(persona['preferred_channel'])}**")
+        facts.append(f"prefers **{esc(persona['preferred_channel'])}**")
     if persona.get("favourite_categories"):
-        facts.append("favourite categories: " + ", ".join(_esc(c) for c in persona["favourite_categories"]))
+        facts.append("favourite categories: " + ", ".join(esc(c) for c in persona["favourite_categories"]))
     m = persona.get("metrics", {})
     if m.get("clv_mean") is not None:
-        facts.append(f"mean CLV {m['clv_mean']:,.2f}{(' ' + _esc(currency)) if currency else ''}")
+        facts.append(f"mean CLV {m['clv_mean']:,.2f}{(' ' + esc(currency)) if currency else ''}")
     lines.append(" · ".join(facts))
     lines.append("")
-    lines += [f"- {_esc(t)}" for t in persona.get("traits", [])]
+    lines += [f"- {esc(t)}" for t in persona.get("traits", [])]
     lines.append("")
-    lines.append(f"> {_esc(persona.get('text_en', ''))}")
+    lines.append(f"> {esc(persona.get('text_en', ''))}")
     if persona.get("text_zh"):
         lines.append(">")
-        lines.append(f"> {_esc(persona['text_zh'])}")
+        lines.append(f"> {esc(persona['text_zh'])}")
     return "\n".join(lines)
 
 
@@ -212,10 +213,10 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
         main = seg_table[~seg_table["segment"].isin([FLAGGED_SEGMENT, INACTIVE_SEGMENT])]
         top = main.sort_values("revenue_share", ascending=False).iloc[0] if len(main) else None
         txt = (f"- **{cl.k} behavioural segments** (K-means, k chosen by silhouette = {cl.silhouette:.2f}): "
-               + ", ".join(f"{_esc(r.segment)} ({r.users:,})" for r in main.itertuples()) + ".")
+               + ", ".join(f"{esc(r.segment)} ({r.users:,})" for r in main.itertuples()) + ".")
         lines.append(txt)
         if top is not None:
-            lines.append(f"- The most valuable segment is **{_esc(top['segment'])}**: {_pct(top['share_of_users'])} of users "
+            lines.append(f"- The most valuable segment is **{esc(top['segment'])}**: {_pct(top['share_of_users'])} of users "
                          f"bring {_pct(top['revenue_share'])} of revenue and {_pct(top['clv_total'] / max(main['clv_total'].sum(), 1e-12))} "
                          f"of the segments' expected value.")
     if ari is not None and not (isinstance(ari, float) and math.isnan(ari)):
@@ -245,9 +246,9 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
                          f"repeat purchase days, {act:,.0f} happened ({(pred - act) / act:+.0%})." if act else
                          f"- Holdout check ({v.holdout_days} days): no purchases in the holdout period.")
     for note in v.notes:
-        lines.append(f"- CLV note: {_esc(note)}.")
+        lines.append(f"- CLV note: {esc(note)}.")
     if rules_note:
-        lines.append(f"- Association rules skipped: {_esc(rules_note)}.")
+        lines.append(f"- Association rules skipped: {esc(rules_note)}.")
     else:
         n_all = int((rules["segment"] == "all").sum())
         lines.append(f"- **{len(rules):,} association rules** ({n_all:,} over all baskets, the rest within segments)"
@@ -255,6 +256,6 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
     if precision is not None and recall is not None:
         lines.append(f"- Risk flags against the planted fake accounts: precision **{_pct(precision)}**, recall **{_pct(recall)}**.")
     for part, reason in result.features.skipped.items():
-        lines.append(f"- Skipped {_esc(part)}: {_esc(reason)}.")
+        lines.append(f"- Skipped {esc(part)}: {esc(reason)}.")
     lines.append(f"- {SMALL_CELL_RULE.format(n=min_cell)}")
     return "\n".join(lines)
