@@ -123,6 +123,13 @@ def test_truth_mapping_and_truth_winners():
     tw = A.truth_winners(exp, resp, ["segment"]).set_index("segment")
     assert abs(tw.loc["s0", "true_gpt2"] - (3 * 0.07 + 0.04) / 4) < 1e-12
     assert tw.loc["s0", "true_winner"] == "gpt2" and tw.loc["s1", "true_winner"] == "template"
+    # with variants: each variant's own impressions; copy effects multiply CTR where the copy has the property
+    exp = pd.DataFrame({"segment": ["s0"] * 4, "channel": ["email"] * 4, "true_segment": ["x"] * 4,
+                        "variant": ["template", "template", "gpt2", "gpt2"],
+                        "mentions_price": [True, True, False, False]})
+    tw = A.truth_winners(exp, resp, ["segment"], copy_effects={"mentions_price": 1.5}).set_index("segment")
+    assert abs(tw.loc["s0", "true_template"] - 0.05 * 1.5) < 1e-12 and abs(tw.loc["s0", "true_gpt2"] - 0.07) < 1e-12
+    assert tw.loc["s0", "true_winner"] == "template"  # the planted copy effect outweighs the variant lift here
 
 
 def test_copy_logit_recovers_planted_feature_effect():

@@ -410,8 +410,9 @@ class LogitResult:
 def copy_design(exposures: pd.DataFrame, features: pd.DataFrame,
                 controls: tuple[str, ...] = ("variant", "channel", "segment")) -> tuple[pd.DataFrame, pd.Series, list[str]]:
     """Impression-level design matrix (with constant), outcome ``clicked`` and the features dropped."""
-    df = exposures.merge(features, on="content_id", how="inner")
     feat_cols = [c for c in features.columns if c != "content_id"]
+    df = exposures.drop(columns=[c for c in feat_cols if c in exposures.columns]).merge(
+        features, on="content_id", how="inner")
     dropped = []
     X = pd.DataFrame(index=df.index)
     for c in feat_cols:
@@ -502,32 +503,41 @@ def map_clusters_to_truth(profiles: pd.DataFrame, truth_users: pd.DataFrame, clu
 
 
 def truth_winners(exposures: pd.DataFrame, response: pd.DataFrame, by: list[str], control: str = CONTROL,
-                  treatment: str = TREATMENT, metric: str = "ctr") -> pd.DataFrame:
-    """The planted right answer per group: expected rate of each variant given the group's actual mix of
-    (true segment, channel) impressions, and the variant with the higher expected rate.
+                  treatment: str = TREATMENT, metric: str = "ctr",
+                  copy_effects: dict[str, float] | None = None) -> pd.DataFrame:
+    """The planted right answer per group: each variant's expected rate over the impressions it actually received
+    (their true segments, channels and copy), and the variant with the higher expected rate.
 
-    ``exposures`` needs ``true_segment``; ``response`` is ``truth["response"]`` (segment, channel, variant,
-    ctr, cvr, aov). ``metric``: ``"ctr"`` or ``"cpi"`` (ctr * cvr).
+    ``exposures`` needs ``true_segment`` and ``channel`` (and ``variant``; without it both variants are evaluated on
+    the group's whole mix). ``response`` is ``truth["response"]`` (segment, channel, variant, ctr, cvr, aov).
+    ``copy_effects`` (``truth["copy_effects"]``, e.g. ``{"mentions_price": 1.1}``) multiply the CTR of impressions
+    whose boolean column of that name is true, as the simulator does. ``metric``: ``"ctr"`` or ``"cpi"``.
     """
-    resp = response.copy()
-    for col in ("segment", "channel", "variant"):
-        resp[col] = resp[col].astype(str)
-    resp["cpi"] = resp["ctr"] * resp["cvr"]
-    mix = exposures.groupby([*by, "true_segment", "channel"] if "channel" not in by else [*by, "true_segment"],
-                            observed=True).size().rename("n").reset_index()
-    if "channel" not in mix:
-        raise ValueError("exposures need a channel column")
-    rows = []
-    for key, g in mix.groupby(by, observed=True, sort=True):
-        key = key if isinstance(key, tuple) else (key,)
-        rates = {}
-        for v in (control, treatment):
-            r = g.merge(resp[resp["variant"] == v], left_on=["true_segment", "channel"],
-                        right_on=["segment", "channel"], how="left", suffixes=("", "_truth"))
-            rates[v] = float(np.average(r[metric], weights=r["n"])) if r[metric].notna().all() else np.nan
-        row = dict(zip(by, map(str, key)))
-        row.update({f"true_{control}": rates[control], f"true_{treatment}": rates[treatment],
-                    "true_lift": rates[treatment] / rates[control] - 1,
-                    "true_winner": treatment if rates[treatment] > rates[control] else control})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    resp = pd.DataFrame({"true_segment": response["segment"].astype(str), "channel": response["channel"].astype(str),
+                         "variant": response["variant"].astype(str),
+                         "_rate": response["ctr"] * (response["cvr"] if metric == "cpi" else 1.0)})
+    by_cols = list(dict.fromkeys(by))
+    effects = {f: m for f, m in (copy_effects or {}).items() if f in exposures.columns}
+    cols = list(dict.fromkeys([*by_cols, "true_segment", "channel", *effects]))
+    base = exposures[cols].copy()
+    base["true_segment"] = base["true_segment"].astype(str)
+    base["channel"] = base["channel"].astype(str)
+    mult = np.ones(len(base))
+    for f, m in effects.items():
+        mult = mult * np.where(base[f].fillna(False).astype(bool).to_numpy(), m, 1.0)
+    base["_mult"] = mult
+    rates = {}
+    for v in (control, treatment):
+        if "variant" in exposures.columns:
+            part = base[(exposures["variant"].astype(str) == v).to_numpy()]
+        else:
+            part = base
+        r = part.assign(variant=v).merge(resp, on=["true_segment", "channel", "variant"], how="left")
+        r["_expected"] = r["_rate"] * r["_mult"]
+        rates[v] = r.groupby(by_cols, observed=True)["_expected"].agg(lambda x: x.mean() if x.notna().all() else np.nan)
+    out = pd.DataFrame({f"true_{control}": rates[control], f"true_{treatment}": rates[treatment]}).reset_index()
+    for c in by_cols:
+        out[c] = out[c].astype(str)
+    out["true_lift"] = out[f"true_{treatment}"] / out[f"true_{control}"] - 1
+    out["true_winner"] = np.where(out[f"true_{treatment}"] > out[f"true_{control}"], treatment, control)
+    return out

@@ -267,6 +267,11 @@ def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, 
             raise ValueError("the campaign has no audience: no profiled user has published copy in every variant")
         start = _campaign_start(ds)
         exp = campaign.simulate_exposures(plan, truth, seed=seed, start=start, n_days=cfg.campaign_days)
+        # copy properties the simulator's planted copy effects act on (part of the right answer)
+        props = plan.assignments.drop_duplicates("content_id").set_index("content_id")
+        for feat in (truth.get("copy_effects") or {}):
+            if feat in props.columns:
+                exp[feat] = exp["content_id"].map(props[feat]).fillna(False).astype(bool)
         notes.append(f"campaign of {cfg.campaign_days} days from {start.date()} (after the event log ends), "
                      f"{plan.audience:,} users, on average {cfg.impressions_per_user:g} impressions per user")
     else:
@@ -374,7 +379,8 @@ def _truth_check(exp: pd.DataFrame, comparison: pd.DataFrame, truth: dict, cfg: 
                                 "purity": (ct.max(axis=1) / ct.sum(axis=1)).to_numpy(),
                                 "users": ct.sum(axis=1).to_numpy()})
     metric = "ctr" if cfg.primary_metric == "ctr" else "cpi"
-    tw = A.truth_winners(exp, truth["response"], ["segment"], cfg.control, cfg.treatment, metric)
+    tw = A.truth_winners(exp, truth["response"], ["segment"], cfg.control, cfg.treatment, metric,
+                         copy_effects=truth.get("copy_effects") or {})
     seg_cmp = comparison[comparison["level"] == "segment"][["segment", "winner", "lift", "lift_low", "lift_high",
                                                             "p_adj"]]
     t = segment_map.merge(tw, on="segment").merge(seg_cmp.rename(columns={"winner": "analysis_winner"}), on="segment")
