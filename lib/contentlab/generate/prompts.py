@@ -199,6 +199,7 @@ class PromptTemplates:
         sents = self.sentences(f["description"])
         f["first_sentence"] = sents[0] if sents else ""
         f["category_lc"] = f["category"].lower() if self.locale != "zh" else f["category"]
+        f["category_one"] = self.category_singular(f["category"]) if f["category"] else ""
         f["category_title"] = f["category"][:1].upper() + f["category"][1:]
         f["colour_title"] = f["colour"][:1].upper() + f["colour"][1:]
         return f
