@@ -130,35 +130,44 @@ def build_assignments(content: pd.DataFrame, profiles: pd.DataFrame, *, seed: in
         return CampaignPlan(pd.DataFrame(columns=["user_id", "content_id", "product_id", "variant", "channel",
                                                   "segment", "mentions_price"]), 0, excluded, notes)
 
-    prof["variant"] = np.array(variants, dtype=object)[rng.choice(len(variants), size=len(prof), p=probs)]
+    # numpy object arrays throughout: indexing Arrow-backed strings row by row is slow at campaign scale
+    user_var = np.array(variants, dtype=object)[rng.choice(len(variants), size=len(prof), p=probs)]
     k = 1 + rng.poisson(max(impressions_per_user - 1.0, 0.0), size=len(prof))
-    rows = prof.loc[prof.index.repeat(k), list(dict.fromkeys(["user_id", "segment", "variant", key]))]
-    rows = rows.reset_index(drop=True)
+    rep = np.repeat(np.arange(len(prof)), k)
+    u_id = prof["user_id"].to_numpy(dtype=object)
+    u_seg = prof["segment"].to_numpy(dtype=object)
+    u_key = prof[key].to_numpy(dtype=object)
 
     content = content.reset_index(drop=True)
     content["mentions_price"] = content["text"].map(lambda s: bool(PRICE_PATTERN.search(s))).astype(bool)
-    picked = np.empty(len(rows), dtype=np.int64)
-    cgroups = content.groupby([key, "variant"]).indices
-    for (kv, var), idx in rows.groupby([key, "variant"]).indices.items():
-        pool = cgroups[(kv, var)]
+    cgroups = {kv: np.asarray(idx) for kv, idx in content.groupby([key, "variant"]).indices.items()}
+    # the (key, variant) group of every user, then of every impression
+    ugroup = pd.Series(list(zip(u_key, user_var)))
+    codes, uniques = pd.factorize(ugroup)
+    imp_codes = codes[rep]
+    picked = np.empty(len(rep), dtype=np.int64)
+    order = np.argsort(imp_codes, kind="stable")
+    bounds = np.searchsorted(imp_codes[order], np.arange(len(uniques) + 1))
+    for g, kv in enumerate(uniques):
+        idx = order[bounds[g]:bounds[g + 1]]
+        pool = cgroups[tuple(kv)]
         picked[idx] = pool[rng.integers(0, len(pool), len(idx))]
-    chosen = content.iloc[picked].reset_index(drop=True)
+    col = {c: content[c].to_numpy(dtype=object) for c in ("content_id", "product_id")}
     out = pd.DataFrame({
-        "user_id": rows["user_id"].to_numpy(), "content_id": chosen["content_id"].to_numpy(),
-        "product_id": chosen["product_id"].to_numpy(), "variant": rows["variant"].to_numpy(),
-        "segment": rows["segment"].to_numpy(),
+        "user_id": u_id[rep], "content_id": col["content_id"][picked], "product_id": col["product_id"][picked],
+        "variant": user_var[rep], "segment": u_seg[rep],
     })
-    if "channel" in chosen.columns:
-        out["channel"] = chosen["channel"].to_numpy()
+    if "channel" in content.columns:
+        out["channel"] = content["channel"].to_numpy(dtype=object)[picked]
     else:
         mix = channel_mix or DEFAULT_CHANNEL_MIX
         names = list(mix)
         p = np.array([mix[c] for c in names], float)
         out["channel"] = np.array(names, dtype=object)[rng.choice(len(names), size=len(out), p=p / p.sum())]
         notes.append("content has no channel column: channels drawn from " + ", ".join(f"{c} {v:.0%}" for c, v in mix.items()))
-    out["mentions_price"] = chosen["mentions_price"].to_numpy(dtype=bool)
-    for col in ("user_id", "content_id", "product_id", "variant", "segment", "channel"):
-        out[col] = out[col].astype(str)
+    out["mentions_price"] = content["mentions_price"].to_numpy(dtype=bool)[picked]
+    for c in ("user_id", "content_id", "product_id", "variant", "segment", "channel"):
+        out[c] = out[c].astype(str)
     return CampaignPlan(out, int(len(prof)), excluded, notes)
 
 
