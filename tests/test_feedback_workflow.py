@@ -106,3 +106,15 @@ def test_source_resolution_errors(shop, tmp_path):
     assert workflow.resolve_source(ds, tmp_path, "auto") == "dataset"  # no content: the log
     with pytest.raises(ValueError):
         workflow.FeedbackConfig(correction="bonferroni")
+
+
+def test_planted_copy_effect_is_reported_against_the_estimate(shop):
+    ds, run_dir = shop
+    res = workflow.run_feedback(ds, run_dir, workflow.FeedbackConfig(impressions_per_user=60), seed=1, write=False)
+    ct = res.copy_truth.set_index("feature")
+    mult = ds.truth["copy_effects"]["mentions_price"]
+    assert ct.loc["mentions_price", "planted_ctr_multiplier"] == mult
+    assert np.log(mult) < ct.loc["mentions_price", "planted_log_odds"] < np.log(mult) + 0.02
+    assert ct.loc["mentions_price", "covered"] == bool(
+        ct.loc["mentions_price", "ci_low"] <= ct.loc["mentions_price", "planted_log_odds"] <= ct.loc["mentions_price", "ci_high"])
+    assert "**Copy:** `mentions_price`" in res.summary_markdown()

@@ -97,6 +97,7 @@ class FeedbackResult:
     logit: A.LogitResult | None
     segment_map: pd.DataFrame | None  # profile segment -> true segment, purity
     truth_table: pd.DataFrame | None  # per segment: analysis winner vs planted winner
+    copy_truth: pd.DataFrame | None = None  # planted copy effects vs the regression's estimates
     priors: dict | None = None
     priors_path: Path | None = None
     results_path: Path | None = None
@@ -177,6 +178,11 @@ class FeedbackResult:
                            f"are inconclusive at this sample size, so it does not confirm it either")
             parts.append(f"**Planted truth check:** the per-segment finding {verdict} ({agree} of {len(t)} "
                          f"segments match): {lines}.")
+        if self.copy_truth is not None:
+            for r in self.copy_truth.itertuples():
+                parts.append(f"**Copy:** `{r.feature}` — planted CTR × {r.planted_ctr_multiplier:g} (log-odds "
+                             f"{r.planted_log_odds:+.3f}); estimated {r.estimate:+.3f} (95% CI {r.ci_low:+.3f} to "
+                             f"{r.ci_high:+.3f}), {'covers' if r.covered else 'misses'} the planted effect.")
         if self.priors_path is not None:
             parts.append(f"**The loop:** posteriors and Thompson-sampling traffic shares for the next campaign were "
                          f"written to `{self.priors_path.name}` ({len(self.priors['cells'])} segment × channel cells); "
@@ -346,8 +352,13 @@ def run_feedback(ds, run_dir: str | Path, config: FeedbackConfig | None = None, 
             and exp["true_segment"].notna().all():
         segment_map, truth_table = _truth_check(exp, comparison, truth, cfg)
 
+    copy_truth = None
+    if truth is not None and logit is not None and not logit.table.empty and truth.get("copy_effects"):
+        copy_truth = _copy_truth(exp, logit, truth["copy_effects"])
+
     result = FeedbackResult(cfg, source, exp, notes, excluded, srm, several, unit, rates, comparison, verdicts, posteriors,
-                            cuped_res, cuped_note, power, daily, cumulative, logit, segment_map, truth_table)
+                            cuped_res, cuped_note, power, daily, cumulative, logit, segment_map, truth_table,
+                            copy_truth)
     if write:
         _write_outputs(result, run_dir, ds, seed)
     return result
@@ -370,6 +381,22 @@ def _run_cuped(ds, exp: pd.DataFrame, cfg: FeedbackConfig, num_flag: str) -> tup
             f"pre-campaign {what} as covariate (before {pd.Timestamp(start).date()}): θ = {res.theta:.4g}, variance "
             f"reduced by {100 * res.variance_reduction:.1f}%, CI width × {res.ci_width_ratio:.3f}.")
     return res, note
+
+
+def _copy_truth(exp: pd.DataFrame, logit: A.LogitResult, effects: dict[str, float]) -> pd.DataFrame | None:
+    """Planted multiplicative CTR effects as log-odds at the campaign's CTR, next to the regression's estimates."""
+    rows = []
+    t = logit.table.set_index("feature")
+    for feat, mult in effects.items():
+        if feat not in t.index or feat not in exp.columns:
+            continue
+        p = float(exp.loc[~exp[feat].astype(bool), "clicked"].mean())
+        planted = float(np.log(mult) + np.log((1 - p) / (1 - mult * p)))  # logit(m p) - logit(p)
+        r = t.loc[feat]
+        rows.append({"feature": feat, "planted_ctr_multiplier": float(mult), "planted_log_odds": planted,
+                     "estimate": float(r["coef"]), "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
+                     "covered": bool(r["ci_low"] <= planted <= r["ci_high"])})
+    return pd.DataFrame(rows) if rows else None
 
 
 def _truth_check(exp: pd.DataFrame, comparison: pd.DataFrame, truth: dict, cfg: FeedbackConfig):
