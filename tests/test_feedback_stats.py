@@ -235,3 +235,10 @@ def test_cuped_theta_variance_reduction_and_unbiasedness():
     # uncorrelated covariate: no reduction to speak of
     res0 = cuped.cuped_ttest(y, rng.normal(0, 1, n), t)
     assert res0.variance_reduction < 0.01
+
+
+@pytest.mark.parametrize("k1,n1,k2,n2", [(250, 10000, 200, 10000), (30, 400, 21, 410)])
+def test_diff_ci_matches_statsmodels_wald(k1, n1, k2, n2):
+    d, lo, hi = fs.diff_proportions_ci(k1, n1, k2, n2)
+    lo_ref, hi_ref = confint_proportions_2indep(k1, n1, k2, n2, method="wald", compare="diff")
+    assert abs(d - (k1 / n1 - k2 / n2)) < TOL and abs(lo - lo_ref) < TOL and abs(hi - hi_ref) < TOL
