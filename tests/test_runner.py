@@ -20,6 +20,7 @@ from conftest import FIXTURES, run_cli
 from contentlab import runner
 
 NB_DIR = FIXTURES / "notebooks"
+PROFILE = str(FIXTURES / "profiles" / "tiny.yaml")  # tiny, without the real notebooks' overrides
 RUN_ID = re.compile(r"^\d{8}T\d{6}-tiny(-\d+)?$")
 MANIFEST_KEYS = {"run_id", "profile", "parameters", "versions", "inputs", "notebooks"}
 NOTEBOOK_KEYS = {"name", "status", "duration_s", "report", "metrics"}
@@ -27,7 +28,7 @@ ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
 
 def _cli(home: Path, *args: str):
-    return run_cli(["run", "--profile", "tiny", "--notebooks-dir", str(NB_DIR), *args], home, timeout=300)
+    return run_cli(["run", "--profile", PROFILE, "--notebooks-dir", str(NB_DIR), *args], home, timeout=300)
 
 
 def _manifest(home: Path, run_id: str) -> dict:
@@ -60,7 +61,7 @@ def runs(tmp_path_factory):
     # C through the Python API (saves an interpreter start-up; the CLI is covered by A and B)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CONTENTLAB_HOME", str(home))
-        out["c"] = runner.run_pipeline("tiny", only=["02_profiling"], from_run=out["a_id"],
+        out["c"] = runner.run_pipeline(PROFILE, only=["02_profiling"], from_run=out["a_id"],
                                        params=["threshold=0.75"], notebooks_dir=NB_DIR)
     out["c_id"] = out["c"].run_id
     return out
@@ -221,7 +222,7 @@ def test_unknown_parameter_is_a_clear_error_and_runs_nothing(runs, monkeypatch):
     for kwargs, message in cases:
         kwargs.setdefault("notebooks_dir", NB_DIR)
         with pytest.raises(runner.RunError, match=re.escape(message)):
-            runner.run_pipeline("tiny", **kwargs)
+            runner.run_pipeline(PROFILE, **kwargs)
     assert _run_ids(home) == before
 
 
