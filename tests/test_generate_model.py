@@ -138,3 +138,15 @@ def test_local_checkpoint_directory_loads(trained, tmp_path):
     greedy = SamplingParams(do_sample=False, max_new_tokens=12)
     prompts = corpus["prompt"].tolist()[:2]
     assert generate(loaded, prompts, greedy).texts == generate(cm, prompts, greedy).texts
+
+
+def test_finetune_a_checkpoint_with_the_same_routine(trained, tmp_path, monkeypatch):
+    cm, corpus, _, _ = trained
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path / "home"))
+    path = cm.save(tmp_path / "base")
+    cfg = TrainConfig(steps=10, batch_size=8, lr=1e-3, eval_every=5, patience=5, seed=0)
+    ft = fit_copy_model(corpus, model=str(path), train=cfg, finetune_steps=10, progress=False)
+    assert ft.kind == "finetuned" and ft.info["trained"] and ft.info["steps_run"] == 10
+    assert ft.info["heldout_loss"] <= ft.info["initial_heldout_loss"] + 1e-6
+    as_is = fit_copy_model(corpus, model=str(path), train=cfg, finetune_steps=0, progress=False)
+    assert as_is.info["trained"] is False and as_is.info["heldout_perplexity"] > 1.0

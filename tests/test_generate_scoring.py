@@ -115,3 +115,19 @@ def test_reference_scores():
     bz, rz = reference_scores("连帽羽绒服", "一件连帽羽绒服。", "zh")
     assert rz > 0.7
     assert all(math.isnan(x) for x in reference_scores("x", ""))
+
+
+def test_ambiguous_colour_words_are_not_evidence():
+    products = pd.DataFrame([
+        {"product_id": "S", "title": "Dermacare night cream", "category": "Skincare", "brand": "Dermacare", "price": 20.0,
+         "colour": "amber", "material": "retinol"},
+        {"product_id": "T", "title": "Kinetic cream tee", "category": "T-Shirts", "brand": "Kinetic", "price": 15.0,
+         "colour": "cream", "material": "cotton jersey"},
+        {"product_id": "U", "title": "Kinetic navy tee", "category": "T-Shirts", "brand": "Kinetic", "price": 15.0,
+         "colour": "navy", "material": "cotton jersey"},
+    ])
+    lex = AttributeLexicon(products)
+    assert ("colour", "cream") in lex.ambiguous and ("colour", "navy") not in lex.ambiguous
+    s = products.iloc[0].to_dict()
+    assert not faithfulness("A rich night cream by Dermacare", s, lex).hallucinated
+    assert faithfulness("A navy night cream by Dermacare", s, lex).wrong == ["colour=navy"]

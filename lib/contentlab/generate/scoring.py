@@ -5,7 +5,8 @@ Faithfulness (:class:`AttributeLexicon`, :func:`faithfulness`)
     ``material``, ``brand``). A copy *covers* a product attribute when it names the product's value;
     it *hallucinates* when it names a value of the same type that the product record does not
     support (e.g. "navy" for a white jacket, another brand, another category) or a price that is
-    not the real price. A value counts as supported when it is the product's value (or contained in
+    not the real price. Colour / material words that also name other things in the catalogue's
+    titles ("cream" in "night cream") are ambiguous and left out of the check. A value counts as supported when it is the product's value (or contained in
     it / containing it: "cotton" for "organic cotton") or appears in the product's own title or
     description. Matching is longest-first without overlaps, case-insensitive, whole words with an
     optional plural "s"/"es" for English and substrings for Chinese.
@@ -76,10 +77,22 @@ class AttributeLexicon:
         for t in self.types:
             for v in sorted({_norm(x) for x in products[t].dropna().unique()} - {""}):
                 values.append((t, v))
-        self.values = values
         # longest first, so "dark blue" wins over "blue"
         ordered = sorted(values, key=lambda tv: -len(tv[1]))
         self._patterns = [(t, v, self._pattern(v, t)) for t, v in ordered]
+        # a colour or material word that names something else in the catalogue ("cream" in "night cream", the
+        # title of an amber skincare product) is ambiguous: it is not evidence of a hallucination
+        self.ambiguous: set[tuple[str, str]] = set()
+        if "title" in products.columns:
+            titles = [(_norm(r.get("title")), r) for r in products.to_dict(orient="records")]
+            for t, v, pat in self._patterns:
+                if t not in ("colour", "material"):
+                    continue
+                if any(pat.search(title) and v not in _norm(r.get(t)) and _norm(r.get(t)) not in v
+                       for title, r in titles if title):
+                    self.ambiguous.add((t, v))
+        self._patterns = [(t, v, p) for t, v, p in self._patterns if (t, v) not in self.ambiguous]
+        self.values = [tv for tv in values if tv not in self.ambiguous]
 
     def _pattern(self, value: str, kind: str) -> re.Pattern:
         if is_zh(self.locale) and _CJK.search(value):

@@ -283,7 +283,7 @@ def fit_copy_model(corpus: pd.DataFrame, model: str = EMBEDDED, size: str | dict
             cm = load_pretrained(model, allow_download=allow_download)
             seqs = [encode_pair(cm.vocab, p, t, min(cfg.max_len, cm.max_positions))
                     for p, t in zip(ho["prompt"], _targets(ho))]
-            loss = evaluate_loss(cm.model, seqs, cm.tokenizer.pad_token_id or 0)
+            loss = evaluate_loss(cm.model, seqs, cm.vocab.eos_id if cm.vocab.eos_id is not None else 0)
             cm.info.update(heldout_loss=loss, heldout_perplexity=math.exp(min(loss, 50.0)), train_seconds=0.0,
                            trained=False)
             return cm
