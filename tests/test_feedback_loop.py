@@ -67,6 +67,13 @@ def test_load_latest_priors_picks_newest_and_excludes(tmp_path):
     got = loop.load_latest_priors(exclude_run_dir=newer, processed_dir=processed)
     assert got["run_id"] == older.name
     assert loop.load_latest_priors(processed_dir=tmp_path / "nowhere") is None
+    # scoped to a profile: the newer tiny run does not count for demo, and no run of "other" exists
+    assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == older.name
+    assert loop.load_latest_priors(processed_dir=processed, profile="tiny")["run_id"] == newer.name
+    assert loop.load_latest_priors(processed_dir=processed, profile="other") is None
+    suffixed = processed / "20260105T000000-demo-2"  # second run started in the same second
+    loop.write_priors(suffixed, counts=_counts())
+    assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == suffixed.name
 
 
 def test_load_latest_priors_uses_config_home(tmp_path, monkeypatch):

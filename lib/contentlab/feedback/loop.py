@@ -57,7 +57,7 @@ from contentlab.feedback import bayes
 
 PRIORS_FILE = "feedback_priors.json"
 SCHEMA_VERSION = 1
-_RUN_ID = re.compile(r"^(\d{8}T\d{6})")
+_RUN_ID = re.compile(r"^(\d{8}T\d{6})(?:-(.+?))?(?:-\d+)?$")
 
 
 def _cell_variants(group: pd.DataFrame, metric: str, prior: tuple[float, float], draws: int, seed: int,
@@ -189,12 +189,19 @@ def _run_sort_key(run_dir: Path) -> tuple:
     return (stamp, (run_dir / PRIORS_FILE).stat().st_mtime)
 
 
-def load_latest_priors(exclude_run_dir: str | Path | None = None, processed_dir: str | Path | None = None
-                       ) -> dict | None:
+def _run_profile(run_id: str) -> str | None:
+    m = _RUN_ID.match(run_id)
+    return m.group(2) if m else None
+
+
+def load_latest_priors(exclude_run_dir: str | Path | None = None, processed_dir: str | Path | None = None,
+                       profile: str | None = None) -> dict | None:
     """The newest ``feedback_priors.json`` under ``config.processed_dir()`` (or ``processed_dir``), or ``None``.
 
     Runs are ordered by the timestamp in their run id (``YYYYmmddTHHMMSS-<profile>``), then by file time.
-    ``exclude_run_dir`` (typically the current run) is skipped. Unreadable files are skipped, not fatal.
+    ``exclude_run_dir`` (typically the current run) is skipped. With ``profile``, only runs of that profile
+    (run ids ``<stamp>-<profile>`` or ``<stamp>-<profile>-<n>``) count, so a demo cycle never learns from a
+    tiny test run. Unreadable files are skipped, not fatal.
     The returned dict gains ``"path"``: where it was read from.
     """
     root = Path(processed_dir) if processed_dir else config.processed_dir()
@@ -202,7 +209,7 @@ def load_latest_priors(exclude_run_dir: str | Path | None = None, processed_dir:
         return None
     exclude = Path(exclude_run_dir).resolve() if exclude_run_dir else None
     runs = [d for d in root.iterdir() if d.is_dir() and (d / PRIORS_FILE).is_file()
-            and (exclude is None or d.resolve() != exclude)]
+            and (exclude is None or d.resolve() != exclude) and (profile is None or _run_profile(d.name) == profile)]
     for run in sorted(runs, key=_run_sort_key, reverse=True):
         try:
             return read_priors(run / PRIORS_FILE)
