@@ -30,7 +30,7 @@ CARDS_MD = "content_cards.md"
 
 CONTENT_COLUMNS = [
     "content_id", "content_type", "slot_id", "segment", "persona_id", "user_id", "product_id", "product_ids",
-    "product_title", "price", "channel", "variant", "candidate", "text", "subject", "prompt", "model",
+    "product_title", "price", "price_text", "channel", "variant", "candidate", "text", "subject", "prompt", "model",
     "model_fingerprint", "published", "selected", "rejected", "reject_reason", "reject_detail",
     "attribute_coverage", "hallucinated", "wrong_attributes", "length_ok", "perplexity", "longest_overlap",
     "regurgitated", "bleu", "rouge_l", "quality", "variant_share", "social_proof", "guardrails_version",
@@ -41,8 +41,12 @@ CONTENT_COLUMNS = [
 def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: pd.DataFrame, model_name: str,
                   model_fingerprint: str, guardrails_version: str, templates_version: int,
                   variant_shares: Mapping[tuple[str, str, str], float] | None = None,
-                  digests: pd.DataFrame | None = None, guide_checks: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The catalogue in its published shape (columns :data:`CONTENT_COLUMNS`)."""
+                  digests: pd.DataFrame | None = None, guide_checks: pd.DataFrame | None = None,
+                  format_price=None) -> pd.DataFrame:
+    """The catalogue in its published shape (columns :data:`CONTENT_COLUMNS`).
+
+    ``format_price`` (e.g. ``PromptTemplates.format_price``) renders ``price_text`` with the currency.
+    """
     titles = dict(zip(products["product_id"].astype(str), products["title"].astype(str)))
     prices = dict(zip(products["product_id"].astype(str), products["price"].astype(float)))
     proof = {} if digests is None or digests.empty else dict(zip(digests["product_id"], digests["social_proof"]))
@@ -87,6 +91,9 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
                              zip(out["user_id"], out["persona_id"], out["text"])]
         parts.append(out)
     full = pd.concat(parts, ignore_index=True, sort=False)
+    fmt = format_price or (lambda p: f"{float(p):.2f}")
+    full["price_text"] = [fmt(p) if p is not None and not (isinstance(p, float) and np.isnan(p)) else ""
+                          for p in full["price"]]
     full["guardrails_version"] = guardrails_version
     full["templates_version"] = int(templates_version)
     for col in CONTENT_COLUMNS:
@@ -168,7 +175,7 @@ def render_cards_html(content: pd.DataFrame, title: str = "Content cards", max_c
                 f"<div class=\"card v-{_E(str(r.variant))}\">"
                 f"<div class=\"meta\"><span class=\"tag\">{_E(str(r.channel))}</span><span class=\"tag\">{_E(str(r.variant))}</span>"
                 f"{_E(str(r.content_id))}</div>"
-                f"<div class=\"title\">{_E(str(r.product_title))} · {_E(_fmt(r.price))}</div>"
+                f"<div class=\"title\">{_E(str(r.product_title))} · {_E(str(r.price_text))}</div>"
                 f"<div class=\"copy\">{_E(str(r.text))}</div>"
                 + (f"<div class=\"proof\">{_E(str(r.social_proof))}</div>" if r.social_proof else "")
                 + f"<div class=\"scores\">coverage {_E(_fmt(r.attribute_coverage))} · perplexity {_E(_fmt(r.perplexity, '.1f'))}"
@@ -207,14 +214,14 @@ def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", m
     for seg, g in copy_rows.groupby("segment", sort=True):
         lines += [f"## Segment: {_md_escape(seg)}", ""]
         for r in g.itertuples():
-            lines.append(f"### {_md_escape(r.product_title)} ({_md_escape(_fmt(r.price))}) · {_md_escape(r.channel)} · "
+            lines.append(f"### {_md_escape(r.product_title)} ({_md_escape(r.price_text)}) · {_md_escape(r.channel)} · "
                          f"{_md_escape(r.variant)}")
             lines.append("")
             lines.append("> " + _md_escape(r.text).replace("\n", "\n> "))
             if r.social_proof:
                 lines.append(">\n> " + _md_escape(r.social_proof))
             lines.append("")
-            lines.append(f"`{_md_escape(r.content_id)}` · coverage {_fmt(r.attribute_coverage)} · "
+            lines.append(f"{_md_escape(r.content_id)} · coverage {_fmt(r.attribute_coverage)} · "
                          f"perplexity {_fmt(r.perplexity, '.1f')}")
             lines.append("")
     guides = pub[pub["content_type"] == "guide"]
@@ -226,7 +233,7 @@ def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", m
                 who = pseudonymise(who)
             label = f"user {who}" if r.user_id is not None else f"segment {r.segment}"
             lines += [f"### {_md_escape(r.subject)} ({_md_escape(label)})", ""]
-            lines += ["    " + _E(str(line)) for line in str(r.text).splitlines()]
+            lines += ["> " + _md_escape(line.strip()) + "  " for line in str(r.text).splitlines()]
             lines.append("")
     return "\n".join(lines)
 
