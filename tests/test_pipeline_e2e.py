@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -72,3 +73,25 @@ def test_raw_data_is_not_modified_by_a_run(tiny_run):
     for rel, digest in inputs.items():
         assert rel.startswith("data/raw/"), rel
         assert file_fingerprint(tiny_run.home / rel) == digest, f"{rel} changed during the run"
+
+
+def test_broken_parameter_fails_with_a_report_and_keeps_earlier_reports(tmp_path):
+    # its own home, so the shared tiny run's `latest` never moves under the other tests
+    from conftest import run_cli
+
+    proc = run_cli(["run", "--profile", "tiny", "--params", "02_profiling.risk_method=guesswork"], tmp_path, timeout=900)
+    assert proc.returncode != 0
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("contentlab: 02_profiling failed at cell") and "ValueError" in line, proc.stderr
+    run_dir = (tmp_path / "reports" / "latest").resolve()
+    manifest = json.loads((run_dir / "manifest.json").read_text(encoding="utf-8"))
+    assert [(nb["name"], nb["status"]) for nb in manifest["notebooks"]] == [
+        ("01_eda", "ok"), ("02_profiling", "failed"), ("03_recommend", "not run"),
+        ("04_generate", "not run"), ("05_feedback", "not run")]
+    html = (run_dir / "02_profiling.html").read_text(encoding="utf-8")
+    banner = html.find('class="cl-banner cl-banner-error"')
+    assert banner >= 0 and html.find("guesswork", banner) > banner
+    first_cell = html.find('<div class="jp-Cell')
+    assert first_cell == -1 or banner < first_cell, "the error banner comes before the notebook's content"
+    assert "Exploratory data analysis" in (run_dir / "01_eda.html").read_text(encoding="utf-8")
+    assert manifest["notebooks"][0]["metrics"]["events_rows"] > 0
