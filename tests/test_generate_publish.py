@@ -137,3 +137,22 @@ def test_content_files_round_trip(tmp_path):
     rejected = [r for r in rows if r["rejected"]]
     assert rejected and rejected[0]["reject_reason"] == "banned_claim" and not rejected[0]["published"]
     assert {r["variant"] for r in rows} == {"gpt2", "template"}
+
+
+def test_read_inputs_takes_priors_of_its_own_profile_only(tmp_path, monkeypatch):
+    from contentlab.feedback import loop
+
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    processed = tmp_path / "data" / "processed"
+    counts = pd.DataFrame({"segment": ["s", "s"], "channel": ["push", "push"], "variant": ["gpt2", "template"],
+                           "impressions": [1000, 1000], "clicks": [80, 40], "conversions": [8, 4],
+                           "revenue": [80.0, 40.0]})
+    loop.write_priors(processed / "20260101T000000-demo", counts=counts)
+    loop.write_priors(processed / "20260102T000000-tiny", counts=counts)  # newer, but another profile
+    current = processed / "20260103T000000-demo"
+    current.mkdir(parents=True)
+    inputs = read_inputs(current, profile="demo")
+    assert inputs.priors["run_id"] == "20260101T000000-demo"
+    assert read_inputs(current).priors["run_id"] == "20260102T000000-tiny"  # unscoped: newest of any profile
+    none = read_inputs(current, profile="cdnow")
+    assert none.priors is None and any("of profile 'cdnow'" in n for n in none.notes)

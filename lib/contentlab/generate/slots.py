@@ -53,7 +53,7 @@ def _read_parquet(path: Path, needed: Sequence[str], notes: list[str], label: st
     return df
 
 
-def read_inputs(run_dir: str | Path, use_priors: bool = True) -> Inputs:
+def read_inputs(run_dir: str | Path, use_priors: bool = True, profile: str | None = None) -> Inputs:
     run_dir = Path(run_dir)
     notes: list[str] = []
     personas: list[dict] = []
@@ -75,7 +75,7 @@ def read_inputs(run_dir: str | Path, use_priors: bool = True) -> Inputs:
         try:
             from contentlab.feedback.loop import load_latest_priors
 
-            priors = load_latest_priors(exclude_run_dir=run_dir)
+            priors = load_latest_priors(exclude_run_dir=run_dir, profile=profile)
         except Exception as exc:  # noqa: BLE001 - the loop's first cycle or a malformed file must not stop 04
             notes.append(f"feedback: priors unreadable ({type(exc).__name__}: {exc})")
             priors = None
@@ -83,7 +83,8 @@ def read_inputs(run_dir: str | Path, use_priors: bool = True) -> Inputs:
             notes.append(f"feedback: feedback_priors.json of run {priors.get('run_id', '?')} "
                          f"({len(priors.get('cells', []))} segment x channel cells)")
         elif not any(n.startswith("feedback:") for n in notes):
-            notes.append("feedback: no earlier feedback_priors.json (first cycle): even 50/50 variant mix")
+            scope = f" of profile {profile!r}" if profile else ""
+            notes.append(f"feedback: no earlier feedback_priors.json{scope} (first cycle): even 50/50 variant mix")
     else:
         notes.append("feedback: priors not used (use_priors=False)")
     return Inputs(personas=personas, profiles=profiles, recommendations=recs, priors=priors, notes=notes)
