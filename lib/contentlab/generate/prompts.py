@@ -10,7 +10,6 @@ the rule-based baseline templates, persona hooks and the shopping-guide layout.
 from __future__ import annotations
 
 import functools
-import math
 import re
 import string
 from dataclasses import dataclass
@@ -35,9 +34,8 @@ _CLAUSE_ZH = re.compile(r"[，；：,;]")
 
 
 def _clean(value: Any) -> str:
+    """Whitespace-folded text of a record value ("" for None / NaN / NA)."""
     if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
         return ""
     try:
         if pd.isna(value):

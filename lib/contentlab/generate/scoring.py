@@ -33,6 +33,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from contentlab.generate.prompts import _clean
+
 ATTRIBUTE_TYPES = ("category", "colour", "material", "brand")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -56,14 +58,8 @@ def tokens(text: str, locale: str = "en") -> list[str]:
 
 
 def _norm(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return " ".join(str(value).lower().split())
+    """Lower-cased, whitespace-folded text of a record value ("" for missing)."""
+    return _clean(value).lower()
 
 
 # ---- faithfulness --------------------------------------------------------------------------------
