@@ -28,9 +28,67 @@ PALETTE = "deep"
 SEQUENTIAL = "Blues"
 
 
+# Chinese labels (zh catalogues): Noto Sans CJK, shipped as a font file in the PyPI package
+# ``cvttf-notosanscjk-regular`` (SIL Open Font License), is registered as a fallback font.
+CJK_FONT_PACKAGE = "cvttf_NotoSansCJK_Regular"
+
+
+def cjk_font_path() -> "str | None":
+    """Path of the bundled CJK font file, or ``None`` when the package is not installed."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(CJK_FONT_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        fonts = sorted(Path(folder).glob("*.otf")) + sorted(Path(folder).glob("*.ttf"))
+        if fonts:
+            return str(fonts[0])
+    return None
+
+
+def _register_cjk_fallback() -> "str | None":
+    """Add the CJK font behind the default sans-serif font (per-glyph fallback); returns its family name."""
+    from matplotlib import font_manager
+
+    path = cjk_font_path()
+    if path is None:
+        return None
+    font_manager.fontManager.addfont(path)
+    # the font has one weight: bold titles use it at regular weight (matplotlib would log that on every title)
+    import logging
+
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    name = font_manager.FontProperties(fname=path).get_name()
+    # matplotlib falls back glyph by glyph across the families listed in font.family: Latin text keeps the
+    # usual sans-serif font, CJK characters come from this one
+    plt.rcParams["font.sans-serif"] = [f for f in plt.rcParams["font.sans-serif"] if f != name] + [name]
+    plt.rcParams["font.family"] = ["sans-serif", name]
+    return name
+
+
+def can_render(labels: Iterable[object]) -> bool:
+    """True when the sans-serif fonts in use (with their fallbacks) have a glyph for every character."""
+    from matplotlib import font_manager, ft2font
+
+    chars = {ch for label in labels for ch in str(label) if not ch.isspace()}
+    fonts = []
+    for family in plt.rcParams["font.sans-serif"]:
+        try:
+            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+        except ValueError:
+            continue
+        fonts.append(ft2font.FT2Font(path))
+    if not fonts:
+        return True  # no font information: assume it works
+    return all(any(f.get_char_index(ord(ch)) != 0 for f in fonts) for ch in chars)
+
+
 def set_style(font_scale: float = 1.05) -> None:
-    """Seaborn theme plus readable sizes; call once at the top of a notebook."""
+    """Seaborn theme plus readable sizes (and a CJK fallback font); call once at the top of a notebook."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=font_scale)
+    _register_cjk_fallback()
     plt.rcParams.update({
         "figure.figsize": FIGSIZE,
         "figure.dpi": 100,

@@ -14,16 +14,10 @@ __all__ = ["renderable", "silhouette_plot", "pca_plot", "rfm_heatmaps", "segment
 
 
 def renderable(labels) -> bool:
-    """True when the current matplotlib font has a glyph for every character of ``labels``
-    (e.g. Chinese category names need a CJK font)."""
-    from matplotlib import font_manager, ft2font
+    """True when the fonts in use can draw every character of ``labels`` (Chinese names need a CJK font)."""
+    from contentlab.plotting import can_render
 
-    try:
-        font = ft2font.FT2Font(font_manager.findfont(font_manager.FontProperties(family=plt.rcParams["font.family"])))
-    except Exception:  # noqa: BLE001 - no usable font information: assume it works
-        return True
-    chars = {ch for label in labels for ch in str(label) if not ch.isspace()}
-    return all(font.get_char_index(ord(ch)) != 0 for ch in chars)
+    return can_render(labels)
 
 
 def silhouette_plot(curve: pd.DataFrame, chosen_k: int, ax=None):
