@@ -56,6 +56,19 @@ def record(name: str, value: Any) -> Any:
     return clean
 
 
+class StageNotApplicable(Exception):
+    """Raised by :func:`skip_stage`; the runner reports the stage as ``skipped`` and goes on."""
+
+
+def skip_stage(reason: str) -> None:
+    """End this notebook here because its stage does not apply to the data (e.g. no exposure log yet).
+
+    Under ``contentlab run`` the stage is marked ``skipped`` (not failed): its report opens with the
+    reason, later stages still run and the run exits 0. Cells after this call do not run.
+    """
+    raise StageNotApplicable(" ".join(str(reason).split()))
+
+
 def recorded_metrics(notebook: "str | Path | Any") -> dict[str, Any]:
     """Metrics recorded by :func:`record` in an executed notebook (path or nbformat node).
 

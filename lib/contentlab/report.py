@@ -169,6 +169,11 @@ class CellFailure:
     traceback: str = ""
 
     @property
+    def skipped(self) -> bool:
+        """The notebook ended itself with ``contentlab.skip_stage`` (not applicable, not a failure)."""
+        return self.ename == "StageNotApplicable"
+
+    @property
     def message(self) -> str:
         text = " ".join(str(self.evalue).split())
         if len(text) > 300:
@@ -468,7 +473,7 @@ def _version() -> str:
 
 STATUS_LABELS = {
     "ok": "OK", "failed": "Failed", "not run": "Not run", "running": "Running", "pending": "Pending",
-    "missing": "No notebook",
+    "missing": "No notebook", "skipped": "Not applicable",
 }
 
 
@@ -518,6 +523,8 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
         run_status = f"running ({counted.count('ok')} of {len(counted)} notebooks done)"
     else:
         run_status = f"complete ({counted.count('ok')} of {len(counted)} notebooks OK)"
+    if "skipped" in statuses:
+        run_status += f"; not applicable to this data: {', '.join(r['name'] for r in rows if r['status'] == 'skipped')}"
     if "missing" in statuses:
         run_status += f"; no notebook for {', '.join(r['name'] for r in rows if r['status'] == 'missing')}"
     template = _jinja_env().get_template(INDEX_TEMPLATE)

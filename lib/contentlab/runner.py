@@ -59,6 +59,7 @@ PRODUCTS_FILE = ".contentlab-products.json"
 LOCK_FILE = ".contentlab.lock"
 
 OK, FAILED, NOT_RUN, PENDING, RUNNING, MISSING = "ok", "failed", "not run", "pending", "running", "missing"
+SKIPPED = "skipped"  # the notebook called contentlab.skip_stage(reason): its stage does not apply to the data
 
 # Versions recorded in the manifest: key -> distribution name.
 VERSIONED_PACKAGES = {
@@ -293,7 +294,7 @@ def list_runs() -> list[dict[str, Any]]:
 
 def run_succeeded(manifest: Mapping[str, Any]) -> bool:
     statuses = [nb.get("status") for nb in manifest.get("notebooks", [])]
-    return bool(statuses) and OK in statuses and all(s in (OK, MISSING) for s in statuses)
+    return bool(statuses) and OK in statuses and all(s in (OK, SKIPPED, MISSING) for s in statuses)
 
 
 def latest_run(profile: str | None = None, successful: bool = True) -> str | None:
@@ -834,7 +835,7 @@ def run_pipeline(
             if not manifest["inputs"] or "error" in manifest["inputs"]:
                 manifest["inputs"] = input_fingerprints(run_dir)
             publish()
-            if res.status != OK:
+            if res.status not in (OK, SKIPPED):
                 result.failed = res
                 break
     except KeyboardInterrupt:
@@ -942,11 +943,13 @@ def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_d
             failure.ename = "CellTimeout"
             failure.evalue = f"the cell ran longer than the {cell_timeout:g} s limit (--cell-timeout)"
         res.failure = failure
-        res.status = FAILED
+        res.status = SKIPPED if failure.skipped else FAILED
     else:
         res.status = OK
     detail = ""
-    if res.failure is not None:
+    if res.failure is not None and res.failure.skipped:
+        detail = f"not applicable: {res.failure.evalue}"
+    elif res.failure is not None:
         where = f"cell {res.failure.cell}" if res.failure.cell is not None else "before the first cell"
         detail = f"{where}: {res.failure.message}"
     elif res.metrics:

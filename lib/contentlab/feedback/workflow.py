@@ -198,6 +198,10 @@ def _read_parquet(path: Path) -> pd.DataFrame | None:
     return pd.read_parquet(path) if path.exists() else None
 
 
+class NoExposuresError(ValueError):
+    """Nothing to analyse: no exposure log and no way to simulate a campaign (the stage does not apply yet)."""
+
+
 def resolve_source(ds, run_dir: Path, requested: str) -> str:
     has_response = bool(ds.truth) and ds.truth.get("response") is not None
     has_content = (run_dir / CONTENT_FILE).exists() and (run_dir / PROFILES_FILE).exists()
@@ -207,8 +211,10 @@ def resolve_source(ds, run_dir: Path, requested: str) -> str:
             return "campaign"
         if has_log:
             return "dataset"
-        raise ValueError("no exposures to analyse: the dataset has no exposures table and no campaign can be "
-                         "simulated (needs planted truth plus content.parquet and user_profiles.parquet)")
+        raise NoExposuresError("no exposures to analyse: the dataset has no exposure log yet and no campaign can "
+                               "be simulated (that needs the simulator's planted response plus content.parquet and "
+                               "user_profiles.parquet). Publish the copy from 04, log its impressions in the "
+                               "exposures table, and the next run analyses them.")
     if requested == "campaign":
         if not has_response:
             raise ValueError("exposures_source='campaign' needs a simulated dataset (planted truth['response'])")
