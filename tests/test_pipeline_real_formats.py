@@ -1,6 +1,6 @@
-"""The whole pipeline on purchase-only data in the UCI Online Retail format (no views, no ratings, no exposures).
+"""The whole pipeline on real-data formats: purchase-only UCI Online Retail data and CDNOW.
 
-The file is written in that exact format from a small simulated shop (invoices, stock codes, upper-case
+The Online Retail file is written in that exact format from a small simulated shop (invoices, stock codes, upper-case
 descriptions, cancellations, missing customer ids). Stages adapt instead of failing: 03 skips rating-mode
 models (every interaction is a purchase: one rating level) and 05, with no exposure log yet, reports itself
 not applicable; the run succeeds.
@@ -77,3 +77,27 @@ def test_pipeline_runs_on_online_retail_data(tmp_path):
     fb_html = (run / "05_feedback.html").read_text(encoding="utf-8")
     assert 'class="cl-banner cl-banner-info"' in fb_html and "no exposure log yet" in fb_html
     assert "Not applicable" in (run / "index.html").read_text(encoding="utf-8")
+
+
+def test_pipeline_runs_on_cdnow(tmp_path):
+    # CDNOW (shipped with the `lifetimes` package) records orders of one synthetic "CD" product: profiling and CLV
+    # apply, product recommendations do not, and there is no exposure log
+    profile = tmp_path / "cdnow.yaml"
+    profile.write_text(yaml.safe_dump({
+        "name": "cdnow", "seed": 1, "dataset": {"kind": "cdnow"},
+        "notebooks": {"02_profiling": {"holdout_days": 90, "clv_horizon_days": 180},
+                      "04_generate": {"model_size": "tiny", "train_steps": 20, "n_slots": 6, "n_candidates": 2,
+                                      "n_guide_users": 2}},
+    }))
+    proc = run_cli(["run", "--profile", str(profile)], tmp_path, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = (tmp_path / "reports" / "latest").resolve()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    assert [(nb["name"], nb["status"]) for nb in manifest["notebooks"]] == [
+        ("01_eda", "ok"), ("02_profiling", "ok"), ("03_recommend", "skipped"), ("04_generate", "ok"),
+        ("05_feedback", "skipped")]
+    m = {nb["name"]: nb["metrics"] for nb in manifest["notebooks"]}
+    assert m["01_eda"]["users"] == 23570
+    assert m["02_profiling"]["users_profiled"] == 23570
+    assert all(m["02_profiling"][k] > 0 for k in ("bgnbd_r", "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "clv_total"))
+    assert "nothing to rank" in (run / "03_recommend.html").read_text(encoding="utf-8")
