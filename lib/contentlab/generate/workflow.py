@@ -38,22 +38,23 @@ VARIANTS = ("gpt2", "template")
 class Settings:
     """Everything notebook 04 can tune (its parameters map onto these)."""
 
+    # training and sampling defaults come from TrainConfig and SamplingParams (one place each)
     model: str = "embedded"
     model_size: str = "small"
-    train_steps: int = 300
-    train_batch_size: int = 16
-    learning_rate: float = 3e-3
-    eval_every: int = 25
-    patience: int = 4
+    train_steps: int = TrainConfig.steps
+    train_batch_size: int = TrainConfig.batch_size
+    learning_rate: float = TrainConfig.lr
+    eval_every: int = TrainConfig.eval_every
+    patience: int = TrainConfig.patience
     finetune_steps: int = 0
     heldout_share: float = 0.1
     delexicalise: bool = True
-    temperature: float = 0.8
-    top_p: float = 0.92
-    top_k: int = 40
-    repetition_penalty: float = 1.1
-    no_repeat_ngram_size: int = 3
-    n_candidates: int = 4
+    temperature: float = SamplingParams.temperature
+    top_p: float = SamplingParams.top_p
+    top_k: int = SamplingParams.top_k
+    repetition_penalty: float = SamplingParams.repetition_penalty
+    no_repeat_ngram_size: int = SamplingParams.no_repeat_ngram_size
+    n_candidates: int = 4  # the notebook keeps the best of several; decode's own default is 3
     gen_batch_size: int = 32
     n_slots: int = 60
     products_per_persona: int = 4
