@@ -75,6 +75,24 @@ def _usable(store: EventStore, table: str, column: str) -> bool:
     return bool(store.scalar(f"SELECT COUNT({column}) > 0 FROM {table}"))
 
 
+def _join_shares(df: pd.DataFrame, counts: pd.DataFrame, column: str, prefix: str
+                 ) -> tuple[pd.DataFrame, list[str], pd.Series]:
+    """Join per-user shares of ``column`` (from ``user_id, <column>, n`` counts) as ``<prefix><value>`` columns.
+
+    Returns the joined frame, the new column names (sorted by value; 0.0 for users without counts) and each
+    user's most frequent value (missing for users without counts).
+    """
+    wide = counts.pivot_table(index="user_id", columns=column, values="n", aggfunc="sum", fill_value=0)
+    wide = wide.div(wide.sum(axis=1), axis=0)
+    wide = wide[sorted(wide.columns)]
+    top = wide.idxmax(axis=1)
+    wide.columns = [prefix + str(c) for c in wide.columns]
+    cols = list(wide.columns)
+    df = df.join(wide, how="left")
+    df[cols] = df[cols].fillna(0.0)
+    return df, cols, top.reindex(df.index).astype("string")
+
+
 def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     """Compute the per-user feature table from the store's ``events`` (+ ``users``, ``products``)."""
     if not store.has("events"):
@@ -258,15 +276,8 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
                FROM events e JOIN products p USING (product_id)
                WHERE p.category IS NOT NULL GROUP BY e.user_id, p.category"""
         )
-        wide = cats.pivot_table(index="user_id", columns="category", values="n", aggfunc="sum", fill_value=0)
-        wide = wide.div(wide.sum(axis=1), axis=0)
-        wide = wide[sorted(wide.columns)]
-        fav = wide.idxmax(axis=1)
-        wide.columns = [CAT_PREFIX + str(c) for c in wide.columns]
-        cat_cols = list(wide.columns)
-        df = df.join(wide, how="left")
-        df[cat_cols] = df[cat_cols].fillna(0.0)
-        df["favourite_category"] = fav.reindex(df.index).astype("string")
+        df, cat_cols, fav = _join_shares(df, cats, "category", CAT_PREFIX)
+        df["favourite_category"] = fav
     if has_launch:
         nov = store.sql(
             f"""SELECT e.user_id,
@@ -283,15 +294,8 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         ch = store.sql(
             "SELECT user_id, CAST(channel AS VARCHAR) AS channel, COUNT(*) AS n FROM events WHERE channel IS NOT NULL GROUP BY user_id, channel"
         )
-        wide = ch.pivot_table(index="user_id", columns="channel", values="n", aggfunc="sum", fill_value=0)
-        wide = wide.div(wide.sum(axis=1), axis=0)
-        wide = wide[sorted(wide.columns)]
-        pref = wide.idxmax(axis=1)
-        wide.columns = [CH_PREFIX + str(c) for c in wide.columns]
-        ch_cols = list(wide.columns)
-        df = df.join(wide, how="left")
-        df[ch_cols] = df[ch_cols].fillna(0.0)
-        df["preferred_channel"] = pref.reindex(df.index).astype("string")
+        df, ch_cols, pref = _join_shares(df, ch, "channel", CH_PREFIX)
+        df["preferred_channel"] = pref
         if has_user_channel:
             df["preferred_channel"] = df["preferred_channel"].fillna(df["user_channel"].astype("string"))
     elif has_user_channel:
