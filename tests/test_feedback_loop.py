@@ -56,8 +56,8 @@ def test_load_latest_priors_picks_newest_and_excludes(tmp_path):
     processed = tmp_path / "processed"
     older = processed / "20260101T000000-demo"
     newer = processed / "20260102T000000-tiny"
-    loop.write_priors(older, counts=_counts())
-    loop.write_priors(newer, counts=_counts())
+    loop.write_priors(older, counts=_counts(), profile="demo")
+    loop.write_priors(newer, counts=_counts(), profile="tiny")
     (processed / "20260103T000000-demo").mkdir()  # a run without priors is ignored
     broken = processed / "20260104T000000-demo"
     broken.mkdir()
@@ -67,13 +67,19 @@ def test_load_latest_priors_picks_newest_and_excludes(tmp_path):
     got = loop.load_latest_priors(exclude_run_dir=newer, processed_dir=processed)
     assert got["run_id"] == older.name
     assert loop.load_latest_priors(processed_dir=tmp_path / "nowhere") is None
-    # scoped to a profile: the newer tiny run does not count for demo, and no run of "other" exists
+    # scoped to the profile recorded in the priors: the newer tiny run does not count for demo, and no run of
+    # "other" exists
     assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == older.name
     assert loop.load_latest_priors(processed_dir=processed, profile="tiny")["run_id"] == newer.name
     assert loop.load_latest_priors(processed_dir=processed, profile="other") is None
     suffixed = processed / "20260105T000000-demo-2"  # second run started in the same second
-    loop.write_priors(suffixed, counts=_counts())
+    loop.write_priors(suffixed, counts=_counts(), profile="demo")
     assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == suffixed.name
+    # the recorded profile decides, not the run id: a profile named "demo-2" is not "demo"
+    other = processed / "20260106T000000-demo-2"
+    loop.write_priors(other, counts=_counts(), profile="demo-2")
+    assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == suffixed.name
+    assert loop.load_latest_priors(processed_dir=processed, profile="demo-2")["run_id"] == other.name
 
 
 def test_load_latest_priors_uses_config_home(tmp_path, monkeypatch):

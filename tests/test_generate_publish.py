@@ -147,8 +147,8 @@ def test_read_inputs_takes_priors_of_its_own_profile_only(tmp_path, monkeypatch)
     counts = pd.DataFrame({"segment": ["s", "s"], "channel": ["push", "push"], "variant": ["gpt2", "template"],
                            "impressions": [1000, 1000], "clicks": [80, 40], "conversions": [8, 4],
                            "revenue": [80.0, 40.0]})
-    loop.write_priors(processed / "20260101T000000-demo", counts=counts)
-    loop.write_priors(processed / "20260102T000000-tiny", counts=counts)  # newer, but another profile
+    loop.write_priors(processed / "20260101T000000-demo", counts=counts, profile="demo")
+    loop.write_priors(processed / "20260102T000000-tiny", counts=counts, profile="tiny")  # newer, another profile
     current = processed / "20260103T000000-demo"
     current.mkdir(parents=True)
     inputs = read_inputs(current, profile="demo")

@@ -95,3 +95,8 @@ def test_broken_parameter_fails_with_a_report_and_keeps_earlier_reports(tmp_path
     assert first_cell == -1 or banner < first_cell, "the error banner comes before the notebook's content"
     assert "Exploratory data analysis" in (run_dir / "01_eda.html").read_text(encoding="utf-8")
     assert manifest["notebooks"][0]["metrics"]["events_rows"] > 0
+
+
+def test_feedback_priors_record_their_profile_for_the_next_cycle(tiny_run):
+    priors = json.loads((tiny_run.run_dir / "feedback_priors.json").read_text(encoding="utf-8"))
+    assert priors["profile"] == "tiny" and priors["run_id"] == tiny_run.run_id

@@ -9,6 +9,7 @@ JSON shape (``schema_version`` 1)::
     {
       "schema_version": 1,
       "run_id": "20261123T113000-demo",            # the run that measured it (run_dir's name)
+      "profile": "demo",                           # its run profile (null outside a profiled run)
       "created": "2026-11-23T11:31:02Z",           # UTC, ISO 8601
       "source": {"exposures_source": "campaign", "dataset": "demo", "exposures": 123456},
       "metric": "ctr",                             # what the allocation optimises: "ctr" or "cpi" (conversions/impression)
@@ -57,7 +58,7 @@ from contentlab.feedback import bayes
 
 PRIORS_FILE = "feedback_priors.json"
 SCHEMA_VERSION = 1
-_RUN_ID = re.compile(r"^(\d{8}T\d{6})(?:-(.+?))?(?:-\d+)?$")
+_RUN_ID = re.compile(r"^(\d{8}T\d{6})")
 
 
 def _cell_variants(group: pd.DataFrame, metric: str, prior: tuple[float, float], draws: int, seed: int,
@@ -91,7 +92,8 @@ def _cell_variants(group: pd.DataFrame, metric: str, prior: tuple[float, float],
     return out, {name: float(share[i]) for i, name in enumerate(names)}
 
 
-def build_priors(counts: pd.DataFrame, *, run_id: str, control: str = "template", metric: str = "ctr",
+def build_priors(counts: pd.DataFrame, *, run_id: str, profile: str | None = None, control: str = "template",
+                 metric: str = "ctr",
                  prior: tuple[float, float] = (1.0, 1.0), min_share: float = 0.05, draws: int = 20000,
                  seed: int = 0, winners: dict[tuple[str, str], str | None] | None = None,
                  channel_winners: dict[str, str | None] | None = None, source: dict | None = None,
@@ -122,6 +124,7 @@ def build_priors(counts: pd.DataFrame, *, run_id: str, control: str = "template"
     return {
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
+        "profile": profile,
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": source or {},
         "metric": metric,
@@ -189,19 +192,14 @@ def _run_sort_key(run_dir: Path) -> tuple:
     return (stamp, (run_dir / PRIORS_FILE).stat().st_mtime)
 
 
-def _run_profile(run_id: str) -> str | None:
-    m = _RUN_ID.match(run_id)
-    return m.group(2) if m else None
-
-
 def load_latest_priors(exclude_run_dir: str | Path | None = None, processed_dir: str | Path | None = None,
                        profile: str | None = None) -> dict | None:
     """The newest ``feedback_priors.json`` under ``config.processed_dir()`` (or ``processed_dir``), or ``None``.
 
     Runs are ordered by the timestamp in their run id (``YYYYmmddTHHMMSS-<profile>``), then by file time.
-    ``exclude_run_dir`` (typically the current run) is skipped. With ``profile``, only runs of that profile
-    (run ids ``<stamp>-<profile>`` or ``<stamp>-<profile>-<n>``) count, so a demo cycle never learns from a
-    tiny test run. Unreadable files are skipped, not fatal.
+    ``exclude_run_dir`` (typically the current run) is skipped. With ``profile``, only priors recorded by a run
+    of that profile (their ``"profile"`` field) count, so a demo cycle never learns from a tiny test run.
+    Unreadable files are skipped, not fatal.
     The returned dict gains ``"path"``: where it was read from.
     """
     root = Path(processed_dir) if processed_dir else config.processed_dir()
@@ -209,12 +207,14 @@ def load_latest_priors(exclude_run_dir: str | Path | None = None, processed_dir:
         return None
     exclude = Path(exclude_run_dir).resolve() if exclude_run_dir else None
     runs = [d for d in root.iterdir() if d.is_dir() and (d / PRIORS_FILE).is_file()
-            and (exclude is None or d.resolve() != exclude) and (profile is None or _run_profile(d.name) == profile)]
+            and (exclude is None or d.resolve() != exclude)]
     for run in sorted(runs, key=_run_sort_key, reverse=True):
         try:
-            return read_priors(run / PRIORS_FILE)
+            priors = read_priors(run / PRIORS_FILE)
         except (ValueError, KeyError, TypeError, json.JSONDecodeError):
             continue
+        if profile is None or priors.get("profile") == profile:
+            return priors
     return None
 
 

@@ -42,6 +42,7 @@ PERSON = "person_id"  # the customer behind an impression (``user_id`` becomes t
 @dataclass
 class FeedbackConfig:
     exposures_source: str = "auto"  # "auto" | "campaign" | "dataset"
+    profile: str | None = None  # the run profile, recorded in feedback_priors.json (the next cycle reads its own)
     correction: str = "holm"  # "holm" | "bh"
     alpha: float = 0.05
     planned_split: dict[str, float] = field(default_factory=lambda: {"template": 0.5, "gpt2": 0.5})
@@ -439,7 +440,7 @@ def _write_outputs(result: FeedbackResult, run_dir: Path, ds, seed: int) -> None
     if result.has_truth:
         extra["planted_truth_agrees"] = result.planted_truth_agrees
     result.priors = loop.build_priors(
-        counts, run_id=run_dir.name, control=cfg.control, metric=cfg.primary_metric,
+        counts, run_id=run_dir.name, profile=cfg.profile, control=cfg.control, metric=cfg.primary_metric,
         min_share=cfg.thompson_min_share, draws=cfg.posterior_draws, seed=seed, winners=winners,
         channel_winners=channel_winners,
         source={"exposures_source": result.source, "dataset": getattr(ds, "name", ""), "exposures": int(len(exp))},
