@@ -6,17 +6,21 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= demo
 ARGS ?=
 
-.PHONY: setup report test test-fast lab clean-reports benchmarks
+.PHONY: setup report test test-fast lab clean-reports benchmarks lock
+LOCK   := requirements/lock.txt
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# Every install takes its exact version from the lock ($(LOCK)), so a fresh clone gets the versions
+# the tests passed with; `make lock` refreshes it.
+$(STAMP): pyproject.toml $(LOCK)
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: ContentLab needs Python 3.11 (set PYTHON=/path/to/python3.11)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -c $(LOCK) pip setuptools wheel
 	# torch first and pinned, so the resolver never reaches for a CUDA build
-	$(BIN)/python -m pip install torch==2.13.0
-	$(BIN)/python -m pip install -e .
+	$(BIN)/python -m pip install -c $(LOCK) torch==2.13.0
+	$(BIN)/python -m pip install -c $(LOCK) -e .
+	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name contentlab --display-name "ContentLab (Python 3.11)"
 	touch $(STAMP)
 
@@ -34,6 +38,20 @@ lab: setup
 
 benchmarks: setup
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Re-resolve the dependencies of pyproject.toml from scratch in a throw-away environment and write
+# their exact versions to the lock. Review the diff, run `make test`, commit both.
+lock:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found"; exit 1; }
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/python -m pip install --upgrade pip setuptools wheel
+	.lock-venv/bin/python -m pip install torch==2.13.0
+	.lock-venv/bin/python -m pip install -e .
+	{ echo "# Exact versions that \`make setup\` and CI install (pip constraints). Refresh with \`make lock\`;"; \
+	  echo "# tests/test_packaging.py checks that every installed distribution is listed here at its version."; \
+	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/' | sort -f; } > $(LOCK)
+	rm -rf .lock-venv
+	@echo "wrote $(LOCK): review with git diff, then make test"
 
 clean-reports:
 	rm -rf reports/2* reports/latest data/processed/2*

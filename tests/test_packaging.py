@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -27,12 +28,72 @@ def test_environment_yml_matches_pyproject():
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     conda_python = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
     assert conda_python == ["python=3.11"]
-    env_reqs = dict(_normalise(r) for r in pip_section if not r.startswith("-e"))
+    env_reqs = dict(_normalise(r) for r in pip_section if not r.startswith("-"))
     py_reqs = dict(_normalise(r) for r in deps)
     assert env_reqs == py_reqs, {
         "only in pyproject": sorted(set(py_reqs.items()) - set(env_reqs.items())),
         "only in environment.yml": sorted(set(env_reqs.items()) - set(py_reqs.items())),
     }
+
+
+LOCK = REPO / "requirements" / "lock.txt"
+
+
+def _lock() -> dict[str, str]:
+    pins = {}
+    for line in LOCK.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and version and ";" not in version, f"lock line is not an exact pin: {line!r}"
+        pins[_normalise(name)[0]] = version
+    return pins
+
+
+def test_lock_pins_every_declared_dependency_within_its_range():
+    from packaging.specifiers import SpecifierSet
+
+    pins = _lock()
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    for req in deps:
+        name, spec = _normalise(req)
+        assert name in pins, f"{name} is declared in pyproject.toml but not pinned in requirements/lock.txt"
+        assert SpecifierSet(spec).contains(pins[name], prereleases=True), (name, spec, pins[name])
+    for tool in ("pip", "setuptools", "wheel"):
+        assert tool in pins, f"the lock pins the installer too: {tool} missing"
+
+
+def test_setup_and_environment_install_from_the_lock():
+    make = (REPO / "Makefile").read_text()
+    assert make.count("-c $(LOCK)") >= 3 and "LOCK   := requirements/lock.txt" in make
+    env = yaml.safe_load((REPO / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
+    assert "-c requirements/lock.txt" in pip_section
+
+
+def _in_project_venv() -> bool:
+    return Path(sys.prefix).resolve() == (REPO / ".venv").resolve()
+
+
+@pytest.mark.skipif(not _in_project_venv(), reason="checks the environment `make setup` built (.venv)")
+def test_lock_is_complete_for_the_installed_environment():
+    """Every distribution installed in .venv is in the lock at exactly that version (local build tags such as
+    torch's +cpu aside): nothing the project needs is resolved freshly on another day."""
+    from importlib import metadata
+
+    pins = _lock()
+    missing, differ = [], []
+    for dist in metadata.distributions():
+        name = _normalise(dist.metadata["Name"])[0]
+        if name == "contentlab":
+            continue
+        version = dist.version.split("+")[0]
+        if name not in pins:
+            missing.append(f"{name}=={dist.version}")
+        elif pins[name] != version:
+            differ.append(f"{name}: installed {dist.version}, lock {pins[name]}")
+    assert not missing and not differ, {"not in the lock": missing, "other version": differ}
 
 
 def test_torch_is_pinned_to_the_cpu_build():

@@ -14,7 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from contentlab.privacy import pseudonymise
+from contentlab.privacy import merge_small_cells, pseudonymise
 from contentlab.profiling.rfm import RFM_SEGMENTS
 from contentlab.profiling.segments import FLAGGED_SEGMENT, INACTIVE_SEGMENT
 
@@ -28,16 +28,7 @@ SMALL_CELL_RULE = ("Segments with fewer than {n} users are not shown on their ow
 
 def _merge_small(agg: pd.DataFrame, label: str, min_cell: int) -> tuple[pd.DataFrame, int]:
     """Merge rows with users < min_cell (sums); returns the table and the number of users suppressed."""
-    small = agg["users"] < min_cell
-    if not small.any():
-        return agg, 0
-    merged = agg[small].drop(columns=[label]).sum(numeric_only=True)
-    out = agg[~small]
-    if merged["users"] >= min_cell:
-        row = merged.to_dict()
-        row[label] = MERGED_LABEL
-        return pd.concat([out, pd.DataFrame([row])], ignore_index=True), 0
-    return out.reset_index(drop=True), int(merged["users"])
+    return merge_small_cells(agg, "users", label, min_cell, MERGED_LABEL)
 
 
 def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: bool = True) -> tuple[pd.DataFrame, int]:
