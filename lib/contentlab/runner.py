@@ -47,7 +47,7 @@ import yaml
 
 from contentlab import config
 from contentlab.notebook import _jsonable, recorded_metrics
-from contentlab.pipeline import STAGES
+from contentlab.pipeline import STAGES, check_dataset_spec
 from contentlab.report import (
     CellFailure, ReportHeader, export_html, find_failure, notebook_title, own_cell_numbers, write_index,
 )
@@ -776,7 +776,14 @@ def run_pipeline(
     now = _utcnow()
     # validate every parameter before creating anything
     probe = config.processed_dir() / "<run>"
-    resolve_parameters(prof, overrides, declared, probe, config.reports_dir() / "<run>")
+    probed = resolve_parameters(prof, overrides, declared, probe, config.reports_dir() / "<run>")
+    for values in probed.values():  # the dataset spec too: a misspelt key fails now, not in stage 01
+        if "dataset" in values:
+            try:
+                check_dataset_spec(values["dataset"])
+            except ValueError as exc:
+                raise RunError(f"profile {prof['name']}: {exc}") from None
+            break
 
     run_id, run_dir, report_dir = _allocate(prof["name"], run_id, now)
     parameters = resolve_parameters(prof, overrides, declared, run_dir, report_dir)
