@@ -207,14 +207,18 @@ def test_semicolon_delimited_latin1_csv_is_read(raw, tmp_path):
     write_csv(raw / "users.csv", users, sep=";", encoding="latin-1")
     events = shop_events()
     events.loc[6, "event_type"] = "Purchase; bulk"  # line 7 would have 3 fields if ',' were the delimiter
+    events["price"] = ["10,50", "8", "12,5"] * 20  # European decimal commas
     write_csv(raw / "events.csv", events, sep=";", encoding="latin-1")
     validation, ds = prepare(raw, files_spec(raw, ["users", "products", "events"]), tmp_path)
     assert_accounting(validation)
     assert ds.products.set_index("product_id").loc["p1", "title"] == "Veste, laine mérinos"
     assert ds.products.set_index("product_id").loc["p2", "title"] == "Écharpe grand froid"
     assert set(ds.users["region"]) == {"Zürich"}
+    assert sorted(set(ds.events["price"])) == [8.0, 10.5, 12.5]
     notes = validation["adapter"]["notes"]
     assert "products.csv: read as semicolon-separated text, cp1252 (delimiter and encoding detected)" in notes
+    assert ("events.csv: read as semicolon-separated text, UTF-8 (delimiter and encoding detected); decimal commas "
+            "read in column(s) price") in notes
     bad = rule(validation, "events", "event_type in (view, cart, purchase)")
     assert bad["count"] == 1 and bad["message"] == ("events.csv: column 'event_type': 1 row violates 'event_type in "
                                                     "(view, cart, purchase)' (examples: 'Purchase; bulk')")
@@ -253,7 +257,12 @@ def test_read_options_set_the_delimiter_and_encoding_and_unknown_options_fail(ra
     assert ds.products.loc[0, "title"] == "Manteau d’hiver"
     assert "products.csv: read as pipe-separated text, cp1252" in validation["adapter"]["notes"]
     df = read_table_file(raw / "products.csv", sep="|", encoding="cp1252")
-    assert df.attrs["read_as"] == {"sep": "|", "encoding": "cp1252", "sep_detected": False, "encoding_detected": False}
+    assert df.attrs["read_as"] == {"sep": "|", "encoding": "cp1252", "sep_detected": False, "encoding_detected": False,
+                                   "decimal_columns": [], "decimal": ","}
+    (raw / "prices.txt").write_text("sku|price|code\nk1|1.234,5|A.1\nk2|7|12\n")  # decimal and thousands marks as asked
+    df = read_table_file(raw / "prices.txt", decimal=",", thousands=".")
+    assert df["price"].tolist() == ["1234.5", "7"] and df["code"].tolist() == ["A.1", "12"]
+    (raw / "prices.txt").unlink()
 
     spec["read_options"] = {"products": {"encodng": "cp1252"}}
     with pytest.raises(DataValidationError, match=r"products.csv: read_options.products: unknown option 'encodng' "

@@ -322,8 +322,10 @@ def _read_csv_text(path: Path, *, default_sep: str = ",", table: str | None = No
     raw = raw[:_SNIFF_BYTES]
     if not raw.strip():
         return pd.DataFrame()
-    given_sep = kw.pop("sep", None) or kw.pop("delimiter", None)
+    given_sep = kw.pop("sep", None)
+    given_sep = kw.pop("delimiter", None) or given_sep
     given_enc = kw.pop("encoding", None)
+    decimal, thousands = kw.pop("decimal", None), kw.pop("thousands", None)  # columns are text: applied below
     encodings = [given_enc] if given_enc else list(CSV_ENCODINGS)
     where = f"read_options: {{{table or '<table>'}: {{sep: ..., encoding: ...}}}}"
     tried = []
@@ -350,11 +352,50 @@ def _read_csv_text(path: Path, *, default_sep: str = ",", table: str | None = No
                 f"quoting or encoding is different, set it in the dataset spec: {where}") from None
         except TypeError as exc:
             raise _read_options_error(path, exc, table) from None
+        # columns stay text (validation types them): numbers with a decimal comma are rewritten here, as asked
+        # by read_options, or, in a ';'-separated file, in columns whose every value is such a number
+        if decimal is not None or thousands is not None:
+            decimals = _read_decimals(df, decimal or ".", thousands, whole_columns=False)
+        elif sep == ";":
+            decimals = _read_decimals(df, ",", None, whole_columns=True)
+        else:
+            decimals = []
         df.attrs["read_as"] = {"sep": sep, "encoding": enc, "sep_detected": not given_sep,
-                               "encoding_detected": not given_enc}
+                               "encoding_detected": not given_enc, "decimal_columns": decimals,
+                               "decimal": decimal or ","}
         return df
     raise DataValidationError(f"{path.name}: cannot be decoded as {' or '.join(tried)} (rule 'readable text "
                               f"encoding'); set the file's encoding in the dataset spec: {where}")
+
+
+def _read_decimals(df: pd.DataFrame, decimal: str, thousands: str | None, *, whole_columns: bool) -> list[str]:
+    """Rewrite numbers written with ``decimal`` (and ``thousands``) marks as plain ``1234.5`` text, in place;
+    returns the columns changed. ``whole_columns``: only columns whose every non-empty value is such a number
+    and at least one has the decimal mark (so text and ids are never touched)."""
+    whole = rf"\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+" if thousands else r"\d+"
+    pattern = rf"\s*[+-]?(?:{whole})(?:{re.escape(decimal)}\d+)?\s*"
+    changed = []
+    for col in df.columns:
+        s = df[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)) or not s.notna().any():
+            continue
+        text = s.astype("str")
+        match = text.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool) & s.notna().to_numpy()
+        if not match.any():
+            continue
+        marked = text[match].str.contains(decimal, regex=False)
+        if whole_columns and (not match[s.notna().to_numpy()].all() or not marked.any()):
+            continue
+        conv = text[match]
+        if thousands:
+            conv = conv.str.replace(thousands, "", regex=False)
+        conv = conv.str.replace(decimal, ".", regex=False).str.strip()
+        if (conv != text[match]).any():
+            out = s.astype(object)
+            out[match] = conv
+            df[col] = out.astype(s.dtype)
+            changed.append(str(col))
+    return changed
 
 
 def _read_as_note(path: Path, df: pd.DataFrame) -> str | None:
@@ -365,7 +406,11 @@ def _read_as_note(path: Path, df: pd.DataFrame) -> str | None:
     detected = f" ({' and '.join('delimiter' if k == 'sep' else k for k in how)} detected)" if how else ""
     name = _DELIMITER_NAMES.get(info["sep"], repr(info["sep"]))
     enc = "UTF-8" if info["encoding"] == "utf-8-sig" else info["encoding"]
-    return f"{path.name}: read as {name}-separated text, {enc}{detected}"
+    note = f"{path.name}: read as {name}-separated text, {enc}{detected}"
+    if info.get("decimal_columns"):
+        mark = "decimal commas" if info.get("decimal") == "," else f"decimal mark {info.get('decimal')!r}"
+        note += f"; {mark} read in column(s) {', '.join(info['decimal_columns'])}"
+    return note
 
 
 def _parse_retail_dates(s: pd.Series) -> pd.Series:
