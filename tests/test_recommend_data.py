@@ -193,9 +193,10 @@ def test_contentlab_ratio_rule_keeps_one_held_out_row_per_group():
 def test_protocols_resolve_and_refuse_conflicts():
     p = resolve_protocol("recommenders", seed=7)
     assert (p.name, p.ratio, p.rule, p.seed, p.k, p.cold_item_share, p.unit) == (
-        "recommenders", 0.75, "round", 42, 10, 0.0, "user")
+        "recommenders", 0.75, "round", 42, 10, 0.0, "item")  # their MovieLens benchmark stratifies by item
     assert "python_stratified_split" in p.definition() and "round(0.75" in p.definition()
-    assert resolve_protocol("recommenders", split="stratified_item").unit == "item"
+    assert resolve_protocol("recommenders", split="stratified_user").unit == "user"
+    assert resolve_protocol("contentlab").unit == "user"
     c = resolve_protocol("contentlab", seed=7, cold_item_share=0.1)
     assert (c.rule, c.seed, c.cold_item_share) == ("ratio", 7, 0.1)
     assert "rank / count" in c.definition() and "cold-item slice" in c.definition()
@@ -248,10 +249,16 @@ def test_movielens_file_runs_under_both_protocols_from_the_ratings_table(tmp_pat
     file = pd.read_csv(raw, sep="\t", header=None, names=["user_id", "product_id", "rating", "timestamp"])
     ref_train, ref_test = _recommenders_stratified(file, 0.75, "user", 42)
     flagged = {"7", "123"}
-    train, test, cold = split_for_protocol(inter, resolve_protocol("recommenders"), ratings=ds.ratings,
-                                           exclude_users=flagged)
+    train, test, cold = split_for_protocol(inter, resolve_protocol("recommenders", split="stratified_user"),
+                                           ratings=ds.ratings, exclude_users=flagged)
     ref_keep = lambda d: _pairs(d[~d["user_id"].astype(str).isin(flagged)])
     assert _pairs(train) == ref_keep(ref_train) and _pairs(test) == ref_keep(ref_test) and cold == []
+    # the preset's default stratifies per item, as recommenders' MovieLens benchmark does
+    item_train, item_test = _recommenders_stratified(file, 0.75, "item", 42)
+    d_train, d_test, _ = split_for_protocol(inter, resolve_protocol("recommenders"), ratings=ds.ratings,
+                                            exclude_users=flagged)
+    assert _pairs(d_train) == ref_keep(item_train) and _pairs(d_test) == ref_keep(item_test)
+    assert _pairs(d_test) != _pairs(test)
     # the rule matters on this file: the ContentLab rule holds out more (counts where round() rounds up)
     c_train, c_test, c_cold = split_for_protocol(inter, resolve_protocol("contentlab", cold_item_share=0.0),
                                                  exclude_users=flagged)

@@ -5,9 +5,9 @@
   ``holdout_days`` days held out), then ``cold_item_share`` of the products (newest launches first) moved
   entirely to the test side as the cold-item slice; top-``k`` lists.
 - ``"recommenders"``: microsoft/recommenders' ``python_stratified_split`` exactly: ratio 0.75, seed 42 (their
-  ``SEED``), one random number per rating in the order of the ratings file, ranked within each user (``split=
-  "stratified_user"``, their splitter's default) or item (``split="stratified_item"``, as their MovieLens benchmark
-  notebook), ``rank <= round(0.75 * count)`` in training (round half to even, as their code); no cold-item
+  ``SEED``), one random number per rating in the order of the ratings file, ranked within each item (the preset's
+  default, as their MovieLens benchmark notebook: "the splitting is stratified based on items") or, with
+  ``split="stratified_user"``, each user (their splitter's own default), ``rank <= round(0.75 * count)`` in training (round half to even, as their code); no cold-item
   holdout; k = 10. The preset fixes ratio, k and the split seed: a run that sets ``train_ratio`` or ``k`` to
   something else, or ``split="time"``, is refused rather than silently changed.
 
@@ -88,9 +88,17 @@ class Protocol:
         return [("protocol", self.name), ("split", split), ("split seed", str(self.seed)), ("k", str(self.k))]
 
 
-def resolve_protocol(name: str = "contentlab", *, split: str = "stratified_user", train_ratio: float = 0.75,
+DEFAULT_SPLIT = {"contentlab": "stratified_user", "recommenders": "stratified_item"}
+
+
+def resolve_protocol(name: str = "contentlab", *, split: str | None = None, train_ratio: float = 0.75,
                      k: int = 10, cold_item_share: float = 0.05, holdout_days: float = 14, seed: int = 42) -> Protocol:
-    """The protocol a notebook run asks for; conflicting settings under a fixed preset raise ``ValueError``."""
+    """The protocol a notebook run asks for; conflicting settings under a fixed preset raise ``ValueError``.
+
+    ``split=None`` takes the protocol's own default (``DEFAULT_SPLIT``): per customer under ``contentlab``, per
+    product under ``recommenders`` (their MovieLens benchmark)."""
+    if split is None:
+        split = DEFAULT_SPLIT.get(name, "stratified_user")
     if name == "contentlab":
         if split not in ("stratified_user", "stratified_item", "time"):
             raise ValueError(f"unknown split {split!r} (stratified_user | stratified_item | time)")
