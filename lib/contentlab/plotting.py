@@ -491,6 +491,14 @@ def header_label(column: object) -> str:
     return " ".join(_ACRONYMS.get(w.lower(), w) for w in words)
 
 
+def _number_format(spec: str):
+    def fmt(value):
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            return spec.format(value)
+        return value  # text (already HTML-escaped by the Styler)
+    return fmt
+
+
 def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str] = (), integer: Sequence[str] = (),
           decimals: Mapping[str, int] | None = None, caption: str | None = None, max_text: int = 80,
           index: bool = False):
@@ -515,7 +523,8 @@ def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str]
                 and pd.api.types.is_integer_dtype(d[c]):
             fmt[c] = "{:,.0f}"
     if fmt:
-        sty = sty.format(fmt, subset=list(fmt), na_rep="–", escape="html")
+        # a number format leaves text alone: a withheld small cell reads "<5" (contentlab.privacy)
+        sty = sty.format({c: _number_format(f) for c, f in fmt.items()}, subset=list(fmt), na_rep="–", escape="html")
     headers = [_html.escape(header_label(c)) for c in d.columns]
     sty = sty.relabel_index(headers, axis="columns")
     if not index:
