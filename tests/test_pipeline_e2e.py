@@ -103,10 +103,7 @@ def test_feedback_priors_record_their_profile_for_the_next_cycle(tiny_run):
 
 
 @pytest.mark.parametrize("name", [
-    "01_eda.html", "02_profiling.html",
-    pytest.param("03_recommend.html", marks=pytest.mark.xfail(
-        reason="03 still prints matplotlib reprs (issue #9 §3); remove this mark once it no longer does", strict=False)),
-    "04_generate.html", "05_feedback.html", "content_cards.html", "index.html", "../index.html"])
+    "01_eda.html", "02_profiling.html", "03_recommend.html", "04_generate.html", "05_feedback.html", "content_cards.html", "index.html", "../index.html"])
 def test_no_report_shows_a_traceback_a_repr_or_a_missing_value(tiny_run, name):
     from contentlab.report import lint_report
 
