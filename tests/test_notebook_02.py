@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 SECTIONS = ["Summary", "Segments", "RFM", "Segment profiles", "Personas", "Customer lifetime value",
             "Frequently bought together", "Risk flags"]
 METRICS = ["n_segments", "silhouette", "n_rules", "risk_precision", "risk_recall", "segment_ari", "bgnbd_r",
-           "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "clv_total", "users_profiled"]
+           "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "bgnbd_dropout_identified", "clv_total", "users_profiled"]
 
 
 def _page(run) -> str:
@@ -98,6 +98,9 @@ def test_02_outputs_and_recorded_metrics(tiny_run):
             if moved[i] > np.exp(LOG_BOUND):  # a parameter at the search bound (the model's limit)
                 continue
             assert ll(moved, s["bgnbd_frequency"], s["bgnbd_recency"], s["bgnbd_T"]).sum() <= best + 1e-6
+    # whether the fit sees drop-out is recorded, and a fit that does not is said to in the report
+    assert isinstance(m["bgnbd_dropout_identified"], bool)
+    assert ("P(alive) is not a finding" in _page(tiny_run)) == (not m["bgnbd_dropout_identified"])
 
     # personas: one per clustered segment with at least 5 users, ids used in the profiles
     sizes = clustered["segment"].value_counts()

@@ -124,13 +124,16 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
         gg = clvmod.GammaGamma().fit(summary["frequency"], summary["monetary_value"])
     except Exception as exc:  # noqa: BLE001
         notes.append(f"Gamma-Gamma fit failed ({exc}); spend per order = the customer's mean order value")
+    if gg is not None and gg.at_bound:
+        notes.append(f"Gamma-Gamma parameter(s) {', '.join(gg.at_bound)} reached the search bound: customers' mean "
+                     f"spend per purchase hardly differs beyond what their own purchases show")
     h = cfg.clv_horizon_days
     if bg is not None:
-        at_bound = [k for k, v in bg.params.items() if abs(np.log(v)) >= clvmod.LOG_BOUND - 1e-3]
-        if at_bound:
-            notes.append(f"BG/NBD parameter(s) {', '.join(at_bound)} reached the search bound: the likelihood keeps "
-                         f"rising towards the model's limit (b → ∞ or a → 0: hardly any drop-out is visible in this "
-                         f"log, so P(alive) is close to 1 for everyone)")
+        if bg.dropout_note:
+            notes.append(bg.dropout_note)
+        elif bg.at_bound:
+            notes.append(f"BG/NBD parameter(s) {', '.join(bg.at_bound)} reached the search bound: the likelihood keeps "
+                         f"rising towards a limit of the model")
         x, tx_, T = summary["frequency"], summary["recency"], summary["T"]
         summary["p_alive"] = bg.p_alive(x, tx_, T)
         summary[f"expected_purchases_{h}d"] = bg.conditional_expected_purchases(h / period, x, tx_, T)
