@@ -29,6 +29,16 @@ Columns (optional inputs missing -> the features that need them are absent, see
   ``median_gap_s`` (median seconds between consecutive events in a session),
   ``orders_per_active_day``, ``purchase_without_view_share``, ``repeat_amount_orders`` (number of a
   user's orders whose value repeats an earlier order of theirs to the cent)
+
+Purchase-only logs (no view or cart events): the browsing features (:data:`BROWSING_NEEDED`) would
+measure orders and basket lines rather than clicks, so they are left missing too, with the reason.
+
+Timestamp resolution: :func:`time_resolution` finds the coarsest unit (second, minute, hour, day) to which
+at least 99% of the event timestamps are aligned. A feature that needs a finer clock
+(:data:`RESOLUTION_NEEDED`) cannot be measured and is left missing, with the reason in
+:attr:`FeatureSet.unmeasurable` and :attr:`FeatureSet.skipped`: on a date-only log (CDNOW: every
+timestamp is midnight) "most events in one minute" would count a customer's orders of a whole day,
+every event would fall "at night", and the time of day would be 00:00 for everyone.
 """
 
 from __future__ import annotations
@@ -40,10 +50,57 @@ import pandas as pd
 
 from contentlab.store import EventStore
 
-__all__ = ["FeatureSet", "user_features", "CAT_PREFIX", "CH_PREFIX", "table_columns"]
+__all__ = ["FeatureSet", "user_features", "CAT_PREFIX", "CH_PREFIX", "table_columns", "time_resolution",
+           "TIME_RESOLUTIONS", "RESOLUTION_NEEDED", "BROWSING_NEEDED"]
 
 CAT_PREFIX = "cat_share__"
 CH_PREFIX = "ch_share__"
+
+TIME_RESOLUTIONS: tuple[str, ...] = ("second", "minute", "hour", "day")
+"""From finest to coarsest."""
+RESOLUTION_NEEDED: dict[str, str] = {
+    "max_events_per_minute": "minute",
+    "median_gap_s": "second",
+    "night_share": "hour",
+    "mean_hour": "hour",
+    "hour_sin": "hour",
+    "hour_cos": "hour",
+}
+"""feature -> the coarsest timestamp resolution at which it still means what it says."""
+BROWSING_NEEDED: tuple[str, ...] = ("max_events_per_minute", "events_per_session", "sessions_per_active_day",
+                                    "median_gap_s", "purchase_without_view_share")
+"""Features that describe browsing: on a purchase-only log (no view or cart events, e.g. CDNOW or a shop's
+order lines) a session is an order and a minute's events are one order's lines, so they would measure
+basket size and order counts, not clicking."""
+ALIGNED_SHARE = 0.99
+"""Timestamps are taken to be recorded to a unit when at least this share of them fall on its boundaries
+(a second-resolution clock hits minute boundaries 1 time in 60 and midnight 1 time in 86,400)."""
+
+
+def time_resolution(store: EventStore, table: str = "events", column: str = "timestamp") -> tuple[str | None, dict[str, float]]:
+    """The coarsest unit to which at least :data:`ALIGNED_SHARE` of the timestamps are aligned, and the share
+    aligned to each unit; ``None`` when the table has no timestamps."""
+    row = store.sql(
+        f"""SELECT COUNT({column}) AS n,
+                   COUNT(*) FILTER (WHERE {column} = date_trunc('day', {column})) AS day,
+                   COUNT(*) FILTER (WHERE {column} = date_trunc('hour', {column})) AS hour,
+                   COUNT(*) FILTER (WHERE {column} = date_trunc('minute', {column})) AS minute
+            FROM {table}"""
+    ).iloc[0]
+    n = int(row["n"])
+    if n == 0:
+        return None, {}
+    shares = {u: float(row[u]) / n for u in ("minute", "hour", "day")}
+    resolution = "second"
+    for unit in ("minute", "hour", "day"):
+        if shares[unit] >= ALIGNED_SHARE:
+            resolution = unit
+    return resolution, shares
+
+
+def _finer(a: str, b: str) -> bool:
+    """True when resolution ``a`` is finer than ``b``."""
+    return TIME_RESOLUTIONS.index(a) < TIME_RESOLUTIONS.index(b)
 
 
 @dataclass
@@ -56,6 +113,8 @@ class FeatureSet:
     skipped: dict[str, str] = field(default_factory=dict)
     reference_time: pd.Timestamp | None = None
     has_orders: bool = False
+    time_resolution: str | None = None  # second, minute, hour or day (see time_resolution)
+    unmeasurable: dict[str, str] = field(default_factory=dict)  # feature -> why it is missing
 
     @property
     def has_categories(self) -> bool:
@@ -303,9 +362,33 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     else:
         skipped["preferred_channel"] = "neither events nor users carry a channel"
 
+    # ---- features the clock cannot measure (e.g. a date-only log) are left missing, with the reason
+    resolution, aligned = time_resolution(store)
+    unmeasurable: dict[str, str] = {}
+    if resolution is not None:
+        for col, needed in RESOLUTION_NEEDED.items():
+            if col in df.columns and _finer(needed, resolution):
+                unmeasurable[col] = (f"timestamps are recorded to the {resolution} ({aligned[resolution]:.1%} fall on a "
+                                     f"{resolution} boundary), too coarse for a feature that needs them to the {needed}")
+                df[col] = np.nan
+        if unmeasurable:
+            skipped["time resolution"] = (
+                f"timestamps are recorded to the {resolution} ({aligned[resolution]:.1%} fall on a {resolution} "
+                f"boundary), so {', '.join(unmeasurable)} cannot be measured and are left out")
+    browsing = int(store.scalar("SELECT COUNT(*) FROM events WHERE event_type <> 'purchase'"))
+    if browsing == 0 and int(store.scalar("SELECT COUNT(*) FROM events")) > 0:
+        cols = [c for c in BROWSING_NEEDED if c in df.columns and c not in unmeasurable]
+        for col in cols:
+            unmeasurable[col] = ("the log records purchases only (no views or carts), so a session is an order and "
+                                 "a burst of events is one order's lines, not clicking")
+            df[col] = np.nan
+        if cols:
+            skipped["browsing signals"] = (f"the log records purchases only (no views or carts), so {', '.join(cols)} "
+                                           f"would measure orders and basket lines, not browsing, and are left out")
+
     df.index.name = "user_id"
     df = df.reset_index()
     df["user_id"] = df["user_id"].astype("string")
     df = df.sort_values("user_id", kind="mergesort").reset_index(drop=True)
     return FeatureSet(frame=df, category_columns=cat_cols, channel_columns=ch_cols, skipped=skipped,
-                      reference_time=ref, has_orders=has_order)
+                      reference_time=ref, has_orders=has_order, time_resolution=resolution, unmeasurable=unmeasurable)
