@@ -288,3 +288,44 @@ def test_cdnow_through_the_adapter_and_event_store(tmp_path):
     model = BetaGeoNBD().fit(cal["frequency"], cal["recency"], cal["T"])
     for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
         assert model.params[name] == pytest.approx(value, rel=0.01), (name, model.params)
+
+
+@pytest.mark.skipif(CDNOW_DIR is None or not (CDNOW_DIR / "CDNOW_sample.txt").exists(),
+                    reason="CDNOW_sample.txt not installed")
+def test_cdnow_preset_reproduces_the_published_setting(tmp_path):
+    """The packaged `cdnow` profile: the 2,357-customer sample file, calibration ending 1997-09-30 (39 weeks), through
+    the stage's own path (01's validation, the EventStore, profile_users): the calibration fit is the published one."""
+    from contentlab import pipeline
+    from contentlab.profiling import ProfilingConfig, profile_users
+    from contentlab.profiling.report import data_source
+    from contentlab.runner import load_profile
+    from contentlab.store import EventStore
+
+    profile = load_profile("cdnow")
+    params = profile["notebooks"]["02_profiling"]
+    ds = pipeline.prepare_data(profile["dataset"], tmp_path)
+    assert data_source(ds.meta) == "file CDNOW_sample.txt"
+    res = profile_users(EventStore(tmp_path / pipeline.CLEAN_DIR),
+                        ProfilingConfig(calibration_end=params["calibration_end"], k_max=4))
+    v = res.clv
+    assert not res.profiles["is_flagged"].any()  # nobody is left out of the fit
+    assert (v.log_start, v.calibration_end, v.holdout_start, v.log_end) == (
+        pd.Timestamp("1997-01-01"), pd.Timestamp("1997-09-30"), pd.Timestamp("1997-10-01"), pd.Timestamp("1998-06-30"))
+    assert v.calibration_weeks == 39.0
+    # 8 of the 2,357 customers placed only $0.00 orders, which validation rejects (price > 0)
+    assert v.calibration_bgnbd.n_customers == 2349
+    for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        assert v.calibration_bgnbd.params[name] == pytest.approx(value, rel=0.01), (name, v.calibration_bgnbd.params)
+    # the whole-log fit (CLV, bgnbd_* metrics) is a different window and says so
+    assert v.bgnbd.n_customers == 2349 and v.bgnbd.params != v.calibration_bgnbd.params
+
+
+def test_calibration_end_outside_the_log_is_reported_not_fitted():
+    from contentlab.profiling.core import ProfilingConfig, customer_value
+
+    tx = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c"],
+                       "timestamp": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-01-05", "2020-03-01", "2020-02-10"]),
+                       "revenue": [10.0, 12.0, 5.0, 6.0, 7.0]})
+    v = customer_value(tx, pd.Timestamp("2020-03-01"), ProfilingConfig(calibration_end="2021-01-01"))
+    assert v.calibration is None and v.calibration_end is None
+    assert any("calibration_end 2021-01-01 is not within the log (2020-01-01 to 2020-03-01" in n for n in v.notes)

@@ -19,7 +19,7 @@ from contentlab.profiling.rfm import RFM_SEGMENTS
 from contentlab.profiling.segments import FLAGGED_SEGMENT, INACTIVE_SEGMENT
 
 __all__ = ["MERGED_LABEL", "SMALL_CELL_RULE", "segment_table", "rfm_segment_table", "rfm_mapping_table",
-           "esc", "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
+           "esc", "data_source", "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
 
 MERGED_LABEL = "Other (merged small segments)"
 SMALL_CELL_RULE = ("Segments with fewer than {n} users are not shown on their own: they are merged into one row "
@@ -112,6 +112,19 @@ def esc(x) -> str:
     return html.escape(str(x), quote=False)
 
 
+def data_source(meta: dict | None) -> str:
+    """Which input the figures come from, for the report: the input file names recorded by stage 01
+    (e.g. "CDNOW_sample.txt"), or the simulated shop's name."""
+    meta = meta or {}
+    if meta.get("kind") == "demo":
+        return f"the simulated shop {meta.get('name', '')}".rstrip()
+    files = [str(f).replace("\\", "/").rsplit("/", 1)[-1] for f in (meta.get("inputs") or {})]
+    files = [f for f in files if f and f != "dataset.json"]
+    if not files:
+        return f"dataset {meta.get('name', 'unnamed')}"
+    return ("file " if len(files) == 1 else "files ") + ", ".join(sorted(set(files)))
+
+
 def _pct(x) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
@@ -190,7 +203,7 @@ def risk_reason_table(risk_table: pd.DataFrame) -> pd.DataFrame:
 
 def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_table: pd.DataFrame, *,
                       ari: float | None = None, precision: float | None = None, recall: float | None = None,
-                      rules_note: str | None = None, currency: str = "", min_cell: int = 5) -> str:
+                      rules_note: str | None = None, currency: str = "", min_cell: int = 5, source: str = "") -> str:
     """The report's summary: computed findings, one bullet each."""
     prof = result.profiles
     cur = f" {currency}" if currency else ""
@@ -228,14 +241,19 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
         c = prof["clv"].dropna().sort_values(ascending=False)
         top10 = c.head(max(1, int(math.ceil(0.1 * len(c))))).sum() / c.sum() if c.sum() else float("nan")
         lines.append(f"- Expected customer value over the next {v.horizon_days} days: **{clv_total:,.0f}{cur}** in total "
-                     f"(BG/NBD r={p['r']:.4g}, α={p['alpha']:.4g}, a={p['a']:.4g}, b={p['b']:.4g}); the top 10% of customers "
-                     f"hold {_pct(top10)} of it.")
+                     f"(BG/NBD r={p['r']:.4g}, α={p['alpha']:.4g}, a={p['a']:.4g}, b={p['b']:.4g}, fitted on the whole "
+                     f"log {v.log_start:%Y-%m-%d} to {v.log_end:%Y-%m-%d}{' of ' + esc(source) if source else ''}); the "
+                     f"top 10% of customers hold {_pct(top10)} of it.")
         if v.calibration is not None:
             act = float(v.calibration["frequency_holdout"].sum())
             pred = float(v.calibration["predicted_holdout"].sum())
-            lines.append(f"- Holdout check ({v.holdout_days} days): the model fitted without them predicted {pred:,.0f} "
-                         f"repeat purchase days, {act:,.0f} happened ({(pred - act) / act:+.0%})." if act else
-                         f"- Holdout check ({v.holdout_days} days): no purchases in the holdout period.")
+            window = (f"calibration {v.log_start:%Y-%m-%d} to {v.calibration_end:%Y-%m-%d}, holdout "
+                      f"{v.holdout_start:%Y-%m-%d} to {v.log_end:%Y-%m-%d}")
+            cp = v.calibration_bgnbd.params
+            lines.append(f"- Holdout check ({window}): BG/NBD fitted on the calibration period (r={cp['r']:.3g}, "
+                         f"α={cp['alpha']:.3g}, a={cp['a']:.3g}, b={cp['b']:.3g}) predicted {pred:,.0f} repeat purchase "
+                         f"days in the holdout, {act:,.0f} happened ({(pred - act) / act:+.0%})." if act else
+                         f"- Holdout check ({window}): no purchases in the holdout period.")
     for note in v.notes:
         lines.append(f"- CLV note: {esc(note)}.")
     if rules_note:
