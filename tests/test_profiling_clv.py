@@ -329,3 +329,31 @@ def test_calibration_end_outside_the_log_is_reported_not_fitted():
     v = customer_value(tx, pd.Timestamp("2020-03-01"), ProfilingConfig(calibration_end="2021-01-01"))
     assert v.calibration is None and v.calibration_end is None
     assert any("calibration_end 2021-01-01 is not within the log (2020-01-01 to 2020-03-01" in n for n in v.notes)
+
+
+def test_p_alive_is_not_presented_when_dropout_is_not_seen():
+    """Customers who never drop out: P(alive) is unknown, not 1 for everyone; the report tables leave it out."""
+    from contentlab.profiling.core import ProfilingConfig, customer_value
+    from contentlab.profiling.report import segment_table, top_customers
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for u in range(400):  # steady buyers over 20 weeks, nobody stops
+        rate = rng.gamma(2.0, 0.25)
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / rate)
+            if t > 20:
+                break
+            rows.append((f"u{u:03d}", pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=t), float(rng.integers(5, 50))))
+    tx = pd.DataFrame(rows, columns=["user_id", "timestamp", "revenue"])
+    v = customer_value(tx, pd.Timestamp("2024-05-19"), ProfilingConfig(holdout_days=21))
+    assert not v.bgnbd.dropout_identified
+    assert v.summary["p_alive"].isna().all() and v.summary["clv"].notna().all()
+    assert any("P(alive) is not a finding" in n for n in v.notes)
+    prof = v.summary.reset_index().rename(columns={"frequency": "x"}).assign(
+        frequency=lambda d: d["x"] + 1, monetary=lambda d: d["monetary_value"] * (d["x"] + 1), segment="A",
+        R=3, rfm_segment="Champions")
+    table, _ = segment_table(prof)
+    assert "p_alive_mean" not in table.columns and "clv_mean" in table.columns
+    assert "p_alive" not in top_customers(prof, 5, 90).columns

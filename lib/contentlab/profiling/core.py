@@ -154,7 +154,8 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
             notes.append(f"BG/NBD parameter(s) {', '.join(bg.at_bound)} reached the search bound: the likelihood keeps "
                          f"rising towards a limit of the model")
         x, tx_, T = summary["frequency"], summary["recency"], summary["T"]
-        summary["p_alive"] = bg.p_alive(x, tx_, T)
+        # P(alive) is only a finding when the model sees drop-out; otherwise it is unknown, not "1 for everyone"
+        summary["p_alive"] = bg.p_alive(x, tx_, T) if bg.dropout_identified else np.nan
         summary[f"expected_purchases_{h}d"] = bg.conditional_expected_purchases(h / period, x, tx_, T)
         if gg is not None:
             summary["expected_spend"] = gg.conditional_expected_average_profit(x, summary["monetary_value"])

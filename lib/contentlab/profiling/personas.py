@@ -4,7 +4,8 @@ A persona record (``personas.json`` is a list of them) has:
 
 ``persona_id``, ``segment``, ``cluster``, ``name`` (and ``name_zh`` for zh catalogues), ``size``,
 ``share_of_users``, ``revenue_share``, ``metrics`` (the numbers: orders per user, average order
-value, price index, median recency/tenure, conversion, cart abandonment, mean CLV, mean P(alive)),
+value, price index, median recency/tenure, conversion, cart abandonment, mean CLV, mean P(alive) — None
+when the lifetime model cannot see drop-out in the data, so P(alive) is no finding),
 ``traits`` (the most distinctive facts, each a sentence with its numbers, strongest first),
 ``favourite_categories`` (top 3 by mean share of events), ``price_band`` (``budget`` when the mean
 price index is below 0.9, ``premium`` above 1.1, else ``mid-range``: prices relative to the category

@@ -32,7 +32,8 @@ def _merge_small(agg: pd.DataFrame, label: str, min_cell: int) -> tuple[pd.DataF
 
 
 def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: bool = True) -> tuple[pd.DataFrame, int]:
-    """Per segment: users, share of users, revenue share, orders per user, total and mean CLV, mean P(alive).
+    """Per segment: users, share of users, revenue share, orders per user, total and mean CLV, mean P(alive)
+    (left out when no customer has one: the model could not see drop-out).
 
     Returns the table and the number of users suppressed by the small-cell rule.
     """
@@ -66,7 +67,7 @@ def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: b
     out["clv_mean"] = out["clv_total"] / out["buyers"].replace(0, np.nan)
     out["p_alive_mean"] = out["_alive_sum"] / out["_alive_n"].replace(0, np.nan)
     cols = ["segment", "users", "share_of_users", "revenue", "revenue_share", "orders_per_user", "clv_total",
-            "clv_mean", "p_alive_mean"]
+            "clv_mean"] + (["p_alive_mean"] if out["p_alive_mean"].notna().any() else [])  # no P(alive): no column
     out = out[cols]
     out["users"] = out["users"].astype("int64")
     return out, suppressed
@@ -179,16 +180,18 @@ def top_customers(profiles: pd.DataFrame, n: int = 10, horizon_days: int = 90) -
     """Highest-CLV customers with pseudonymised ids."""
     p = profiles[profiles["clv"].notna()].sort_values("clv", ascending=False).head(n)
     exp_col = f"expected_purchases_{horizon_days}d"
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "customer": list(pseudonymise(p["user_id"].astype(str))),
         "segment": p["segment"].astype(str).to_numpy(),
         "rfm_segment": p["rfm_segment"].astype(str).to_numpy(),
         "orders": p["frequency"].astype("int64").to_numpy(),
         "revenue": p["monetary"].to_numpy(),
-        "p_alive": p["p_alive"].to_numpy(),
+        "p_alive": p["p_alive"].to_numpy() if "p_alive" in p else np.nan,
         f"expected_orders_{horizon_days}d": p[exp_col].to_numpy() if exp_col in p else np.nan,
         "clv": p["clv"].to_numpy(),
     })
+    # no P(alive) when the model could not see drop-out: the column would only say "unknown"
+    return out if out["p_alive"].notna().any() else out.drop(columns="p_alive")
 
 
 def risk_reason_table(risk_table: pd.DataFrame) -> pd.DataFrame:
