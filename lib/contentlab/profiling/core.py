@@ -223,7 +223,7 @@ def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> Prof
         sub = df[to_cluster]
         clustering = cluster_users(sub, cfg.k_range, random_state=cfg.random_state, sample_size=cfg.silhouette_sample,
                                    n_init=cfg.kmeans_n_init, k=cfg.k)
-        clustering.names = name_clusters(sub, clustering.labels)
+        clustering.names = name_clusters(sub, clustering.labels, population=fs.population)
         cluster.loc[clustering.labels.index] = clustering.labels
         segment.loc[clustering.labels.index] = clustering.labels.map(clustering.names).astype("string")
     timings["segments"] = time.perf_counter() - t0

@@ -30,6 +30,13 @@ Columns (optional inputs missing -> the features that need them are absent, see
   ``orders_per_active_day``, ``purchase_without_view_share``, ``repeat_amount_orders`` (number of a
   user's orders whose value repeats an earlier order of theirs to the cent)
 
+Ratings-only datasets (MovieLens: no behaviour events): the ratings stand for activity — one "rating"
+event per rating at its timestamp, a session per user and day — so activity, tenure, recency of activity,
+time pattern and genre (category) shares are computed from them; purchases, funnel, baskets and prices
+do not exist (RFM and CLV skip), and the burst/browsing/order signals are left missing (rating a few dozen
+films in a row is how people rate). :attr:`FeatureSet.activity` says which table was used. A store with
+neither events nor timestamped ratings raises :class:`NoActivityError`.
+
 Purchase-only logs (no view or cart events): the browsing features (:data:`BROWSING_NEEDED`) would
 measure orders and basket lines rather than clicks, so they are left missing too, with the reason.
 
@@ -51,10 +58,19 @@ import pandas as pd
 from contentlab.store import EventStore
 
 __all__ = ["FeatureSet", "user_features", "CAT_PREFIX", "CH_PREFIX", "table_columns", "time_resolution",
-           "TIME_RESOLUTIONS", "RESOLUTION_NEEDED", "BROWSING_NEEDED"]
+           "TIME_RESOLUTIONS", "RESOLUTION_NEEDED", "BROWSING_NEEDED", "NoActivityError", "RATINGS_ACTIVITY"]
 
 CAT_PREFIX = "cat_share__"
 CH_PREFIX = "ch_share__"
+
+RATINGS_ACTIVITY = "profiling_ratings_activity"
+"""Name of the temporary view that turns ratings into activity events on a ratings-only dataset."""
+ORDER_NEEDED: tuple[str, ...] = ("orders_per_active_day", "repeat_amount_orders")
+
+
+class NoActivityError(ValueError):
+    """The store has neither behaviour events nor timestamped ratings: there is no behaviour to profile."""
+
 
 TIME_RESOLUTIONS: tuple[str, ...] = ("second", "minute", "hour", "day")
 """From finest to coarsest."""
@@ -115,6 +131,8 @@ class FeatureSet:
     has_orders: bool = False
     time_resolution: str | None = None  # second, minute, hour or day (see time_resolution)
     unmeasurable: dict[str, str] = field(default_factory=dict)  # feature -> why it is missing
+    activity: str = "events"  # the table the behaviour comes from: "events", or "ratings" on a ratings-only dataset
+    population: str = "visitors"  # who the users are: "visitors" (browsing log), "customers" (purchases only), "raters"
 
     @property
     def has_categories(self) -> bool:
@@ -153,13 +171,35 @@ def _join_shares(df: pd.DataFrame, counts: pd.DataFrame, column: str, prefix: st
 
 
 def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
-    """Compute the per-user feature table from the store's ``events`` (+ ``users``, ``products``)."""
-    if not store.has("events"):
-        raise ValueError("the store has no events table: nothing to profile")
+    """Compute the per-user feature table from the store's ``events`` (+ ``users``, ``products``), or from its
+    ``ratings`` when there are no events (see the module docstring)."""
     skipped: dict[str, str] = {}
-    has_order = _usable(store, "events", "order_id")
-    has_channel = _usable(store, "events", "channel")
-    has_discount = _usable(store, "events", "discount")
+    src, activity = "events", "events"
+    if store.count("events") == 0:
+        n_ratings = int(store.scalar("SELECT COUNT(timestamp) FROM ratings")) if store.has_column("ratings", "timestamp") else 0
+        if n_ratings == 0:
+            raise NoActivityError("the dataset has no events and no timestamped ratings, so there is no behaviour "
+                                  "to profile")
+        price = "COALESCE(p.price, 1.0)" if store.has_column("products", "price") else "1.0"
+        join = "LEFT JOIN products p USING (product_id)" if store.has("products") else ""
+        store.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {RATINGS_ACTIVITY} AS
+                SELECT r.timestamp, r.user_id,
+                       CAST(r.user_id AS VARCHAR) || '-' || CAST(CAST(r.timestamp AS DATE) AS VARCHAR) AS session_id,
+                       r.product_id, 'rating' AS event_type, {price} AS price, 1 AS quantity
+                FROM ratings r {join} WHERE r.timestamp IS NOT NULL"""
+        )
+        src, activity = RATINGS_ACTIVITY, "ratings"
+        skipped["activity"] = (f"the dataset has no behaviour events: its {n_ratings:,} ratings (at their timestamps) "
+                               "stand for activity; purchases, funnel, baskets and prices do not exist")
+    cols = [str(c) for c in store.sql(f"DESCRIBE {src}")["column_name"]]
+
+    def usable(column: str) -> bool:
+        return column in cols and bool(store.scalar(f"SELECT COUNT({column}) > 0 FROM {src}"))
+
+    has_order = usable("order_id")
+    has_channel = usable("channel")
+    has_discount = usable("discount")
     has_category = store.has("products") and _usable(store, "products", "category")
     n_categories = int(store.scalar("SELECT COUNT(DISTINCT category) FROM products")) if has_category else 0
     has_launch = store.has("products") and _usable(store, "products", "launch_date")
@@ -174,12 +214,13 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
                                         "information; prices are compared with the catalogue median")
     if not has_launch:
         skipped["novelty_share"] = "products have no launch_date"
-    if not has_discount:
-        skipped["discount_share"] = "events have no discount column"
-    if not has_order:
-        skipped["order ids"] = "events have no order_id; an order is a session with a purchase"
+    if activity == "events":
+        if not has_discount:
+            skipped["discount_share"] = "events have no discount column"
+        if not has_order:
+            skipped["order ids"] = "events have no order_id; an order is a session with a purchase"
 
-    ref = pd.Timestamp(store.scalar("SELECT MAX(timestamp) FROM events"))
+    ref = pd.Timestamp(store.scalar(f"SELECT MAX(timestamp) FROM {src}"))
     ref_sql = f"TIMESTAMP '{ref.isoformat(sep=' ')}'"
     order_key = "order_id" if has_order else "session_id"
 
@@ -187,7 +228,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     base = store.sql(
         f"""
         WITH e AS (SELECT user_id, session_id, product_id, event_type, price, quantity, timestamp,
-                          {order_key} AS order_key FROM events)
+                          {order_key} AS order_key FROM {src})
         SELECT user_id,
                COUNT(*) AS n_events,
                COUNT(*) FILTER (WHERE event_type = 'view') AS n_views,
@@ -212,12 +253,12 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
 
     # ---- sessions: cart abandonment, burstiness, gaps
     sess = store.sql(
-        """
+        f"""
         WITH s AS (
             SELECT user_id, session_id,
                    BOOL_OR(event_type = 'cart') AS has_cart,
                    BOOL_OR(event_type = 'purchase') AS has_purchase
-            FROM events GROUP BY user_id, session_id
+            FROM {src} GROUP BY user_id, session_id
         )
         SELECT user_id,
                COUNT(*) FILTER (WHERE has_cart) AS cart_sessions,
@@ -226,18 +267,18 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         """
     ).set_index("user_id")
     burst = store.sql(
-        """
+        f"""
         SELECT user_id, MAX(n) AS max_events_per_minute FROM (
-            SELECT user_id, date_trunc('minute', timestamp) AS m, COUNT(*) AS n FROM events GROUP BY user_id, m
+            SELECT user_id, date_trunc('minute', timestamp) AS m, COUNT(*) AS n FROM {src} GROUP BY user_id, m
         ) GROUP BY user_id
         """
     ).set_index("user_id")
     gaps = store.sql(
-        """
+        f"""
         SELECT user_id, MEDIAN(gap) AS median_gap_s FROM (
             SELECT user_id,
                    epoch(timestamp) - epoch(LAG(timestamp) OVER (PARTITION BY user_id, session_id ORDER BY timestamp)) AS gap
-            FROM events
+            FROM {src}
         ) WHERE gap IS NOT NULL GROUP BY user_id
         """
     ).set_index("user_id")
@@ -248,7 +289,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         WITH o AS (
             SELECT user_id, {order_key} AS order_key, ROUND(SUM(price * quantity), 2) AS amount,
                    CAST(MIN(timestamp) AS DATE) AS day
-            FROM events WHERE event_type = 'purchase' GROUP BY user_id, order_key
+            FROM {src} WHERE event_type = 'purchase' GROUP BY user_id, order_key
         )
         SELECT user_id, COUNT(*) AS n_orders, COUNT(DISTINCT amount) AS n_distinct_amounts,
                COUNT(DISTINCT day) AS order_days
@@ -256,10 +297,10 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         """
     ).set_index("user_id")
     noview = store.sql(
-        """
-        WITH v AS (SELECT DISTINCT user_id, session_id, product_id FROM events WHERE event_type = 'view')
+        f"""
+        WITH v AS (SELECT DISTINCT user_id, session_id, product_id FROM {src} WHERE event_type = 'view')
         SELECT p.user_id, AVG(CASE WHEN v.product_id IS NULL THEN 1.0 ELSE 0.0 END) AS purchase_without_view_share
-        FROM events p LEFT JOIN v ON p.user_id = v.user_id AND p.session_id = v.session_id AND p.product_id = v.product_id
+        FROM {src} p LEFT JOIN v ON p.user_id = v.user_id AND p.session_id = v.session_id AND p.product_id = v.product_id
         WHERE p.event_type = 'purchase' GROUP BY p.user_id
         """
     ).set_index("user_id")
@@ -312,7 +353,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
             SELECT e.user_id,
                    AVG(e.price / med.med) AS price_index,
                    AVG(e.price / med.med) FILTER (WHERE e.event_type = 'purchase') AS price_index_paid
-            FROM events e JOIN p USING (product_id) JOIN med USING (grp)
+            FROM {src} e JOIN p USING (product_id) JOIN med USING (grp)
             GROUP BY e.user_id
             """
         ).set_index("user_id")
@@ -322,8 +363,8 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
 
     if has_discount:
         disc = store.sql(
-            """SELECT user_id, AVG(CASE WHEN COALESCE(discount, 0) > 0 THEN 1.0 ELSE 0.0 END) AS discount_share
-               FROM events WHERE event_type = 'purchase' GROUP BY user_id"""
+            f"""SELECT user_id, AVG(CASE WHEN COALESCE(discount, 0) > 0 THEN 1.0 ELSE 0.0 END) AS discount_share
+               FROM {src} WHERE event_type = 'purchase' GROUP BY user_id"""
         ).set_index("user_id")
         df = df.join(disc, how="left")
 
@@ -331,8 +372,8 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     cat_cols: list[str] = []
     if has_category:
         cats = store.sql(
-            """SELECT e.user_id, CAST(p.category AS VARCHAR) AS category, COUNT(*) AS n
-               FROM events e JOIN products p USING (product_id)
+            f"""SELECT e.user_id, CAST(p.category AS VARCHAR) AS category, COUNT(*) AS n
+               FROM {src} e JOIN products p USING (product_id)
                WHERE p.category IS NOT NULL GROUP BY e.user_id, p.category"""
         )
         df, cat_cols, fav = _join_shares(df, cats, "category", CAT_PREFIX)
@@ -343,7 +384,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
                        AVG(CASE WHEN p.launch_date IS NOT NULL AND e.timestamp >= p.launch_date
                                  AND e.timestamp < p.launch_date + INTERVAL {int(novelty_days)} DAY
                            THEN 1.0 ELSE 0.0 END) AS novelty_share
-                FROM events e JOIN products p USING (product_id) GROUP BY e.user_id"""
+                FROM {src} e JOIN products p USING (product_id) GROUP BY e.user_id"""
         ).set_index("user_id")
         df = df.join(nov, how="left")
 
@@ -351,7 +392,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     ch_cols: list[str] = []
     if has_channel:
         ch = store.sql(
-            "SELECT user_id, CAST(channel AS VARCHAR) AS channel, COUNT(*) AS n FROM events WHERE channel IS NOT NULL GROUP BY user_id, channel"
+            f"SELECT user_id, CAST(channel AS VARCHAR) AS channel, COUNT(*) AS n FROM {src} WHERE channel IS NOT NULL GROUP BY user_id, channel"
         )
         df, ch_cols, pref = _join_shares(df, ch, "channel", CH_PREFIX)
         df["preferred_channel"] = pref
@@ -363,7 +404,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         skipped["preferred_channel"] = "neither events nor users carry a channel"
 
     # ---- features the clock cannot measure (e.g. a date-only log) are left missing, with the reason
-    resolution, aligned = time_resolution(store)
+    resolution, aligned = time_resolution(store, src)
     unmeasurable: dict[str, str] = {}
     if resolution is not None:
         for col, needed in RESOLUTION_NEEDED.items():
@@ -375,8 +416,17 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
             skipped["time resolution"] = (
                 f"timestamps are recorded to the {resolution} ({aligned[resolution]:.1%} fall on a {resolution} "
                 f"boundary), so {', '.join(unmeasurable)} cannot be measured and are left out")
-    browsing = int(store.scalar("SELECT COUNT(*) FROM events WHERE event_type <> 'purchase'"))
-    if browsing == 0 and int(store.scalar("SELECT COUNT(*) FROM events")) > 0:
+    if activity == "ratings":
+        rated = [c for c in BROWSING_NEEDED + ORDER_NEEDED if c in df.columns and c not in unmeasurable]
+        for col in rated:
+            unmeasurable[col] = ("the activity is ratings: rating a few dozen items in a row is how people rate, "
+                                 "not clicking, and there are no orders")
+            df[col] = np.nan
+        if rated:
+            skipped["browsing and order signals"] = (f"the activity is ratings, so {', '.join(rated)} would not "
+                                                     "describe browsing or ordering and are left out")
+    browsing = int(store.scalar(f"SELECT COUNT(*) FROM {src} WHERE event_type <> 'purchase'"))
+    if activity == "events" and browsing == 0 and int(store.scalar("SELECT COUNT(*) FROM events")) > 0:
         cols = [c for c in BROWSING_NEEDED if c in df.columns and c not in unmeasurable]
         for col in cols:
             unmeasurable[col] = ("the log records purchases only (no views or carts), so a session is an order and "
@@ -391,4 +441,6 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     df["user_id"] = df["user_id"].astype("string")
     df = df.sort_values("user_id", kind="mergesort").reset_index(drop=True)
     return FeatureSet(frame=df, category_columns=cat_cols, channel_columns=ch_cols, skipped=skipped,
-                      reference_time=ref, has_orders=has_order, time_resolution=resolution, unmeasurable=unmeasurable)
+                      reference_time=ref, has_orders=has_order, time_resolution=resolution, unmeasurable=unmeasurable,
+                      activity=activity,
+                      population="raters" if activity == "ratings" else ("visitors" if browsing else "customers"))

@@ -19,7 +19,7 @@ from contentlab.profiling.rfm import RFM_SEGMENTS
 from contentlab.profiling.segments import FLAGGED_SEGMENT, INACTIVE_SEGMENT
 
 __all__ = ["MERGED_LABEL", "SMALL_CELL_RULE", "segment_table", "rfm_segment_table", "rfm_mapping_table",
-           "esc", "data_source", "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
+           "esc", "data_source", "informative_columns", "grouped_reasons", "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
 
 MERGED_LABEL = "Other (merged small segments)"
 SMALL_CELL_RULE = ("Segments with fewer than {n} users are not shown on their own: they are merged into one row "
@@ -33,7 +33,7 @@ def _merge_small(agg: pd.DataFrame, label: str, min_cell: int) -> tuple[pd.DataF
 
 def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: bool = True) -> tuple[pd.DataFrame, int]:
     """Per segment: users, share of users, revenue share, orders per user, total and mean CLV, mean P(alive)
-    (left out when no customer has one: the model could not see drop-out).
+    (each left out when the data cannot give it: no purchases, no CLV, or drop-out the model could not see).
 
     Returns the table and the number of users suppressed by the small-cell rule.
     """
@@ -66,8 +66,14 @@ def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: b
     out["orders_per_user"] = out["orders"] / out["users"]
     out["clv_mean"] = out["clv_total"] / out["buyers"].replace(0, np.nan)
     out["p_alive_mean"] = out["_alive_sum"] / out["_alive_n"].replace(0, np.nan)
-    cols = ["segment", "users", "share_of_users", "revenue", "revenue_share", "orders_per_user", "clv_total",
-            "clv_mean"] + (["p_alive_mean"] if out["p_alive_mean"].notna().any() else [])  # no P(alive): no column
+    # columns the data cannot fill are left out rather than shown empty: no purchases at all (a ratings-only
+    # dataset) -> no revenue or orders; no CLV fitted -> no CLV; no drop-out seen -> no P(alive)
+    has_orders = bool((profiles["frequency"] > 0).any())
+    has_clv = "clv" in profiles and bool(profiles["clv"].notna().any())
+    cols = (["segment", "users", "share_of_users"]
+            + (["revenue", "revenue_share", "orders_per_user"] if has_orders else [])
+            + (["clv_total", "clv_mean"] if has_clv else [])
+            + (["p_alive_mean"] if out["p_alive_mean"].notna().any() else []))
     out = out[cols]
     out["users"] = out["users"].astype("int64")
     return out, suppressed
@@ -134,8 +140,10 @@ def persona_card(persona: dict, currency: str = "") -> str:
     """Markdown card of one persona record (data text HTML-escaped)."""
     lines = [f"### {esc(persona['persona_id'])} · {esc(persona['name'])}"
              + (f" ({esc(persona['name_zh'])})" if persona.get("name_zh") else "")]
-    facts = [f"**{persona['size']:,} customers** ({_pct(persona['share_of_users'])} of segmented users, "
-             f"{_pct(persona.get('revenue_share'))} of their revenue)"]
+    rev = persona.get("revenue_share")
+    facts = [f"**{persona['size']:,} {'customers' if rev is not None else 'users'}** "
+             f"({_pct(persona['share_of_users'])} of segmented users"
+             + (f", {_pct(rev)} of their revenue)" if rev is not None else ")")]
     if persona.get("price_band") and persona["price_band"] != "unknown":
         facts.append(f"price band **{esc(persona['price_band'])}**")
     if persona.get("preferred_channel"):
@@ -194,6 +202,21 @@ def top_customers(profiles: pd.DataFrame, n: int = 10, horizon_days: int = 90) -
     return out if out["p_alive"].notna().any() else out.drop(columns="p_alive")
 
 
+def informative_columns(table: pd.DataFrame, keep: tuple[str, ...] = ("segment", "size")) -> pd.DataFrame:
+    """``table`` without the columns that are empty or the same in every row (e.g. nominal prices, or orders on a
+    ratings-only dataset): they describe no segment."""
+    cols = [c for c in table.columns if c in keep or table[c].nunique(dropna=True) > 1]
+    return table[cols]
+
+
+def grouped_reasons(reasons: dict[str, str]) -> str:
+    """``{item: reason}`` as Markdown, one phrase per distinct reason: "*a*, *b*: reason; *c*: other"."""
+    by: dict[str, list[str]] = {}
+    for item, why in reasons.items():
+        by.setdefault(why, []).append(item)
+    return "; ".join(", ".join(f"*{esc(i)}*" for i in items) + f": {esc(why)}" for why, items in by.items())
+
+
 def risk_reason_table(risk_table: pd.DataFrame) -> pd.DataFrame:
     """How often each signal fired among flagged accounts."""
     f = risk_table[risk_table["is_flagged"]]
@@ -218,14 +241,16 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
     cl = result.clustering
     if cl is not None:
         main = seg_table[~seg_table["segment"].isin([FLAGGED_SEGMENT, INACTIVE_SEGMENT])]
-        top = main.sort_values("revenue_share", ascending=False).iloc[0] if len(main) else None
+        has_rev = "revenue_share" in main
+        top = main.sort_values("revenue_share", ascending=False).iloc[0] if len(main) and has_rev else None
         txt = (f"- **{cl.k} behavioural segments** (K-means, k chosen by silhouette = {cl.silhouette:.2f}): "
                + ", ".join(f"{esc(r.segment)} ({r.users:,})" for r in main.itertuples()) + ".")
         lines.append(txt)
         if top is not None:
+            value = (f" and {_pct(top['clv_total'] / max(main['clv_total'].sum(), 1e-12))} of the segments' expected value"
+                     if "clv_total" in main else "")
             lines.append(f"- The most valuable segment is **{esc(top['segment'])}**: {_pct(top['share_of_users'])} of users "
-                         f"bring {_pct(top['revenue_share'])} of revenue and {_pct(top['clv_total'] / max(main['clv_total'].sum(), 1e-12))} "
-                         f"of the segments' expected value.")
+                         f"bring {_pct(top['revenue_share'])} of revenue{value}.")
     if ari is not None and not (isinstance(ari, float) and math.isnan(ari)):
         lines.append(f"- Against the simulator's planted segments the clustering reaches an **adjusted Rand index of {ari:.2f}** "
                      f"(1 = identical partitions, 0 = chance).")
