@@ -170,7 +170,7 @@ def test_ratings_only_dataset_profiles_on_the_ratings(movielens_shaped):
 
 
 def test_no_activity_at_all_is_a_clear_error(tmp_path):
-    from contentlab.profiling.features import NoActivityError
+    from contentlab.profiling import NoActivityError  # the notebook catches it by this name
 
     pd.DataFrame({c: pd.Series(dtype=t) for c, t in (("timestamp", "datetime64[ns]"), ("user_id", "str"),
                                                        ("session_id", "str"), ("product_id", "str"),
