@@ -57,7 +57,7 @@ REQUIRED_TABLES: tuple[str, ...] = ("users", "products", "events")
 # the keys a dataset spec of each kind may have (demo: "kind" plus the parameters of simulate())
 COMMON_DATASET_KEYS: tuple[str, ...] = ("kind", "name", "locale")
 DATASET_KEYS: dict[str, tuple[str, ...]] = {
-    "cdnow": ("path",),
+    "cdnow": ("path", "file"),
     "online_retail": ("path", "sheet"),
     "movielens": ("path", "low_ratings"),
     "files": ("paths", "mapping", "read_options"),
