@@ -1,10 +1,12 @@
-"""EDA computations on small hand-built datasets whose answers are worked out by hand,
-and key metrics against a direct pandas recomputation on a random log."""
+"""EDA computations on small hand-built datasets whose answers are worked out by hand, key metrics against a
+direct pandas recomputation on a random log, and the package's workflow (the validation product read back as
+ValidationReport, run_eda / analyse, every figure of the report)."""
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -16,7 +18,6 @@ import pytest
 
 from contentlab import eda, plotting
 from contentlab.privacy import pseudonymise_one
-from contentlab.store import EventStore
 
 T = pd.Timestamp
 
@@ -513,7 +514,7 @@ def test_top_sellers_report_their_buyers_for_the_small_cell_rule(store):
 
 # ------------------------------------------------------------------------------------ the package's workflow
 
-FIXTURES = __import__("pathlib").Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 def test_validation_is_read_as_the_validation_module_reports_it(hand_dir):
