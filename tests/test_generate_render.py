@@ -72,6 +72,8 @@ def test_copy_problems_names_the_issue_examples():
     assert "space before punctuation" in copy_problems("Red bag , now")
     assert "double space" in copy_problems("Red  bag")
     assert "repeated punctuation" in copy_problems("Red bag, , now")
+    assert copy_problems("A pick at $51.99.. Soft.") == ["repeated punctuation"]
+    assert copy_problems("Wait for it... soft.") == []
     assert "dangling word before punctuation" in copy_problems("Yours for.")
     assert copy_problems("（）羽绒服", "zh") == ["empty brackets"]
     assert copy_problems("Meet the Kinetic sports bra: a t-shirt for") == ["cut sentence"]

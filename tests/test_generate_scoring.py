@@ -181,6 +181,10 @@ def test_non_words_are_hallucinations():
                "Knitted bottles keep you warm", "Yours for the weekend", "The bags are lovely and cushioned"):
         assert faithfulness(ok, bag, lex).wrong == [], ok
     assert not AttributeLexicon(RETAIL, check_words=False).nonwords("PARTYIRALAGE")
+    # a model trained only on the catalogue's copy is held to its words: GPT-2 word starts ("recy") do not count
+    closed = AttributeLexicon(RETAIL, reference_texts=["New in for you, a cheerful pick"], open_vocabulary=False)
+    assert closed.nonwords("A cheerful LUNCH BAG in recy onions q") == ["onions", "q", "recy"]
+    assert AttributeLexicon(RETAIL).nonwords("A cheerful LUNCH BAG in onions") == []
     assert AttributeLexicon(RETAIL).nonwords("红色午餐袋 PARTYIRALAGE") == ["partyiralage"]  # Chinese is not checked
 
 

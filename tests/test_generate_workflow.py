@@ -43,7 +43,7 @@ def test_generation_workflow(locale, tmp_path, monkeypatch):
     lexicon = wf.catalogue_lexicon(catalogue, locale, tpl, corpus, personas)
     scored = wf.score_candidates(pd.concat([gpt, tplc], ignore_index=True), products, tpl, gr,
                                  lexicon, NGramIndex(corpus["target"], locale), cm, locale,
-                                 set(ds.users["user_id"]), delexicalised=True)
+                                 set(ds.users["user_id"]), delexicalised=True, endings=wf.copy_endings(corpus))
     scored = wf.select_best(scored)
     # rejected candidates keep their reason; published copy is never rejected; at most one per slot and variant
     assert (scored["rejected"] == (scored["reject_reason"] != "")).all()
@@ -89,3 +89,23 @@ def test_metrics_without_gpt2_keep_their_names_as_none():
     assert list(m) == METRICS
     assert m["model"] is None and all(m[k] is None for k in wf.GPT2_METRICS)
     assert m["n_slots"] == 2 and m["n_copies"] == 1 and m["template_hallucination_rate"] == 0.0
+
+
+def test_copy_endings_reject_copy_that_stops_mid_phrase():
+    corpus = pd.DataFrame({"model_target": ["Northpeak built this [category] for winter commutes",
+                                            "A soft tee. Made with [material] so it layers easily.",
+                                            "Yours for [price]."]})
+    endings = wf.copy_endings(corpus)
+    assert {"commutes", "tee", "easily", "[price]"} <= endings and "winter" not in endings
+    cands = pd.DataFrame({"slot_id": "s0", "product_id": "A", "channel": "push", "variant": "gpt2", "candidate": [0, 1],
+                          "text": ["Northpeak built this jacket for winter", "Northpeak built this jacket for winter commutes"],
+                          "raw_text": ["Northpeak built this [category] for winter",
+                                       "Northpeak built this [category] for winter commutes"], "prompt": "p"})
+    products = pd.DataFrame({"product_id": ["A"], "title": ["Northpeak jacket"], "category": ["Down Jackets"],
+                             "price": [67.99], "description": ["Northpeak built this down jacket for winter commutes."]})
+    tpl = load_templates("en")
+    lex = wf.catalogue_lexicon(wf.prepare_catalogue(products, {"currency": "USD"}), "en", tpl, None)
+    scored = wf.score_candidates(cands, products, tpl, load_guardrails(), lex, None, None, "en", delexicalised=True,
+                                 endings=endings)
+    assert scored["reject_reason"].tolist()[0] == "truncated" and "'winter'" in scored["reject_detail"].iloc[0]
+    assert "truncated" not in scored["reject_reason"].iloc[1]

@@ -90,7 +90,7 @@ _PROBLEMS_EN = (
     (re.compile(r"[(\[{（]\s*[)\]}）]"), "empty brackets"),
     (re.compile(r"\s[,.;:!?](?=\s|$)"), "space before punctuation"),
     (re.compile(r"[^\S\n]{2,}"), "double space"),
-    (re.compile(r"[,;:]\s*[,.;:!?]|(?<!\.)\.\s*[,;:]"), "repeated punctuation"),
+    (re.compile(r"[,;:]\s*[,.;:!?]|(?<!\.)\.\s*[,;:]|(?<!\.)\.\.(?!\.)|[!?]\s*\."), "repeated punctuation"),
     (re.compile(r"\b(?:of|by|in|from|with|for|at)\s+(?:and|or|is|are|of|by|with)\b|\b(?:and|or)\s+(?:and|or)\b",
                 re.IGNORECASE), "empty slot between words"),
     (re.compile(rf"\b{_DANGLING}\s*[,;:!?]|\b{_DANGLING}\.(?=\s|$)", re.IGNORECASE), "dangling word before punctuation"),
@@ -183,16 +183,6 @@ class PromptTemplates:
     def sentences(self, text: str) -> list[str]:
         pattern = _SENT_ZH if self.locale == "zh" else _SENT_EN
         return [s.strip() for s in pattern.split(_clean(text)) if s.strip()]
-
-    def crop_chars(self, text: str, max_chars: int) -> str:
-        """Cut to at most ``max_chars`` characters, at a word boundary for en."""
-        text = _clean(text)
-        if len(text) <= max_chars:
-            return text
-        cut = text[:max_chars]
-        if self.locale != "zh" and " " in cut:
-            cut = cut[: cut.rfind(" ")]
-        return cut.rstrip(" ,;:-\u2013\u2014，；：")
 
     def crop_length(self, text: str, max_len: int, whole_sentences: bool = False) -> str:
         """Keep whole sentences up to ``max_len`` length units (at least the first sentence, cut, unless
@@ -317,7 +307,9 @@ class PromptTemplates:
         return self._fill_segments(self.spec["model_prompt"], fields, self.separator)
 
     def training_target(self, product: Mapping[str, Any], channel: str) -> str:
-        """The catalogue's own copy cut to the channel: the model's training target."""
+        """The catalogue's own copy cut to the channel, at clause or sentence boundaries: the model's training
+        target. "" when the clause or sentence is over the channel's limit: that pair is left out of training
+        rather than cut mid-phrase, so the model never learns to stop half-way."""
         f = self.product_fields(product)
         kind = self.spec.get("targets", {}).get(channel, "description")
         ch = self.channels[channel]
@@ -333,9 +325,9 @@ class PromptTemplates:
         else:
             text = desc
             if "max_words" in ch:
-                text = self.crop_length(text, int(ch["max_words"]))
-        if "max_chars" in ch:
-            text = self.crop_chars(text, int(ch["max_chars"]))
+                text = self.crop_length(text, int(ch["max_words"]), whole_sentences=True)
+        if "max_chars" in ch and len(text) > int(ch["max_chars"]):
+            return ""  # cutting it would teach the model to stop mid-phrase
         return text
 
     # ---- delexicalisation ----------------------------------------------------------------------

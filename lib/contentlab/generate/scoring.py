@@ -13,10 +13,12 @@ Faithfulness (:class:`AttributeLexicon`, :func:`faithfulness`)
     - the title of *another* product of the catalogue ("Air, The (1996)" in copy for "Contact (1997)"; titles
       of two or more words, matched word by word, also as "The Air (1996)"), unless the product's own title or
       description contains it: ``title=air, the (1996)``;
-    - a non-word (``nonword=partyiralage``): a word of three or more Latin letters that is neither in the
-      catalogue (every product's text fields), nor in the reference copy (training copy, templates), nor a
-      whole word of GPT-2's vocabulary (a single word-initial BPE token: GPT-2's 24,000 most common words), also
-      after removing a plural / verb / adverb ending. Garbled generations ("OF PARTYIRALAGE") fail this; real
+    - a non-word (``nonword=partyiralage``): a word of Latin letters (three or more for a pretrained model) that
+      is neither in the
+      catalogue (every product's text fields), nor in the reference copy (training copy, templates), nor -- for
+      a pretrained model, which knows words the catalogue does not use -- a word of GPT-2's vocabulary (a single
+      word-initial BPE token: some 24,000 common words and word starts), also after removing a plural / verb /
+      adverb ending. A model trained only on the catalogue's copy is held to the catalogue's words. Garbled generations ("OF PARTYIRALAGE") fail this; real
       words do not. Chinese characters are not checked (Chinese copy has no word boundaries to garble).
 
     Colour / material words that also name other things in the catalogue's
@@ -85,13 +87,17 @@ class AttributeLexicon:
     """Attribute values of the catalogue, by type, and a matcher for mentions in copy."""
 
     def __init__(self, products: pd.DataFrame, locale: str = "en", types: Sequence[str] = ATTRIBUTE_TYPES,
-                 prices: PriceFormat | None = None, reference_texts: Iterable[str] = (), check_words: bool = True):
+                 prices: PriceFormat | None = None, reference_texts: Iterable[str] = (), check_words: bool = True,
+                 open_vocabulary: bool = True):
         """``prices``: the data's price policy (None: amounts are compared, currencies not);
         ``reference_texts``: copy whose words are real words (training copy, templates); ``check_words``:
-        flag non-words (see module docstring)."""
+        flag non-words (see module docstring); ``open_vocabulary``: GPT-2's whole words count as words too
+        (for a pretrained model; a model trained only on the catalogue's copy knows no other words, so for it
+        any word outside the catalogue and the reference copy is garbled)."""
         self.locale = locale
         self.prices = prices
         self.check_words = check_words
+        self.open_vocabulary = open_vocabulary
         self.types = [t for t in types if t in products.columns]
         values: list[tuple[str, str]] = []
         for t in self.types:
@@ -145,9 +151,11 @@ class AttributeLexicon:
 
     def is_word(self, word: str) -> bool:
         w = word.lower()
-        if len(w) < 3 or w in self.vocabulary:
+        if w in self.vocabulary or w in ("a", "i"):
             return True
-        known = gpt2_words()
+        if len(w) < 3:  # stray letters ("relaxed-fit p leggings") count only against a closed vocabulary
+            return self.open_vocabulary
+        known = gpt2_words() if self.open_vocabulary else frozenset()
         if w in known:
             return True
         stems = _stems(w)

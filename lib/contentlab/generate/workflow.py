@@ -19,8 +19,8 @@ Catalogue checks (:func:`prepare_catalogue`) come first:
 Rejection (:func:`score_candidates`): a candidate is rejected, with every reason that applies, when it is
 ``empty``, ``malformed`` (a broken placeholder, undecodable bytes, a broken sentence by
 :func:`~contentlab.generate.prompts.copy_problems`, or a product-page blurb that does not end with a full
-sentence), ``truncated`` (cut at the token limit with no complete
-sentence to keep), a ``hallucination`` (:func:`~contentlab.generate.scoring.faithfulness`), outside its
+sentence), ``truncated`` (cut at the token limit with no complete sentence to keep, or ending on a word that
+ends no sentence of the training copy: "... made for long"), a ``hallucination`` (:func:`~contentlab.generate.scoring.faithfulness`), outside its
 channel's ``length`` rule (the same rule length compliance measures: push and email characters, the product-page
 word range), contains ``markup`` (:func:`~contentlab.generate.sanitise.markup_problems`), or breaks a guardrail.
 """
@@ -222,18 +222,20 @@ def plan_model(settings: "Settings", text: TextCheck) -> ModelPlan:
     if settings.model == "embedded":
         if text.ok:
             return ModelPlan(True, True)
-        return ModelPlan(False, False, f"no GPT-2 copy: {text.reason}; the embedded model is trained on the "
-                                       "catalogue's own descriptions, and a pretrained checkpoint (parameter "
-                                       "`model`) was not given. Only the template baseline is published.")
+        return ModelPlan(False, False, f"{text.reason[:1].upper()}{text.reason[1:]}; the embedded model learns "
+                                       "to write from the catalogue's own descriptions, and no pretrained checkpoint "
+                                       "was given (parameter `model`). Only the template baseline is published.")
     if text.ok or not settings.finetune_steps:
         return ModelPlan(True, bool(settings.finetune_steps))
     return ModelPlan(True, False, f"the pretrained model is used as it is, not fine-tuned: {text.reason}")
 
 
 def catalogue_lexicon(catalogue: Catalogue, locale: str, templates: PromptTemplates,
-                      corpus: pd.DataFrame | None = None, personas: Sequence[Mapping[str, Any]] = ()):
+                      corpus: pd.DataFrame | None = None, personas: Sequence[Mapping[str, Any]] = (),
+                      cm: CopyModel | None = None):
     """The faithfulness lexicon: attribute values, titles, the price policy and the reference vocabulary
-    (catalogue text, training copy, template text, persona names)."""
+    (catalogue text, training copy, template text, persona names). With a pretrained model ``cm`` GPT-2's own
+    words count as words too; the embedded model (or none) is held to the reference vocabulary."""
     from contentlab.generate.scoring import AttributeLexicon
 
     ref: list[str] = []
@@ -243,7 +245,8 @@ def catalogue_lexicon(catalogue: Catalogue, locale: str, templates: PromptTempla
     ref.extend(templates.persona_name(p) for p in personas)
     if catalogue.prices.currency:
         ref.append(catalogue.prices.currency)
-    return AttributeLexicon(catalogue.products, locale, prices=catalogue.prices, reference_texts=ref)
+    return AttributeLexicon(catalogue.products, locale, prices=catalogue.prices, reference_texts=ref,
+                            open_vocabulary=cm is not None and cm.kind != "embedded")
 
 
 def _strings(obj: Any) -> list[str]:
@@ -321,6 +324,34 @@ def complete_sentences(text: str, locale: str = "en") -> tuple[str, bool]:
     return text[: ends[-1].end()].strip(), False
 
 
+_LAST = re.compile(r"\[\w+\]|[^\W_]+", re.UNICODE)
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+
+def _last_word(text: str) -> str:
+    words = _LAST.findall(text or "")
+    if not words:
+        return ""
+    last = words[-1].lower()
+    cjk = _CJK_CHAR.findall(last)
+    return cjk[-1] if cjk else last
+
+
+def copy_endings(corpus: pd.DataFrame | None) -> set[str]:
+    """Words that end a sentence or a whole copy in the training copy (the form the model writes: with
+    placeholders when delexicalised). GPT-2 copy that ends on any other word stopped mid-phrase."""
+    if corpus is None or not len(corpus):
+        return set()
+    col = "model_target" if "model_target" in corpus.columns else "target"
+    out: set[str] = set()
+    for text in corpus[col].astype(str):
+        out.add(_last_word(text))
+        for part in re.split(r"(?:[.!?](?=\s|$)|[。！？])", text):
+            out.add(_last_word(part))
+    out.discard("")
+    return out
+
+
 def template_candidates(slots: pd.DataFrame, products: pd.DataFrame, personas: Mapping[str, Mapping],
                         templates: PromptTemplates) -> pd.DataFrame:
     out = baseline_for_slots(slots, products, personas, templates)
@@ -334,8 +365,12 @@ def template_candidates(slots: pd.DataFrame, products: pd.DataFrame, personas: M
 
 def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: PromptTemplates, guardrails: Guardrails,
                      lexicon: AttributeLexicon, index: NGramIndex | None, cm: CopyModel | None, locale: str,
-                     user_ids: set[str] | None = None, threads: int = 2, delexicalised: bool = False) -> pd.DataFrame:
+                     user_ids: set[str] | None = None, threads: int = 2, delexicalised: bool = False,
+                     endings: set[str] | None = None) -> pd.DataFrame:
     """Scores every candidate and decides rejection (the reasons are in the module docstring).
+
+    ``endings`` (:func:`copy_endings` of the training corpus): GPT-2 copy whose last word never ends a sentence
+    or a copy in the training copy stopped mid-phrase ("... for long") and is rejected as ``truncated``.
 
     With ``delexicalised`` (the model was trained on copy with placeholders) perplexity is measured
     on the placeholder form of each copy, the form the model actually writes.
@@ -373,6 +408,12 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
         if bool(r.truncated):
             why.append("truncated")
             found.append("cut at the token limit, no complete sentence")
+        elif endings and getattr(r, "variant", "") == "gpt2" and text.strip():
+            raw = getattr(r, "raw_text", None)
+            last = _last_word(raw if delexicalised and isinstance(raw, str) else text)
+            if last and last not in endings:
+                why.append("truncated")
+                found.append(f"ends mid-phrase (on {last!r}, which ends no training copy)")
         if f.hallucinated:
             why.append("hallucination")
             found.extend(f.wrong)
@@ -615,7 +656,7 @@ def summary_lines(m: Mapping[str, Any], scored: pd.DataFrame, comparison: pd.Dat
         lines.append(f"- No {ch.replace('_', '-')} copy published: all {len(g)} candidates rejected"
                      + (f" ({top})." if top else "."))
     if m.get("model") is None:
-        lines.append(f"- GPT-2 copy was not generated: {plan.reason}")
+        lines.append(f"- **No GPT-2 copy.** {plan.reason}")
     else:
         cov_why = coverage_note(catalogue.products)
         gp = comparison.set_index("variant") if len(comparison) else pd.DataFrame()
