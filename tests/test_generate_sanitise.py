@@ -63,6 +63,10 @@ def test_clean_text_keeps_ordinary_text(text):
     assert markup_problems(text) == []
 
 
+def test_terminal_escapes_go_whole():
+    assert clean_text("cotton\x00\x07\x1b[31mfor\x1b[0m tee") == "cottonfor tee"
+
+
 def test_sanitise_products_reports_and_keeps_raw():
     raw = pd.DataFrame({"product_id": ["A", "B"], "title": ["<script>alert(3)</script>", "Red bag"],
                         "description": ["Nice <b>bag</b>", None], "price": [1.0, 2.0]})

@@ -8,7 +8,7 @@ independent rules guard it:
   stable: HTML entities are decoded (also double-encoded ones, ``&amp;lt;``), look-alikes of ``<`` / ``>``
   (fullwidth ``＜``, small forms) become plain brackets, text whose NFKC form reveals a script URL or handler
   (``ｊａｖａｓｃｒｉｐｔ:``) is NFKC-normalised, control and invisible format characters are removed (zero-width spaces,
-  bidirectional overrides), ``<script>``/``<style>`` blocks go with their content, every other tag and any stray
+  bidirectional overrides, terminal escape sequences), ``<script>``/``<style>`` blocks go with their content, every other tag and any stray
   ``<`` / ``>`` is removed, and so are ``javascript:`` / ``vbscript:`` / ``data:text/html`` URL schemes and
   ``on...=`` event-handler attributes. Whitespace is folded. The raw data is never modified: the functions
   return cleaned copies and a count of the changed values per column.
@@ -46,8 +46,12 @@ def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn")
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal escape sequences
+
+
 def _drop_invisible(text: str) -> str:
-    # whitespace controls become spaces, every other invisible character goes
+    # terminal escape sequences go whole; whitespace controls become spaces, every other invisible character goes
+    text = _ANSI.sub("", text)
     return "".join(" " if ch in "\t\n\r\x0b\x0c\x85\u2028\u2029" else ch for ch in text if
                    ch in "\t\n\r\x0b\x0c\x85\u2028\u2029" or not _invisible(ch))
 
