@@ -74,8 +74,3 @@ def popularity_bias(top: np.ndarray, item_user_counts: np.ndarray) -> pd.DataFra
     rec = rec[rec >= 0]
     share = np.bincount(decile[rec], minlength=11)[1:] / max(rec.size, 1)
     return pd.DataFrame({"popularity_decile": np.arange(1, 11), "share": share})
-
-
-def read_optional_parquet(path: str | Path) -> pd.DataFrame | None:
-    path = Path(path)
-    return pd.read_parquet(path) if path.exists() else None
