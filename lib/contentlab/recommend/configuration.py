@@ -94,7 +94,8 @@ class RecommendConfig:
         check(bool(models) and not unknown,
               f"models must name at least one of {', '.join(MODEL_NAMES)}" + (f" (unknown: {unknown})" if unknown
                                                                               else ""))
-        check(_is_int(self.svdpp_max_ratings) and self.svdpp_max_ratings >= 0, "svdpp_max_ratings must be an integer ≥ 0")
+        check(_is_int(self.svdpp_max_ratings) and self.svdpp_max_ratings >= 0,
+              "svdpp_max_ratings must be an integer ≥ 0")
         check(_is_int(self.knn_max_items) and self.knn_max_items >= 0, "knn_max_items must be an integer ≥ 0")
         check(isinstance(self.model_params, Mapping) and set(self.model_params) <= set(DEFAULT_MODEL_PARAMS)
               and all(isinstance(v, Mapping) for v in self.model_params.values()),
@@ -124,7 +125,8 @@ class RecommendConfig:
               "hybrid_weights must be a non-empty list of weights in [0, 1]")
         if _is_int(self.k) and self.k >= 1:
             check(self.selection_metric in self.selection_metrics,
-                  f"selection_metric must be one of {', '.join(self.selection_metrics)} (got {self.selection_metric!r})")
+                  f"selection_metric must be one of {', '.join(self.selection_metrics)} "
+                  f"(got {self.selection_metric!r})")
         check(isinstance(self.refit_full, bool), "refit_full must be true or false")
         check(isinstance(self.ratings_path, str), "ratings_path must be a path or ''")
         check(_is_int(self.seed), f"seed must be an integer (got {self.seed!r})")

@@ -216,8 +216,8 @@ class RecommendResult:
                              f"({fmt.num(s.iloc[-1]['ndcg'], 3)}).")
         if self.planted is not None and len(self.planted):
             tc = self.planted.set_index("model")[TRUTH_COLUMN]
-            lines.append(f"Planted truth: `{tc.index[0]}` agrees most with the simulator's latent user-product affinity "
-                         f"(mean Spearman {tc.iloc[0]:.2f}"
+            lines.append(f"Planted truth: `{tc.index[0]}` agrees most with the simulator's latent user-product "
+                         f"affinity (mean Spearman {tc.iloc[0]:.2f}"
                          + (f"; SVD rating mode {tc['svd_rating']:.2f}" if "svd_rating" in tc else "") + ").")
         recs = self.recommendations
         lines.append(f"Interactions: {len(self.interactions):,} customer-product pairs, {len(self.ctx.users):,} "

@@ -1,4 +1,5 @@
-"""Everything 03 computes, in one call: :func:`run_recommend` returns a :class:`~contentlab.recommend.result.RecommendResult`.
+"""Everything 03 computes, in one call: :func:`run_recommend` returns a
+:class:`~contentlab.recommend.result.RecommendResult`.
 
 The notebook stays thin: it builds a :class:`~contentlab.recommend.configuration.RecommendConfig` from its
 parameters, calls :func:`run_recommend`, shows the result's tables and :mod:`~contentlab.recommend.plots`, records
