@@ -18,9 +18,19 @@ from conftest import run_cli
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_recommend.ipynb"
 FIXED_METRICS = ["best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10",
                  "coverage", "rmse", "mae", "popularity_ndcg_at_10", "svd_rating_ndcg_at_10"]
-PARAMETERS = ["profile", "dataset", "seed", "run_dir", "report_dir", "interaction_source", "event_weights", "protocol",
-              "split", "k", "models", "ranking_params", "ranking_grid", "rating_grid", "svdpp_max_ratings", "selection_metric",
-              "ratings_path"]
+PARAMETERS = ["dataset", "seed", "run_dir", "inputs", "interaction_source", "event_weights", "protocol", "split",
+              "train_ratio", "holdout_days", "cold_item_share", "k", "models", "svdpp_max_ratings", "knn_max_items",
+              "model_params", "rating_grid", "ranking_params", "ranking_grid", "search_options", "search_max_users",
+              "hybrid_weights", "selection_metric", "refit_full", "ratings_path"]
+# the tiny profile's 03 figures (seeded): a change in a model, the split or the data shows here
+EXPECTED_TINY = {"ndcg_at_10": 0.3182, "precision_at_10": 0.1393, "recall_at_10": 0.4420, "map_at_10": 0.2085,
+                 "hit_rate_at_10": 0.7404, "coverage": 0.95, "rmse": 1.6858, "mae": 1.5178,
+                 "popularity_ndcg_at_10": 0.1880, "svd_rating_ndcg_at_10": 0.1051, "ranking_ndcg_at_10": 0.3082,
+                 "content_tfidf_cold_ndcg_at_10": 0.6418, "hybrid_cold_ndcg_at_10": 0.6418,
+                 "svd_ranking_cold_ndcg_at_10": 0.5455, "ranking_planted_spearman": 0.1817}
+TOLERANCE = 0.02  # absolute, on metrics in 0-1 and on rmse/mae in rating points
+ALLOWED_IMPORTS = ("contentlab", "contentlab.recommend", "contentlab.plotting", "contentlab.notebook",
+                   "IPython.display", "matplotlib.pyplot")
 
 
 def test_notebook_structure():
@@ -30,8 +40,8 @@ def test_notebook_structure():
     assert len(params) == 1
     ns: dict = {}
     exec(params[0].source, ns)  # plain assignments only
-    for name in PARAMETERS:
-        assert name in ns, name
+    assert sorted(n for n in ns if n != "__builtins__") == sorted(PARAMETERS)
+    assert ns["inputs"] == {}  # the runner hands the contract's inputs over; by hand they come from run_dir
     assert ns["selection_metric"] == "ndcg_at_10" and ns["k"] == 10 and ns["seed"] == 42
     assert ns["protocol"] == "contentlab" and ns["interaction_source"] == "auto"
     assert "parameters" not in nb.cells[-1].metadata.get("tags", [])
@@ -39,8 +49,26 @@ def test_notebook_structure():
     for cell in nb.cells:
         if cell.cell_type == "code":
             assert not cell.outputs and cell.execution_count is None, "notebook committed with outputs"
-    source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
-    assert "pipeline.load_prepared(run_dir" in source and "load_movielens" in source
+
+
+def test_notebook_only_shows():
+    """Parameters, one call, tables, plots, prose: at most 150 code lines, no cell over 25, no function or class,
+    imports only from the stage package, the shared plotting module and the notebook helper (plus display)."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    total = 0
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        code = [line for line in cell.source.splitlines() if line.strip() and not line.strip().startswith("#")]
+        assert len(code) <= 25, cell.source[:200]
+        total += len(code)
+        for node in ast.walk(ast.parse(cell.source)):
+            assert not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)), cell.source
+            if isinstance(node, ast.Import):
+                assert all(a.name in ALLOWED_IMPORTS for a in node.names), ast.unparse(node)
+            elif isinstance(node, ast.ImportFrom):
+                assert node.module in ALLOWED_IMPORTS, ast.unparse(node)
+    assert total <= 150
+    calls = [c.source for c in nb.cells if c.cell_type == "code" and "run_recommend(" in c.source]
+    assert len(calls) == 1 and "RecommendConfig(" in calls[0]
 
 
 def _last_call_name(stmt: ast.stmt) -> str | None:
@@ -86,6 +114,10 @@ def test_runs_and_records_fixed_metrics(tiny_run):
     assert m["precision_at_10"] <= m["hit_rate_at_10"]
     assert 0 < m["mae"] <= m["rmse"] < 4
     assert m["protocol"] == "contentlab"
+    assert m["best_model"] == "hybrid" and m["rmse_model"] == m["mae_model"] == "svd_rating"
+    assert m["recommended_users"] == 297 and m["recommended_products"] == 80
+    for name, expected in EXPECTED_TINY.items():
+        assert m[name] == pytest.approx(expected, abs=TOLERANCE), (name, m[name])
 
 
 @pytest.mark.slow
@@ -163,7 +195,7 @@ def test_movielens_ratings_get_recommendations_under_both_protocols(tmp_path):
     """A ratings-only file (MovieLens u.data format) with the notebook's defaults gets recommendations from its
     ratings (auto picks them: the events table is empty); under protocol 'recommenders' the held-out set is the
     one python_stratified_split draws on that file, and the report says which protocol ran."""
-    from test_recommend_data import _recommenders_stratified, write_movielens_u_data
+    from test_recommend_data import recommenders_stratified, write_movielens_u_data
 
     raw = tmp_path / "ml" / "u.data"
     raw.parent.mkdir()
@@ -171,7 +203,7 @@ def test_movielens_ratings_get_recommendations_under_both_protocols(tmp_path):
     profile = tmp_path / "ml.yaml"
     profile.write_text(yaml.safe_dump({"name": "ml", "seed": 42, "dataset": {"kind": "movielens", "path": str(raw)}}))
     file = pd.read_csv(raw, sep="\t", header=None, names=["user_id", "product_id", "rating", "timestamp"])
-    _, ref_test = _recommenders_stratified(file, 0.75, "user", 42)
+    _, ref_test = recommenders_stratified(file, 0.75, "item", 42)  # the preset stratifies per product by default
     n_user = file.groupby("user_id").size()
     for protocol in ("contentlab", "recommenders"):
         extra = [] if protocol == "contentlab" else ["--params", "03_recommend.protocol=recommenders"]

@@ -100,7 +100,7 @@ def write_movielens_u_data(path, n_users=300, n_items=400, seed=0, min_ratings=2
     return len(rows)
 
 
-def _recommenders_stratified(data, ratio, filter_by, seed):
+def recommenders_stratified(data, ratio, filter_by, seed):
     """microsoft/recommenders' ``_do_stratification`` (random variant, ``python_stratified_split``), restated:
     ``np.random.seed``, one ``rand`` per row in row order, sort, rank, ``rank <= round(threshold * count)``."""
     col = "user_id" if filter_by == "user" else "product_id"
@@ -151,7 +151,7 @@ def test_split_rounding_rules_by_hand():
     # not round-half-up: 6 -> 4 and 14 -> 10 (half-up would give 5 and 11)
     assert expected_round[6] != int(np.floor(0.75 * 6 + 0.5)) and expected_round[14] != int(np.floor(0.75 * 14 + 0.5))
     # the recommenders restatement agrees with the hand-computed table
-    ref_train, _ = _recommenders_stratified(data, 0.75, "user", 42)
+    ref_train, _ = recommenders_stratified(data, 0.75, "user", 42)
     assert ref_train.groupby("user_id").size().to_dict() == {f"u{c:02d}": expected_round[c] for c in counts if
                                                              expected_round[c]}
     with pytest.raises(ValueError, match="rule"):
@@ -165,7 +165,7 @@ def test_round_rule_matches_recommenders_and_ratio_rule_differs(filter_by):
                          "product_id": [f"p{n}" for n in rng.integers(0, 60, 600)],
                          "rating": rng.integers(1, 6, 600).astype(float)}).drop_duplicates(["user_id", "product_id"])
     train, test = stratified_split(data, ratio=0.75, filter_by=filter_by, seed=42, rule="round")
-    ref_train, ref_test = _recommenders_stratified(data, 0.75, filter_by, 42)
+    ref_train, ref_test = recommenders_stratified(data, 0.75, filter_by, 42)
     assert _pairs(train) == _pairs(ref_train) and _pairs(test) == _pairs(ref_test)
     assert len(train) + len(test) == len(data)
     # the ratio rule draws the same order and keeps a prefix of it: its training rows are a subset
@@ -247,14 +247,14 @@ def test_movielens_file_runs_under_both_protocols_from_the_ratings_table(tmp_pat
     assert not_applicable_reason(inter, catalogue) is None
 
     file = pd.read_csv(raw, sep="\t", header=None, names=["user_id", "product_id", "rating", "timestamp"])
-    ref_train, ref_test = _recommenders_stratified(file, 0.75, "user", 42)
+    ref_train, ref_test = recommenders_stratified(file, 0.75, "user", 42)
     flagged = {"7", "123"}
     train, test, cold = split_for_protocol(inter, resolve_protocol("recommenders", split="stratified_user"),
                                            ratings=ds.ratings, exclude_users=flagged)
     ref_keep = lambda d: _pairs(d[~d["user_id"].astype(str).isin(flagged)])
     assert _pairs(train) == ref_keep(ref_train) and _pairs(test) == ref_keep(ref_test) and cold == []
     # the preset's default stratifies per item, as recommenders' MovieLens benchmark does
-    item_train, item_test = _recommenders_stratified(file, 0.75, "item", 42)
+    item_train, item_test = recommenders_stratified(file, 0.75, "item", 42)
     d_train, d_test, _ = split_for_protocol(inter, resolve_protocol("recommenders"), ratings=ds.ratings,
                                             exclude_users=flagged)
     assert _pairs(d_train) == ref_keep(item_train) and _pairs(d_test) == ref_keep(item_test)

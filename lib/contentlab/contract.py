@@ -190,7 +190,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
     Stage("02_profiling", "Customer profiling", ("user_profiles", "personas", "association_rules", "risk_flags"),
           inputs=("clean", "dataset")),
     Stage("03_recommend", "Recommendations", ("recommendations", "best_model"),
-          inputs=("clean", "dataset"), optional_inputs=("user_profiles",)),
+          inputs=("clean", "dataset"), optional_inputs=("user_profiles", "association_rules")),
     Stage("04_generate", "Content generation", ("content", "content_jsonl"),
           inputs=("clean", "dataset"), optional_inputs=("user_profiles", "personas", "recommendations"),
           previous=("feedback_priors",)),

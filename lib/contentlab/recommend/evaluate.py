@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -196,4 +196,22 @@ def segment_breakdown(per_user: pd.DataFrame, profiles: pd.DataFrame | None, met
     out = out[["segment", "users"] + means].reset_index(drop=True)
     out.attrs["suppressed_users"] = int(suppressed)
     out.attrs["merged_segments"] = n_small if not suppressed else 0
+    return out
+
+
+def segment_comparison(evals: Mapping[str, EvalResult], profiles: pd.DataFrame | None,
+                       models: Sequence[str] = ("svd_ranking", "popularity")) -> pd.DataFrame | None:
+    """:func:`segment_breakdown` of each of ``models`` that ran, stacked with a ``model`` column (``None`` without
+    profiling segments); ``attrs["suppressed_users"]`` counts the customers the small-cell rule left out."""
+    tables, suppressed = [], 0
+    for name in models:
+        if name in evals:
+            st = segment_breakdown(evals[name].per_user, profiles)
+            if len(st):
+                suppressed = st.attrs.get("suppressed_users", 0)
+                tables.append(st.assign(model=name))
+    if not tables:
+        return None
+    out = pd.concat(tables, ignore_index=True)
+    out.attrs["suppressed_users"] = int(suppressed)
     return out

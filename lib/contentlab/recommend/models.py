@@ -185,3 +185,14 @@ class SurpriseRecommender(Recommender):
     def predict_pairs(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
         """Surprise's clipped predictions ``algo.predict(u, i).est``."""
         return self._gather_pairs(users, items, clip=self.trainset.rating_scale)
+
+
+def rating_skip_reason(train: pd.DataFrame) -> str | None:
+    """Why rating-mode models cannot learn from ``train`` (``None`` when they can): they learn from differences
+    between ratings, so with one rating level (e.g. purchase-only data, every interaction graded "purchase") they
+    have nothing to learn. The ranking mode learns from sampled negatives instead."""
+    if train["rating"].nunique() > 1:
+        return None
+    level = f"{train['rating'].iloc[0]:g}" if len(train) else "none"
+    return (f"every training interaction has the same rating ({level}): rating-mode models have nothing to learn "
+            "(the ranking mode learns from sampled negatives instead)")

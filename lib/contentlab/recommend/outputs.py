@@ -1,23 +1,23 @@
-"""Model selection and the stage's products in ``run_dir``.
+"""Model selection and the stage's products, written through :mod:`contentlab.contract`:
 
-- ``recommendations.parquet``: ``user_id, rank, product_id, score, model, reason`` (read by the generation stage);
-- ``recommender/best_model.json``: the selected model, its parameters, the selection metric and its value.
+- ``recommendations``: ``user_id, rank, product_id, score, model, reason`` (read by the generation stage);
+- ``best_model``: the selected model, its parameters, the selection metric and its value, and where the rating
+  accuracy reported with it comes from.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from contentlab.notebook import _jsonable
+from contentlab import contract
 from contentlab.recommend.reasons import RECOMMENDATION_COLUMNS
 
-RECOMMENDATIONS_FILE = "recommendations.parquet"
-BEST_MODEL_FILE = "recommender/best_model.json"
+RATING_REFERENCE = "svd_rating"
+"""The model whose rating accuracy is reported with a chosen model that predicts no ratings."""
 
 
 def select_best(results: pd.DataFrame, metric: str = "ndcg_at_10", exclude_kinds: tuple[str, ...] = ()) -> pd.Series:
@@ -32,6 +32,19 @@ def select_best(results: pd.DataFrame, metric: str = "ndcg_at_10", exclude_kinds
     return cand.sort_values(metric, ascending=ascending, kind="mergesort").iloc[0]
 
 
+def rating_reference(results: pd.DataFrame, best: str) -> tuple[str | None, float, float]:
+    """``(model, rmse, mae)``: the rating accuracy reported with the chosen model ``best``. Its own when it predicts
+    ratings; else that of :data:`RATING_REFERENCE` (the same Surprise SVD trained in rating mode) when it ran; else
+    ``(None, nan, nan)``."""
+    by_model = results.set_index("model")
+    ref: str | None = best
+    if pd.isna(by_model.loc[best, "rmse"]):
+        ref = RATING_REFERENCE if RATING_REFERENCE in by_model.index else None
+    if ref is None:
+        return None, float("nan"), float("nan")
+    return ref, float(by_model.loc[ref, "rmse"]), float(by_model.loc[ref, "mae"])
+
+
 def write_recommendations(recs: pd.DataFrame, run_dir: str | Path) -> Path:
     missing = [c for c in RECOMMENDATION_COLUMNS if c not in recs.columns]
     if missing:
@@ -43,24 +56,13 @@ def write_recommendations(recs: pd.DataFrame, run_dir: str | Path) -> Path:
     out["score"] = out["score"].astype(float)
     out["model"] = out["model"].astype(str)
     out["reason"] = out["reason"].astype(str)
-    path = Path(run_dir) / RECOMMENDATIONS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out.to_parquet(path, index=False)
-    return path
+    return contract.product("recommendations").write(run_dir, out)
 
 
 def write_best_model(run_dir: str | Path, model_name: str, params: dict[str, Any], metric: str, value: float,
                      **extra: Any) -> Path:
-    path = Path(run_dir) / BEST_MODEL_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
     record = {"model": model_name, "params": params, "metric": metric, "value": value, **extra}
-    path.write_text(json.dumps(_jsonable(record), indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-def read_optional_parquet(path: str | Path) -> pd.DataFrame | None:
-    path = Path(path)
-    return pd.read_parquet(path) if path.exists() else None
+    return contract.product("best_model").write(run_dir, record)
 
 
 def popularity_bias(top: np.ndarray, item_user_counts: np.ndarray) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from contentlab import fmt
 from contentlab.recommend.split import hold_out_items, split_interactions, stratified_split
 
 PROTOCOLS = ("contentlab", "recommenders")
@@ -64,8 +65,8 @@ class Protocol:
         else:
             how = (f"per {who}, a seeded shuffle (seed {self.seed}) and rank / count ≤ {self.ratio:g} in training "
                    f"(a {who} with 10 interactions keeps 7, every {who} keeps at least one held out)")
-        cold = (f"; then {self.cold_item_share:.0%} of the products (newest launches first) held out entirely as the "
-                "cold-item slice" if self.cold_item_share else "; no product held out as cold")
+        cold = (f"; then {fmt.pct(self.cold_item_share, 0)} of the products (newest launches first) held out "
+                "entirely as the cold-item slice" if self.cold_item_share else "; no product held out as cold")
         return (f"**Protocol `contentlab`** — split `{self.split}`: {how}{cold}. k = {self.k}; every product of the "
                 "catalogue not among the customer's training interactions is a candidate.")
 
@@ -77,13 +78,13 @@ class Protocol:
                     f"round({self.ratio:g} × count) in training, seed {self.seed}, no cold products, k = {self.k}")
         split = (f"last {self.holdout_days:g} days held out" if self.split == "time" else
                  f"per {who}, rank / count ≤ {self.ratio:g} in training, seed {self.seed}")
-        cold = (f"{self.cold_item_share:.0%} of products held out as cold" if self.cold_item_share else
+        cold = (f"{fmt.pct(self.cold_item_share, 0)} of products held out as cold" if self.cold_item_share else
                 "no cold products")
         return f"`contentlab`: split {self.split} ({split}), {cold}, k = {self.k}"
 
     def rows(self) -> list[tuple[str, str]]:
         split = (f"time (last {self.holdout_days:g} days held out)" if self.split == "time" else
-                 f"{self.split} ({self.ratio:.0%} train; rule: " +
+                 f"{self.split} ({fmt.pct(self.ratio, 0)} train; rule: " +
                  ("rank ≤ round(ratio × count)" if self.rule == "round" else "rank / count ≤ ratio") + ")")
         return [("protocol", self.name), ("split", split), ("split seed", str(self.seed)), ("k", str(self.k))]
 

@@ -10,16 +10,24 @@ Reasons, first that applies:
 3. ``a favourite <category> pick among <segment> shoppers``: the product's category is among the top categories of
    the user's segment (profiling segments; interaction share in training);
 4. ``popular in <category>``.
+
+:func:`recommend_all` writes the final table: every customer's top-k from the chosen model, products they already
+interacted with excluded, each with its reason.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
+from contentlab.recommend.models import Recommender
+from contentlab.recommend.topn import top_k
+
 RECOMMENDATION_COLUMNS = ["user_id", "rank", "product_id", "score", "model", "reason"]
+MAX_SIMILARITY_ITEMS = 5000
+"""Above this catalogue size the item-item similarity matrix is not built (no "similar to ..." reasons)."""
 
 
 def recommendation_frame(users: Sequence[str], items: Sequence[str], top: np.ndarray, scores: np.ndarray,
@@ -125,3 +133,30 @@ def explain(
                 reason = "popular with shoppers like you"
         reasons.append(reason)
     return pd.Series(reasons, index=recs.index, name="reason", dtype=object)
+
+
+def recommend_all(
+    model: Recommender,
+    users: Sequence[str],
+    interactions: pd.DataFrame,
+    items: Sequence[str],
+    k: int,
+    products: pd.DataFrame,
+    profiles: pd.DataFrame | None = None,
+    rules: pd.DataFrame | None = None,
+    content_model: Any = None,
+) -> pd.DataFrame:
+    """Top-``k`` of ``model`` (fitted on ``items``) for every one of ``users``, products of their
+    ``interactions`` excluded, with a reason each (:func:`explain`; "similar to ..." needs ``content_model``'s
+    TF-IDF vectors and a catalogue of at most :data:`MAX_SIMILARITY_ITEMS` products)."""
+    items = list(items)
+    known = interactions.groupby("user_id")["product_id"].agg(list)
+    item_pos = {p: n for n, p in enumerate(items)}
+    seen = [np.array([item_pos[p] for p in known.get(u, [])], dtype=np.int64) for u in users]
+    top, scores = top_k(model.score, list(users), k, seen)
+    recs = recommendation_frame(users, items, top, scores, model.name)
+    sim = None
+    if content_model is not None and len(items) <= MAX_SIMILARITY_ITEMS:
+        sim = (items, (content_model.item_vectors @ content_model.item_vectors.T).toarray())
+    recs["reason"] = explain(recs, interactions, products, profiles, rules, sim).to_numpy()
+    return recs

@@ -8,12 +8,15 @@
   accuracy measures (rmse, mae, mse, fcp), which say nothing about top-N quality, so the ranking mode is tuned on
   the metric it is selected on. Grid semantics are the same as Surprise's (dict of lists; randomized = a seeded
   sample of ``n_iter`` combinations).
+- :func:`tune`: both searches as the recommendation stage runs them (on a seeded sample of customers, the rating
+  search skipped when the ratings have one level), returning a :class:`Tuning`.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -155,3 +158,94 @@ def _plain(v: Any) -> Any:
     if isinstance(v, np.generic):
         return v.item()
     return v
+
+
+@dataclass
+class Tuning:
+    """What :func:`tune` found: both search tables, the chosen parameters and the validation split."""
+
+    search_train: pd.DataFrame  # the (sampled) training interactions both searches ran on
+    val_split: tuple[pd.DataFrame, pd.DataFrame]  # its inner split: fit part, validation part
+    rating_skip: str | None  # why the rating-mode search (and models) did not run
+    rating_grid: dict[str, list[Any]]
+    rating_table: pd.DataFrame | None
+    rating_best: dict[str, Any]  # SVD rating mode's parameters (without random_state)
+    rating_seconds: float
+    ranking_grid: dict[str, list[Any]]  # the grid as searched: defaults, the searched values, resample 1
+    ranking_table: pd.DataFrame
+    ranking_best: dict[str, Any]  # the final ranking model's parameters (with the configured resample)
+    search_best: dict[str, Any]  # the best candidate as searched (one negative draw): the hybrid's validation part
+    ranking_seconds: float
+    metric: str
+
+    @property
+    def varied(self) -> list[str]:
+        """Ranking parameters that took more than one value in the search."""
+        return [c for c in self.ranking_grid if len(self.ranking_grid[c]) > 1]
+
+    @property
+    def rating_varied(self) -> list[str]:
+        return [c for c in self.rating_grid if len(self.rating_grid[c]) > 1]
+
+    def rating_display(self) -> pd.DataFrame | None:
+        return None if self.rating_table is None else self.rating_table.drop(columns=["params"])
+
+    def ranking_display(self) -> pd.DataFrame:
+        return self.ranking_table[self.varied + [self.metric, "fit_s"]]
+
+
+def sample_users(train: pd.DataFrame, max_users: int | None, seed: int) -> pd.DataFrame:
+    """The training interactions of a seeded sample of ``max_users`` customers (all of them when ``None`` or
+    when there are no more)."""
+    rng = np.random.default_rng(seed)
+    users = np.array(sorted(train["user_id"].unique()))
+    if max_users and len(users) > max_users:
+        chosen = set(rng.choice(users, size=int(max_users), replace=False))
+        return train[train["user_id"].isin(chosen)]
+    return train
+
+
+def tune(
+    train: pd.DataFrame,
+    items: Sequence[str],
+    *,
+    rating_grid: Mapping[str, Sequence[Any]],
+    ranking_params: Mapping[str, Any],
+    ranking_grid: Mapping[str, Sequence[Any]],
+    rating_skip: str | None,
+    k: int = 10,
+    max_users: int | None = None,
+    cv: int = 3,
+    n_jobs: int = 2,
+    randomized: bool = False,
+    n_iter: int = 6,
+    seed: int = 42,
+) -> Tuning:
+    """Both searches of the recommendation stage on a seeded sample of ``max_users`` customers.
+
+    Rating mode: Surprise's GridSearchCV over ``rating_grid`` for SVD (skipped with ``rating_skip``). Ranking
+    mode: ``ranking_params`` with ``ranking_grid``'s values searched, each candidate with one negative draw
+    (``resample=1``), on an inner validation split; the final model keeps the configured ``resample``."""
+    metric = f"ndcg_at_{k}"
+    search_train = sample_users(train, max_users, seed)
+    rating_table, rating_best, rating_seconds = None, {}, 0.0
+    if not rating_skip:
+        t0 = time.perf_counter()
+        rating_table, rating_best, _gs = surprise_search("SVD", rating_grid, search_train, cv=cv, n_jobs=n_jobs,
+                                                         randomized=randomized, n_iter=n_iter, seed=seed)
+        rating_seconds = time.perf_counter() - t0
+        rating_best = {key: v for key, v in rating_best.items() if key != "random_state"}
+    val_fit, val_eval = validation_split(search_train, ratio=0.8, seed=seed)
+    grid = {key: [v] for key, v in ranking_params.items()}
+    grid.update({key: list(v) for key, v in ranking_grid.items()})
+    grid["resample"] = [1]
+    t0 = time.perf_counter()
+    ranking_table, best = ranking_search(grid, search_train, items, k=k, metric=metric, n_jobs=n_jobs,
+                                         randomized=randomized, n_iter=n_iter, seed=seed, val_split=(val_fit, val_eval))
+    ranking_seconds = time.perf_counter() - t0
+    final = {**best, "resample": int(ranking_params.get("resample", 1))}
+    return Tuning(search_train=search_train, val_split=(val_fit, val_eval), rating_skip=rating_skip,
+                  rating_grid={key: list(v) for key, v in rating_grid.items()}, rating_table=rating_table,
+                  rating_best=rating_best, rating_seconds=rating_seconds, ranking_grid=grid,
+                  ranking_table=ranking_table, ranking_best=final, search_best=dict(best),
+                  ranking_seconds=ranking_seconds, metric=metric)

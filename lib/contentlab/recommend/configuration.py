@@ -1,0 +1,161 @@
+"""The recommendation stage's settings: every parameter of the 03 notebook, checked before anything runs.
+
+:class:`RecommendConfig` holds what the notebook's ``parameters`` cell declares (the runner and profiles set
+them by these names). Everything is validated in ``__post_init__``, so a misspelt model, an unknown protocol or
+a ``recommenders`` preset with a conflicting ``k`` fails at once with a message naming the parameter, not halfway
+through the model fits. Dict parameters that a profile may set in part (``search_options``, ``model_params``) are
+completed from their defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol
+
+MODEL_NAMES = ("popularity", "random", "SVD", "SVDpp", "NMF", "KNNBaseline", "BaselineOnly", "ranking", "content",
+               "hybrid")
+"""What ``models`` may name: baselines, the rating-mode Surprise algorithms, the ranking mode, content and hybrid."""
+
+INTERACTION_SOURCES = ("auto", "explicit", "graded", "weighted")
+SPLITS = (None, "stratified_user", "stratified_item", "time")
+RANKING_METRICS = ("ndcg", "precision", "recall", "map", "hit_rate")
+OTHER_SELECTION_METRICS = ("coverage", "novelty", "diversity", "rmse", "mae")
+
+DEFAULT_SEARCH_OPTIONS: dict[str, Any] = {"cv": 3, "randomized": False, "n_iter": 6, "n_jobs": 2}
+"""cv: folds of Surprise's GridSearchCV; randomized / n_iter: a seeded sample of n_iter candidates instead of the
+whole grid; n_jobs: worker processes of both searches."""
+
+DEFAULT_MODEL_PARAMS: dict[str, dict[str, Any]] = {
+    "NMF": {},
+    "KNNBaseline": {"k": 40, "sim_options": {"name": "pearson_baseline", "user_based": False}},
+}
+"""Surprise keyword arguments of the rating-mode models that have no search of their own."""
+
+SVDPP_PARAMS: dict[str, Any] = {"n_factors": 20, "n_epochs": 20}
+
+
+def _default_models() -> list[str]:
+    return list(MODEL_NAMES)
+
+
+@dataclass
+class RecommendConfig:
+    interaction_source: str = "auto"
+    event_weights: dict[str, float] = field(default_factory=lambda: {"view": 1.0, "cart": 3.0, "purchase": 5.0})
+    protocol: str = "contentlab"
+    split: str | None = None  # None: the protocol's default (contentlab: stratified_user; recommenders: per item)
+    train_ratio: float = 0.75
+    holdout_days: float = 14
+    cold_item_share: float = 0.05
+    k: int = 10
+    models: list[str] = field(default_factory=_default_models)
+    svdpp_max_ratings: int = 50_000  # SVD++ is skipped above this many training ratings
+    knn_max_items: int = 5_000  # KNNBaseline (item-based) is skipped above this catalogue size
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rating_grid: dict[str, list[Any]] = field(
+        default_factory=lambda: {"n_factors": [20, 50], "reg_all": [0.02, 0.1], "n_epochs": [20]})
+    ranking_params: dict[str, Any] = field(default_factory=lambda: {
+        "algo": "SVD", "neg_ratio": 3, "pop_exponent": 0.5, "n_factors": 20, "n_epochs": 40, "lr_all": 0.01,
+        "reg_all": 0.02, "resample": 3})
+    ranking_grid: dict[str, list[Any]] = field(
+        default_factory=lambda: {"neg_ratio": [3, 4], "pop_exponent": [0.25, 0.5]})
+    search_options: dict[str, Any] = field(default_factory=dict)
+    search_max_users: int | None = 1000  # searches run on a seeded sample of this many users (None: all)
+    hybrid_weights: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
+    selection_metric: str = "ndcg_at_10"
+    refit_full: bool = False
+    ratings_path: str = ""  # a MovieLens u.data / ratings.csv file: run on it instead of the run's prepared data
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+
+        def check(ok: bool, message: str) -> None:
+            if not ok:
+                problems.append(message)
+
+        check(self.interaction_source in INTERACTION_SOURCES,
+              f"interaction_source must be one of {', '.join(INTERACTION_SOURCES)} (got {self.interaction_source!r})")
+        check(isinstance(self.event_weights, Mapping) and all(_is_number(v) for v in self.event_weights.values()),
+              "event_weights must map event types to numbers, e.g. {'view': 1, 'cart': 3, 'purchase': 5}")
+        check(self.protocol in PROTOCOLS, f"protocol must be one of {', '.join(PROTOCOLS)} (got {self.protocol!r})")
+        check(self.split in SPLITS, f"split must be None, 'stratified_user', 'stratified_item' or 'time' "
+                                    f"(got {self.split!r})")
+        check(_is_number(self.train_ratio) and 0 < self.train_ratio < 1, "train_ratio must be in (0, 1)")
+        check(_is_number(self.holdout_days) and self.holdout_days > 0, "holdout_days must be positive")
+        check(_is_number(self.cold_item_share) and 0 <= self.cold_item_share < 1, "cold_item_share must be in [0, 1)")
+        check(_is_int(self.k) and self.k >= 1, f"k must be a positive integer (got {self.k!r})")
+        models = list(self.models) if isinstance(self.models, (list, tuple)) else []
+        unknown = [m for m in models if m not in MODEL_NAMES]
+        check(len(set(models)) == len(models), f"models names a model twice ({models})")
+        check(bool(models) and not unknown,
+              f"models must name at least one of {', '.join(MODEL_NAMES)}" + (f" (unknown: {unknown})" if unknown
+                                                                              else ""))
+        check(_is_int(self.svdpp_max_ratings) and self.svdpp_max_ratings >= 0,
+              "svdpp_max_ratings must be an integer ≥ 0")
+        check(_is_int(self.knn_max_items) and self.knn_max_items >= 0, "knn_max_items must be an integer ≥ 0")
+        check(isinstance(self.model_params, Mapping) and set(self.model_params) <= set(DEFAULT_MODEL_PARAMS)
+              and all(isinstance(v, Mapping) for v in self.model_params.values()),
+              f"model_params maps {' / '.join(DEFAULT_MODEL_PARAMS)} to Surprise keyword arguments "
+              f"(got {self.model_params!r})")
+        for name in ("rating_grid", "ranking_grid"):
+            grid = getattr(self, name)
+            check(isinstance(grid, Mapping) and all(isinstance(v, (list, tuple)) and len(v) for v in grid.values()),
+                  f"{name} must map parameter names to non-empty lists of values")
+        check(isinstance(self.ranking_params, Mapping), "ranking_params must be a dict of ranking-mode parameters")
+        opts = self.search_options
+        check(isinstance(opts, Mapping) and set(opts) <= set(DEFAULT_SEARCH_OPTIONS),
+              f"search_options takes {', '.join(DEFAULT_SEARCH_OPTIONS)} (got {opts!r})")
+        if not problems:
+            self.model_params = {**{m: dict(p) for m, p in DEFAULT_MODEL_PARAMS.items()},
+                                 **{m: dict(p) for m, p in self.model_params.items()}}
+            self.search_options = {**DEFAULT_SEARCH_OPTIONS, **self.search_options}
+            so = self.search_options
+            check(_is_int(so["cv"]) and so["cv"] >= 2, "search_options['cv'] must be an integer ≥ 2")
+            check(_is_int(so["n_iter"]) and so["n_iter"] >= 1, "search_options['n_iter'] must be an integer ≥ 1")
+            check(_is_int(so["n_jobs"]) and so["n_jobs"] != 0, "search_options['n_jobs'] must be a non-zero integer")
+            check(isinstance(so["randomized"], bool), "search_options['randomized'] must be true or false")
+        check(self.search_max_users is None or (_is_int(self.search_max_users) and self.search_max_users >= 1),
+              "search_max_users must be a positive integer or None (all users)")
+        weights = list(self.hybrid_weights) if isinstance(self.hybrid_weights, (list, tuple)) else []
+        check(bool(weights) and all(_is_number(w) and 0 <= w <= 1 for w in weights),
+              "hybrid_weights must be a non-empty list of weights in [0, 1]")
+        if _is_int(self.k) and self.k >= 1:
+            check(self.selection_metric in self.selection_metrics,
+                  f"selection_metric must be one of {', '.join(self.selection_metrics)} "
+                  f"(got {self.selection_metric!r})")
+        check(isinstance(self.refit_full, bool), "refit_full must be true or false")
+        check(isinstance(self.ratings_path, str), "ratings_path must be a path or ''")
+        check(_is_int(self.seed), f"seed must be an integer (got {self.seed!r})")
+        if problems:
+            raise ValueError("03_recommend parameters: " + "; ".join(problems))
+        self.models = models
+        self.protocol_spec()  # a preset that conflicts with train_ratio / k / split raises here
+
+    # ---------------------------------------------------------------------------------------------------
+    @property
+    def selection_metrics(self) -> tuple[str, ...]:
+        """What ``selection_metric`` may be: every column of the results table a model can be chosen on."""
+        return (*(f"{m}_at_{self.k}" for m in RANKING_METRICS), f"cold_ndcg_at_{self.k}", *OTHER_SELECTION_METRICS)
+
+    @property
+    def metric(self) -> str:
+        """The ranking metric searches and the hybrid weight are tuned on (``ndcg_at_<k>``)."""
+        return f"ndcg_at_{self.k}"
+
+    def protocol_spec(self) -> Protocol:
+        """The evaluation protocol these settings ask for (a ratings file gets no cold-item slice)."""
+        return resolve_protocol(self.protocol, split=self.split, train_ratio=self.train_ratio, k=self.k,
+                                cold_item_share=0.0 if self.ratings_path else self.cold_item_share,
+                                holdout_days=self.holdout_days, seed=self.seed)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)

@@ -1,0 +1,99 @@
+"""What the recommendation stage reads, through :mod:`contentlab.contract`.
+
+The runner hands the stage ``inputs`` (``{product name: path or None}``): 01's ``clean`` tables and ``dataset``
+metadata (required), 02's ``user_profiles`` and ``association_rules`` (used when present: profiled accounts that
+are flagged are excluded, segments and rules feed the breakdown and the reasons). A notebook opened by hand gets
+``inputs = {}``: they are resolved from ``run_dir`` (:func:`contentlab.contract.resolve_inputs`). A run directory
+without prepared data is prepared from the ``dataset`` spec first, as a stage run alone (``contentlab run --only
+03_recommend``) with no earlier run to take 01's products from has always done.
+
+``ratings_path`` (a MovieLens ``u.data`` / ``ratings.csv`` file) bypasses the run's data: the file is read through
+the MovieLens adapter and nothing of 02 is used.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from contentlab import config, contract, pipeline
+from contentlab.data.adapters import load_movielens
+from contentlab.data.io import Dataset, read_dataset
+from contentlab.store import EventStore
+
+STAGE = "03_recommend"
+
+
+@dataclass
+class StageData:
+    dataset: Dataset
+    store: EventStore | None  # SQL over the run's clean Parquet tables (None for a ratings file)
+    products: pd.DataFrame
+    profiles: pd.DataFrame | None = None
+    rules: pd.DataFrame | None = None
+    flagged: set[str] = field(default_factory=set)  # accounts flagged by profiling: excluded from recommendation
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        return self.dataset.tables[name] if self.dataset.has(name) else None
+
+
+def run_directory(run_dir: str | Path | None) -> Path:
+    """``run_dir``, or a scratch run directory when a notebook opened by hand has none."""
+    if run_dir:
+        return Path(run_dir)
+    config.ensure_dirs()
+    return Path(tempfile.mkdtemp(prefix=f"scratch-{STAGE}-", dir=config.processed_dir()))
+
+
+def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path,
+            dataset: Mapping[str, Any] | None = None) -> contract.Inputs:
+    """The stage's inputs: ``inputs`` as handed over, else resolved from ``run_dir`` (prepared from ``dataset``
+    first when the run directory has no prepared data and the spec is given)."""
+    if inputs:
+        return contract.Inputs.of(inputs)
+    if dataset is not None and not contract.product("clean").exists(run_dir):
+        pipeline.prepare_data(dataset, run_dir)
+    return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
+
+
+def read_prepared(inputs: contract.Inputs) -> Dataset:
+    """01's validated tables with the planted truth the dataset metadata points at."""
+    clean = inputs.read("clean")
+    meta = inputs.read("dataset")
+    truth_dir = meta.get("truth_dir")
+    if truth_dir and not Path(truth_dir).is_dir():
+        raise contract.ContractError(f"{inputs.path('dataset')}: truth directory {truth_dir} no longer exists; "
+                                     "prepare the run again (stage 01_eda)")
+    ds = read_dataset(clean, truth_dir=truth_dir)
+    ds.meta = meta
+    return ds
+
+
+def flagged_accounts(profiles: pd.DataFrame | None) -> set[str]:
+    if profiles is None or "is_flagged" not in profiles.columns:
+        return set()
+    return set(profiles.loc[profiles["is_flagged"].fillna(False).astype(bool), "user_id"].astype(str))
+
+
+def load(inputs: Mapping[str, str | None] | None, run_dir: Path, dataset: Mapping[str, Any] | None = None,
+         ratings_path: str = "") -> StageData:
+    """Everything the stage reads (see the module docstring)."""
+    if ratings_path:
+        ds, _report = load_movielens(ratings_path)
+        return StageData(dataset=ds, store=None, products=_products(ds))
+    got = resolve(inputs, run_dir, dataset)
+    ds = read_prepared(got)
+    clean = got.read("clean")
+    store = EventStore(clean) if (Path(clean) / "events.parquet").exists() else None
+    profiles = got.optional("user_profiles")
+    return StageData(dataset=ds, store=store, products=_products(ds), profiles=profiles,
+                     rules=got.optional("association_rules"), flagged=flagged_accounts(profiles))
+
+
+def _products(ds: Dataset) -> pd.DataFrame:
+    return ds.products if ds.has("products") else pd.DataFrame({"product_id": [], "title": []})
