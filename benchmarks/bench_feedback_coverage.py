@@ -4,10 +4,17 @@ Runs >= 500 campaigns drawn from the demo simulator (``simulate_campaign``) with
 segment x channel cell (realistic CTRs of 2.5-5%), and as many without any effect, analysed exactly as the
 feedback notebook does (delta method over users, log-scale 95% CIs, Holm across the campaign's 8 comparisons).
 
-Pass: the CIs cover the planted lift in 93-97% of cases, and under no effect the false-positive rate after
-correction is at most 5%: the share of all tests that come out significant must be <= 5%, and the share of campaigns
-with any significant test (the family-wise error rate Holm guarantees to keep <= 5%) must be statistically consistent
-with <= 5% (its 95% Wilson interval reaches 5% or below; the point estimate is printed as well).
+Goals, each judged with its 95% confidence interval (``contentlab.feedback.coverage.judge_study``):
+
+- the CIs cover the planted lift in 93-97% of cases;
+- under no effect, the share of campaigns with any significant test after correction (the family-wise error rate
+  Holm keeps at or below 5%) is at most 5%, and so is the share of all tests that come out significant.
+
+A goal is MET when the whole CI satisfies it, MISSED when the whole CI violates it, and the result is CONSISTENT
+WITH the goal when the CI straddles it (the point estimate may lie either side; more campaigns would decide).
+Shares of tests use a CI over campaigns (the tests of one campaign are not independent). Power after correction is
+printed per level and flagged as LOW POWER under 80%, with the campaign size that would reach it. Exit status 1
+only when a goal is MISSED.
 
     python benchmarks/bench_feedback_coverage.py [--campaigns 500] [--null-campaigns 500] [--users 2000] [--seed 0]
 """
@@ -18,7 +25,7 @@ import argparse
 import sys
 import time
 
-from contentlab.feedback import coverage, stats
+from contentlab.feedback import coverage
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,22 +38,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--correction", choices=["holm", "bh"], default="holm")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    if args.campaigns < 500:
-        print("note: the acceptance check asks for at least 500 campaigns")
+    if args.campaigns < 500 or args.null_campaigns < 500:
+        print("note: the goals are judged on at least 500 campaigns of each kind; fewer give wide intervals")
     t0 = time.perf_counter()
     res = coverage.coverage_study(args.campaigns, lift=args.lift, n_users=args.users,
                                   impressions_per_user=args.impressions, seed=args.seed, correction=args.correction,
                                   null_campaigns=args.null_campaigns)
     elapsed = time.perf_counter() - t0
     print(res.describe())
-    ok_cov = 0.93 <= res.coverage <= 0.97
-    fwer_low, _ = stats.wilson_interval(round(res.fwer * res.null_campaigns), res.null_campaigns)
-    ok_fpr = res.per_test_fpr <= 0.05 and fwer_low <= 0.05
-    print(f"coverage in [93%, 97%]: {'PASS' if ok_cov else 'FAIL'} ({100 * res.coverage:.1f}%)")
-    print(f"false positives after {args.correction} <= 5%: {'PASS' if ok_fpr else 'FAIL'} (per test "
-          f"{100 * res.per_test_fpr:.2f}%; per campaign {100 * res.fwer:.1f}%, 95% CI from {100 * fwer_low:.1f}%)")
+    verdicts = coverage.judge_study(res)
+    for v in verdicts:
+        print(v.line())
+    low, lines = coverage.power_report(res, impressions_per_user=args.impressions)
+    for line in lines:
+        print(line)
     print(f"elapsed {elapsed:.1f} s")
-    return 0 if ok_cov and ok_fpr else 1
+    missed = [v.what for v in verdicts if v.shortfall]
+    if missed:
+        print("goals missed: " + "; ".join(missed))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

@@ -463,3 +463,49 @@ def test_display_table_escapes_untrusted_text():
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "50.0%" in page and "GMV share" in page and "&lt;b&gt;top&lt;/b&gt;" in page
     assert "x" * 200 not in page  # long text shortened
+
+
+# ------------------------------------------------------------------------------------------ small cells
+
+
+def test_funnel_counts_the_users_behind_each_group(store):
+    cat = eda.funnel(store, by="category").set_index("group")
+    # Shoes viewed in s1 (u1), s3 (u2), s4 (u3), s5 (u4); Bags in s1 and s2, both u1's
+    assert cat.loc["Shoes", "users"] == 4 and cat.loc["Bags", "users"] == 1
+    ch = eda.funnel(store, by="channel").set_index("group")
+    assert (ch.loc["web", "users"], ch.loc["app", "users"], ch.loc["email", "users"]) == (3, 2, 0)
+    assert eda.funnel(store).iloc[0]["users"] == 4 and eda.funnel(store, unit="user").iloc[0]["users"] == 4
+    assert eda.funnel(store, by="user_channel").set_index("group").loc["ads", "users"] == 2  # u1, u3
+
+
+def test_retention_display_withholds_small_cohorts(store):
+    m = eda.cohort_retention(store, max_weeks=4)  # cohorts of 2 and 3 users
+    shown, withheld = eda.retention_display(m, min_cell=3)
+    assert withheld == 1
+    assert list(shown.index) == ["2024-01-01 (n<3)", "2024-01-08 (n=3)"]
+    assert shown.iloc[0].isna().all()  # figures withheld: blank in the heatmap
+    assert list(shown.iloc[1][[0, 1]]) == pytest.approx([2 / 3, 0.0]) and math.isnan(shown.iloc[1][2])
+    shown, withheld = eda.retention_display(m)  # the shared rule: fewer than 5 users
+    assert withheld == 2 and shown.isna().all().all()
+    assert list(shown.index) == ["2024-01-01 (n<5)", "2024-01-08 (n<5)"]
+    shown, withheld = eda.retention_display(m, min_cell=2)
+    assert withheld == 0 and list(shown.index) == ["2024-01-01 (n=2)", "2024-01-08 (n=3)"]
+    pd.testing.assert_frame_equal(shown.reset_index(drop=True), m.reset_index(drop=True), check_names=False)
+    assert eda.retention_display(pd.DataFrame())[1] == 0
+
+
+def test_findings_never_name_a_group_under_the_small_cell_rule():
+    m = {"events_rows": 1000, "users": 200, "repeat_purchase_rate": 0.2, "purchasers": 50}
+    fb = pd.DataFrame({"group": ["Shoes", "Bags", "Hats"], "users": [40, 30, 3], "viewers": [100, 80, 60],
+                       "view_to_purchase": [0.1, 0.2, 0.5]})
+    md = eda.findings_markdown(m, fb, None, None, None)
+    assert "highest in *Bags* (20.0%)" in md and "lowest in *Shoes* (10.0%)" in md and "Hats" not in md
+
+
+def test_top_sellers_report_their_buyers_for_the_small_cell_rule(store):
+    from contentlab.report import withhold_small_cells
+
+    top = eda.top_products(store, n=10)
+    assert dict(zip(top["product_id"], top["buyers"])) == {"p3": 2, "p1": 2, "p2": 1}
+    shown, withheld = withhold_small_cells(top, "buyers")
+    assert withheld == 3 and shown["gmv"].isna().all() and shown["title"].notna().all()

@@ -118,3 +118,56 @@ def test_planted_copy_effect_is_reported_against_the_estimate(shop):
     assert ct.loc["mentions_price", "covered"] == bool(
         ct.loc["mentions_price", "ci_low"] <= ct.loc["mentions_price", "planted_log_odds"] <= ct.loc["mentions_price", "ci_high"])
     assert "**Copy:** `mentions_price`" in res.summary_markdown()
+
+
+def test_small_cells_are_withheld_in_every_per_group_table(shop, tmp_path):
+    """Three users relabelled into their own profile segment: the analysis keeps them (the priors and results files
+    have every cell), the report's tables withhold that segment's figures, plots and the summary leave it out."""
+    import shutil
+
+    from contentlab import plotting
+    from contentlab.feedback import analysis as A
+    from contentlab.privacy import MIN_CELL
+    from contentlab.report import lint_html
+
+    ds, run_dir = shop
+    small_dir = tmp_path / run_dir.name
+    shutil.copytree(run_dir, small_dir)
+    prof = pd.read_parquet(small_dir / "user_profiles.parquet")
+    few = ds.exposures["user_id"].astype(str).drop_duplicates().iloc[:3]
+    prof.loc[prof["user_id"].isin(few), "segment"] = "Tiny Group"
+    prof.to_parquet(small_dir / "user_profiles.parquet", index=False)
+    res = workflow.run_feedback(ds, small_dir, workflow.FeedbackConfig(exposures_source="dataset"), seed=3, write=False)
+    exp = res.exposures
+    assert set(exp.loc[exp["segment"] == "Tiny Group", workflow.PERSON]) == set(few)
+    cmp = res.comparison
+    tiny = cmp["segment"] == "Tiny Group"
+    assert tiny.sum() == 1 + exp["channel"].nunique()  # the segment and each of its channels are analysed
+
+    # users behind each row, recomputed with pandas: the smaller arm of a comparison, the variant's own users
+    users = res.cell_users(cmp)
+    for i in (cmp.index[tiny][0], cmp.index[~tiny][0], cmp.index[-1]):
+        row = cmp.loc[i]
+        sub = exp if row["segment"] == A.ALL else exp[exp["segment"] == row["segment"]]
+        sub = sub if row["channel"] == A.ALL else sub[sub["channel"] == row["channel"]]
+        assert users[i] == sub.groupby("variant")[workflow.PERSON].nunique().reindex(["template", "gpt2"]).min()
+    rates = res.rates["segment x channel"]
+    assert (res.cell_users(rates) == rates["users"]).all()
+
+    shown, withheld = res.withhold_small_cells(cmp[["level", "segment", "channel", "lift", "lift_low", "lift_high", "p",
+                                                    "significant", "winner"]])
+    assert withheld == tiny.sum() and (users[tiny] < MIN_CELL).all() and (users[~tiny] >= MIN_CELL).all()
+    assert (shown.loc[tiny, "smaller_arm_users"] == f"<{MIN_CELL}").all()
+    assert shown.loc[tiny, ["lift", "p"]].isna().all().all() and shown.loc[tiny, "winner"].isna().all()
+    assert shown.loc[~tiny, "lift"].notna().all() and (shown.loc[~tiny, "winner"] == cmp.loc[~tiny, "winner"]).all()
+    page = plotting.table(shown, percent=["lift", "lift_low", "lift_high"], integer=["smaller_arm_users"]).to_html()
+    assert "Tiny Group" in page and "&lt;5" in page and lint_html(page) == []
+    # per variant (rates, priors): the users shown that variant
+    per_variant, n = res.withhold_small_cells(res.rates["segment"][["segment", "variant", "users", "ctr"]])
+    assert n == 2 and (per_variant.loc[per_variant["segment"] == "Tiny Group", "users"] == f"<{MIN_CELL}").all()
+    assert "Tiny Group" not in set(res.shown(res.rates["segment"])["segment"])
+    assert "Tiny Group" not in set(res.shown(res.power)["segment"])
+    # the summary names no small group's result
+    text = res.summary_markdown()
+    if res.has_truth:
+        assert "Tiny Group →" not in text and "1 segment(s) with fewer than 5 users in an arm not named" in text

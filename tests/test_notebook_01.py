@@ -13,6 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from contentlab.report import lint_html
+
 pytestmark = pytest.mark.slow
 
 SECTIONS = [
@@ -53,6 +55,7 @@ def test_01_report_has_its_sections_in_order(tiny_run):
     assert "01 · Exploratory data analysis" in page
     assert page.count("<img") >= 8, "plots are missing (or not embedded) in the 01 report"
     assert "Traceback" not in page
+    assert lint_html(page) == [], lint_html(page)
 
 
 def test_01_recorded_metrics_match_pandas(tiny_run):
@@ -153,3 +156,19 @@ def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):
     assert "Repeat-purchase rate" in shown
     for u in users:
         assert not re.search(r"(?<![A-Za-z0-9_,.])" + re.escape(u) + r"(?![A-Za-z0-9_,.])", shown), u
+    # the published report: nothing a report must not show, and the small-cell rule on its cohorts (6 and 1
+    # customers) and best sellers (each bought by fewer than 5 customers)
+    from contentlab import eda
+    from contentlab.report import ReportHeader, render_report
+
+    import nbformat
+
+    page = render_report(nbformat.read(str(out), as_version=4), ReportHeader(stage="01_eda", run_id="r", profile="retail", run_date="today"))
+    assert lint_html(page) == [], lint_html(page)
+    with eda.open_store(run_dir) as store:
+        sizes = eda.cohort_retention(store).attrs["cohort_size"]
+        buyers = eda.top_products(store, n=10)["buyers"]
+    assert any(n < 5 for n in sizes.values())  # the heatmap labels that cohort "(n<5)" and leaves it blank
+    assert "Small-cell rule: signup cohorts with fewer than 5 users" in page
+    if (buyers < 5).any():
+        assert "Small-cell rule: products (buyers) with fewer than 5 users" in page

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pandas as pd
 import pytest
+import yaml
+
+from conftest import run_cli
 
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_recommend.ipynb"
 FIXED_METRICS = ["best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10",
                  "coverage", "rmse", "mae", "popularity_ndcg_at_10", "svd_rating_ndcg_at_10"]
-PARAMETERS = ["profile", "dataset", "seed", "run_dir", "report_dir", "interaction_source", "event_weights", "split",
-              "k", "models", "ranking_params", "ranking_grid", "rating_grid", "svdpp_max_ratings", "selection_metric",
+PARAMETERS = ["profile", "dataset", "seed", "run_dir", "report_dir", "interaction_source", "event_weights", "protocol",
+              "split", "k", "models", "ranking_params", "ranking_grid", "rating_grid", "svdpp_max_ratings", "selection_metric",
               "ratings_path"]
 
 
@@ -27,6 +33,7 @@ def test_notebook_structure():
     for name in PARAMETERS:
         assert name in ns, name
     assert ns["selection_metric"] == "ndcg_at_10" and ns["k"] == 10 and ns["seed"] == 42
+    assert ns["protocol"] == "contentlab" and ns["interaction_source"] == "auto"
     assert "parameters" not in nb.cells[-1].metadata.get("tags", [])
     assert "summary" in nb.cells[-1].metadata.get("tags", [])
     for cell in nb.cells:
@@ -34,6 +41,37 @@ def test_notebook_structure():
             assert not cell.outputs and cell.execution_count is None, "notebook committed with outputs"
     source = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "pipeline.load_prepared(run_dir" in source and "load_movielens" in source
+
+
+def _last_call_name(stmt: ast.stmt) -> str | None:
+    if not isinstance(stmt, ast.Expr) or not isinstance(stmt.value, ast.Call):
+        return None
+    func = stmt.value.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
+
+
+def test_no_cell_can_leave_a_python_repr():
+    """A cell whose last statement is an expression shows its value: a plotting call's return value prints as
+    ``Text(0.5, 0.98, '...')`` or ``<matplotlib.legend.Legend at 0x...>``. Every code cell ends with a statement,
+    ``display(...)``, ``record(...)`` (its echo is dropped by the report) or ``plt.show()``; every cell that draws
+    ends with ``plt.show()``."""
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    for n, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "parameters" in cell.metadata.get("tags", []):
+            continue
+        last = ast.parse(cell.source).body[-1]
+        if isinstance(last, ast.Expr):
+            assert _last_call_name(last) in {"display", "record", "show"}, (n, ast.unparse(last))
+        draws = re.search(r"\bfig\b|\bsns\.|plotting\.(subplots|hbar|count_bars)\(", cell.source)
+        if draws:
+            assert _last_call_name(last) == "show" and ast.unparse(last) == "plt.show()", (n, ast.unparse(last))
+
+
+@pytest.mark.slow
+def test_report_has_no_python_repr(tiny_run):
+    html = (tiny_run.report_dir / "03_recommend.html").read_text(encoding="utf-8")
+    for bad in ("<matplotlib.", "&lt;matplotlib.", "Text(", " at 0x"):
+        assert bad not in html, bad
 
 
 @pytest.mark.slow
@@ -47,6 +85,26 @@ def test_runs_and_records_fixed_metrics(tiny_run):
         assert 0 < m[name] <= 1, (name, m[name])
     assert m["precision_at_10"] <= m["hit_rate_at_10"]
     assert 0 < m["mae"] <= m["rmse"] < 4
+    assert m["protocol"] == "contentlab"
+
+
+@pytest.mark.slow
+def test_every_figure_names_its_model(tiny_run):
+    """rmse/mae belong to the chosen model only when it predicts ratings; otherwise to svd_rating, and the
+    recorded metrics, best_model.json and the report say so (the index lists rmse_model right before rmse)."""
+    m = tiny_run.metrics("03_recommend")
+    best = json.loads((tiny_run.run_dir / "recommender" / "best_model.json").read_text())
+    rating_models = {"svd_rating", "svdpp_rating", "nmf_rating", "knnbaseline_rating", "baselineonly_rating"}
+    expected = m["best_model"] if m["best_model"] in rating_models else "svd_rating"
+    assert m["rmse_model"] == m["mae_model"] == best["rating_metrics_from"] == expected
+    keys = list(m)
+    assert keys.index("rmse_model") == keys.index("rmse") - 1 and keys.index("mae_model") == keys.index("mae") - 1
+    index = (tiny_run.report_dir / "index.html").read_text(encoding="utf-8")
+    assert re.search(r"rmse_model</span>: svd_rating</li>\s*<li><span class=\"k\">rmse</span>", index) or \
+        m["best_model"] in rating_models
+    html = (tiny_run.report_dir / "03_recommend.html").read_text(encoding="utf-8")
+    if m["best_model"] not in rating_models:
+        assert f"predicts no ratings: the rating accuracy reported with it belongs to" in html
 
 
 @pytest.mark.slow
@@ -92,3 +150,54 @@ def test_outputs_consistent_with_recorded_metrics(tiny_run):
     assert best["value"] == pytest.approx(m["ndcg_at_10"])
     assert isinstance(best["params"], dict)
     assert best["rmse"] == pytest.approx(m["rmse"]) and best["mae"] == pytest.approx(m["mae"])
+
+
+def _held_out(html: str) -> int:
+    found = re.search(r">held-out interactions</td>\s*<td[^>]*>([\d,]+)</td>", html)
+    assert found, "no held-out interactions row in the protocol table"
+    return int(found.group(1).replace(",", ""))
+
+
+@pytest.mark.slow
+def test_movielens_ratings_get_recommendations_under_both_protocols(tmp_path):
+    """A ratings-only file (MovieLens u.data format) with the notebook's defaults gets recommendations from its
+    ratings (auto picks them: the events table is empty); under protocol 'recommenders' the held-out set is the
+    one python_stratified_split draws on that file, and the report says which protocol ran."""
+    from test_recommend_data import _recommenders_stratified, write_movielens_u_data
+
+    raw = tmp_path / "ml" / "u.data"
+    raw.parent.mkdir()
+    write_movielens_u_data(raw, n_users=300, n_items=400, seed=11)
+    profile = tmp_path / "ml.yaml"
+    profile.write_text(yaml.safe_dump({"name": "ml", "seed": 42, "dataset": {"kind": "movielens", "path": str(raw)}}))
+    file = pd.read_csv(raw, sep="\t", header=None, names=["user_id", "product_id", "rating", "timestamp"])
+    _, ref_test = _recommenders_stratified(file, 0.75, "user", 42)
+    n_user = file.groupby("user_id").size()
+    for protocol in ("contentlab", "recommenders"):
+        extra = [] if protocol == "contentlab" else ["--params", "03_recommend.protocol=recommenders"]
+        proc = run_cli(["run", "--profile", str(profile), "--only", "03_recommend", *extra], tmp_path, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        report = (tmp_path / "reports" / "latest").resolve()
+        manifest = json.loads((report / "manifest.json").read_text(encoding="utf-8"))
+        nb = manifest["notebooks"][0]
+        assert nb["name"] == "03_recommend" and nb["status"] == "ok", nb
+        m = nb["metrics"]
+        assert m["protocol"] == protocol and m["recommended_users"] == file["user_id"].nunique()
+        run_dir = tmp_path / "data" / "processed" / manifest["run_id"]
+        best = json.loads((run_dir / "recommender" / "best_model.json").read_text())
+        assert best["interaction_source"] == "explicit" and best["protocol"] == protocol
+        recs = pd.read_parquet(run_dir / "recommendations.parquet")
+        rated = set(zip(file["user_id"].astype(str), file["product_id"].astype(str)))
+        assert len(recs) == 10 * file["user_id"].nunique()
+        assert not rated & set(zip(recs["user_id"], recs["product_id"]))
+        html = (report / "03_recommend.html").read_text(encoding="utf-8")
+        assert "the events table has 0 rows, so the ratings table" in html
+        assert f"Evaluation protocol <code>{protocol}</code>" in html
+        held_out = _held_out(html)
+        if protocol == "recommenders":
+            assert held_out == len(ref_test)
+            assert "python_stratified_split" in html and "round(0.75" in html
+        else:  # rank / count <= 0.75 holds out more, then 5% of the movies go cold on top
+            assert held_out > int((n_user - np.floor(0.75 * n_user)).sum())
+        for bad in ("<matplotlib.", "Text(", " at 0x"):
+            assert bad not in html, bad

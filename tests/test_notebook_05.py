@@ -13,6 +13,7 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
 from contentlab.feedback import loop
+from contentlab.report import lint_html
 
 pytestmark = pytest.mark.slow
 
@@ -44,6 +45,7 @@ def test_05_report(tiny_run):
         positions.append(m.start())
     assert positions == sorted(positions), "summary first, then the sections in order"
     assert page.count("<img") >= 6 and "Traceback" not in page  # 7 when the copy-feature regression can be fitted
+    assert lint_html(page) == [], lint_html(page)
     assert "sample ratio mismatch" in page.lower()
 
 

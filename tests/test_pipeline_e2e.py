@@ -100,3 +100,42 @@ def test_broken_parameter_fails_with_a_report_and_keeps_earlier_reports(tmp_path
 def test_feedback_priors_record_their_profile_for_the_next_cycle(tiny_run):
     priors = json.loads((tiny_run.run_dir / "feedback_priors.json").read_text(encoding="utf-8"))
     assert priors["profile"] == "tiny" and priors["run_id"] == tiny_run.run_id
+
+
+@pytest.mark.parametrize("name", [
+    "01_eda.html", "02_profiling.html", "03_recommend.html", "04_generate.html", "05_feedback.html", "content_cards.html", "index.html", "../index.html"])
+def test_no_report_shows_a_traceback_a_repr_or_a_missing_value(tiny_run, name):
+    from contentlab.report import lint_report
+
+    problems = lint_report(tiny_run.report_dir / name)
+    assert problems == [], problems
+    # the runner checks every report it publishes and says so in the run's log
+    stage = name.removesuffix(".html")
+    if stage in STAGES:
+        assert f"Report check: {name}" not in tiny_run.stdout
+
+
+def test_a_failed_run_leaves_no_empty_directory_and_keeps_earlier_runs(tmp_path):
+    """A missing dataset file fails 01 before it writes anything: no data/processed/<run-id>/ is left, the run's
+    reports show the failure and become latest (the documented behaviour), the earlier run is untouched."""
+    from conftest import run_cli
+
+    earlier = tmp_path / "reports" / "20260101T000000-demo"
+    earlier.mkdir(parents=True)
+    (earlier / "index.html").write_text("<html>earlier</html>")
+    (tmp_path / "data" / "processed" / "20260101T000000-demo").mkdir(parents=True)
+    profile = tmp_path / "missing.yaml"
+    profile.write_text(f"name: missing\nseed: 1\ndataset: {{kind: online_retail, path: {tmp_path / 'nowhere.csv'}}}\n")
+    proc = run_cli(["run", "--profile", str(profile)], tmp_path, timeout=600)
+    assert proc.returncode == 1
+    line = proc.stderr.strip().splitlines()[-1]
+    assert line.startswith("contentlab: 01_eda failed at cell") and "nowhere.csv does not exist" in line, line
+    run_id = (tmp_path / "reports" / "latest").resolve().name
+    assert run_id.endswith("-missing")
+    assert not (tmp_path / "data" / "processed" / run_id).exists()
+    assert sorted(p.name for p in (tmp_path / "data" / "processed").iterdir()) == ["20260101T000000-demo"]
+    report_dir = tmp_path / "reports" / run_id
+    assert {p.name for p in report_dir.iterdir()} >= {"index.html", "manifest.json", "01_eda.html", "01_eda.ipynb"}
+    assert "nowhere.csv does not exist" in (report_dir / "01_eda.html").read_text(encoding="utf-8")
+    assert "01_eda failed at cell" in (report_dir / "index.html").read_text(encoding="utf-8")
+    assert (earlier / "index.html").read_text() == "<html>earlier</html>"

@@ -181,8 +181,11 @@ def test_demo_is_simulated_once_and_reused(home, monkeypatch):
 
 
 def test_demo_rejects_unknown_parameters(home):
-    with pytest.raises(ValueError, match=r"unknown parameter\(s\) \['n_shops'\]"):
+    with pytest.raises(ValueError, match=r"\(kind 'demo'\): unknown key 'n_shops' \(known keys: kind, n_users, "):
         pipeline.prepare_data({**TINY_DEMO, "n_shops": 3}, home / "r")
+    with pytest.raises(ValueError, match=r"unknown key 'n_user'; did you mean 'n_users'\?"):
+        pipeline.prepare_data({**TINY_DEMO, "n_user": 3}, home / "r")
+    assert not (config.raw_dir() / "simulated").exists()  # failed before simulating anything
 
 
 def test_profiles_dataset_specs_resolve():

@@ -196,10 +196,44 @@ def test_select_best_and_popularity_bias():
 def test_segment_breakdown():
     from contentlab.recommend import segment_breakdown
 
-    per_user = pd.DataFrame({"user_id": ["a", "b", "c", "d"], "precision": [0.1, 0.3, 0.2, 0.0],
-                             "recall": [1.0, 0.5, 0.0, 0.0], "ndcg": [0.4, 0.2, 0.6, 0.0], "hit_rate": [1, 1, 1, 0]})
-    profiles = pd.DataFrame({"user_id": ["a", "b", "c"], "segment": ["x", "x", "y"]})
+    per_user = pd.DataFrame({"user_id": list("abcdefghij"),
+                             "precision": [0.1, 0.3, 0.2, 0.0, 0.1, 0.1, 0.2, 0.0, 0.3, 0.1],
+                             "recall": [1.0, 0.5, 0.0, 0.0, 0.5, 0.5, 1.0, 0.0, 0.5, 1.0],
+                             "ndcg": [0.4, 0.2, 0.6, 0.0, 0.3, 0.1, 0.5, 0.0, 0.7, 0.2],
+                             "hit_rate": [1, 1, 1, 0, 1, 1, 1, 0, 1, 1]})
+    profiles = pd.DataFrame({"user_id": list("abcdefghi"), "segment": ["x"] * 5 + ["y"] * 3 + ["z"]})
     out = segment_breakdown(per_user, profiles).set_index("segment")
-    assert out.loc["x", "users"] == 2 and out.loc["x", "ndcg"] == pytest.approx(0.3)
-    assert out.loc["y", "ndcg"] == pytest.approx(0.6) and out.loc["unprofiled", "users"] == 1
+    assert out.loc["x", "users"] == 5 and out.loc["x", "ndcg"] == pytest.approx(0.3)
+    assert out.loc["x", "hit_rate"] == pytest.approx(0.8)
+    assert out.loc["x", "precision"] == pytest.approx(0.14)
+    assert out.loc["x", "recall"] == pytest.approx(0.4)
     assert segment_breakdown(per_user, None).empty
+
+
+def test_segment_breakdown_applies_the_small_cell_rule():
+    """Segments under MIN_CELL (5) evaluated users are never shown on their own: merged when the merged group
+    reaches 5 (its means are over all its users), else left out and counted."""
+    from contentlab.privacy import MERGED_LABEL, MIN_CELL
+    from contentlab.recommend import segment_breakdown
+
+    assert MIN_CELL == 5
+    users = [f"u{n}" for n in range(14)]
+    ndcg = np.round(np.linspace(0.0, 0.65, 14), 2)
+    per_user = pd.DataFrame({"user_id": users, "precision": ndcg / 2, "recall": ndcg, "ndcg": ndcg,
+                             "hit_rate": (ndcg > 0.2).astype(int)})
+    # big: 8 users; small1: 3; small2: 2; one user has no profile ("unprofiled", 1) -> 3 + 2 + 1 = 6 merged
+    profiles = pd.DataFrame({"user_id": users[:13], "segment": ["big"] * 8 + ["small1"] * 3 + ["small2"] * 2})
+    out = segment_breakdown(per_user, profiles)
+    assert out["users"].tolist() == [8, 6] and out["segment"].tolist() == ["big", MERGED_LABEL]
+    assert (out["users"] >= MIN_CELL).all()
+    merged = out.set_index("segment").loc[MERGED_LABEL]
+    assert merged["ndcg"] == pytest.approx(ndcg[8:].mean())
+    assert merged["hit_rate"] == pytest.approx((ndcg[8:] > 0.2).mean())
+    assert out.attrs["suppressed_users"] == 0 and out.attrs["merged_segments"] == 3
+
+    # small groups that stay under 5 even merged are left out, and counted
+    profiles = pd.DataFrame({"user_id": users, "segment": ["big"] * 11 + ["small1"] * 2 + ["small2"]})
+    out = segment_breakdown(per_user, profiles)
+    assert out["segment"].tolist() == ["big"] and out["users"].tolist() == [11]
+    assert out.attrs["suppressed_users"] == 3
+    assert out.loc[0, "ndcg"] == pytest.approx(ndcg[:11].mean())

@@ -206,3 +206,136 @@ def test_runs_index_lists_runs_newest_first_escaped():
     assert "<script" not in html and ESCAPED in html
     assert html.index("20260102T000000-demo/index.html") < html.index("20260101T000000-demo/index.html")
     assert 'href="latest/index.html"' in html and "st-failed" in html and "st-ok" in html
+
+
+# ---------------------------------------------------------------------------------------------------
+# lint_html: what a published report must never show
+
+
+def _page(body: str, banner: str = "") -> str:
+    return (f"<!DOCTYPE html><html><head><title>t</title><style>td {{ color: None; }} .nan {{ }}</style></head>"
+            f"<body class='cl-report'><main>{banner}<article>{body}</article></main></body></html>")
+
+
+@pytest.mark.parametrize("body, kind", [
+    ("<div class='jp-RenderedText' data-mime-type='application/vnd.jupyter.stderr'><pre>ValueError: x</pre></div>",
+     "traceback"),
+    ("<pre>Traceback (most recent call last):\n  File \"x.py\", line 3, in f</pre>", "traceback"),
+    ("<pre>Cell In[3], line 26\n  22 power=0.8</pre>", "traceback"),
+    ("<pre>&lt;matplotlib.legend.Legend at 0x7fd726362f50&gt;</pre>", "repr"),
+    ("<pre>[&lt;matplotlib.lines.Line2D at 0x7f0&gt;]</pre>", "repr"),
+    ("<pre>Text(0.5, 0.98, 'Hyperparameter search results')</pre>", "repr"),
+    ("<pre>&lt;Figure size 640x480 with 1 Axes&gt;</pre>", "repr"),
+    ("<pre>&lt;Axes: title={'center': 'GMV'}, xlabel='day'&gt;</pre>", "repr"),
+    ("<pre>&lt;IPython.core.display.Markdown object&gt;</pre>", "repr"),
+    ("<pre>&lt;BarContainer object of 3 artists&gt;</pre>", "repr"),
+    ("<pre>0    1\n1    2\nName: gmv, dtype: int64</pre>", "repr"),
+    ("<p>GPT-2 candidates: attribute coverage nan%, hallucination 0%</p>", "missing value"),
+    ("<table><tr><td>NaN</td></tr></table>", "missing value"),
+    ("<table><tr><td>None</td></tr></table>", "missing value"),
+    ("<p>best model: None.</p>", "missing value"),
+    ("<table><tr><td>NaT</td></tr></table>", "missing value"),
+    ("<table><tr><td>&lt;NA&gt;</td></tr></table>", "missing value"),
+    ("<p>lift inf%</p>", "missing value"),
+])
+def test_lint_html_finds_what_a_report_must_not_show(body, kind):
+    problems = report.lint_html(_page(body))
+    assert problems and all(p.startswith(kind + ":") for p in problems), problems
+
+
+def test_lint_html_passes_readable_text_and_the_failure_banner():
+    body = ("<p>None of the 12 users bought twice; Nancy's financial infinite loop; nanometre; Nan Goldin.</p>"
+            f"<table><tr><td>–</td><td>n/a</td><td>{ESCAPED}</td><td>&lt;5</td></tr></table>"
+            "<p>Conversion is 3.1% (95% CI 2.0–4.2%).</p>")
+    banner = ("<section class='cl-banner cl-banner-error' role='alert'><h2>failed</h2><details><pre class='cl-code'>"
+              "Traceback (most recent call last):\n  File \"x.py\", line 3\nValueError: nan &lt;Foo at 0x1f&gt;"
+              "</pre></details></section>")
+    assert report.lint_html(_page(body, banner)) == []
+    # the same traceback outside the banner is a problem
+    assert report.lint_html(_page(body + banner.replace("cl-banner-error", "cl-banner-info")))
+
+
+def test_rendered_reports_pass_the_check_and_tracebacks_stay_in_the_banner():
+    html = report.render_report(_executed_notebook(), _header())
+    assert report.lint_html(html) == []
+    nb = _executed_notebook(fail=True)
+    html = report.render_report(nb, _header(), report.find_failure(nb))
+    assert report.lint_html(html) == []
+    body = html[html.index("<article"):]
+    assert "ZeroDivisionError" not in body, "the error shows in the banner only, not as an output among the findings"
+    assert "ZeroDivisionError: division by zero &lt;b&gt;" in html[:html.index("<article")]  # under Technical details
+    # without an explicit failure the report finds it itself: banner, never a traceback among the findings
+    assert report.render_report(nb, _header()).count('class="cl-banner cl-banner-error"') == 1
+
+
+def _skipped_notebook():
+    """What papermill leaves when a cell calls skip_stage inside an except block (the 05 pattern)."""
+    tb = ["\x1b[0;31m---------------------------------------------------------------------------\x1b[0m",
+          "\x1b[0;31mNoExposuresError\x1b[0m                          Traceback (most recent call last)",
+          "Cell \x1b[0;32mIn[3], line 26\x1b[0m\n\x1b[1;32m     25\x1b[0m     res = workflow.run_feedback(ds)",
+          "\x1b[0;31mNoExposuresError\x1b[0m: no exposures to analyse",
+          "\nDuring handling of the above exception, another exception occurred:\n",
+          "\x1b[0;31mStageNotApplicable\x1b[0m                        Traceback (most recent call last)",
+          "File \x1b[0;32m~/lib/contentlab/notebook.py:72\x1b[0m, in \x1b[0;36mskip_stage\x1b[0;34m(reason)\x1b[0m",
+          "\x1b[0;31mStageNotApplicable\x1b[0m: no exposures to analyse: the dataset has no exposure log yet"]
+    cells = [new_markdown_cell("# 05 · Feedback\n\nDid the copy work?"),
+             new_code_cell("x = 1", outputs=[new_output("stream", name="stdout", text="loaded 3 tables\n")]),
+             new_code_cell("res = run()", outputs=[new_output("error", ename="StageNotApplicable",
+                                                              evalue="no exposures to analyse: the dataset has no "
+                                                                     "exposure log yet", traceback=tb)]),
+             new_code_cell("show(res)", outputs=[]),
+             new_code_cell("summary", metadata={"tags": ["summary"]})]
+    return new_notebook(cells=cells, metadata={"language_info": {"name": "python"}})
+
+
+def test_skipped_stage_shows_only_the_reason():
+    nb = _skipped_notebook()
+    failure = report.find_failure(nb)
+    assert failure.skipped
+    for html in (report.render_report(nb, _header(stage="05_feedback"), failure),
+                 report.render_report(nb, _header(stage="05_feedback"))):
+        assert report.lint_html(html) == [], report.lint_html(html)
+        assert html.count('class="cl-banner cl-banner-info"') == 1 and 'class="cl-banner cl-banner-error"' not in html
+        assert "no exposures to analyse: the dataset has no exposure log yet" in html
+        assert "Traceback" not in html and "During handling" not in html and "NoExposuresError" not in html
+        assert "loaded 3 tables" in html  # what ran before the skip is still shown
+
+
+def test_skip_stage_does_not_chain_the_exception_it_handles():
+    from contentlab.notebook import StageNotApplicable, skip_stage
+
+    try:
+        try:
+            raise KeyError("no exposures")
+        except KeyError:
+            skip_stage("nothing to analyse")
+    except StageNotApplicable as exc:
+        assert exc.__suppress_context__ and exc.__cause__ is None
+
+
+def test_index_reads_missing_metrics_as_not_available():
+    manifest = {"run_id": "r", "profile": "p", "parameters": {}, "versions": {}, "inputs": {},
+                "notebooks": [{"name": "01_eda", "status": "ok", "duration_s": 1.0, "report": "01_eda.html",
+                               "metrics": {"conversion_view_to_purchase": None, "winner": {"email": None}}}]}
+    html = report.render_index(manifest)
+    assert report.lint_html(html) == [] and "null" not in html
+    assert "conversion_view_to_purchase</span>: n/a" in html and "email=n/a" in html
+
+
+def test_withhold_small_cells_keeps_numbers_formatted():
+    import pandas as pd
+
+    from contentlab import plotting
+    from contentlab.privacy import MIN_CELL
+
+    t = pd.DataFrame({"channel": ["email", EVIL], "users": [1200, MIN_CELL - 1], "clicks": [3400, 2],
+                      "ctr": [0.031, 0.5], "winner": ["gpt2", "template"]})
+    shown, n = report.withhold_small_cells(t, "users", ["clicks", "ctr", "winner"])
+    assert n == 1 and list(shown["users"]) == [1200, f"<{MIN_CELL}"]
+    assert shown.loc[0, "clicks"] == 3400 and shown["clicks"].isna().tolist() == [False, True]
+    assert shown["winner"].tolist() == ["gpt2", None]
+    html = plotting.table(shown, percent=["ctr"], integer=["users", "clicks"]).to_html()
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert cells == ["email", "1,200", "3,400", "3.1%", "gpt2", ESCAPED, "&lt;5", "–", "–", "–"]
+    assert report.lint_html(_page(html)) == []
+    assert report.withhold_small_cells(t.iloc[:1], "users")[1] == 0

@@ -341,3 +341,208 @@ def test_latest_successful_run_skips_failed_and_other_profiles(tmp_path, monkeyp
     assert runner.latest_run("demo") == "20260101T000000-demo"
     assert runner.latest_run("tiny") == "20260103T000000-tiny"
     assert runner.latest_run("demo", successful=False) == "20260102T000000-demo"
+
+
+# ---------------------------------------------------------------------------------------------------
+# what a run leaves behind, the report check, clean
+
+
+def _stage_notebook(path: Path) -> None:
+    """A one-stage notebook whose ``mode`` parameter makes it succeed (showing a repr and a NaN), fail before
+    writing anything (a missing dataset file) or skip itself inside an ``except`` block (the 05 pattern)."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    cells = [
+        new_markdown_cell("# One stage\n\nA stage for the runner tests."),
+        new_code_cell('mode = "ok"\nrun_dir = "."\nreport_dir = "."', metadata={"tags": ["parameters"]}),
+        new_code_cell("from pathlib import Path\nimport contentlab\n"
+                      "if mode == 'fail':\n"
+                      "    raise FileNotFoundError('dataset file /nowhere/shop.csv does not exist')\n"
+                      "if mode == 'skip':\n"
+                      "    try:\n"
+                      "        raise LookupError('no exposure log')\n"
+                      "    except LookupError as exc:\n"
+                      "        contentlab.skip_stage(f'{exc}: nothing to analyse yet')\n"
+                      "(Path(run_dir) / 'product.txt').write_text('made')\n"
+                      "print('STAGE-RAN')"),
+        new_code_cell("object()"),
+        new_code_cell("float('nan')"),
+    ]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                       "language": "python"},
+                                                       "language_info": {"name": "python"}}), str(path))
+
+
+@pytest.mark.slow
+def test_failed_run_leaves_no_empty_directory_skip_shows_no_traceback_and_report_check_warns(tmp_path, monkeypatch,
+                                                                                          caplog):
+    from contentlab.report import lint_report
+
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path / "home"))
+    nb_dir = tmp_path / "notebooks"
+    nb_dir.mkdir()
+    _stage_notebook(nb_dir / "01_eda.ipynb")
+    profile = {"name": "one", "seed": 1, "dataset": {"kind": "demo"}, "notebooks": {}}
+    reports, processed = tmp_path / "home" / "reports", tmp_path / "home" / "data" / "processed"
+
+    # a run whose report shows a repr and a nan: published, with a warning in the log and a note in its index
+    with caplog.at_level("WARNING", logger="contentlab.runner"):
+        ok = runner.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=ok"])
+    assert ok.ok and (ok.run_dir / "product.txt").is_file()
+    problems = lint_report(ok.report_dir / "01_eda.html")
+    assert any(p.startswith("repr:") and "object at 0x" in p for p in problems), problems
+    assert any(p.startswith("missing value:") for p in problems), problems
+    assert ok.notebooks[0].report_problems == problems
+    assert "Report check: 01_eda.html shows" in caplog.text and "object at 0x" in caplog.text
+    index = (ok.report_dir / "index.html").read_text(encoding="utf-8")
+    assert "Report check: 01_eda.html shows 2 things a report must not (repr × 1, missing value × 1)." in index
+    assert lint_report(ok.report_dir / "index.html") == []  # the note names the kinds, it does not repeat them
+    digest = _digest(ok.report_dir)
+
+    # a run that fails before any stage wrote a product: no empty data/processed/<run-id>/ is left behind; its
+    # reports (the failure) are kept and become latest; the earlier run stays intact
+    failed = runner.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=fail"])
+    assert failed.failed is not None and "shop.csv does not exist" in failed.failure_line()
+    assert not failed.run_dir.exists() and not (processed / failed.run_id).exists()
+    assert (failed.report_dir / "01_eda.html").is_file() and (failed.report_dir / "manifest.json").is_file()
+    assert "01_eda failed at cell 3" in (failed.report_dir / "index.html").read_text(encoding="utf-8")
+    assert os.readlink(reports / "latest") == failed.run_id
+    assert lint_report(failed.report_dir / "01_eda.html") == []  # the traceback is inside the failure banner
+    assert _digest(ok.report_dir) == digest and (ok.run_dir / "product.txt").is_file()
+    assert sorted(p.name for p in processed.iterdir()) == [ok.run_id]
+
+    # a stage that skips itself inside an except block: the reason, no traceback anywhere
+    skipped = runner.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=skip"])
+    assert skipped.ok and skipped.notebooks[0].status == runner.SKIPPED
+    html = (skipped.report_dir / "01_eda.html").read_text(encoding="utf-8")
+    assert lint_report(skipped.report_dir / "01_eda.html") == []
+    assert "no exposure log: nothing to analyse yet" in html and "LookupError" not in html
+    assert not skipped.run_dir.exists()  # nothing written: nothing left in data/processed
+
+    runs_index = (reports / "index.html").read_text(encoding="utf-8")
+    assert all(r in runs_index for r in (ok.run_id, failed.run_id, skipped.run_id))
+
+
+def test_prune_empty_run_removes_only_what_holds_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    reports, processed = tmp_path / "reports", tmp_path / "data" / "processed"
+
+    def make(run_id, manifest=True, product=False, bookkeeping=True):
+        (reports / run_id).mkdir(parents=True)
+        (processed / run_id / "clean").mkdir(parents=True)
+        if manifest:
+            (reports / run_id / "manifest.json").write_text("{}")
+        if bookkeeping:
+            (processed / run_id / runner.PRODUCTS_FILE).write_text("{}")
+        if product:
+            (processed / run_id / "clean" / "events.parquet").write_text("x")
+
+    make("a-published-empty")
+    make("b-published-products", product=True)
+    make("c-never-published", manifest=False, product=True)
+    assert runner.prune_empty_run("a-published-empty") == [processed / "a-published-empty"]
+    assert (reports / "a-published-empty" / "manifest.json").is_file()
+    assert runner.prune_empty_run("b-published-products") == []
+    assert (processed / "b-published-products" / "clean" / "events.parquet").is_file()
+    assert set(runner.prune_empty_run("c-never-published")) == {reports / "c-never-published",
+                                                               processed / "c-never-published"}
+    assert runner.prune_empty_run("d-absent") == []
+
+
+def _fake_run(home: Path, run_id: str, status: str = "ok") -> None:
+    (home / "data" / "processed" / run_id / "clean").mkdir(parents=True)
+    (home / "data" / "processed" / run_id / "clean" / "events.parquet").write_text("x")
+    (home / "reports" / run_id).mkdir(parents=True)
+    (home / "reports" / run_id / "index.html").write_text("<html></html>")
+    (home / "reports" / run_id / "manifest.json").write_text(json.dumps(
+        {"run_id": run_id, "profile": run_id.split("-", 1)[1],
+         "notebooks": [{"name": "01_eda", "status": status, "duration_s": 1, "report": None, "metrics": {}}]}))
+
+
+def test_clean_keeps_the_newest_and_latest_and_rewrites_the_index(tmp_path, monkeypatch, capsys):
+    from contentlab import cli
+
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    ids = ["20260101T000000-demo", "20260102T000000-tiny", "20260103T000000-demo", "20260104T000000-demo"]
+    for run_id in ids:
+        _fake_run(tmp_path, run_id)
+    runner.point_latest(ids[-1])
+    runner.write_runs_index()
+    (tmp_path / "data" / "raw" / "shop").mkdir(parents=True)
+    (tmp_path / "data" / "processed" / "scratch-01_eda-demo-x").mkdir()  # a notebook opened by hand: not a run
+    (tmp_path / "reports" / "cron.log").write_text("nightly\n")
+
+    assert cli.main(["clean", "--keep", "2", "--dry-run"]) == 0
+    assert "would delete 2 runs" in capsys.readouterr().out
+    assert _run_ids(tmp_path) == ids  # a dry run deletes nothing
+
+    assert cli.main(["clean", "--keep", "2"]) == 0
+    out = capsys.readouterr().out
+    assert f"deleted 2 runs, kept 2: {ids[3]}, {ids[2]}" in out
+    assert _run_ids(tmp_path) == ids[2:]
+    assert sorted(p.name for p in (tmp_path / "data" / "processed").iterdir()) == [*ids[2:], "scratch-01_eda-demo-x"]
+    assert (tmp_path / "data" / "raw" / "shop").is_dir() and (tmp_path / "reports" / "cron.log").is_file()
+    assert os.readlink(tmp_path / "reports" / "latest") == ids[3]
+    index = (tmp_path / "reports" / "index.html").read_text(encoding="utf-8")
+    assert re.findall(r'href="([^"]+)/index.html"', index) == ["latest", ids[3], ids[2]]
+
+    # `latest` is kept even when it is not among the newest, and so is a run in progress (whatever its age);
+    # a run that died mid-way (its lock file left, nobody holding it) is an old run like any other
+    (tmp_path / "reports" / "latest").unlink()
+    runner.point_latest(ids[2])
+    _fake_run(tmp_path, "20251231T000000-demo", status="running")
+    _fake_run(tmp_path, "20251230T000000-demo", status="running")
+    (tmp_path / "reports" / "20251230T000000-demo" / runner.RUNNING_FILE).write_text("")
+    _fake_run(tmp_path, "20260105T000000-demo")
+    with runner._running(tmp_path / "reports" / "20251231T000000-demo"):
+        assert runner.is_running("20251231T000000-demo") and not runner.is_running("20251230T000000-demo")
+        result = runner.clean_runs(keep=1)
+    assert sorted(result.removed) == ["20251230T000000-demo", ids[3]]
+    assert result.kept == ["20260105T000000-demo", ids[2], "20251231T000000-demo"]
+    assert _run_ids(tmp_path) == ["20251231T000000-demo", ids[2], "20260105T000000-demo"]
+    assert not runner.is_running("20251231T000000-demo")
+    assert cli.main(["clean", "--keep", "0"]) == 2
+    assert "--keep must be at least 1" in capsys.readouterr().err
+
+
+def test_clean_on_a_fresh_home_does_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    result = runner.clean_runs(keep=1)
+    assert result.removed == [] and result.kept == []
+
+
+# ---------------------------------------------------------------------------------------------------
+# Makefile targets
+
+
+def test_make_clean_reports_calls_contentlab_clean():
+    import subprocess
+
+    out = subprocess.run(["make", "-n", "-o", "setup", "clean-reports", "KEEP=3"], cwd=str(FIXTURES.parent.parent),
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines() == [".venv/bin/contentlab clean --keep 3"]
+
+
+def test_make_benchmarks_runs_every_script_and_reports_failures_at_the_end(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "bin").mkdir()
+    os.symlink(sys.executable, tmp_path / "bin" / "python")
+    scripts = []
+    for name, code in (("a_short.py", "import sys; print('A-RAN'); sys.exit(1)"), ("b_ok.py", "print('B-RAN')"),
+                       ("c_crash.py", "raise RuntimeError('C-RAN')"), ("d_ok.py", "print('D-RAN')")):
+        (tmp_path / name).write_text(code + "\n")
+        scripts.append(str(tmp_path / name))
+    proc = subprocess.run(["make", "-s", "-o", "setup", "benchmarks", f"BENCHMARKS={' '.join(scripts)}",
+                           f"BIN={tmp_path / 'bin'}"], cwd=str(FIXTURES.parent.parent), capture_output=True, text=True)
+    assert proc.returncode != 0
+    for marker in ("A-RAN", "B-RAN", "D-RAN"):
+        assert marker in proc.stdout
+    assert "C-RAN" in proc.stderr
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last == f"benchmarks short of their goals or failed: {scripts[0]} {scripts[2]}"
+    ok = subprocess.run(["make", "-s", "-o", "setup", "benchmarks", f"BENCHMARKS={scripts[1]}",
+                         f"BIN={tmp_path / 'bin'}"], cwd=str(FIXTURES.parent.parent), capture_output=True, text=True)
+    assert ok.returncode == 0 and ok.stdout.strip().splitlines()[-1] == "all benchmarks met their goals"

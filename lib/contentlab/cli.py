@@ -1,4 +1,5 @@
-"""``contentlab`` command line: ``contentlab run`` runs the pipeline's notebooks and publishes the reports.
+"""``contentlab`` command line: ``contentlab run`` runs the pipeline's notebooks and publishes the reports;
+``contentlab runs`` lists them; ``contentlab clean --keep N`` deletes all but the newest runs.
 
 Exit status: 0 success, 1 a notebook failed (one line on stderr names it, the cell and the report),
 2 a bad request (unknown profile, stage or parameter; nothing was run), 130 interrupted.
@@ -56,6 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
     sub.add_parser("runs", help="list the runs under reports/")
+    clean = sub.add_parser("clean", help="delete old runs (reports and processed data), keep the newest",
+                           description="Delete every run but the KEEP newest and the one reports/latest points at: "
+                                       "reports/<run_id>/ and data/processed/<run_id>/. reports/index.html is "
+                                       "rewritten to list what is left. Raw data and trained models are not touched.")
+    clean.add_argument("--keep", type=int, default=1, metavar="N", help="how many of the newest runs to keep (default: 1)")
+    clean.add_argument("--dry-run", action="store_true", help="only list what would be deleted")
     sub.add_parser("profiles", help="list the packaged run profiles")
     return parser
 
@@ -125,6 +132,22 @@ def _cmd_runs() -> int:
     return 0
 
 
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from contentlab import runner
+
+    try:
+        result = runner.clean_runs(keep=args.keep, dry_run=args.dry_run)
+    except runner.RunError as exc:
+        print(f"contentlab: error: {exc}", file=sys.stderr)
+        return 2
+    verb = "would delete" if args.dry_run else "deleted"
+    for path in result.paths:
+        print(f"{verb} {runner._display_path(path)}")
+    print(f"{verb} {len(result.removed)} run{'' if len(result.removed) == 1 else 's'}, kept "
+          f"{len(result.kept)}: {', '.join(result.kept) or 'none'}")
+    return 0
+
+
 def _cmd_profiles() -> int:
     from contentlab import runner
 
@@ -146,6 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(args)
         if args.command == "runs":
             return _cmd_runs()
+        if args.command == "clean":
+            return _cmd_clean(args)
         if args.command == "profiles":
             return _cmd_profiles()
     except KeyboardInterrupt:

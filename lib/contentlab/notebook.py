@@ -64,9 +64,10 @@ def skip_stage(reason: str) -> None:
     """End this notebook here because its stage does not apply to the data (e.g. no exposure log yet).
 
     Under ``contentlab run`` the stage is marked ``skipped`` (not failed): its report opens with the
-    reason, later stages still run and the run exits 0. Cells after this call do not run.
+    reason, later stages still run and the run exits 0. Cells after this call do not run. Called inside an
+    ``except`` block, the exception being handled is not chained to it: the reason is the whole message.
     """
-    raise StageNotApplicable(" ".join(str(reason).split()))
+    raise StageNotApplicable(" ".join(str(reason).split())) from None
 
 
 def recorded_metrics(notebook: "str | Path | Any") -> dict[str, Any]:

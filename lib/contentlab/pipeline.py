@@ -17,13 +17,15 @@ Dataset specs (``dataset:`` in ``lib/contentlab/profiles/*.yaml``)::
     {"kind": "movielens", "path": "data/raw/ml-100k/u.data"}
     {"kind": "files", "paths": {"events": ...}, "mapping": {"events": {"ts": "timestamp"}}, "locale": "en"}
 
-Relative paths resolve against ``config.project_root()``. The demo is simulated once into
+Unknown kinds, keys (``mappings`` for ``mapping``) and tables fail at once in :func:`check_dataset_spec`,
+naming the closest valid one. Relative paths resolve against ``config.project_root()``. The demo is simulated once into
 ``data/raw/simulated/demo-<fingerprint>/`` (fingerprint of the spec and of the simulator's code) and read
 from there afterwards; its files are made read-only.
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib
 import inspect
@@ -33,7 +35,7 @@ import shutil
 import stat
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from contentlab import config
 from contentlab.data import adapters
@@ -51,10 +53,69 @@ DATASET_FILE = "dataset.json"
 PREPARING_STAGE = "01_eda"
 DATASET_KINDS: tuple[str, ...] = ("demo", "cdnow", "online_retail", "movielens", "files")
 REQUIRED_TABLES: tuple[str, ...] = ("users", "products", "events")
+# the keys a dataset spec of each kind may have (demo: "kind" plus the parameters of simulate())
+COMMON_DATASET_KEYS: tuple[str, ...] = ("kind", "name", "locale")
+DATASET_KEYS: dict[str, tuple[str, ...]] = {
+    "cdnow": ("path",),
+    "online_retail": ("path", "sheet"),
+    "movielens": ("path", "low_ratings"),
+    "files": ("paths", "mapping", "read_options"),
+}
 
 
 class DatasetSpecError(ValueError):
     """A dataset spec that cannot be resolved (unknown kind, missing path, bad parameter)."""
+
+
+def _suggest(word: object, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def dataset_keys(kind: str) -> tuple[str, ...]:
+    """The keys a dataset spec of ``kind`` may have."""
+    if kind == "demo":
+        simulate, _ = _simulator()
+        return ("kind", *inspect.signature(simulate).parameters)
+    return (*COMMON_DATASET_KEYS, *DATASET_KEYS[kind])
+
+
+def check_dataset_spec(dataset: Any) -> dict[str, Any]:
+    """Fail at once, before any file is read, on a spec with an unknown kind, an unknown key (``mappings:`` for
+    ``mapping:``) or an unknown table under ``paths`` / ``mapping`` / ``read_options``; the message names the key,
+    the known keys and the closest match. Returns the spec as a dict."""
+    if not isinstance(dataset, Mapping):
+        raise DatasetSpecError(f"a dataset spec is a mapping with a 'kind', got {type(dataset).__name__}")
+    spec = dict(dataset)
+    kind = spec.get("kind")
+    if kind not in DATASET_KINDS:
+        raise DatasetSpecError(f"unknown dataset kind {kind!r}{_suggest(kind, DATASET_KINDS)}; valid kinds: "
+                               f"{', '.join(DATASET_KINDS)}")
+    known = dataset_keys(kind)
+    problems = [f"dataset spec (kind {kind!r}): unknown key {key!r}{_suggest(key, known)} "
+                f"(known keys: {', '.join(known)})" for key in spec if key not in known]
+    if kind == "files":
+        from contentlab.data.schema import TABLES
+
+        for key in ("paths", "mapping", "read_options"):
+            value = spec.get(key)
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                problems.append(f"dataset spec (kind 'files'): '{key}' must map table names to "
+                                f"{'files' if key == 'paths' else 'mappings' if key == 'mapping' else 'options'}, "
+                                f"got {type(value).__name__}")
+                continue
+            for table, sub in value.items():
+                if table not in TABLES:
+                    problems.append(f"dataset spec (kind 'files'): {key}: unknown table {table!r}"
+                                    f"{_suggest(table, list(TABLES))} (tables: {', '.join(TABLES)})")
+                elif key != "paths" and sub is not None and not isinstance(sub, Mapping):
+                    problems.append(f"dataset spec (kind 'files'): {key}.{table} must be a mapping, "
+                                    f"got {type(sub).__name__}")
+    if problems:
+        raise DatasetSpecError("\n".join(problems))
+    return spec
 
 
 def _resolve(path: str | os.PathLike | None) -> Path | None:
@@ -107,12 +168,7 @@ def simulated_dir(spec: Mapping[str, Any]) -> Path:
 
 def _load_demo(spec: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path]:
     simulate, _ = _simulator()
-    params = {k: v for k, v in spec.items() if k != "kind"}
-    accepted = inspect.signature(simulate).parameters
-    unknown = sorted(set(params) - set(accepted))
-    if unknown:
-        raise DatasetSpecError(f"dataset kind 'demo': unknown parameter(s) {unknown}; simulate() accepts "
-                               + ", ".join(accepted))
+    params = {k: v for k, v in spec.items() if k != "kind"}  # keys checked by check_dataset_spec
     target = simulated_dir(spec)
     if not (target / META_FILE).exists():
         ds = simulate(**params)
@@ -162,12 +218,8 @@ def _input_files(ds: Dataset, adapter_report: Mapping[str, Any]) -> list[Path]:
 
 def load_source(dataset: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path | None]:
     """Resolve a dataset spec: ``(mapped but unvalidated Dataset, adapter report dict, truth dir or None)``."""
-    if not isinstance(dataset, Mapping):
-        raise DatasetSpecError(f"a dataset spec is a mapping with a 'kind', got {type(dataset).__name__}")
-    spec = dict(dataset)
-    kind = spec.get("kind")
-    if kind not in DATASET_KINDS:
-        raise DatasetSpecError(f"unknown dataset kind {kind!r}; valid kinds: {', '.join(DATASET_KINDS)}")
+    spec = check_dataset_spec(dataset)
+    kind = spec["kind"]
     if kind == "demo":
         ds, report, target = _load_demo(spec)
         truth = target / TRUTH_DIR

@@ -4,6 +4,13 @@ Every helper puts a title, axis labels and units on the chart and returns the ma
 (pass ``ax=`` to draw into an existing axes). Text that comes from data (category names, product
 titles) is shown literally: ``$`` is escaped so matplotlib never interprets it as math.
 
+No chart draws a missing-glyph box. The fonts matplotlib falls back through are the families of
+``font.family``: the default sans-serif font (DejaVu Sans) and, after :func:`set_style`, the bundled Noto Sans
+CJK. A character none of them has (an emoji such as 🧥 in a category name) is left out of the label
+(:func:`safe_label`); a label made only of such characters shows their Unicode names (``[coat]``).
+:func:`set_style` applies this to every text matplotlib draws (titles, tick labels, legends, annotations),
+including labels set outside these helpers.
+
 >>> from contentlab import plotting
 >>> plotting.set_style()
 >>> fig = plotting.time_series(daily, "date", ["gmv"], title="GMV per day", ylabel="GMV", unit="EUR")
@@ -12,6 +19,7 @@ titles) is shown literally: ``$`` is escaped so matplotlib never interprets it a
 from __future__ import annotations
 
 import html as _html
+import re
 from typing import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -68,27 +76,101 @@ def _register_cjk_fallback() -> "str | None":
     return name
 
 
-def can_render(labels: Iterable[object]) -> bool:
-    """True when the sans-serif fonts in use (with their fallbacks) have a glyph for every character."""
+_CHARMAPS: dict[str, frozenset[int]] = {}  # font file -> the code points it has a glyph for
+_CHAINS: dict[tuple, tuple[frozenset[int], ...]] = {}  # font settings -> charmaps of the fallback chain
+
+
+def _font_chain() -> tuple[frozenset[int], ...]:
+    """Code points of each font matplotlib falls back through for text in the current settings (one font per
+    family in ``font.family``, as ``FontManager._find_fonts_by_props`` resolves them)."""
     from matplotlib import font_manager, ft2font
 
-    chars = {ch for label in labels for ch in str(label) if not ch.isspace()}
-    fonts = []
-    for family in plt.rcParams["font.sans-serif"]:
-        try:
-            path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
-        except ValueError:
+    rc = plt.rcParams
+    key = tuple(tuple(rc[k]) if isinstance(rc[k], list) else rc[k]
+                for k in ("font.family", "font.sans-serif", "font.serif", "font.monospace"))
+    if key not in _CHAINS:
+        paths: list[str] = []
+        for family in rc["font.family"]:
+            try:
+                path = font_manager.findfont(font_manager.FontProperties(family=family), fallback_to_default=False)
+            except ValueError:
+                continue
+            if path not in paths:
+                paths.append(path)
+        if not paths:
+            paths = [font_manager.findfont(font_manager.FontProperties())]
+        for path in paths:
+            if path not in _CHARMAPS:
+                try:
+                    _CHARMAPS[path] = frozenset(ft2font.FT2Font(path).get_charmap())
+                except (OSError, RuntimeError):
+                    _CHARMAPS[path] = frozenset()
+        _CHAINS[key] = tuple(_CHARMAPS[p] for p in paths)
+    return _CHAINS[key]
+
+
+def missing_glyphs(label: object) -> list[str]:
+    """Characters of ``label`` that no font of the fallback chain can draw (in order, without repeats)."""
+    chain = _font_chain()
+    out: list[str] = []
+    for ch in str(label):
+        if ch.isspace() or ch in out or not chain:
             continue
-        fonts.append(ft2font.FT2Font(path))
-    if not fonts:
-        return True  # no font information: assume it works
-    return all(any(f.get_char_index(ord(ch)) != 0 for f in fonts) for ch in chars)
+        if not any(ord(ch) in charmap for charmap in chain):
+            out.append(ch)
+    return out
+
+
+def can_render(labels: Iterable[object]) -> bool:
+    """True when the fonts in use (with their fallbacks) have a glyph for every character of ``labels``."""
+    return not any(missing_glyphs(label) for label in labels)
+
+
+def safe_label(value: object) -> str:
+    """``value`` as text without the characters no available font has (they would draw as empty boxes).
+
+    ``"Coats 🧥"`` becomes ``"Coats"``; a label with nothing else left shows the Unicode names of what was left
+    out (``"🧥"`` becomes ``"[coat]"``). Text the fonts can draw is returned unchanged.
+    """
+    import unicodedata
+
+    s = str(value)
+    missing = missing_glyphs(s)
+    if not missing:
+        return s
+    gone = set(missing)
+    kept = "".join(ch for ch in s if ch not in gone)
+    lines = [re.sub(r"[ \t]{2,}", " ", line).strip() for line in kept.split("\n")]
+    out = "\n".join(lines).strip()
+    if out:
+        return out
+    names = [unicodedata.name(ch, "").lower() for ch in missing]
+    names = [n for n in names if n and not n.startswith(("variation selector", "zero width"))]
+    return "[" + ", ".join(names) + "]" if names else "?"
+
+
+def _guard_text() -> None:
+    """Make every matplotlib text go through :func:`safe_label` (installed once by :func:`set_style`)."""
+    from matplotlib.text import Text
+
+    if getattr(Text.set_text, "_safe_label", False):
+        return
+    original = Text.set_text
+
+    def set_text(self, s):  # same signature and None handling as matplotlib's
+        return original(self, s if s is None else safe_label(s))
+
+    set_text._safe_label = True  # type: ignore[attr-defined]
+    set_text.__doc__ = original.__doc__
+    set_text.__wrapped__ = original  # type: ignore[attr-defined]
+    Text.set_text = set_text
 
 
 def set_style(font_scale: float = 1.05) -> None:
     """Seaborn theme plus readable sizes (and a CJK fallback font); call once at the top of a notebook."""
     sns.set_theme(context="notebook", style="whitegrid", palette=PALETTE, font_scale=font_scale)
     _register_cjk_fallback()
+    _guard_text()
     plt.rcParams.update({
         "figure.figsize": FIGSIZE,
         "figure.dpi": 100,
@@ -109,8 +191,9 @@ def set_style(font_scale: float = 1.05) -> None:
 
 
 def text(value: object, max_len: int | None = None) -> str:
-    """Data text made safe for matplotlib labels (no mathtext), optionally shortened with an ellipsis."""
-    s = str(value).replace("\n", " ").replace("$", r"\$")
+    """Data text made safe for matplotlib labels (no mathtext, no character the fonts lack), optionally shortened
+    with an ellipsis."""
+    s = safe_label(str(value).replace("\n", " ")).replace("$", r"\$")
     if max_len and len(s) > max_len:
         s = s[: max_len - 1].rstrip() + "…"
     return s
@@ -408,6 +491,14 @@ def header_label(column: object) -> str:
     return " ".join(_ACRONYMS.get(w.lower(), w) for w in words)
 
 
+def _number_format(spec: str):
+    def fmt(value):
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            return spec.format(value)
+        return value  # text (already HTML-escaped by the Styler)
+    return fmt
+
+
 def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str] = (), integer: Sequence[str] = (),
           decimals: Mapping[str, int] | None = None, caption: str | None = None, max_text: int = 80,
           index: bool = False):
@@ -432,7 +523,8 @@ def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str]
                 and pd.api.types.is_integer_dtype(d[c]):
             fmt[c] = "{:,.0f}"
     if fmt:
-        sty = sty.format(fmt, subset=list(fmt), na_rep="–", escape="html")
+        # a number format leaves text alone: a withheld small cell reads "<5" (contentlab.privacy)
+        sty = sty.format({c: _number_format(f) for c, f in fmt.items()}, subset=list(fmt), na_rep="–", escape="html")
     headers = [_html.escape(header_label(c)) for c in d.columns]
     sty = sty.relabel_index(headers, axis="columns")
     if not index:

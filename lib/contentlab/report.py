@@ -13,7 +13,12 @@ Before export the notebook is prepared (:func:`prepare_notebook`):
 - cells tagged ``summary`` move to the top, right after the header (title, run date, profile, parameters);
 - outputs a reader cannot use are dropped: recorded metrics (``application/vnd.contentlab.metric+json``),
   the echoed value of a cell ending in ``record(...)``, JavaScript, widgets and stderr streams;
-- on failure the cells after the failing one are dropped and a banner names the cell and the error.
+- on failure the cells after the failing one are dropped and a banner names the cell and the error; error
+  outputs (tracebacks) are never shown among the findings: a failure's traceback is folded into the banner's
+  "Technical details", a skipped stage (``skip_stage``) shows only its reason.
+
+:func:`lint_html` checks a published report for what it must never show (a traceback outside the failure
+banner, a Python repr, ``nan``/``None`` as a value); the runner warns about every report that fails it.
 
 Every HTML fragment that comes out of a notebook (``text/html`` outputs, markdown cells) goes through
 :func:`sanitize_html` (an allow-list: unknown tags such as ``<script>`` are escaped,
@@ -146,6 +151,150 @@ def markdown_output_html(source: str) -> str:
 
 def _markdown_output_filter(value: Any) -> markupsafe.Markup:
     return markupsafe.Markup(markdown_output_html(value))  # noqa: S704 - escaped and sanitised
+
+
+# ---------------------------------------------------------------------------------------------------
+# checking a published report
+
+
+_REPR_PATTERNS = (
+    # <matplotlib.legend.Legend at 0x7f...>, [<matplotlib.lines.Line2D at 0x...>], <Foo object at 0x...>
+    re.compile(r"<[^<>\n]{1,200}? at 0x[0-9a-fA-F]+>"),
+    # <IPython.core.display.Markdown object>, <BarContainer object of 3 artists>
+    re.compile(r"<[A-Za-z_][\w.]* object\b[^<>\n]{0,80}>"),
+    # <Figure size 640x480 with 1 Axes>, <Axes: title={'center': ...}>, <AxesSubplot:...>
+    re.compile(r"<(?:Figure|Axes\w*|[\w.]+Axes\w*)\b[^<>\n]{0,300}>"),
+    # Text(0.5, 0.98, 'Hyperparameter search results'), Annotation(...)
+    re.compile(r"\b(?:Text|Annotation)\(\s*-?[\d.]+(?:e[-+]?\d+)?,\s*-?[\d.]+(?:e[-+]?\d+)?,\s*['\"]"),
+    # other matplotlib artists and containers printed by value
+    re.compile(r"\b(?:Line2D|Rectangle|Wedge|Polygon|Circle|Ellipse|PathPatch|FancyBboxPatch|PathCollection|"
+               r"QuadMesh|AxesImage|Legend)\((?!\))"),
+    re.compile(r"\bFigure\(\d+x\d+\)"),
+    # the text form of a pandas Series / Index ("Name: gmv, dtype: float64", "Length: 5, dtype: object")
+    re.compile(r"\bdtype: ?'?(?:int|uint|float|object|bool|string|str|category|datetime|timedelta)\w*"),
+)
+_TRACEBACK_PATTERNS = (
+    re.compile(r"Traceback \(most recent call last\)"),
+    re.compile(r"\bCell In\[\d+\], line \d+"),  # IPython's frame of a notebook cell
+    re.compile(r"\bFile \"[^\"\n]+\", line \d+"),  # a frame of a Python traceback
+    re.compile(r"\bFile [^\s,]+\.py:\d+, in \w+"),  # IPython's frame of a library function
+    re.compile(r"During handling of the above exception, another exception occurred"),
+)
+# a missing value printed as a value: nan, NaN, NaT, <NA>, inf, and "None" (not the English word: "None of ...")
+_MISSING_VALUE = re.compile(r"(?<![\w.])(?:nan|NaN|NAN|NaT|<NA>|[-+]?inf|None(?! [a-z]))(?![\w])")
+_SKIPPED_TEXT_TAGS = {"style", "script", "template"}
+_VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+class _ReportText:
+    """The text a reader sees in a report, outside the failure banner, plus the error outputs found there."""
+
+    def __init__(self, text: str) -> None:
+        from html.parser import HTMLParser
+
+        self.chunks: list[str] = []
+        self.error_outputs = 0
+        stack: list[tuple[str, bool]] = []  # (tag, excluded from the checked text)
+        outer = self
+
+        class _Parser(HTMLParser):
+            def handle_starttag(self, tag, attrs):
+                attrs = dict(attrs)
+                classes = (attrs.get("class") or "").split()
+                excluded = bool(stack and stack[-1][1]) or tag in _SKIPPED_TEXT_TAGS or "cl-banner-error" in classes
+                if not excluded and attrs.get("data-mime-type") == "application/vnd.jupyter.stderr":
+                    outer.error_outputs += 1
+                if tag not in _VOID_TAGS:
+                    stack.append((tag, excluded))
+                else:
+                    outer.chunks.append(" ")
+
+            def handle_startendtag(self, tag, attrs):
+                outer.chunks.append(" ")
+
+            def handle_endtag(self, tag):
+                for i in range(len(stack) - 1, -1, -1):  # tolerate unclosed tags
+                    if stack[i][0] == tag:
+                        del stack[i:]
+                        break
+                outer.chunks.append(" " if tag not in ("span", "strong", "em", "b", "i", "a", "code") else "")
+
+            def handle_data(self, data):
+                if not (stack and stack[-1][1]):
+                    outer.chunks.append(data)
+
+        parser = _Parser(convert_charrefs=True)
+        parser.feed(text)
+        parser.close()
+        self.text = "".join(self.chunks)
+
+
+def _excerpt(text: str, start: int, end: int, width: int = 40) -> str:
+    left = text[max(0, start - width):start]
+    right = text[end:end + width]
+    return " ".join((left + "[[" + text[start:end] + "]]" + right).split())
+
+
+def lint_html(text: str) -> list[str]:
+    """What a published report must never show, as a list of problems (empty when the report is clean).
+
+    Checks the text a reader sees (tags, styles and the failure banner's technical details left out):
+
+    - ``traceback``: a Python traceback, or a notebook error output, anywhere outside the failure banner
+      (a stage that ends itself with ``skip_stage`` shows only its reason);
+    - ``repr``: a Python repr instead of a finding (``<matplotlib.legend.Legend at 0x...>``,
+      ``Text(0.5, 0.98, '...')``, ``<Figure size ...>``, ``<... object>``, a Series' ``dtype: ...`` line);
+    - ``missing value``: ``nan``, ``NaN``, ``NaT``, ``<NA>``, ``inf`` or ``None`` printed as a value
+      (a table shows "–" or says why the figure is missing).
+
+    Each problem reads ``"<kind>: ...context [[match]] context..."``. Use it in tests as
+    ``assert not lint_html(page), lint_html(page)``; the runner warns about every published report that fails it.
+    """
+    seen = _ReportText(str(text))
+    body = seen.text
+    problems: list[str] = []
+    if seen.error_outputs:
+        problems.append(f"traceback: {seen.error_outputs} notebook error output(s) outside the failure banner")
+    for pattern in _TRACEBACK_PATTERNS:
+        for m in pattern.finditer(body):
+            problems.append("traceback: " + _excerpt(body, m.start(), m.end()))
+    for pattern in _REPR_PATTERNS:
+        for m in pattern.finditer(body):
+            problems.append("repr: " + _excerpt(body, m.start(), m.end()))
+    for m in _MISSING_VALUE.finditer(body):
+        problems.append("missing value: " + _excerpt(body, m.start(), m.end()))
+    return problems
+
+
+def lint_report(path: str | Path) -> list[str]:
+    """:func:`lint_html` of an HTML file."""
+    return lint_html(Path(path).read_text(encoding="utf-8"))
+
+
+def withhold_small_cells(table: Any, count_col: str, value_cols: Iterable[str] | None = None,
+                         min_cell: int | None = None) -> tuple[Any, int]:
+    """A per-group table ready for display under the small-cell rule (:mod:`contentlab.privacy`).
+
+    :func:`contentlab.privacy.mask_small_cells` withholds the figures of every row whose ``count_col`` (users) is
+    under ``min_cell`` (``MIN_CELL``) and shows its count as ``"<5"``; the withheld figures then read "–" in
+    ``plotting.table``, and the other rows keep their numeric columns (so percentages and decimals format as
+    before). Returns the display table and the number of rows withheld; print
+    :func:`contentlab.privacy.small_cell_note` under a table when that number is positive.
+    """
+    import pandas as pd
+
+    from contentlab.privacy import MIN_CELL, mask_small_cells
+
+    min_cell = MIN_CELL if min_cell is None else min_cell
+    numeric = [c for c in table.columns if c != count_col and pd.api.types.is_numeric_dtype(table[c])
+               and not pd.api.types.is_bool_dtype(table[c])]
+    cols = [c for c in (numeric if value_cols is None else value_cols) if c in table.columns]
+    out, n = mask_small_cells(table, count_col, cols, min_cell)
+    for c in cols:
+        if c in numeric:
+            values = pd.to_numeric(out[c].where(out[c].notna(), float("nan")))
+            out[c] = values.astype("Int64") if pd.api.types.is_integer_dtype(table[c]) else values
+    return out, n
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -287,7 +436,7 @@ def _clean_output(output: Mapping) -> dict | None:
             return None
         return dict(output)
     if kind == "error":
-        return dict(output)
+        return None  # the failure banner names the error (and keeps the traceback under "Technical details")
     if kind in ("display_data", "execute_result"):
         data = output.get("data") or {}
         if METRIC_MIME in data:
@@ -364,9 +513,11 @@ class ReportHeader:
     title: str | None = None
 
 
-def format_value(value: Any, limit: int = 160) -> str:
-    """A short, human-readable rendering of a parameter or metric value (not escaped)."""
-    if isinstance(value, bool) or value is None:
+def format_value(value: Any, limit: int = 160, none: str = "null") -> str:
+    """A short, human-readable rendering of a parameter or metric value (not escaped); ``None`` reads ``none``."""
+    if value is None:
+        text = none
+    elif isinstance(value, bool):
         text = json.dumps(value)
     elif isinstance(value, int):
         text = f"{value:,}"
@@ -380,9 +531,9 @@ def format_value(value: Any, limit: int = 160) -> str:
     elif isinstance(value, str):
         text = value
     elif isinstance(value, Mapping):
-        text = ", ".join(f"{k}={format_value(v, limit)}" for k, v in value.items())
+        text = ", ".join(f"{k}={format_value(v, limit, none)}" for k, v in value.items())
     elif isinstance(value, (list, tuple)):
-        text = "[" + ", ".join(format_value(v, limit) for v in value) + "]"
+        text = "[" + ", ".join(format_value(v, limit, none) for v in value) + "]"
     else:
         text = str(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -413,7 +564,13 @@ def _exporter():
 
 def render_report(nb: Any, header: ReportHeader, failure: CellFailure | None = None,
                   resources_path: str | Path | None = None) -> str:
-    """The HTML text of one notebook's report."""
+    """The HTML text of one notebook's report.
+
+    ``failure`` defaults to the notebook's first failing cell (:func:`find_failure`): an error is shown in the
+    banner at the top, never as a traceback among the findings.
+    """
+    if failure is None:
+        failure = find_failure(nb)
     prepared, title, not_run = prepare_notebook(nb, failure)
     title = header.title or title or header.stage
     exporter = _exporter()
@@ -510,7 +667,8 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
             "duration": _duration(nb.get("duration_s")),
             "report": report,
             "notebook": (report[: -len(".html")] + ".ipynb") if report and report.endswith(".html") else None,
-            "metrics": [(k, format_value(v, 80)) for k, v in (nb.get("metrics") or {}).items()],
+            # a metric the stage could not compute on this data is recorded as null and read "n/a"
+            "metrics": [(k, format_value(v, 80, none="n/a")) for k, v in (nb.get("metrics") or {}).items()],
             "failure": failure,
         })
     profile_params = ((manifest.get("parameters") or {}).get("profile") or {})

@@ -9,7 +9,10 @@ One run::
 
 ``run_id`` is ``YYYYmmddTHHMMSS-<profile>`` (UTC); a suffix ``-2``, ``-3``... keeps it unique, so repeated or
 concurrent runs never overwrite anything. ``manifest.json`` and ``index.html`` are rewritten after every
-notebook, so a crash leaves a consistent index.
+notebook, so a crash leaves a consistent index. A run leaves nothing empty behind: when no stage wrote a product
+(e.g. 01 failed on a missing dataset file) its ``data/processed/<run_id>/`` is removed, while its reports (the
+failure at the top of the index) stay. Every published report is checked with
+:func:`contentlab.report.lint_html`; what it finds is logged as a warning and listed in the run's index.
 
 Parameters: every notebook gets ``profile``, ``dataset``, ``seed``, ``run_dir`` and ``report_dir`` (each only if
 its ``parameters`` cell declares it), then the profile's ``notebooks.<stage>`` entries, then ``--params``
@@ -31,6 +34,7 @@ import datetime as _dt
 import importlib
 import importlib.metadata
 import json
+import logging
 import math
 import os
 import re
@@ -47,9 +51,9 @@ import yaml
 
 from contentlab import config
 from contentlab.notebook import _jsonable, recorded_metrics
-from contentlab.pipeline import STAGES
+from contentlab.pipeline import STAGES, check_dataset_spec
 from contentlab.report import (
-    CellFailure, ReportHeader, export_html, find_failure, notebook_title, own_cell_numbers, write_index,
+    CellFailure, ReportHeader, export_html, find_failure, lint_report, notebook_title, own_cell_numbers, write_index,
 )
 
 KERNEL_NAME = "python3"  # jupyter_client starts it with the running interpreter (sys.executable)
@@ -57,6 +61,7 @@ COMMON_PARAMETERS = ("profile", "dataset", "seed", "run_dir", "report_dir")
 RUNNER_OWNED = ("profile", "run_dir", "report_dir")  # set by the runner, never by --params
 PRODUCTS_FILE = ".contentlab-products.json"
 LOCK_FILE = ".contentlab.lock"
+RUNNING_FILE = ".running.lock"  # in reports/<run_id>/, locked while the run is in progress (see clean_runs)
 
 OK, FAILED, NOT_RUN, PENDING, RUNNING, MISSING = "ok", "failed", "not run", "pending", "running", "missing"
 SKIPPED = "skipped"  # the notebook called contentlab.skip_stage(reason): its stage does not apply to the data
@@ -69,6 +74,8 @@ VERSIONED_PACKAGES = {
     "tokenizers": "tokenizers", "matplotlib": "matplotlib", "seaborn": "seaborn", "papermill": "papermill",
     "nbconvert": "nbconvert", "nbclient": "nbclient", "ipykernel": "ipykernel",
 }
+
+_log = logging.getLogger(__name__)
 
 _RUN_ID_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _TIMESTAMP = re.compile(r"^(\d{8}T\d{6})")
@@ -339,6 +346,47 @@ def _locked(path: Path):
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def _running(report_dir: Path):
+    """Hold ``report_dir/.running.lock`` while the run is in progress (released by the OS if the process dies)."""
+    path = report_dir / RUNNING_FILE
+    with open(path, "a+") as handle:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            fcntl = None
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def is_running(run_id: str) -> bool:
+    """Whether a ``contentlab run`` process is working on ``run_id`` right now."""
+    path = config.reports_dir() / run_id / RUNNING_FILE
+    if not path.is_file():
+        return False
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: trust the file
+        return True
+    try:
+        with open(path, "a+") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False  # a run that died: its lock file is left, nobody holds it
+
+
 def _newer_or_equal(a: str, b: str) -> bool:
     ma, mb = _TIMESTAMP.match(a), _TIMESTAMP.match(b)
     if ma and mb:
@@ -379,15 +427,118 @@ def point_latest(run_id: str) -> Path:
 
 def write_runs_index() -> Path:
     """Rewrite ``reports/index.html`` (all runs, newest first) under the reports lock."""
-    from contentlab.report import render_runs_index
-
     root = config.reports_dir()
     with _locked(root / LOCK_FILE):
-        text = render_runs_index(list_runs(), latest=latest_pointer())
-        staging = root / f".index.{os.getpid()}.html"
-        staging.write_text(text, encoding="utf-8")
-        staging.replace(root / "index.html")
+        return _write_runs_index_locked(root)
+
+
+def _write_runs_index_locked(root: Path) -> Path:
+    from contentlab.report import render_runs_index
+
+    text = render_runs_index(list_runs(), latest=latest_pointer())
+    staging = root / f".index.{os.getpid()}.html"
+    staging.write_text(text, encoding="utf-8")
+    staging.replace(root / "index.html")
     return root / "index.html"
+
+
+@dataclass
+class CleanResult:
+    kept: list[str]
+    removed: list[str]
+    paths: list[Path]  # directories deleted (or that would be, with dry_run)
+
+
+def _run_order(run_id: str, directories: Iterable[Path]) -> str:
+    """Sort key of a run: the timestamp of its id, else the time its directories were last written."""
+    m = _TIMESTAMP.match(run_id)
+    if m:
+        return m.group(1)
+    mtimes = [d.stat().st_mtime for d in directories if d.exists()]
+    stamp = _dt.datetime.fromtimestamp(max(mtimes, default=0.0), _dt.timezone.utc)
+    return f"{stamp:%Y%m%dT%H%M%S}"
+
+
+def clean_runs(keep: int = 1, dry_run: bool = False) -> CleanResult:
+    """Delete old runs: their ``reports/<run_id>/`` and ``data/processed/<run_id>/``; then rewrite ``reports/index.html``.
+
+    Kept: the ``keep`` newest runs, the run ``reports/latest`` points at, and any run still in progress
+    (:func:`is_running`). A run is a directory of ``reports/`` with a ``manifest.json`` or one named like a run id
+    (``YYYYmmddTHHMMSS-<profile>``), in ``reports/`` or ``data/processed/``. Nothing else under ``data/`` is
+    touched. Runs under the reports lock, so it never races ``latest`` being switched by a finishing run.
+    """
+    if keep < 1:
+        raise RunError(f"--keep must be at least 1 (the latest run is always kept), got {keep}")
+    reports, processed = config.reports_dir(), config.processed_dir()
+    if not reports.is_dir() and not processed.is_dir():
+        return CleanResult(kept=[], removed=[], paths=[])
+    reports.mkdir(parents=True, exist_ok=True)
+    with _locked(reports / LOCK_FILE):
+        ids: set[str] = set()
+        for root in (reports, processed):
+            if not root.is_dir():
+                continue
+            for d in root.iterdir():
+                if not d.is_dir() or d.is_symlink() or d.name.startswith("."):
+                    continue
+                if _TIMESTAMP.match(d.name) or (root == reports and (d / "manifest.json").is_file()):
+                    ids.add(d.name)
+        order = {r: _run_order(r, (reports / r, processed / r)) for r in ids}
+        newest_first = sorted(ids, key=lambda r: (order[r], r), reverse=True)
+        latest = latest_pointer()
+        kept = set(newest_first[:keep]) | {r for r in ids if r == latest or is_running(r)}
+        removed = [r for r in newest_first if r not in kept]
+        paths = [d for r in removed for d in (reports / r, processed / r) if d.is_dir()]
+        if not dry_run:
+            for d in paths:
+                shutil.rmtree(d)
+            if latest is not None and latest not in ids:  # a pointer to a run that no longer exists
+                for stale in (reports / "latest", reports / "latest.txt"):
+                    if stale.is_symlink() or stale.is_file():
+                        stale.unlink()
+            _write_runs_index_locked(reports)
+    return CleanResult(kept=[r for r in newest_first if r in kept], removed=removed, paths=paths)
+
+
+def _holds_products(run_dir: Path) -> bool:
+    """Whether a run directory holds any file a stage wrote (the runner's own bookkeeping does not count)."""
+    own = {PRODUCTS_FILE, PRODUCTS_FILE + ".tmp"}
+    return any(p.is_file() and not (p.parent == run_dir and p.name in own) for p in run_dir.rglob("*"))
+
+
+def prune_empty_run(run_id: str) -> list[Path]:
+    """Remove what a run left behind that holds nothing useful; returns the directories removed.
+
+    ``data/processed/<run_id>/`` goes when no stage wrote a file into it (e.g. 01 failed on a missing dataset
+    file). ``reports/<run_id>/`` goes, with its data directory, when the run was never published (no
+    ``manifest.json``); a published run keeps its reports, so a failed run's index still shows the failure.
+    """
+    removed = []
+    report_dir = config.reports_dir() / run_id
+    run_dir = config.processed_dir() / run_id
+    published = (report_dir / "manifest.json").is_file()
+    if report_dir.is_dir() and not report_dir.is_symlink() and not published:
+        shutil.rmtree(report_dir, ignore_errors=True)
+        removed.append(report_dir)
+    if run_dir.is_dir() and not run_dir.is_symlink() and (not published or not _holds_products(run_dir)):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        removed.append(run_dir)
+    return removed
+
+
+def report_check_note(res: "NotebookResult", detail: bool = False) -> str:
+    """One line for the run's index (kinds and counts) or, with ``detail``, the log (with the text found)."""
+    n = len(res.report_problems)
+    kinds: dict[str, int] = {}
+    for problem in res.report_problems:
+        kind = problem.split(":", 1)[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+    summary = ", ".join(f"{k} × {v}" for k, v in kinds.items())
+    text = (f"Report check: {res.report or res.name} shows {n} thing{'s' if n != 1 else ''} a report must not "
+            f"({summary})")
+    if detail:
+        text += ": " + "; ".join(res.report_problems[:5]) + (f"; and {n - 5} more" if n > 5 else "")
+    return text + "."
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -672,6 +823,7 @@ class NotebookResult:
     metrics: dict[str, Any] = field(default_factory=dict)
     title: str | None = None
     failure: CellFailure | None = None
+    report_problems: list[str] = field(default_factory=list)  # what contentlab.report.lint_html found
 
     def manifest_entry(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status,
@@ -776,9 +928,28 @@ def run_pipeline(
     now = _utcnow()
     # validate every parameter before creating anything
     probe = config.processed_dir() / "<run>"
-    resolve_parameters(prof, overrides, declared, probe, config.reports_dir() / "<run>")
+    probed = resolve_parameters(prof, overrides, declared, probe, config.reports_dir() / "<run>")
+    for values in probed.values():  # the dataset spec too: a misspelt key fails now, not in stage 01
+        if "dataset" in values:
+            try:
+                check_dataset_spec(values["dataset"])
+            except ValueError as exc:
+                raise RunError(f"profile {prof['name']}: {exc}") from None
+            break
 
     run_id, run_dir, report_dir = _allocate(prof["name"], run_id, now)
+    try:
+        with _running(report_dir):
+            return _run_allocated(prof, overrides, declared, selected, present, upstream, source_run, nb_dir, run_id,
+                                  run_dir, report_dir, now, cell_timeout, progress)
+    finally:
+        prune_empty_run(run_id)
+
+
+def _run_allocated(prof: Mapping[str, Any], overrides: dict[str, Any], declared: Mapping[str, Mapping[str, Any]],
+                   selected: Sequence[str], present: Sequence[str], upstream: Sequence[str], source_run: str | None,
+                   nb_dir: Path, run_id: str, run_dir: Path, report_dir: Path, now: _dt.datetime,
+                   cell_timeout: float | None, progress: Progress) -> RunResult:
     parameters = resolve_parameters(prof, overrides, declared, run_dir, report_dir)
     run_date = now.strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -819,7 +990,8 @@ def run_pipeline(
         tmp.replace(report_dir / "manifest.json")
         write_index(report_dir, manifest, run_date=run_date,
                     titles={r.name: r.title for r in results if r.title},
-                    failures={r.name: r.failure for r in results if r.failure is not None}, notes=notes)
+                    failures={r.name: r.failure for r in results if r.failure is not None},
+                    notes=notes + [report_check_note(r) for r in results if r.report_problems])
 
     progress.note(f"contentlab run {run_id} (profile {prof['name']}): {_display_path(report_dir)}")
     for r in results:
@@ -959,6 +1131,9 @@ def _run_one(res: NotebookResult, position: int, total: int, nb_dir: Path, run_d
     try:
         export_html(executed, out_html, header, res.failure, resources_path=nb_dir)
         res.report = out_html.name
+        res.report_problems = lint_report(out_html)
+        if res.report_problems:
+            _log.warning(report_check_note(res, detail=True))
     except Exception as exc:  # noqa: BLE001 - the run must still be published
         res.report = None
         if res.failure is None:

@@ -17,7 +17,10 @@ suspicious (e.g. CDNOW orders worth $0.00, which validation then rejects under `
 
 from __future__ import annotations
 
+import csv
+import difflib
 import importlib.util
+import inspect
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -258,13 +261,156 @@ _RETAIL_DATE_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M",
                         "%d-%m-%Y %H:%M", "%d/%m/%Y %H:%M", "%d.%m.%Y %H:%M")
 
 
-def _read_csv_text(path: Path, **kw: Any) -> pd.DataFrame:
-    try:
-        return pd.read_csv(path, dtype="str", keep_default_na=True, encoding="utf-8", **kw)
-    except UnicodeDecodeError:
-        return pd.read_csv(path, dtype="str", keep_default_na=True, encoding="latin-1", **kw)
-    except pd.errors.EmptyDataError:
+# Delimited text: encodings tried in this order (utf-8-sig also reads plain UTF-8 and drops a byte-order mark;
+# cp1252 is what Excel writes on Western Windows; latin-1 reads any byte) and delimiters sniffed among these.
+CSV_ENCODINGS = ("utf-8-sig", "cp1252", "latin-1")
+CSV_DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 64 * 1024
+_SNIFF_LINES = 50
+_DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+def _decode_sample(raw: bytes, encoding: str, truncated: bool) -> str:
+    """The sample as text (strict); a sample cut from a longer file loses its last, possibly partial, line."""
+    if truncated and b"\n" in raw:
+        raw = raw[: raw.rindex(b"\n")]
+    return raw.decode(encoding)
+
+
+def sniff_delimiter(sample: str, default: str = ",") -> str:
+    """The delimiter of a text table: among ``CSV_DELIMITERS``, the one that splits the header into more than
+    one field and gives that many fields on the most lines (ties: ``default``, then more fields). A file whose
+    header no candidate splits has one column: ``default``."""
+    lines = [ln for ln in sample.splitlines() if ln.strip()][:_SNIFF_LINES]
+    best: tuple[float, bool, int] | None = None
+    chosen = default
+    for d in CSV_DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=d)]
+        if not counts or counts[0] < 2:
+            continue
+        body = counts[1:]
+        share = sum(c == counts[0] for c in body) / len(body) if body else 1.0
+        score = (share, d == default, counts[0])
+        if best is None or score > best:
+            best, chosen = score, d
+    return chosen
+
+
+def _read_options_error(path: Path, exc: TypeError, table: str | None) -> DataValidationError:
+    """An unknown ``read_options`` key (pandas raises TypeError): name it, with the closest valid option."""
+    m = re.search(r"unexpected keyword argument '([^']+)'", str(exc))
+    if not m:
+        raise exc
+    key = m.group(1)
+    valid = [p for p in inspect.signature(pd.read_csv).parameters if p != "filepath_or_buffer"]
+    close = difflib.get_close_matches(key, valid, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    where = f"read_options.{table}" if table else "read_options"
+    return DataValidationError(f"{path.name}: {where}: unknown option {key!r} (rule 'known read option'; options "
+                               f"are those of pandas.read_csv, e.g. sep, encoding, quotechar, decimal){hint}")
+
+
+def _read_csv_text(path: Path, *, default_sep: str = ",", table: str | None = None, **kw: Any) -> pd.DataFrame:
+    """A delimited text file with every column as text; delimiter and encoding sniffed unless given in ``kw``.
+
+    The frame's ``attrs["read_as"]`` says how it was read. A file that still cannot be split into rows raises
+    :class:`DataValidationError` naming the file, the line and the ``read_options`` to set.
+    """
+    with open(path, "rb") as fh:
+        raw = fh.read(_SNIFF_BYTES + 1)
+    truncated = len(raw) > _SNIFF_BYTES
+    raw = raw[:_SNIFF_BYTES]
+    if not raw.strip():
         return pd.DataFrame()
+    given_sep = kw.pop("sep", None)
+    given_sep = kw.pop("delimiter", None) or given_sep
+    given_enc = kw.pop("encoding", None)
+    decimal, thousands = kw.pop("decimal", None), kw.pop("thousands", None)  # columns are text: applied below
+    encodings = [given_enc] if given_enc else list(CSV_ENCODINGS)
+    where = f"read_options: {{{table or '<table>'}: {{sep: ..., encoding: ...}}}}"
+    tried = []
+    for enc in encodings:
+        try:
+            sample = _decode_sample(raw, enc, truncated)
+        except (UnicodeDecodeError, LookupError):
+            tried.append(enc)
+            continue
+        sep = given_sep or sniff_delimiter(sample, default_sep)
+        try:
+            df = pd.read_csv(path, dtype="str", keep_default_na=True, encoding=enc, sep=sep, **kw)
+        except UnicodeDecodeError:
+            tried.append(enc)
+            continue
+        except pd.errors.EmptyDataError:
+            return pd.DataFrame()
+        except pd.errors.ParserError as exc:
+            detail = str(exc).replace("Error tokenizing data. C error: ", "").strip()
+            name = _DELIMITER_NAMES.get(sep, repr(sep))
+            raise DataValidationError(
+                f"{path.name}: 1 line violates 'same number of fields on every line' ({detail}; read as "
+                f"{name}-separated {enc}, {'as given' if given_sep else 'delimiter detected'}); if the delimiter, "
+                f"quoting or encoding is different, set it in the dataset spec: {where}") from None
+        except TypeError as exc:
+            raise _read_options_error(path, exc, table) from None
+        # columns stay text (validation types them): numbers with a decimal comma are rewritten here, as asked
+        # by read_options, or, in a ';'-separated file, in columns whose every value is such a number
+        if decimal is not None or thousands is not None:
+            decimals = _read_decimals(df, decimal or ".", thousands, whole_columns=False)
+        elif sep == ";":
+            decimals = _read_decimals(df, ",", None, whole_columns=True)
+        else:
+            decimals = []
+        df.attrs["read_as"] = {"sep": sep, "encoding": enc, "sep_detected": not given_sep,
+                               "encoding_detected": not given_enc, "decimal_columns": decimals,
+                               "decimal": decimal or ","}
+        return df
+    raise DataValidationError(f"{path.name}: cannot be decoded as {' or '.join(tried)} (rule 'readable text "
+                              f"encoding'); set the file's encoding in the dataset spec: {where}")
+
+
+def _read_decimals(df: pd.DataFrame, decimal: str, thousands: str | None, *, whole_columns: bool) -> list[str]:
+    """Rewrite numbers written with ``decimal`` (and ``thousands``) marks as plain ``1234.5`` text, in place;
+    returns the columns changed. ``whole_columns``: only columns whose every non-empty value is such a number
+    and at least one has the decimal mark (so text and ids are never touched)."""
+    whole = rf"\d{{1,3}}(?:{re.escape(thousands)}\d{{3}})+|\d+" if thousands else r"\d+"
+    pattern = rf"\s*[+-]?(?:{whole})(?:{re.escape(decimal)}\d+)?\s*"
+    changed = []
+    for col in df.columns:
+        s = df[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)) or not s.notna().any():
+            continue
+        text = s.astype("str")
+        match = text.str.fullmatch(pattern).fillna(False).to_numpy(dtype=bool) & s.notna().to_numpy()
+        if not match.any():
+            continue
+        marked = text[match].str.contains(decimal, regex=False)
+        if whole_columns and (not match[s.notna().to_numpy()].all() or not marked.any()):
+            continue
+        conv = text[match]
+        if thousands:
+            conv = conv.str.replace(thousands, "", regex=False)
+        conv = conv.str.replace(decimal, ".", regex=False).str.strip()
+        if (conv != text[match]).any():
+            out = s.astype(object)
+            out[match] = conv
+            df[col] = out.astype(s.dtype)
+            changed.append(str(col))
+    return changed
+
+
+def _read_as_note(path: Path, df: pd.DataFrame) -> str | None:
+    info = df.attrs.get("read_as")
+    if not info:
+        return None
+    how = [k for k in ("sep", "encoding") if info.get(f"{k}_detected")]
+    detected = f" ({' and '.join('delimiter' if k == 'sep' else k for k in how)} detected)" if how else ""
+    name = _DELIMITER_NAMES.get(info["sep"], repr(info["sep"]))
+    enc = "UTF-8" if info["encoding"] == "utf-8-sig" else info["encoding"]
+    note = f"{path.name}: read as {name}-separated text, {enc}{detected}"
+    if info.get("decimal_columns"):
+        mark = "decimal commas" if info.get("decimal") == "," else f"decimal mark {info.get('decimal')!r}"
+        note += f"; {mark} read in column(s) {', '.join(info['decimal_columns'])}"
+    return note
 
 
 def _parse_retail_dates(s: pd.Series) -> pd.Series:
@@ -335,6 +481,9 @@ def load_online_retail(path: str | Path, *, sheet: str | int | None = None) -> t
             f"(not an Online Retail file? columns found: {found})" for k in missing])
     variant = "Online Retail II" if "Price" in raw.columns or "Invoice" in raw.columns else "Online Retail"
     report.notes.append(f"format: {variant} ({suffix.lstrip('.') or 'csv'})")
+    read_as = _read_as_note(path, raw)
+    if read_as:
+        report.notes.append(read_as)
     n = len(df)
     report.rows_read = n
     invoice = _id_text(df["invoice"]).str.upper()
@@ -585,26 +734,30 @@ def _movielens_users(folder: Path, report: AdapterReport) -> pd.DataFrame | None
 # ------------------------------------------------------------------------------------------ generic
 
 
-def read_table_file(path: str | Path, **read_options: Any) -> pd.DataFrame:
+def read_table_file(path: str | Path, *, table: str | None = None, **read_options: Any) -> pd.DataFrame:
     """Read one table file as it is: CSV/TSV/TXT (every column as text), Parquet, XLSX, JSON lines.
 
-    An empty file gives an empty frame (validation then reports it as empty).
+    Delimited text: unless ``read_options`` set them, the encoding is the first of ``CSV_ENCODINGS`` that
+    reads the file and the delimiter is sniffed (:func:`sniff_delimiter`); ``attrs["read_as"]`` records both.
+    ``read_options`` go to the pandas reader (``read_csv``, ``read_excel``, ...). An empty file gives an empty
+    frame (validation then reports it as empty). ``table`` is only used in messages.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path, **read_options)
-    if suffix in (".xlsx", ".xlsm"):
-        return pd.read_excel(path, engine="openpyxl", **read_options)
-    if suffix in (".jsonl", ".ndjson"):
-        if path.stat().st_size == 0:
-            return pd.DataFrame()
-        return pd.read_json(path, lines=True, dtype=False, **read_options)
-    opts = {"sep": "\t" if suffix == ".tsv" else ","}
-    opts.update(read_options)
-    return _read_csv_text(path, **opts)
+    try:
+        if suffix in (".parquet", ".pq"):
+            return pd.read_parquet(path, **read_options)
+        if suffix in (".xlsx", ".xlsm"):
+            return pd.read_excel(path, engine="openpyxl", **read_options)
+        if suffix in (".jsonl", ".ndjson"):
+            if not path.read_bytes().strip():
+                return pd.DataFrame()
+            return pd.read_json(path, lines=True, dtype=False, **read_options)
+    except TypeError as exc:
+        raise _read_options_error(path, exc, table) from None
+    return _read_csv_text(path, default_sep="\t" if suffix == ".tsv" else ",", table=table, **read_options)
 
 
 def load_files(
@@ -619,13 +772,20 @@ def load_files(
 
     Columns named in the mapping are renamed; every source column named in a mapping must exist. Columns
     that are neither canonical nor mapped are passed on (validation drops them and lists them). Without
-    an ``events`` table an empty one is supplied (allowed to be empty, like MovieLens).
+    an ``events`` table an empty one is supplied (allowed to be empty, like MovieLens). A file with nothing
+    in it violates ``non-empty file``. ``read_options`` = {table: reader options} (``sep``, ``encoding``, ...);
+    without them a text file's delimiter and encoding are detected (:func:`read_table_file`) and noted.
+    Problems of all files are raised together.
     """
     mapping = dict(mapping or {})
     read_options = dict(read_options or {})
     unknown = [t for t in [*paths, *mapping] if t not in TABLES]
     if unknown:
         raise ValueError(f"unknown table(s) {sorted(set(unknown))}; canonical tables: {', '.join(TABLES)}")
+    unknown_opts = [t for t in read_options if t not in paths]
+    if unknown_opts:
+        raise ValueError(f"read_options for table(s) {sorted(unknown_opts)} that have no file in 'paths' "
+                         f"({', '.join(paths)}); read_options maps a table to the reader's options")
     report = AdapterReport("files")
     tables: dict[str, pd.DataFrame] = {}
     problems: list[str] = []
@@ -633,7 +793,18 @@ def load_files(
         p = Path(p)
         report.files.append(str(p))
         report.sources[table] = p.name
-        df = read_table_file(p, **dict(read_options.get(table, {})))
+        try:
+            df = read_table_file(p, table=table, **dict(read_options.get(table) or {}))
+        except DataValidationError as exc:
+            problems.extend(exc.problems)
+            continue
+        if df.shape[1] == 0:  # 0 bytes, blank lines only, or no columns: nothing to map
+            what = "0 bytes" if p.stat().st_size == 0 else "no header and no rows"
+            problems.append(f"{p.name}: table '{table}' is empty: 0 rows violate 'non-empty file' ({what})")
+            continue
+        note = _read_as_note(p, df)
+        if note:
+            report.notes.append(note)
         m = dict(mapping.get(table, {}))
         absent = [src for src in m if src not in df.columns]
         for src in absent:

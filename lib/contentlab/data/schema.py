@@ -12,6 +12,13 @@ from dataclasses import dataclass, field
 
 EVENT_TYPES = ("view", "cart", "purchase")
 
+# Time range of behaviour data (events, ratings, exposures, sign-ups). The lower bound predates every public
+# dataset the project reads (CDNOW and MovieLens 100K start in 1997) and the commercial web itself; it catches
+# Unix time 0 (1970-01-01) and other "no date" placeholders. The upper bound is the time of the run plus one
+# day (time-zone slack): a behaviour log cannot hold events that have not happened yet (2099-12-31).
+EARLIEST_TIMESTAMP = "1990-01-01"
+FUTURE_TOLERANCE_DAYS = 1
+
 
 @dataclass(frozen=True)
 class Column:
@@ -23,6 +30,8 @@ class Column:
     max: float | None = None  # inclusive upper bound for numbers
     strict_min: bool = False  # True: value must be > min (e.g. price > 0)
     allowed: tuple[str, ...] | None = None  # allowed values for categorical strings
+    in_time_range: bool = False  # datetimes: not before EARLIEST_TIMESTAMP, not after the run time + 1 day
+    not_isolated: bool = False  # datetimes: no small group of rows cut off from the bulk by a long empty gap
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ USERS = TableSpec(
     "users",
     (
         Column("user_id", "id", description="customer identifier (pseudonymised before display)"),
-        Column("signup_date", "datetime", description="account creation / first seen"),
+        Column("signup_date", "datetime", description="account creation / first seen", in_time_range=True),
         Column("region", "str", required=False, description="region or country"),
         Column("channel", "str", required=False, description="acquisition channel (organic, ads, social, email, ...)"),
         Column("age_band", "str", required=False),
@@ -82,7 +91,7 @@ PRODUCTS = TableSpec(
 EVENTS = TableSpec(
     "events",
     (
-        Column("timestamp", "datetime"),
+        Column("timestamp", "datetime", in_time_range=True, not_isolated=True),
         Column("user_id", "id"),
         Column("session_id", "id"),
         Column("product_id", "id"),
@@ -103,7 +112,7 @@ RATINGS = TableSpec(
         Column("user_id", "id"),
         Column("product_id", "id"),
         Column("rating", "float", min=1, max=5),
-        Column("timestamp", "datetime"),
+        Column("timestamp", "datetime", in_time_range=True, not_isolated=True),
         Column("review_text", "str", required=False),
     ),
     key=("user_id", "product_id", "timestamp"),
@@ -113,7 +122,7 @@ RATINGS = TableSpec(
 EXPOSURES = TableSpec(
     "exposures",
     (
-        Column("timestamp", "datetime"),
+        Column("timestamp", "datetime", in_time_range=True, not_isolated=True),
         Column("user_id", "id"),
         Column("content_id", "id"),
         Column("product_id", "id"),

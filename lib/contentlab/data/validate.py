@@ -11,9 +11,12 @@ What happens to bad input:
   time-zone-aware and naive values, a table left with no rows.
 - **rejected** (row removed, counted by rule with example values): values that cannot be coerced to the
   column's kind, nulls in required columns, numbers outside their bounds (``price > 0``,
-  ``1 <= rating <= 5``, ...), categorical values outside the allowed set (``event_type``), duplicate keys
-  (later duplicates dropped, the first kept), rows pointing at unknown users or products (policy: reject;
-  unknown users are never invented).
+  ``1 <= rating <= 5``, ...), categorical values outside the allowed set (``event_type``), behaviour times
+  outside :func:`time_range` (before 1990-01-01 or after the run + 1 day: ``timestamp between 1990-01-01 and
+  run date + 1 day``) or cut off from the bulk of the column by a long empty gap (:func:`_isolated`),
+  duplicate keys (later duplicates dropped, the first kept), rows pointing at users or products that were
+  rejected themselves (``product rejected (price > 0)``: the rule that rejected the product) or that are
+  unknown (policy: reject; unknown users are never invented).
 - **repaired** (row kept, counted): whitespace around ids and categorical values, case of categorical values
   (``" Purchase"`` -> ``"purchase"``), integral float ids (``17850.0`` -> ``"17850"``), tz-aware timestamps
   converted to tz-naive UTC.
@@ -38,7 +41,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from contentlab.data.schema import TABLES, Column, TableSpec
+from contentlab.data.schema import EARLIEST_TIMESTAMP, FUTURE_TOLERANCE_DAYS, TABLES, Column, TableSpec
 
 MAX_EXAMPLES = 5
 
@@ -49,6 +52,12 @@ FOREIGN_KEYS: dict[str, tuple[tuple[str, str, str], ...]] = {
     "exposures": (("user_id", "users", "user_id"), ("product_id", "products", "product_id")),
 }
 FOREIGN_KEY_POLICY = "reject"  # rows pointing at unknown users/products are rejected, never invented
+_ENTITY = {"users": "user", "products": "product"}  # referenced table -> what one of its rows is called
+
+# isolated timestamps: at most this share of rows, cut off from the central rows by an empty gap longer than
+# the span of the central rows (and at least ISOLATION_MIN_GAP_DAYS)
+ISOLATION_MAX_SHARE = 0.01
+ISOLATION_MIN_GAP_DAYS = 30
 
 # a UTC offset / zone marker after a time of day: 10:00Z, 10:00:00+01:00, 10:00 +0100, 10:00 UTC
 _TZ_RE = re.compile(r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?\s*(?:Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
@@ -125,6 +134,7 @@ class RuleResult:
     examples: list[Any] = field(default_factory=list)
     action: str = "rejected"  # "rejected" | "repaired"
     text: str = ""  # a stored message (reports read back from JSON)
+    detail: str = ""  # what the rule compared against (bounds, the rejected row referred to, ...)
 
     @property
     def message(self) -> str:
@@ -132,16 +142,20 @@ class RuleResult:
             return self.text
         where = f"column '{self.column}'" if "," not in self.column else f"columns ({self.column})"
         ex = ", ".join(_fmt_value(v) for v in self.examples)
+        ex = f"{self.detail}; examples: {ex}" if self.detail else f"examples: {ex}"
         row, verb = _plural(self.count)
         if self.action == "repaired":
-            return f"{self.source}: {where}: {self.count} {row} repaired by '{self.rule}' (examples: {ex})"
-        return f"{self.source}: {where}: {self.count} {row} {verb} '{self.rule}' (examples: {ex})"
+            return f"{self.source}: {where}: {self.count} {row} repaired by '{self.rule}' ({ex})"
+        return f"{self.source}: {where}: {self.count} {row} {verb} '{self.rule}' ({ex})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "column": self.column, "rule": self.rule, "count": int(self.count), "action": self.action,
             "examples": [_json_safe(v) for v in self.examples], "message": self.message,
         }
+        if self.detail:
+            out["detail"] = self.detail
+        return out
 
 
 @dataclass
@@ -158,6 +172,9 @@ class TableReport:
     repaired: list[RuleResult] = field(default_factory=list)
     dropped_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # key value -> rule of the rejected rows of a one-column-key table (users, products) whose key was not
+    # kept: rows of other tables referring to them are rejected as "<user|product> rejected (<rule>)"
+    rejected_keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def rejected_by_rule(self) -> dict[str, int]:
@@ -186,6 +203,7 @@ class ValidationReport:
 
     tables: dict[str, TableReport] = field(default_factory=dict)
     foreign_key_policy: str = FOREIGN_KEY_POLICY
+    time_range: dict[str, str] = field(default_factory=dict)  # {"earliest": ..., "latest": ...} as applied
 
     @property
     def rows_in(self) -> int:
@@ -212,11 +230,13 @@ class ValidationReport:
             "rows_rejected": self.rows_rejected, "rows_repaired": self.rows_repaired,
             "tables": {name: t.to_dict() for name, t in self.tables.items()},
             "foreign_key_policy": self.foreign_key_policy,
+            "time_range": dict(self.time_range),
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ValidationReport":
-        rep = cls(foreign_key_policy=d.get("foreign_key_policy", FOREIGN_KEY_POLICY))
+        rep = cls(foreign_key_policy=d.get("foreign_key_policy", FOREIGN_KEY_POLICY),
+                  time_range=dict(d.get("time_range") or {}))
         for name, t in d.get("tables", {}).items():
             tr = TableReport(table=t["table"], source=t["source"], rows_in=t["rows_in"], rows_kept=t["rows_kept"],
                              rows_rejected=t["rows_rejected"], rows_repaired=t["rows_repaired"],
@@ -224,7 +244,7 @@ class ValidationReport:
             for r in t.get("rules", []):
                 rr = RuleResult(source=t["source"], column=r["column"], rule=r["rule"], count=r["count"],
                                 examples=list(r.get("examples", [])), action=r.get("action", "rejected"),
-                                text=r.get("message", ""))
+                                text=r.get("message", ""), detail=r.get("detail", ""))
                 (tr.repaired if rr.action == "repaired" else tr.rejected).append(rr)
             rep.tables[name] = tr
         return rep
@@ -438,6 +458,58 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
 
+def time_range(now: pd.Timestamp | _dt.datetime | str | None = None) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(earliest, latest)`` accepted for behaviour timestamps: ``EARLIEST_TIMESTAMP`` and ``now`` (UTC, default:
+    the current time) plus ``FUTURE_TOLERANCE_DAYS``; tz-naive UTC like the validated columns."""
+    now = pd.Timestamp.now(tz="UTC") if now is None else pd.Timestamp(now)
+    if now.tzinfo is not None:
+        now = now.tz_convert("UTC").tz_localize(None)
+    return pd.Timestamp(EARLIEST_TIMESTAMP), (now + pd.Timedelta(days=FUTURE_TOLERANCE_DAYS)).floor("s")
+
+
+def _time_range_rule(col: Column) -> str:
+    return f"{col.name} between {EARLIEST_TIMESTAMP} and run date + {FUTURE_TOLERANCE_DAYS} day"
+
+
+def _isolated(values: pd.Series, alive: np.ndarray) -> tuple[np.ndarray, str]:
+    """Rows (among ``alive``) whose time is cut off from the bulk of the column by a long empty gap.
+
+    The bulk is the central 98% of the times (1st to 99th percentile). Walking outwards from it, the first
+    empty gap longer than the bulk's span (and than ``ISOLATION_MIN_GAP_DAYS``) cuts off everything beyond it:
+    at most 1% of the rows on each side, e.g. a few events in 2015 in a 2024 log. Returns the mask and a
+    description of the bounds for the message.
+    """
+    n_all = len(values)
+    mask = np.zeros(n_all, dtype=bool)
+    ok = alive & values.notna().to_numpy()
+    t = values.to_numpy(dtype="datetime64[ns]")[ok].astype(np.int64)
+    n = len(t)
+    k = int(n * ISOLATION_MAX_SHARE)
+    if k == 0:
+        return mask, ""
+    part = np.partition(t, [k, n - 1 - k])
+    lo, hi = int(part[k]), int(part[n - 1 - k])
+    day = 86_400 * 10**9
+    gap = max(hi - lo, ISOLATION_MIN_GAP_DAYS * day)
+    iso = np.zeros(n, dtype=bool)
+    upper = np.sort(t[t >= hi])
+    wide = np.diff(upper) > gap
+    if wide.any():
+        iso |= t >= upper[int(np.argmax(wide)) + 1]
+    lower = np.sort(t[t <= lo])
+    wide = np.diff(lower) > gap
+    if wide.any():
+        iso |= t <= lower[len(wide) - 1 - int(np.argmax(wide[::-1]))]
+    if not iso.any():
+        return mask, ""
+    mask[np.flatnonzero(ok)[iso]] = True
+    lo_ts, hi_ts = pd.Timestamp(lo), pd.Timestamp(hi)
+    detail = (f"the central 98% of rows lie between {lo_ts:%Y-%m-%d} and {hi_ts:%Y-%m-%d} "
+              f"({(hi - lo) / day:,.0f} days); these rows lie beyond an empty gap of more than "
+              f"{gap / day:,.0f} days (the longer of that span and {ISOLATION_MIN_GAP_DAYS} days)")
+    return mask, detail
+
+
 def _final_dtype(values: pd.Series, col: Column) -> pd.Series:
     if col.kind == "int":
         if values.isna().any():
@@ -457,11 +529,13 @@ class _Ledger:
 
     def __init__(self, n: int, source: str):
         self.alive = np.ones(n, dtype=bool)
+        self.rule_of = np.full(n, None, dtype=object)  # the rule each rejected row fell under
         self.source = source
         self.results: list[RuleResult] = []
         self.full_column_failures: list[str] = []
 
-    def reject(self, mask: np.ndarray, column: str, rule: str, shown: pd.Series | list, *, fatal_if_all: bool = True):
+    def reject(self, mask: np.ndarray, column: str, rule: str, shown: pd.Series | list, *, fatal_if_all: bool = True,
+               detail: str = ""):
         mask = np.asarray(mask, dtype=bool)
         total = int(mask.sum())
         if total == 0:
@@ -470,12 +544,15 @@ class _Ledger:
         count = int(new.sum())
         if fatal_if_all and total == len(mask) and len(mask) > 0:
             ex = ", ".join(_fmt_value(v) for v in _examples(_pick(shown, mask)))
+            ex = f"{detail}; examples: {ex}" if detail else f"examples: {ex}"
             self.full_column_failures.append(
-                f"{self.source}: column '{column}': all {total} rows violate '{rule}' (examples: {ex}); "
+                f"{self.source}: column '{column}': all {total} rows violate '{rule}' ({ex}); "
                 f"the column is unusable"
             )
         if count:
-            self.results.append(RuleResult(self.source, column, rule, count, _examples(_pick(shown, new))))
+            self.results.append(RuleResult(self.source, column, rule, count, _examples(_pick(shown, new)),
+                                           detail=detail))
+            self.rule_of[new] = rule
         self.alive &= ~mask
 
 
@@ -491,12 +568,14 @@ def validate_table(
     source: str | None = None,
     *,
     allow_empty: bool = False,
+    now: pd.Timestamp | _dt.datetime | str | None = None,
 ) -> tuple[pd.DataFrame, TableReport]:
     """Check one table against ``spec``; return the clean frame and its :class:`TableReport`.
 
     The clean frame has the spec's columns (in spec order, optional ones only when present), canonical
     dtypes (ids/text ``str``, ``float64``, ``int64``, ``bool``, ``datetime64[ns]`` tz-naive UTC) and a fresh
     ``RangeIndex``. Columns that are not in the spec are dropped and listed in ``dropped_columns``.
+    ``now`` (default: the current time) sets the upper bound of behaviour timestamps (:func:`time_range`).
     Raises :class:`DataValidationError` for fatal problems (see the module docstring).
     """
     if isinstance(spec, str):
@@ -585,6 +664,18 @@ def validate_table(
             viol = vals.notna().to_numpy() & ~vals.isin(col.allowed).to_numpy(dtype=bool)
             rule = f"{col.name} in ({', '.join(col.allowed)})"
             ledger.reject(viol, col.name, rule, df[col.name])
+        if col.kind == "datetime" and col.in_time_range:
+            earliest, latest = time_range(now)
+            viol = (vals.notna() & ((vals < earliest) | (vals > latest))).to_numpy(dtype=bool)
+            ledger.reject(viol, col.name, _time_range_rule(col), vals,
+                          detail=f"accepted: {earliest:%Y-%m-%d} to {latest:%Y-%m-%d %H:%M} UTC")
+
+    # 3b. times cut off from the bulk of the column (a few rows years away from the rest)
+    for col in present:
+        if col.kind == "datetime" and col.not_isolated:
+            iso, detail = _isolated(clean[col.name], ledger.alive)
+            ledger.reject(iso, col.name, f"{col.name} not isolated from the bulk of the data", clean[col.name],
+                          fatal_if_all=False, detail=detail)
 
     # 4. duplicate keys among the surviving rows (first occurrence kept)
     key = [k for k in spec.key if k in clean]
@@ -612,6 +703,13 @@ def validate_table(
         raise DataValidationError(ledger.full_column_failures)
 
     out = pd.DataFrame({c.name: _final_dtype(clean[c.name][ledger.alive].reset_index(drop=True), c) for c in present})
+    if len(spec.key) == 1 and spec.key[0] in clean:
+        keys = clean[spec.key[0]]
+        gone = ~ledger.alive & keys.notna().to_numpy()
+        kept = set(keys[ledger.alive].tolist())
+        for key_value, rule in zip(keys[gone].tolist(), ledger.rule_of[gone].tolist()):
+            if key_value not in kept:
+                report.rejected_keys.setdefault(key_value, rule)
     report.rejected = ledger.results
     report.rows_kept = int(ledger.alive.sum())
     report.rows_rejected = n - report.rows_kept
@@ -623,10 +721,18 @@ def validate_table(
 
 
 def _check_foreign_keys(
-    df: pd.DataFrame, report: TableReport, references: Mapping[str, pd.DataFrame]
+    df: pd.DataFrame, report: TableReport, references: Mapping[str, pd.DataFrame],
+    reference_reports: Mapping[str, TableReport] | None = None,
 ) -> pd.DataFrame:
+    """Reject rows pointing at a user / product that is not kept.
+
+    A row whose user or product was in its file but rejected there is counted under
+    ``"<user|product> rejected (<that row's rule>)"`` (e.g. ``product rejected (price > 0)``); only a row
+    pointing at an id found nowhere falls under ``"<column> exists in <table>.<column>"``.
+    """
     n = len(df)
     ledger = _Ledger(n, report.source)
+    reference_reports = reference_reports or {}
     for col, ref_table, ref_col in FOREIGN_KEYS.get(report.table, ()):
         if col not in df.columns:
             continue
@@ -636,13 +742,26 @@ def _check_foreign_keys(
                                 f"(no {ref_table} table)")
             continue
         unknown = ~df[col].isin(set(ref[ref_col].tolist())).to_numpy(dtype=bool)
-        ledger.reject(unknown, col, f"{col} exists in {ref_table}.{ref_col}", df[col])
+        ref_report = reference_reports.get(ref_table)
+        cascaded = np.zeros(n, dtype=bool)
+        if ref_report is not None and ref_report.rejected_keys and unknown.any():
+            why = df[col].map(ref_report.rejected_keys).where(unknown, None)
+            cascaded = why.notna().to_numpy(dtype=bool)
+            entity = _ENTITY.get(ref_table, ref_table)
+            for rule in pd.unique(why.dropna()):
+                ledger.reject((why == rule).to_numpy(dtype=bool), col, f"{entity} rejected ({rule})", df[col],
+                              fatal_if_all=False,
+                              detail=f"the {entity} was rejected in {ref_report.source} under '{rule}'")
+        ledger.reject(unknown & ~cascaded, col, f"{col} exists in {ref_table}.{ref_col}", df[col])
     if ledger.full_column_failures:
         raise DataValidationError(ledger.full_column_failures)
     report.rejected.extend(ledger.results)
     dropped = int((~ledger.alive).sum())
     report.rows_kept -= dropped
     report.rows_rejected += dropped
+    if n and report.rows_kept == 0:
+        raise DataValidationError(f"{report.source}: table '{report.table}': all {report.rows_in} rows rejected ("
+                                  + "; ".join(r.message for r in report.rejected) + ")")
     return df[ledger.alive].reset_index(drop=True) if dropped else df
 
 
@@ -651,12 +770,14 @@ def validate_tables(
     sources: Mapping[str, str] | None = None,
     *,
     allow_empty: Iterable[str] = (),
+    now: pd.Timestamp | _dt.datetime | str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], ValidationReport]:
     """Validate every canonical table of a dataset, then the foreign keys between them.
 
     ``sources`` maps a table name to the file (or name) it came from, used in messages. Tables named in
-    ``allow_empty`` may have zero rows (e.g. the implicit events of a ratings-only source). Tables that
-    are not canonical raise. All fatal problems of all tables are raised together.
+    ``allow_empty`` may have zero rows (e.g. the implicit events of a ratings-only source). ``now`` (default:
+    the current time) sets the upper bound of behaviour timestamps. Tables that are not canonical raise.
+    All fatal problems of all tables are raised together.
     """
     sources = dict(sources or {})
     allow_empty = set(allow_empty)
@@ -666,12 +787,14 @@ def validate_tables(
                                   + ", ".join(TABLES))
     order = [t for t in TABLES if t in tables and tables[t] is not None]
     clean: dict[str, pd.DataFrame] = {}
-    report = ValidationReport()
+    earliest, latest = time_range(now)
+    now = latest - pd.Timedelta(days=FUTURE_TOLERANCE_DAYS)  # one clock for every table
+    report = ValidationReport(time_range={"earliest": str(earliest), "latest": str(latest)})
     problems: list[str] = []
     for name in order:
         try:
             clean[name], report.tables[name] = validate_table(
-                tables[name], TABLES[name], sources.get(name, name), allow_empty=name in allow_empty)
+                tables[name], TABLES[name], sources.get(name, name), allow_empty=name in allow_empty, now=now)
         except DataValidationError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -679,7 +802,7 @@ def validate_tables(
     for name in order:
         if name in FOREIGN_KEYS:
             try:
-                clean[name] = _check_foreign_keys(clean[name], report.tables[name], clean)
+                clean[name] = _check_foreign_keys(clean[name], report.tables[name], clean, report.tables)
             except DataValidationError as exc:
                 problems.extend(exc.problems)
     if problems:

@@ -10,6 +10,9 @@ that hundreds of campaigns take seconds; ``tests/test_feedback_coverage.py`` che
 - false positives under no effect (``lift = 0``): the share of campaigns with at least one significant comparison
   after correction (family-wise error rate, Holm controls it at alpha) and the share of all tests that are.
 
+:func:`judge_study` judges each against its goal with its 95% CI (``meets`` / ``consistent with`` / ``misses``;
+only ``misses`` is a shortfall) and :func:`power_report` flags a campaign size too small to detect the planted lift.
+
 Campaigns are stacked into one ``simulate_campaign`` call (user ids carry the campaign number): outcomes are
 independent draws per impression, so this is the same as one call per campaign, only faster.
 """
@@ -141,6 +144,7 @@ class StudyResult:
     power: float  # share of (planted-lift) comparisons significant after correction
     effect_table: pd.DataFrame | None = None  # every comparison of the planted-lift campaigns
     null_table: pd.DataFrame | None = None  # every comparison of the no-effect campaigns
+    n_users: int | None = None  # users per campaign
 
     def describe(self) -> str:
         def ci(p: float, n: int) -> str:
@@ -182,4 +186,115 @@ def coverage_study(n_campaigns: int = 500, lift: float = 0.15, n_users: int = 20
     null = _batched(null_campaigns, 0.0, n_users, impressions_per_user, seed + 7919, alpha, correction, base, batch)
     fwer = float(null.groupby("campaign")["significant"].any().mean())
     return StudyResult(n_campaigns, lift, float(covered.mean()), by_level, int(len(eff)), null_campaigns, fwer,
-                       float(null["significant"].mean()), float(eff["significant"].mean()), eff, null)
+                       float(null["significant"].mean()), float(eff["significant"].mean()), eff, null, n_users)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# judging a simulated rate against its goal, with its uncertainty
+
+MEETS, CONSISTENT, MISSES = "meets", "consistent with", "misses"
+DEFAULT_POWER_GOAL = 0.8  # the conventional target, the feedback notebook's ``power_target`` default
+
+
+@dataclass
+class Verdict:
+    """A rate estimated by simulation against a goal: ``status`` is ``"meets"`` (the whole 95% CI satisfies the
+    goal), ``"misses"`` (the whole CI violates it) or ``"consistent with"`` (the CI straddles the goal: the
+    simulation cannot tell; more campaigns would). Only ``"misses"`` is a shortfall."""
+
+    what: str
+    estimate: float
+    low: float
+    high: float
+    goal: str
+    status: str
+
+    @property
+    def shortfall(self) -> bool:
+        return self.status == MISSES
+
+    def line(self) -> str:
+        word = {MEETS: "MEETS", CONSISTENT: "CONSISTENT WITH", MISSES: "MISSES"}[self.status]
+        tail = "" if self.status != CONSISTENT else " (the CI straddles the goal: more campaigns would decide)"
+        return (f"{self.what}: {100 * self.estimate:.2f}% (95% CI {100 * self.low:.2f}–{100 * self.high:.2f}%) "
+                f"{word} the goal {self.goal}{tail}")
+
+
+def clustered_mean_ci(values_by_cluster: pd.Series, weights: pd.Series | None = None,
+                      alpha: float = 0.05) -> tuple[float, float, float]:
+    """Mean of a per-cluster share (e.g. share of a campaign's tests that are significant) with a CI over clusters
+    (ratio estimator, normal approximation): the comparisons of one campaign are not independent of each other."""
+    x = values_by_cluster.to_numpy(float)
+    w = np.ones_like(x) if weights is None else weights.to_numpy(float)
+    n = len(x)
+    est = float((x * w).sum() / w.sum())
+    if n < 2:
+        return est, 0.0, 1.0
+    resid = w * (x - est) / w.mean()
+    se = float(np.sqrt((resid ** 2).sum() / (n * (n - 1))))
+    z = stats.norm.isf(alpha / 2)
+    return est, max(0.0, est - z * se), min(1.0, est + z * se)
+
+
+def judge_at_most(what: str, estimate: float, low: float, high: float, goal: float) -> Verdict:
+    status = MEETS if high <= goal else (MISSES if low > goal else CONSISTENT)
+    return Verdict(what, estimate, low, high, f"<= {100 * goal:g}%", status)
+
+
+def judge_within(what: str, estimate: float, low: float, high: float, lo_goal: float, hi_goal: float) -> Verdict:
+    if lo_goal <= low and high <= hi_goal:
+        status = MEETS
+    elif high < lo_goal or low > hi_goal:
+        status = MISSES
+    else:
+        status = CONSISTENT
+    return Verdict(what, estimate, low, high, f"in [{100 * lo_goal:g}%, {100 * hi_goal:g}%]", status)
+
+
+def _share_by_campaign(table: pd.DataFrame, flag: pd.Series) -> tuple[pd.Series, pd.Series]:
+    g = flag.groupby(table["campaign"])
+    return g.mean(), g.size()
+
+
+def judge_study(res: StudyResult, fpr_goal: float = 0.05, coverage_goal: tuple[float, float] = (0.93, 0.97)
+                ) -> list[Verdict]:
+    """The study's promises with their 95% CIs: CI coverage of the planted lift, the family-wise error rate and the
+    per-test false-positive rate after correction (shares of tests are judged with a CI over campaigns)."""
+    eff, null = res.effect_table, res.null_table
+    covered = (eff["lift_low"] <= res.lift) & (res.lift <= eff["lift_high"])
+    verdicts = [judge_within("coverage of the 95% CI", *clustered_mean_ci(*_share_by_campaign(eff, covered)),
+                             *coverage_goal)]
+    any_fp = null.groupby("campaign")["significant"].any()
+    k, n = int(any_fp.sum()), int(len(any_fp))
+    lo, hi = fs.wilson_interval(k, n)
+    verdicts.append(judge_at_most(f"campaigns with any false positive after correction (FWER, {k} of {n})",
+                                  k / n, float(lo), float(hi), fpr_goal))
+    verdicts.append(judge_at_most("tests significant under no effect after correction (per-test rate)",
+                                  *clustered_mean_ci(*_share_by_campaign(null, null["significant"])), fpr_goal))
+    return verdicts
+
+
+def power_report(res: StudyResult, alpha: float = 0.05, goal: float = DEFAULT_POWER_GOAL,
+                 base: dict[tuple[str, str], float] | None = None, impressions_per_user: float = 5.0
+                 ) -> tuple[bool, list[str]]:
+    """Power after correction per level of comparison; ``(low, lines)`` where ``low`` says some level detects the
+    planted lift in fewer than ``goal`` of its comparisons, with the campaign size 80% power would need."""
+    base = base or DEFAULT_BASE
+    eff = res.effect_table
+    lines, low = [], False
+    for level, sig in eff.groupby("level", sort=False)["significant"]:
+        p = float(sig.mean())
+        flag = p < goal
+        low |= flag
+        lines.append(f"power after correction, {level}: {100 * p:.1f}% of comparisons detect the planted "
+                     f"{res.lift:+.0%} lift{' — LOW POWER (goal ' + f'{100 * goal:g}%)' if flag else ''}")
+    if low:
+        # segment x channel cells, the smallest base rate, Bonferroni for the whole family (Holm's first step)
+        n_tests = int(eff.groupby("campaign").size().median())
+        p0 = min(base.values())
+        per_arm = fs.sample_size_two_proportions(p0, p0 * (1 + res.lift), alpha / n_tests, goal)
+        users = 2 * per_arm * len(base) / max(impressions_per_user, 1e-9)
+        lines.append(f"a campaign would need about {users:,.0f} users (not {res.n_users:,}) for {100 * goal:g}% power "
+                     f"on its smallest segment x channel cell (CTR {100 * p0:.1f}%, {n_tests} tests corrected "
+                     f"together); the checks above stand, but at this size most real effects go undetected")
+    return low, lines

@@ -10,6 +10,12 @@ Exposure sources (``FeedbackConfig.exposures_source``):
 - ``"dataset"``: the dataset's own ``exposures`` table (real logs, validated on load);
 - ``"auto"``: ``"campaign"`` when the dataset has planted truth and 04's content exists, else ``"dataset"``.
 
+Small cells: every per-group table of the report (channel, segment, segment × channel, each variant) goes
+through :meth:`FeedbackResult.withhold_small_cells` first: a row whose group has fewer than ``MIN_CELL`` users
+(in that variant, or in the smaller arm of a comparison) has its figures withheld, the shared rule of
+:mod:`contentlab.privacy`. Plots show :meth:`FeedbackResult.shown` rows only. The files written for the next cycle
+(``feedback_priors.json``, ``ab_results.parquet``) keep every cell.
+
 Segments are 02's profile segments whenever ``user_profiles.parquet`` exists (that is what 04 generates for and
 what the priors are keyed by); with planted truth each profile segment is labelled with the true segment most of
 its users belong to (majority vote) and its right answer is the truth's expected rate under the segment's actual
@@ -29,6 +35,7 @@ import pandas as pd
 from contentlab.feedback import analysis as A
 from contentlab.feedback import bayes, campaign, cuped, loop
 from contentlab.feedback import stats as fs
+from contentlab.privacy import MIN_CELL
 
 CONTENT_FILE = "content.parquet"
 PROFILES_FILE = "user_profiles.parquet"
@@ -118,6 +125,61 @@ class FeedbackResult:
             return None
         return bool(self.truth_table["agrees"].all())
 
+    # small cells -------------------------------------------------------------------------------------------
+    def _users_by_cell(self) -> dict[tuple[str, str, str], int]:
+        cached = getattr(self, "_cell_users_cache", None)
+        if cached is not None:
+            return cached
+        exp = self.exposures
+        counts: dict[tuple[str, str, str], int] = {}
+        for keys in ([], ["segment"], ["channel"], ["segment", "channel"]):
+            n = exp.groupby([*keys, "variant"], observed=True)[PERSON].nunique()
+            for idx, value in n.items():
+                idx = idx if isinstance(idx, tuple) else (idx,)
+                labels = dict(zip([*keys, "variant"], map(str, idx)))
+                counts[(labels.get("segment", A.ALL), labels.get("channel", A.ALL), labels["variant"])] = int(value)
+        self._cell_users_cache = counts
+        return counts
+
+    def cell_users(self, table: pd.DataFrame) -> pd.Series:
+        """Users behind each row of a per-group table (columns ``segment`` / ``channel``, ``"all"`` or absent =
+        pooled): with a ``variant`` column the users shown that variant, else the users of the smaller arm."""
+        counts = self._users_by_cell()
+        arms = [self.config.control, self.config.treatment]
+        out = []
+        for _, row in table.iterrows():
+            seg = str(row["segment"]) if "segment" in table else A.ALL
+            ch = str(row["channel"]) if "channel" in table else A.ALL
+            if "variant" in table:
+                out.append(counts.get((seg, ch, str(row["variant"])), 0))
+            else:
+                out.append(min(counts.get((seg, ch, v), 0) for v in arms))
+        return pd.Series(out, index=table.index, dtype="int64")
+
+    def withhold_small_cells(self, table: pd.DataFrame, value_cols: list[str] | None = None,
+                             min_cell: int = MIN_CELL) -> tuple[pd.DataFrame, int]:
+        """A per-group table for display under the small-cell rule; returns ``(table, rows withheld)``.
+
+        Adds the users behind each row (``users`` per variant, or ``smaller_arm_users`` for a comparison) and
+        withholds every figure of the rows under ``min_cell`` (all columns except the group labels, unless
+        ``value_cols`` names them)."""
+        from contentlab.report import withhold_small_cells
+
+        labels = [c for c in ("level", "segment", "true_segment", "channel", "variant", "feature") if c in table]
+        count_col = "users" if "variant" in table else "smaller_arm_users"
+        t = table.copy()
+        users = self.cell_users(t)
+        if count_col in t:
+            t[count_col] = users
+        else:
+            t.insert(max((t.columns.get_loc(c) for c in labels), default=-1) + 1, count_col, users)
+        cols = value_cols if value_cols is not None else [c for c in t.columns if c not in labels and c != count_col]
+        return withhold_small_cells(t, count_col, cols, min_cell)
+
+    def shown(self, table: pd.DataFrame, min_cell: int = MIN_CELL) -> pd.DataFrame:
+        """The rows of a per-group table that the small-cell rule lets a plot show."""
+        return table[self.cell_users(table) >= min_cell]
+
     def metrics(self) -> dict[str, Any]:
         """The recorded metrics (fixed names) plus a few context values."""
         cmp = self.comparison
@@ -142,6 +204,13 @@ class FeedbackResult:
             out["segments_checked"] = int(len(self.truth_table))
         return out
 
+    def _shown_cells(self) -> set[tuple[str, str]]:
+        rows = pd.DataFrame([{"segment": A.ALL, "channel": str(ch)} for ch in self.verdicts])
+        if rows.empty:
+            return set()
+        rows = self.shown(rows)
+        return set(zip(rows["segment"], rows["channel"]))
+
     def summary_markdown(self) -> str:
         """Summary first: SRM alarm (if any), one verdict per channel, truth check, the loop."""
         cfg = self.config
@@ -159,14 +228,22 @@ class FeedbackResult:
             f"{int(self.comparison['p'].notna().sum())} comparisons (per channel, per segment, per segment × channel) "
             f"corrected together with {corr} at α = {cfg.alpha}; "
             f"{int(self.comparison['significant'].sum())} are significant after correction.")
-        for v in self.verdicts.values():
-            parts.append("- " + v["text"])
+        small = {(A.ALL, str(ch)) for ch in self.verdicts} - self._shown_cells()
+        for ch, v in self.verdicts.items():
+            if (A.ALL, str(ch)) in small:
+                parts.append(f"- **{ch}**: figures withheld (fewer than {MIN_CELL} users in an arm).")
+            else:
+                parts.append("- " + v["text"])
         if not self.srm.flag:
             parts.append(self.srm.describe())
         if self.has_truth:
             t = self.truth_table
             agree = int(t["agrees"].sum())
-            lines = ", ".join(f"{r.segment} → {r.analysis_winner} (planted: {r.true_winner})" for r in t.itertuples())
+            shown = self.shown(t)
+            lines = ", ".join(f"{r.segment} → {r.analysis_winner} (planted: {r.true_winner})" for r in shown.itertuples())
+            if len(shown) < len(t):
+                lines += (f"{'; ' if len(shown) else ''}{len(t) - len(shown)} segment(s) with fewer than {MIN_CELL} "
+                          "users in an arm not named")
             wrong = int(t["contradicts"].sum())
             open_ = int((t["analysis_winner"] == A.INCONCLUSIVE).sum())
             if self.planted_truth_agrees:

@@ -2,6 +2,7 @@
 hybrid models, the shared metrics, fast full-catalogue top-N, hyperparameter search and the stage's outputs.
 
 Modules: :mod:`~contentlab.recommend.interactions`, :mod:`~contentlab.recommend.split`,
+:mod:`~contentlab.recommend.protocol`,
 :mod:`~contentlab.recommend.models`, :mod:`~contentlab.recommend.ranking`, :mod:`~contentlab.recommend.content`,
 :mod:`~contentlab.recommend.topn`, :mod:`~contentlab.recommend.metrics`, :mod:`~contentlab.recommend.evaluate`,
 :mod:`~contentlab.recommend.search`, :mod:`~contentlab.recommend.reasons`, :mod:`~contentlab.recommend.outputs`.
@@ -9,15 +10,17 @@ Modules: :mod:`~contentlab.recommend.interactions`, :mod:`~contentlab.recommend.
 
 from contentlab.recommend.content import ContentRecommender, HybridRecommender, tune_hybrid_weight
 from contentlab.recommend.evaluate import EvalContext, evaluate_model, make_context, results_table, segment_breakdown
-from contentlab.recommend.interactions import build_interactions, describe_source
+from contentlab.recommend.interactions import build_interactions, describe_source, not_applicable_reason
 from contentlab.recommend.models import PopularityRecommender, RandomRecommender, Recommender, SurpriseRecommender
+from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol, split_for_protocol
 from contentlab.recommend.ranking import RankingRecommender
 from contentlab.recommend.split import hold_out_items, split_interactions, stratified_split, time_split
 from contentlab.recommend.topn import surprise_scores, surprise_top_k, top_k
 
 __all__ = [
     "ContentRecommender", "HybridRecommender", "tune_hybrid_weight", "EvalContext", "evaluate_model", "make_context",
-    "results_table", "segment_breakdown", "build_interactions", "describe_source", "PopularityRecommender",
+    "results_table", "segment_breakdown", "build_interactions", "describe_source", "not_applicable_reason",
+    "PROTOCOLS", "Protocol", "resolve_protocol", "split_for_protocol", "PopularityRecommender",
     "RandomRecommender", "Recommender", "SurpriseRecommender", "RankingRecommender", "hold_out_items",
     "split_interactions", "stratified_split", "time_split", "surprise_scores", "surprise_top_k", "top_k",
 ]

@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from contentlab.privacy import MIN_CELL, merge_small_cells
 from contentlab.recommend import metrics as M
 from contentlab.recommend.models import Recommender
 from contentlab.recommend.topn import top_k_from_scores
@@ -172,13 +173,27 @@ def results_table(rows: Sequence[dict], k: int = 10) -> pd.DataFrame:
     return df[[c for c in cols if c in df.columns]]
 
 
-def segment_breakdown(per_user: pd.DataFrame, profiles: pd.DataFrame | None, metric: str = "ndcg") -> pd.DataFrame:
-    """Mean per-user metrics by profiling segment (``profiles``: ``user_id``, ``segment``)."""
+def segment_breakdown(per_user: pd.DataFrame, profiles: pd.DataFrame | None, metric: str = "ndcg",
+                      min_cell: int = MIN_CELL) -> pd.DataFrame:
+    """Mean per-user metrics by profiling segment (``profiles``: ``user_id``, ``segment``), under the shared
+    small-cell rule: segments of fewer than ``min_cell`` evaluated users are merged into one row
+    (:data:`contentlab.privacy.MERGED_LABEL`), left out when even merged they are too few. ``attrs["suppressed_users"]``
+    counts the users left out, ``attrs["merged_segments"]`` the segments merged."""
     if profiles is None or "segment" not in profiles.columns:
         return pd.DataFrame()
     seg = profiles[["user_id", "segment"]].assign(user_id=lambda d: d["user_id"].astype(str))
     df = per_user.merge(seg, on="user_id", how="left")
     df["segment"] = df["segment"].astype(object).where(df["segment"].notna(), "unprofiled")
-    out = df.groupby("segment").agg(users=("user_id", "size"), ndcg=("ndcg", "mean"), precision=("precision", "mean"),
-                                    recall=("recall", "mean"), hit_rate=("hit_rate", "mean"))
-    return out.reset_index().sort_values("users", ascending=False)
+    means = ["ndcg", "precision", "recall", "hit_rate"]
+    sums = df.groupby("segment").agg(users=("user_id", "size"), **{m: (m, "sum") for m in means})
+    sums = sums.reset_index().sort_values(["users", "segment"], ascending=[False, True], kind="mergesort")
+    n_small = int((sums["users"] < min_cell).sum())
+    merged, suppressed = merge_small_cells(sums, "users", "segment", min_cell)
+    out = merged.copy()
+    out["users"] = out["users"].astype(int)
+    for m in means:
+        out[m] = out[m] / out["users"]
+    out = out[["segment", "users"] + means].reset_index(drop=True)
+    out.attrs["suppressed_users"] = int(suppressed)
+    out.attrs["merged_segments"] = n_small if not suppressed else 0
+    return out

@@ -1,9 +1,19 @@
 """Seeded train/test splits of an interaction table.
 
-:func:`stratified_split` reproduces microsoft/recommenders' ``python_stratified_split``: within each user
-(``filter_by="user"``) or item (``filter_by="item"``, as their MovieLens benchmark does) the rows are shuffled
-with ``numpy.random.RandomState(seed).rand``, ranked, and the first ``ratio`` share (by rank / group size) goes to
-training. Groups with fewer than ``min_rating`` rows are dropped first. :func:`time_split` holds out the last
+:func:`stratified_split` follows microsoft/recommenders' ``python_stratified_split``: one random number per row
+(``numpy.random.seed(seed)`` then ``numpy.random.rand(n_rows)``, in the table's row order), rows sorted by user
+(``filter_by="user"``) or item (``filter_by="item"``, as their MovieLens benchmark notebook does) and that number,
+ranked 1..count within the group. Two rules decide which ranks go to training:
+
+- ``rule="round"`` (recommenders): ``rank <= round(ratio * count)``. Their code applies Python's ``round`` to a
+  pandas Series, which is numpy's round-half-to-even (as Python's own ``round`` on a number): with ratio 0.75 a
+  group of 2 keeps both rows in training (1.5 -> 2), 6 keeps 4 (4.5 -> 4), 10 keeps 8 (7.5 -> 8), 14 keeps 10
+  (10.5 -> 10), 5 keeps 4 (3.75 -> 4).
+- ``rule="ratio"`` (ContentLab's default protocol): ``rank / count <= ratio``, i.e. ``rank <= floor(ratio * count)``:
+  2 -> 1, 5 -> 3, 6 -> 4, 10 -> 7, 14 -> 10. Every group keeps at least one held-out row (a group of one row goes
+  to the test side).
+
+Groups with fewer than ``min_rating`` rows are dropped first. :func:`time_split` holds out the last
 ``holdout_days`` days. :func:`hold_out_items` moves every interaction of some items (by default the most recently
 launched) to the test side, creating the cold-start slice that content-based models are measured on.
 """
@@ -22,7 +32,12 @@ def stratified_split(
     min_rating: int = 1,
     col_user: str = "user_id",
     col_item: str = "product_id",
+    rule: str = "ratio",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Train and test rows (see the module docstring for ``rule``); the row order of ``data`` matters, as in
+    recommenders: the n-th row gets the n-th random number."""
+    if rule not in ("ratio", "round"):
+        raise ValueError(f"unknown stratified-split rule {rule!r} (ratio | round)")
     if filter_by not in ("user", "item"):
         raise ValueError("filter_by should be either 'user' or 'item'")
     if not 0 < ratio < 1:
@@ -35,9 +50,14 @@ def stratified_split(
     rnd = np.random.RandomState(seed).rand(len(df))
     df = df.assign(_random=rnd).sort_values([col, "_random"], kind="mergesort")
     grp = df.groupby(col, sort=False)
-    rank = (grp.cumcount() + 1) / grp[col].transform("count")
-    train = df[rank <= ratio].drop(columns="_random")
-    test = df[rank > ratio].drop(columns="_random")
+    rank = grp.cumcount() + 1
+    count = grp[col].transform("count")
+    if rule == "round":
+        in_train = rank <= np.round(ratio * count)  # numpy rounds half to even, as recommenders' round(Series)
+    else:
+        in_train = rank / count <= ratio
+    train = df[in_train].drop(columns="_random")
+    test = df[~in_train].drop(columns="_random")
     return train.reset_index(drop=True), test.reset_index(drop=True)
 
 
@@ -88,12 +108,13 @@ def split_interactions(
     ratio: float = 0.75,
     holdout_days: float = 7,
     seed: int = 42,
+    rule: str = "ratio",
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """``method``: ``stratified_user`` | ``stratified_item`` | ``time``."""
+    """``method``: ``stratified_user`` | ``stratified_item`` | ``time``; ``rule`` for the stratified ones."""
     if method == "stratified_user":
-        return stratified_split(data, ratio=ratio, filter_by="user", seed=seed)
+        return stratified_split(data, ratio=ratio, filter_by="user", seed=seed, rule=rule)
     if method == "stratified_item":
-        return stratified_split(data, ratio=ratio, filter_by="item", seed=seed)
+        return stratified_split(data, ratio=ratio, filter_by="item", seed=seed, rule=rule)
     if method == "time":
         return time_split(data, holdout_days=holdout_days)
     raise ValueError(f"unknown split {method!r} (stratified_user | stratified_item | time)")
