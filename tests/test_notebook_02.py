@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 SECTIONS = ["Summary", "Segments", "RFM", "Segment profiles", "Personas", "Customer lifetime value",
             "Frequently bought together", "Risk flags"]
 METRICS = ["n_segments", "silhouette", "n_rules", "risk_precision", "risk_recall", "segment_ari", "bgnbd_r",
-           "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "clv_total", "users_profiled"]
+           "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "bgnbd_dropout_identified", "clv_total", "users_profiled"]
 
 
 def _page(run) -> str:
@@ -98,6 +98,9 @@ def test_02_outputs_and_recorded_metrics(tiny_run):
             if moved[i] > np.exp(LOG_BOUND):  # a parameter at the search bound (the model's limit)
                 continue
             assert ll(moved, s["bgnbd_frequency"], s["bgnbd_recency"], s["bgnbd_T"]).sum() <= best + 1e-6
+    # whether the fit sees drop-out is recorded, and a fit that does not is said to in the report
+    assert isinstance(m["bgnbd_dropout_identified"], bool)
+    assert ("P(alive) is not a finding" in _page(tiny_run)) == (not m["bgnbd_dropout_identified"])
 
     # personas: one per clustered segment with at least 5 users, ids used in the profiles
     sizes = clustered["segment"].value_counts()
@@ -111,3 +114,55 @@ def test_02_outputs_and_recorded_metrics(tiny_run):
                 "p_alive", "clv"):
         assert col in prof.columns
     assert np.isfinite(prof.loc[~prof["is_flagged"] & (prof["frequency"] > 0), "clv"]).all()
+
+
+def _run_01_02(tmp_path, dataset: dict) -> tuple[dict, str]:
+    import yaml
+
+    from conftest import run_cli
+
+    profile = tmp_path / "shape.yaml"
+    profile.write_text(yaml.safe_dump({"name": "shape", "seed": 1, "dataset": dataset}))
+    proc = run_cli(["run", "--profile", str(profile), "--only", "01_eda,02_profiling"], tmp_path / "home")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run = (tmp_path / "home" / "reports" / "latest").resolve()
+    manifest = json.loads((run / "manifest.json").read_text(encoding="utf-8"))
+    nb = next(n for n in manifest["notebooks"] if n["name"] == "02_profiling")
+    return nb, (run / "02_profiling.html").read_text(encoding="utf-8")
+
+
+def _visible_text(page: str) -> str:
+    page = re.sub(r"<(style|script)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_02_runs_on_a_ratings_only_dataset(tmp_path):
+    """MovieLens u.data (ratings, no events): 02 profiles users on their ratings and skips RFM, CLV and basket
+    rules with the reason instead of crashing on a missing reference time."""
+    from test_profiling_real_shapes import _movielens_files
+
+    (tmp_path / "ml").mkdir()
+    _movielens_files(tmp_path / "ml")
+    nb, page = _run_01_02(tmp_path, {"kind": "movielens", "path": str(tmp_path / "ml" / "u.data")})
+    assert nb["status"] == "ok"
+    m = nb["metrics"]
+    assert m["users_profiled"] == 240 and m["n_segments"] >= 2
+    assert m["clv_total"] is None and m["bgnbd_r"] is None and m["n_rules"] == 0
+    text = _visible_text(page)
+    assert "RFM is skipped: no user has a purchase" in text
+    assert "Customer lifetime value is skipped: there are no purchases" in text
+    assert "ratings (at their timestamps) stand for activity" in text
+    assert not re.search(r"\bnan\b", text, flags=re.I) and "Traceback" not in text
+    assert "Raters" in text and not re.search(r"(Mainstream|New|Lapsing) (Customers|Visitors)", text)
+
+
+def test_02_on_a_purchase_only_shop_names_no_visitors(tmp_path):
+    from test_profiling_real_shapes import _online_retail_csv
+
+    _online_retail_csv(tmp_path / "online_retail.csv")
+    nb, page = _run_01_02(tmp_path, {"kind": "online_retail", "path": str(tmp_path / "online_retail.csv")})
+    assert nb["status"] == "ok"
+    text = _visible_text(page)
+    assert "New Visitors" not in text and "Casual Browsers" not in text
+    assert "a session is an order" in text  # the browsing signals that are not used, and why
+    assert not re.search(r"\bnan\b", text, flags=re.I) and "Traceback" not in text

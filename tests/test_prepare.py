@@ -194,3 +194,15 @@ def test_profiles_dataset_specs_resolve():
     for profile in sorted(config.PROFILES_DIR.glob("*.yaml")):
         spec = yaml.safe_load(profile.read_text())["dataset"]
         assert spec["kind"] in pipeline.DATASET_KINDS, profile.name
+
+
+def test_every_packaged_profile_has_a_valid_dataset_spec():
+    import yaml
+
+    from contentlab import config
+    from contentlab.pipeline import check_dataset_spec
+
+    profiles = sorted(config.PROFILES_DIR.glob("*.yaml"))
+    assert {p.stem for p in profiles} >= {"demo", "tiny", "cdnow"}
+    for path in profiles:
+        check_dataset_spec(yaml.safe_load(path.read_text(encoding="utf-8"))["dataset"])

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 from contentlab.profiling.clv import (
-    BetaGeoNBD, GammaGamma, calibration_holdout_summary, customer_lifetime_value, rfm_summary,
+    LOG_BOUND, NO_DROPOUT_LR, BetaGeoNBD, GammaGamma, calibration_holdout_summary, customer_lifetime_value,
+    rfm_summary,
 )
 
 try:
@@ -121,6 +122,87 @@ def test_bgnbd_recovers_simulated_parameters():
     assert model.params["b"] == pytest.approx(true["b"], rel=0.35)
     # the fitted population forecast matches the simulated mean count
     assert model.expected_purchases(40.0) == pytest.approx(x.mean(), rel=0.05)
+    # planted drop-out is seen, and every start reaches the same optimum
+    assert not model.ridge and model.dropout_identified and model.dropout_note is None
+    assert model.lr_dropout > 100 * NO_DROPOUT_LR
+    assert model.n_starts >= 4 and model.n_starts_at_best >= 2
+
+
+def _simulate_no_dropout(n, r, alpha, T, rng):
+    """Customers who never drop out (the NBD): Poisson purchases at a Gamma(r, alpha) rate over [0, T]."""
+    lam = rng.gamma(r, 1 / alpha, size=n)
+    freq = rng.poisson(lam * T).astype(float)
+    # given the count, the purchase times are uniform on [0, T]: recency is the latest of them
+    rec = np.where(freq > 0, T * rng.random(n) ** (1 / np.maximum(freq, 1)), 0.0)
+    return freq, rec, np.full(n, T)
+
+
+def _assert_at_optimum(model, x, tx, T):
+    """No parameter moved by +-10% (within the search bounds) raises the log-likelihood."""
+    fitted = [model.params[k] for k in ("r", "alpha", "a", "b")]
+    best = BetaGeoNBD.loglik_terms(fitted, x, tx, T).sum()
+    assert best == pytest.approx(model.log_likelihood, abs=1e-6)
+    for factor in (0.9, 1.1):
+        for i in range(4):
+            moved = list(fitted)
+            moved[i] *= factor
+            if not np.exp(-LOG_BOUND) <= moved[i] <= np.exp(LOG_BOUND):
+                continue
+            assert BetaGeoNBD.loglik_terms(moved, x, tx, T).sum() <= best + 1e-6, (i, factor, model.params)
+
+
+def test_bgnbd_does_not_see_dropout_where_there_is_none():
+    """Simulated customers who never drop out: drop-out is not identified (the likelihood gains less than the
+    chi-square 95% point over the no-drop-out model), the report note says so, the purchase process is recovered."""
+    for seed in (11, 12, 13):
+        rng = np.random.default_rng(seed)
+        x, tx, T = _simulate_no_dropout(3000, 2.0, 4.0, 6.0, rng)
+        model = BetaGeoNBD().fit(x, tx, T)
+        assert not model.dropout_identified and model.lr_dropout < NO_DROPOUT_LR, (seed, model)
+        assert "P(alive) is not a finding" in model.dropout_note
+        assert model.params["r"] == pytest.approx(2.0, rel=0.15)
+        assert model.params["alpha"] == pytest.approx(4.0, rel=0.15)
+        assert model.expected_purchases(6.0) == pytest.approx(x.mean(), rel=0.05)
+        _assert_at_optimum(model, x, tx, T)
+
+
+def test_bgnbd_flags_the_no_dropout_ridge():
+    """Every repeat buyer bought again on the last day: then each customer's likelihood term is the NBD's times
+    prod_{j < x-1} (b+j)/(a+b+j) <= 1, so the likelihood rises strictly towards a -> 0 and has no interior maximum.
+    The fit detects the ridge, reports the limit (a, b at the search bounds) and predicts with it."""
+    rng = np.random.default_rng(11)
+    x, _, T = _simulate_no_dropout(2000, 2.0, 4.0, 6.0, rng)
+    tx = np.where(x > 0, T, 0.0)
+    model = BetaGeoNBD().fit(x, tx, T)
+    assert model.ridge and not model.dropout_identified and model.lr_dropout == pytest.approx(0.0, abs=1e-6)
+    assert set(model.at_bound) == {"a", "b"}
+    assert model.params["a"] == pytest.approx(np.exp(-LOG_BOUND)) and model.params["b"] == pytest.approx(np.exp(LOG_BOUND))
+    assert model.params["r"] == pytest.approx(2.0, rel=0.15) and model.params["alpha"] == pytest.approx(4.0, rel=0.15)
+    assert model.log_likelihood == pytest.approx(model.loglik_no_dropout, abs=1e-6)
+    assert "cannot see drop-out" in model.dropout_note and "P(alive) is not a finding" in model.dropout_note
+    _assert_at_optimum(model, x, tx, T)
+    # predictions are the no-drop-out limit's: everyone alive, E[Y(t) | x, T] = t (r + x) / (alpha + T)
+    assert np.all(model.p_alive(x, tx, T) == 1.0)
+    r, alpha = model.params["r"], model.params["alpha"]
+    np.testing.assert_allclose(model.conditional_expected_purchases(3.0, x, tx, T), 3.0 * (r + x) / (alpha + T))
+    assert model.expected_purchases(6.0) == pytest.approx(x.mean(), rel=0.05)
+    # a single local search stops somewhere on the ridge, short of the limit the multi-start reports
+    single = BetaGeoNBD().fit(x, tx, T, x0=np.log([0.5, 1.0, 1.0, 2.0]), multistart=False)
+    assert not single.ridge and single.log_likelihood < model.log_likelihood
+    assert single.params["a"] > 10 * np.exp(-LOG_BOUND) or single.params["b"] < np.exp(LOG_BOUND) / 10
+
+
+def test_bgnbd_multistart_beats_a_bad_single_start():
+    """From a start in the homogeneous-drop-out corner (a, b huge) a single local search stays there; the
+    multi-start (which also tries that start) reaches the maximum the good starts find."""
+    rng = np.random.default_rng(3)
+    x, tx, T = _simulate_bgnbd(3000, 0.5, 3.0, 1.2, 3.5, 40.0, rng)
+    bad = np.log([1e-5, 1e-5, 1e5, 1e5])
+    single = BetaGeoNBD().fit(x, tx, T, x0=bad, multistart=False)
+    multi = BetaGeoNBD().fit(x, tx, T, x0=bad)
+    assert multi.log_likelihood > single.log_likelihood + 10
+    assert multi.params["a"] == pytest.approx(1.2, rel=0.35) and multi.params["b"] == pytest.approx(3.5, rel=0.35)
+    _assert_at_optimum(multi, x, tx, T)
 
 
 def test_gamma_gamma_recovers_simulated_parameters():
@@ -135,6 +217,11 @@ def test_gamma_gamma_recovers_simulated_parameters():
     assert gg.params["q"] == pytest.approx(q, rel=0.15)
     assert gg.params["v"] == pytest.approx(v, rel=0.2)
     assert gg.population_mean_spend == pytest.approx(spend.mean(), rel=0.05)
+    assert gg.at_bound == [] and gg.n_starts_at_best >= 2
+    # a start far out in the flat corner (q, v huge) does not stop the multi-start reaching the same fit
+    again = GammaGamma().fit(x, spend, x0=np.log([1e-3, 1e5, 1e5]))
+    for k in ("p", "q", "v"):
+        assert again.params[k] == pytest.approx(gg.params[k], rel=1e-4)
 
 
 def test_predictions_behave():
@@ -201,3 +288,72 @@ def test_cdnow_through_the_adapter_and_event_store(tmp_path):
     model = BetaGeoNBD().fit(cal["frequency"], cal["recency"], cal["T"])
     for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
         assert model.params[name] == pytest.approx(value, rel=0.01), (name, model.params)
+
+
+@pytest.mark.skipif(CDNOW_DIR is None or not (CDNOW_DIR / "CDNOW_sample.txt").exists(),
+                    reason="CDNOW_sample.txt not installed")
+def test_cdnow_preset_reproduces_the_published_setting(tmp_path):
+    """The packaged `cdnow` profile: the 2,357-customer sample file, calibration ending 1997-09-30 (39 weeks), through
+    the stage's own path (01's validation, the EventStore, profile_users): the calibration fit is the published one."""
+    from contentlab import pipeline
+    from contentlab.profiling import ProfilingConfig, profile_users
+    from contentlab.profiling.report import data_source
+    from contentlab.runner import load_profile
+    from contentlab.store import EventStore
+
+    profile = load_profile("cdnow")
+    params = profile["notebooks"]["02_profiling"]
+    ds = pipeline.prepare_data(profile["dataset"], tmp_path)
+    assert data_source(ds.meta) == "file CDNOW_sample.txt"
+    res = profile_users(EventStore(tmp_path / pipeline.CLEAN_DIR),
+                        ProfilingConfig(calibration_end=params["calibration_end"], k_max=4))
+    v = res.clv
+    assert not res.profiles["is_flagged"].any()  # nobody is left out of the fit
+    assert (v.log_start, v.calibration_end, v.holdout_start, v.log_end) == (
+        pd.Timestamp("1997-01-01"), pd.Timestamp("1997-09-30"), pd.Timestamp("1997-10-01"), pd.Timestamp("1998-06-30"))
+    assert v.calibration_weeks == 39.0
+    # 8 of the 2,357 customers placed only $0.00 orders, which validation rejects (price > 0)
+    assert v.calibration_bgnbd.n_customers == 2349
+    for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
+        assert v.calibration_bgnbd.params[name] == pytest.approx(value, rel=0.01), (name, v.calibration_bgnbd.params)
+    # the whole-log fit (CLV, bgnbd_* metrics) is a different window and says so
+    assert v.bgnbd.n_customers == 2349 and v.bgnbd.params != v.calibration_bgnbd.params
+
+
+def test_calibration_end_outside_the_log_is_reported_not_fitted():
+    from contentlab.profiling.core import ProfilingConfig, customer_value
+
+    tx = pd.DataFrame({"user_id": ["a", "a", "b", "b", "c"],
+                       "timestamp": pd.to_datetime(["2020-01-01", "2020-02-01", "2020-01-05", "2020-03-01", "2020-02-10"]),
+                       "revenue": [10.0, 12.0, 5.0, 6.0, 7.0]})
+    v = customer_value(tx, pd.Timestamp("2020-03-01"), ProfilingConfig(calibration_end="2021-01-01"))
+    assert v.calibration is None and v.calibration_end is None
+    assert any("calibration_end 2021-01-01 is not within the log (2020-01-01 to 2020-03-01" in n for n in v.notes)
+
+
+def test_p_alive_is_not_presented_when_dropout_is_not_seen():
+    """Customers who never drop out: P(alive) is unknown, not 1 for everyone; the report tables leave it out."""
+    from contentlab.profiling.core import ProfilingConfig, customer_value
+    from contentlab.profiling.report import segment_table, top_customers
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for u in range(400):  # steady buyers over 20 weeks, nobody stops
+        rate = rng.gamma(2.0, 0.25)
+        t = 0.0
+        while True:
+            t += rng.exponential(1 / rate)
+            if t > 20:
+                break
+            rows.append((f"u{u:03d}", pd.Timestamp("2024-01-01") + pd.Timedelta(weeks=t), float(rng.integers(5, 50))))
+    tx = pd.DataFrame(rows, columns=["user_id", "timestamp", "revenue"])
+    v = customer_value(tx, pd.Timestamp("2024-05-19"), ProfilingConfig(holdout_days=21))
+    assert not v.bgnbd.dropout_identified
+    assert v.summary["p_alive"].isna().all() and v.summary["clv"].notna().all()
+    assert any("P(alive) is not a finding" in n for n in v.notes)
+    prof = v.summary.reset_index().rename(columns={"frequency": "x"}).assign(
+        frequency=lambda d: d["x"] + 1, monetary=lambda d: d["monetary_value"] * (d["x"] + 1), segment="A",
+        R=3, rfm_segment="Champions")
+    table, _ = segment_table(prof)
+    assert "p_alive_mean" not in table.columns and "clv_mean" in table.columns
+    assert "p_alive" not in top_customers(prof, 5, 90).columns

@@ -116,7 +116,7 @@ def test_truth_has_documented_keys_and_round_trips(tiny, tmp_path):
     for key in ("users", "segments", "user_factors", "item_factors", "response", "seed", "sizes", "ctr_lift",
                 "bought_together", "fraud", "gpt2_loses_in"):
         assert key in t, key
-    assert list(t["users"].columns) == ["user_id", "segment", "is_fraud"]
+    assert list(t["users"].columns) == ["user_id", "segment", "is_fraud", "dropout_prob", "dropped_out", "dropout_time"]
     assert set(t["users"]["segment"]) == set(SEGMENTS)
     assert list(t["user_factors"].columns) == ["user_id"] + [f"f{j}" for j in range(8)]
     assert list(t["item_factors"].columns) == ["product_id"] + [f"f{j}" for j in range(8)]

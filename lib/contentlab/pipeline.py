@@ -13,6 +13,7 @@ Dataset specs (``dataset:`` in ``lib/contentlab/profiles/*.yaml``)::
 
     {"kind": "demo", "n_users": 5000, "n_products": 800, "n_days": 90, "locale": "en", "seed": 42}
     {"kind": "cdnow", "path": null}                      # null: the file shipped in the `lifetimes` package
+    {"kind": "cdnow", "file": "CDNOW_sample.txt"}        # another file shipped there (the 2,357-customer sample)
     {"kind": "online_retail", "path": "data/raw/online_retail_II.xlsx"}
     {"kind": "movielens", "path": "data/raw/ml-100k/u.data"}
     {"kind": "files", "paths": {"events": ...}, "mapping": {"events": {"ts": "timestamp"}}, "locale": "en"}
@@ -56,7 +57,7 @@ REQUIRED_TABLES: tuple[str, ...] = ("users", "products", "events")
 # the keys a dataset spec of each kind may have (demo: "kind" plus the parameters of simulate())
 COMMON_DATASET_KEYS: tuple[str, ...] = ("kind", "name", "locale")
 DATASET_KEYS: dict[str, tuple[str, ...]] = {
-    "cdnow": ("path",),
+    "cdnow": ("path", "file"),
     "online_retail": ("path", "sheet"),
     "movielens": ("path", "low_ratings"),
     "files": ("paths", "mapping", "read_options"),
@@ -225,7 +226,10 @@ def load_source(dataset: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Pa
         truth = target / TRUTH_DIR
         return ds, report, truth if truth.is_dir() else None
     if kind == "cdnow":
-        ds, rep = adapters.load_cdnow(_resolve(spec.get("path")))
+        path = _resolve(spec.get("path"))
+        if path is None and spec.get("file"):  # a file shipped with `lifetimes`, e.g. CDNOW_sample.txt
+            path = adapters.cdnow_default_path(str(spec["file"]))
+        ds, rep = adapters.load_cdnow(path)
     elif kind == "online_retail":
         ds, rep = adapters.load_online_retail(_require_path(spec, kind), sheet=spec.get("sheet"))
     elif kind == "movielens":

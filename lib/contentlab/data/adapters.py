@@ -156,17 +156,18 @@ def _users_from_first_seen(user_ids: pd.Series, times: pd.Series, extra: pd.Data
 # -------------------------------------------------------------------------------------------- CDNOW
 
 
-def cdnow_default_path() -> Path:
-    """``datasets/CDNOW_master.txt`` inside the installed ``lifetimes`` package (located without importing it)."""
+def cdnow_default_path(name: str = "CDNOW_master.txt") -> Path:
+    """``datasets/<name>`` inside the installed ``lifetimes`` package (located without importing it):
+    ``CDNOW_master.txt`` (23,570 customers) or ``CDNOW_sample.txt`` (Fader & Hardie's 1/10 sample, 2,357)."""
     spec = importlib.util.find_spec("lifetimes")
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("the PyPI package 'lifetimes' is not installed, so its CDNOW_master.txt cannot be "
+        raise FileNotFoundError(f"the PyPI package 'lifetimes' is not installed, so its {name} cannot be "
                                 "found; install the project's dependencies or pass the file's path")
     for base in spec.submodule_search_locations:
-        path = Path(base) / "datasets" / "CDNOW_master.txt"
+        path = Path(base) / "datasets" / name
         if path.exists():
             return path
-    raise FileNotFoundError(f"CDNOW_master.txt not found under {list(spec.submodule_search_locations)}/datasets")
+    raise FileNotFoundError(f"{name} not found under {list(spec.submodule_search_locations)}/datasets")
 
 
 def load_cdnow(path: str | Path | None = None) -> tuple[Dataset, AdapterReport]:

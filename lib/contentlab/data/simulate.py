@@ -47,6 +47,13 @@ views seconds apart on a handful of products at night), impossible session rates
 sessions per hour on several days), fake orders (many tiny orders of the same cheap product at
 odd hours, often with a 5-star review). No single column gives them away.
 
+**Churn** (``truth["users"].dropout_prob``, ``dropped_out``, ``dropout_time``; ``truth["dropout"]``). As in
+the BG/NBD model, every genuine customer has a drop-out probability ``p ~ Beta(dropout_a, dropout_b)``
+(mean 1/6 by default): after each repeat purchase day (a day with a purchase other than the first one)
+they stop for good with probability ``p``, and their later sessions never happen. So customers differ in how long they stay, purchase histories end
+before the window does, and a lifetime-value model can see drop-out (P(alive) varies). Churn draws from
+its own random stream: everything else is drawn exactly as without it.
+
 **Reviews.** A share of purchases is rated; every rating has a 1-3 sentence review whose wording
 agrees with the stars and mentions the product's real colour, material, fit, delivery or value.
 
@@ -59,7 +66,8 @@ outcomes for any set of impressions from the same truth.
 
 ``truth`` keys
 --------------
-DataFrames (written as ``truth/<key>.parquet``): ``users`` (user_id, segment, is_fraud),
+DataFrames (written as ``truth/<key>.parquet``): ``users`` (user_id, segment, is_fraud, dropout_prob,
+dropped_out, dropout_time),
 ``user_factors`` (user_id, f0..f{k-1}), ``item_factors`` (product_id, f0..f{k-1}), ``item_bias``
 (product_id, bias, popularity_rank), ``response`` (segment, channel, variant, ctr, cvr, aov).
 ``segments`` (``truth/segments.json``): per segment favourite_categories (locale names) and
@@ -67,7 +75,7 @@ favourite_category_keys, price_sensitivity, activity_rate, views_per_session, ca
 purchase_rate, cart_abandonment, discount_prob, channel_mix, peak_hour, signup_window_days,
 activity_trend, new_item_bonus, rating_share, acquisition_mix, age_mix, typical_price.
 Everything else (``truth/truth.json``): seed, locale, start, sizes, segment_names, categories,
-fraud_share, fraud (user_id -> patterns), fraud_patterns, ctr_lift, cvr_lift, gpt2_loses_in,
+fraud_share, dropout, fraud (user_id -> patterns), fraud_patterns, ctr_lift, cvr_lift, gpt2_loses_in,
 copy_effects, exposure_channel_mix, variant_split, bought_together, pair_prob,
 cold_start_products, weekend_lift, hour_profile, choice_model, rating_model, discount_levels.
 
@@ -267,6 +275,8 @@ def simulate(
     n_pairs: int | None = None,
     pair_prob: float = 0.5,
     cold_start_share: float = 0.12,
+    dropout_a: float = 1.0,
+    dropout_b: float = 5.0,
     name: str | None = None,
 ) -> Dataset:
     """Simulate a shop and return its canonical tables plus the planted ``truth``.
@@ -274,8 +284,9 @@ def simulate(
     Parameters are sizes (``n_users``, ``n_products``, ``n_days`` from ``start``), ``locale``
     (``"en"`` or ``"zh"``: catalogue and review language; ids and codes stay ASCII), ``seed`` (same
     arguments give identical tables), ``n_factors`` (latent dimension), ``fraud_share`` (share of
-    non-genuine accounts) and the strength of the planted effects (keyword-only). See the module
-    docstring for what is planted and ``truth`` for the exact values.
+    non-genuine accounts) and the strength of the planted effects (keyword-only; ``dropout_a``,
+    ``dropout_b``: the Beta distribution of the planted drop-out probability, ``dropout_a=0`` plants none).
+    See the module docstring for what is planted and ``truth`` for the exact values.
     """
     if locale not in catalogue.VOCAB:
         raise ValueError(f"locale must be one of {sorted(catalogue.VOCAB)}, got {locale!r}")
@@ -466,6 +477,32 @@ def simulate(
     add_item = partner[p_items][add]
     add_user = v_user[p_idx][add]
 
+    # ------------------------------------------------------------------ churn: drop-out after a purchase
+    # Its own random stream, so every other draw of the simulation is the same with or without churn.
+    crng = np.random.default_rng([seed, 0xC0FFEE])
+    p_drop = crng.beta(dropout_a, dropout_b, size=n_users) if dropout_a > 0 else np.zeros(n_users)
+    p_drop[is_fraud] = 0.0  # fraud patterns are planted apart
+    buy_sess = np.unique(v_sess[p_idx])
+    bs_user, bs_t = s_user[buy_sess], checkout[buy_sess]
+    o = np.lexsort((bs_t, bs_user))
+    bs_user, bs_t = bs_user[o], bs_t[o]
+    # purchase occasions are days (as BG/NBD counts them); the first is the start of the relationship
+    bs_day = bs_t // DAY
+    new_day = np.r_[True, (bs_user[1:] != bs_user[:-1]) | (bs_day[1:] != bs_day[:-1])]
+    first_day = np.r_[True, bs_user[1:] != bs_user[:-1]]
+    chance = new_day & ~first_day
+    drops = chance & (crng.random(len(bs_user)) < p_drop[bs_user])
+    dropout_t = np.full(n_users, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(dropout_t, bs_user[drops], bs_t[drops])  # the first purchase after which the user stops
+    keep_sess = s_start <= dropout_t[s_user]  # sessions after it never happen
+    kv = keep_sess[v_sess]
+    kc = keep_sess[v_sess[c_idx]]
+    kp = keep_sess[v_sess[p_idx]]
+    ka = keep_sess[add_sess]
+    c_idx, c_t, c_qty = c_idx[kc], c_t[kc], c_qty[kc]
+    p_idx, p_qty = p_idx[kp], p_qty[kp]
+    add_sess, add_item, add_user = add_sess[ka], add_item[ka], add_user[ka]
+
     # ------------------------------------------------------------------ assemble normal events
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("t", "user", "sess", "item", "etype", "qty", "disc")}
 
@@ -479,7 +516,7 @@ def simulate(
         cols["qty"].append(np.broadcast_to(np.asarray(qty, dtype=np.int64), (n,)).copy())
         cols["disc"].append(np.broadcast_to(np.asarray(disc, dtype=float), (n,)).copy())
 
-    put(v_t, v_user, v_sess, v_item, EVENT_VIEW, 1, v_disc)
+    put(v_t[kv], v_user[kv], v_sess[kv], v_item[kv], EVENT_VIEW, 1, v_disc[kv])
     put(c_t, v_user[c_idx], v_sess[c_idx], v_item[c_idx], EVENT_CART, c_qty, v_disc[c_idx])
     put(checkout[v_sess[p_idx]], v_user[p_idx], v_sess[p_idx], v_item[p_idx], EVENT_PURCHASE, p_qty, v_disc[p_idx])
     ck = checkout[add_sess]
@@ -651,10 +688,16 @@ def simulate(
     })
 
     # ------------------------------------------------------------------ truth
+    dropped_out = dropout_t < end_sec
     truth_users = pd.DataFrame({
         "user_id": _str(user_ids),
         "segment": _str(np.array(SEGMENTS, dtype=object)[seg]),
         "is_fraud": is_fraud,
+        "dropout_prob": p_drop,
+        "dropped_out": dropped_out,
+        "dropout_time": pd.Series((start_ts.to_datetime64().astype("datetime64[s]")
+                                   + np.where(dropped_out, dropout_t, 0).astype("timedelta64[s]")).astype("datetime64[ns]")
+                                  ).where(dropped_out),
     })
     seg_price = {}
     for s, sname in enumerate(SEGMENTS):
@@ -719,6 +762,10 @@ def simulate(
         "segment_names": list(SEGMENTS),
         "categories": {k: voc[k].name for k in CATEGORY_KEYS},
         "fraud_share": float(fraud_share),
+        "dropout": {"a": float(dropout_a), "b": float(dropout_b), "n_dropped_out": int(dropped_out.sum()),
+                    "model": "after each repeat purchase day (every purchase day but the first) a genuine customer "
+                             "stops for good with probability dropout_prob ~ Beta(a, b), as in BG/NBD; fraud accounts "
+                             "never drop out"},
         "fraud": fraud_info,
         "fraud_patterns": {
             "click_burst": "1-3 sessions of 150-400 views 1-3 s apart on 1-4 products, 01:00-05:00",

@@ -11,7 +11,7 @@ from contentlab.profiling.core import (
     OUTPUT_FILES, ProfilingConfig, ProfilingResult, basket_rules, customer_value, order_transactions, profile_users,
     write_outputs,
 )
-from contentlab.profiling.features import FeatureSet, user_features
+from contentlab.profiling.features import FeatureSet, NoActivityError, user_features
 from contentlab.profiling.personas import build_personas, price_band
 from contentlab.profiling.rfm import NO_PURCHASE, RFM_GRID, RFM_SEGMENTS, rfm_grid_table, rfm_scores, rfm_segment_of
 from contentlab.profiling.risk import precision_recall, risk_flags, robust_z
@@ -23,7 +23,7 @@ from contentlab.profiling.segments import (
 __all__ = [
     "BetaGeoNBD", "GammaGamma", "calibration_holdout_summary", "customer_lifetime_value", "rfm_summary",
     "OUTPUT_FILES", "ProfilingConfig", "ProfilingResult", "basket_rules", "customer_value", "order_transactions",
-    "profile_users", "write_outputs", "FeatureSet", "user_features", "build_personas", "price_band",
+    "profile_users", "write_outputs", "FeatureSet", "NoActivityError", "user_features", "build_personas", "price_band",
     "NO_PURCHASE", "RFM_GRID", "RFM_SEGMENTS", "rfm_grid_table", "rfm_scores", "rfm_segment_of",
     "precision_recall", "risk_flags", "robust_z", "baskets_from_purchases", "mine_rules", "rules_by_segment",
     "cluster_profiles", "cluster_users", "confusion_table", "merge_small_segments", "name_clusters",

@@ -46,6 +46,7 @@ class ProfilingConfig:
     kmeans_n_init: int = 4
     min_events_to_cluster: int = 1
     holdout_days: int = 14
+    calibration_end: str | None = None  # BG/NBD calibration ends on this day; None: holdout_days before the end
     clv_horizon_days: int = 90
     annual_discount_rate: float = 0.10
     clv_period_days: float = 7.0
@@ -75,6 +76,20 @@ class CLVResult:
     notes: list[str] = field(default_factory=list)
     horizon_days: int = 90
     holdout_days: int = 14
+    # windows (days, inclusive): the whole log the CLV fit used, and the calibration/holdout split
+    log_start: pd.Timestamp | None = None
+    log_end: pd.Timestamp | None = None
+    calibration_end: pd.Timestamp | None = None
+
+    @property
+    def holdout_start(self) -> pd.Timestamp | None:
+        return None if self.calibration_end is None else self.calibration_end + pd.Timedelta(days=1)
+
+    @property
+    def calibration_weeks(self) -> float | None:
+        if self.calibration_end is None or self.log_start is None:
+            return None
+        return ((self.calibration_end - self.log_start).days + 1) / 7.0
 
 
 @dataclass
@@ -107,13 +122,17 @@ def order_transactions(store: EventStore, has_orders: bool | None = None) -> pd.
 
 
 def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: ProfilingConfig) -> CLVResult:
-    """BG/NBD + Gamma-Gamma on the orders: fit on the full period for CLV, and on a calibration
-    period (all but the last ``holdout_days``) to compare predicted and actual holdout purchases."""
+    """BG/NBD + Gamma-Gamma on the orders: fit on the whole log for CLV, and on a calibration period to
+    compare predicted and actual purchases in the holdout after it. The calibration period ends on
+    ``cfg.calibration_end`` when given (e.g. 1997-09-30 for Fader & Hardie's CDNOW setting), else
+    ``cfg.holdout_days`` before the end of the log."""
     notes: list[str] = []
     period = cfg.clv_period_days
-    end = pd.Timestamp(reference_time).floor("D")
-    if tx.empty:
-        return CLVResult(pd.DataFrame(), None, None, None, None, ["no purchases: no CLV"], cfg.clv_horizon_days, cfg.holdout_days)
+    end = pd.Timestamp(reference_time).floor("D") if reference_time is not None and not pd.isna(reference_time) else None
+    if tx.empty or end is None:
+        return CLVResult(pd.DataFrame(), None, None, None, None, ["there are no purchases, so there is no CLV"],
+                         cfg.clv_horizon_days, cfg.holdout_days)
+    first_day = pd.to_datetime(tx["timestamp"]).min().floor("D")
     summary = clvmod.rfm_summary(tx, "user_id", "timestamp", "revenue", end, period)
     bg = gg = None
     try:
@@ -124,15 +143,19 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
         gg = clvmod.GammaGamma().fit(summary["frequency"], summary["monetary_value"])
     except Exception as exc:  # noqa: BLE001
         notes.append(f"Gamma-Gamma fit failed ({exc}); spend per order = the customer's mean order value")
+    if gg is not None and gg.at_bound:
+        notes.append(f"Gamma-Gamma parameter(s) {', '.join(gg.at_bound)} reached the search bound: customers' mean "
+                     f"spend per purchase hardly differs beyond what their own purchases show")
     h = cfg.clv_horizon_days
     if bg is not None:
-        at_bound = [k for k, v in bg.params.items() if abs(np.log(v)) >= clvmod.LOG_BOUND - 1e-3]
-        if at_bound:
-            notes.append(f"BG/NBD parameter(s) {', '.join(at_bound)} reached the search bound: the likelihood keeps "
-                         f"rising towards the model's limit (b → ∞ or a → 0: hardly any drop-out is visible in this "
-                         f"log, so P(alive) is close to 1 for everyone)")
+        if bg.dropout_note:
+            notes.append(bg.dropout_note)
+        elif bg.at_bound:
+            notes.append(f"BG/NBD parameter(s) {', '.join(bg.at_bound)} reached the search bound: the likelihood keeps "
+                         f"rising towards a limit of the model")
         x, tx_, T = summary["frequency"], summary["recency"], summary["T"]
-        summary["p_alive"] = bg.p_alive(x, tx_, T)
+        # P(alive) is only a finding when the model sees drop-out; otherwise it is unknown, not "1 for everyone"
+        summary["p_alive"] = bg.p_alive(x, tx_, T) if bg.dropout_identified else np.nan
         summary[f"expected_purchases_{h}d"] = bg.conditional_expected_purchases(h / period, x, tx_, T)
         if gg is not None:
             summary["expected_spend"] = gg.conditional_expected_average_profit(x, summary["monetary_value"])
@@ -144,9 +167,16 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
             summary["expected_spend"] = mean_order.to_numpy()
             summary["clv"] = summary[f"expected_purchases_{h}d"] * summary["expected_spend"]
     calib = cal_bg = None
-    cal_end = end - pd.Timedelta(days=cfg.holdout_days)
-    first_day = pd.to_datetime(tx["timestamp"]).min().floor("D")
-    if cfg.holdout_days > 0 and cal_end > first_day + pd.Timedelta(days=cfg.holdout_days):
+    if cfg.calibration_end is not None:
+        cal_end = pd.Timestamp(cfg.calibration_end).floor("D")
+        usable = first_day <= cal_end < end
+        why = (f"calibration_end {cal_end.date()} is not within the log ({first_day.date()} to {end.date()}, the "
+               f"holdout needs at least its last day)")
+    else:
+        cal_end = end - pd.Timedelta(days=cfg.holdout_days)
+        usable = cfg.holdout_days > 0 and cal_end > first_day + pd.Timedelta(days=cfg.holdout_days)
+        why = f"the log ({first_day.date()} to {end.date()}) is too short for a {cfg.holdout_days}-day holdout period"
+    if usable:
         try:
             cal = clvmod.calibration_holdout_summary(tx, cal_end, end, "user_id", "timestamp", "revenue", period)
             cal_bg = clvmod.BetaGeoNBD().fit(cal["frequency"], cal["recency"], cal["T"])
@@ -156,8 +186,9 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
         except Exception as exc:  # noqa: BLE001
             notes.append(f"calibration/holdout check failed: {exc}")
     else:
-        notes.append("the log is too short for a holdout period")
-    return CLVResult(summary, bg, gg, calib, cal_bg, notes, h, cfg.holdout_days)
+        notes.append(f"no holdout check: {why}")
+    return CLVResult(summary, bg, gg, calib, cal_bg, notes, h, (end - cal_end).days, first_day, end,
+                     cal_end if calib is not None else None)
 
 
 def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> ProfilingResult:
@@ -171,7 +202,8 @@ def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> Prof
 
     t0 = time.perf_counter()
     risk = risk_flags(df, z_threshold=cfg.risk_z, min_score=cfg.risk_min_score,
-                      contamination=cfg.risk_contamination, method=cfg.risk_method, random_state=cfg.random_state)
+                      contamination=cfg.risk_contamination, method=cfg.risk_method, random_state=cfg.random_state,
+                      unmeasurable=fs.unmeasurable)
     flagged = risk.table["is_flagged"].to_numpy()
     timings["risk"] = time.perf_counter() - t0
 
@@ -191,7 +223,7 @@ def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> Prof
         sub = df[to_cluster]
         clustering = cluster_users(sub, cfg.k_range, random_state=cfg.random_state, sample_size=cfg.silhouette_sample,
                                    n_init=cfg.kmeans_n_init, k=cfg.k)
-        clustering.names = name_clusters(sub, clustering.labels)
+        clustering.names = name_clusters(sub, clustering.labels, population=fs.population)
         cluster.loc[clustering.labels.index] = clustering.labels
         segment.loc[clustering.labels.index] = clustering.labels.map(clustering.names).astype("string")
     timings["segments"] = time.perf_counter() - t0

@@ -29,6 +29,23 @@ Columns (optional inputs missing -> the features that need them are absent, see
   ``median_gap_s`` (median seconds between consecutive events in a session),
   ``orders_per_active_day``, ``purchase_without_view_share``, ``repeat_amount_orders`` (number of a
   user's orders whose value repeats an earlier order of theirs to the cent)
+
+Ratings-only datasets (MovieLens: no behaviour events): the ratings stand for activity — one "rating"
+event per rating at its timestamp, a session per user and day — so activity, tenure, recency of activity,
+time pattern and genre (category) shares are computed from them; purchases, funnel, baskets and prices
+do not exist (RFM and CLV skip), and the burst/browsing/order signals are left missing (rating a few dozen
+films in a row is how people rate). :attr:`FeatureSet.activity` says which table was used. A store with
+neither events nor timestamped ratings raises :class:`NoActivityError`.
+
+Purchase-only logs (no view or cart events): the browsing features (:data:`BROWSING_NEEDED`) would
+measure orders and basket lines rather than clicks, so they are left missing too, with the reason.
+
+Timestamp resolution: :func:`time_resolution` finds the coarsest unit (second, minute, hour, day) to which
+at least 99% of the event timestamps are aligned. A feature that needs a finer clock
+(:data:`RESOLUTION_NEEDED`) cannot be measured and is left missing, with the reason in
+:attr:`FeatureSet.unmeasurable` and :attr:`FeatureSet.skipped`: on a date-only log (CDNOW: every
+timestamp is midnight) "most events in one minute" would count a customer's orders of a whole day,
+every event would fall "at night", and the time of day would be 00:00 for everyone.
 """
 
 from __future__ import annotations
@@ -40,10 +57,66 @@ import pandas as pd
 
 from contentlab.store import EventStore
 
-__all__ = ["FeatureSet", "user_features", "CAT_PREFIX", "CH_PREFIX", "table_columns"]
+__all__ = ["FeatureSet", "user_features", "CAT_PREFIX", "CH_PREFIX", "table_columns", "time_resolution",
+           "TIME_RESOLUTIONS", "RESOLUTION_NEEDED", "BROWSING_NEEDED", "NoActivityError", "RATINGS_ACTIVITY"]
 
 CAT_PREFIX = "cat_share__"
 CH_PREFIX = "ch_share__"
+
+RATINGS_ACTIVITY = "profiling_ratings_activity"
+"""Name of the temporary view that turns ratings into activity events on a ratings-only dataset."""
+ORDER_NEEDED: tuple[str, ...] = ("orders_per_active_day", "repeat_amount_orders")
+
+
+class NoActivityError(ValueError):
+    """The store has neither behaviour events nor timestamped ratings: there is no behaviour to profile."""
+
+
+TIME_RESOLUTIONS: tuple[str, ...] = ("second", "minute", "hour", "day")
+"""From finest to coarsest."""
+RESOLUTION_NEEDED: dict[str, str] = {
+    "max_events_per_minute": "minute",
+    "median_gap_s": "second",
+    "night_share": "hour",
+    "mean_hour": "hour",
+    "hour_sin": "hour",
+    "hour_cos": "hour",
+}
+"""feature -> the coarsest timestamp resolution at which it still means what it says."""
+BROWSING_NEEDED: tuple[str, ...] = ("max_events_per_minute", "events_per_session", "sessions_per_active_day",
+                                    "median_gap_s", "purchase_without_view_share")
+"""Features that describe browsing: on a purchase-only log (no view or cart events, e.g. CDNOW or a shop's
+order lines) a session is an order and a minute's events are one order's lines, so they would measure
+basket size and order counts, not clicking."""
+ALIGNED_SHARE = 0.99
+"""Timestamps are taken to be recorded to a unit when at least this share of them fall on its boundaries
+(a second-resolution clock hits minute boundaries 1 time in 60 and midnight 1 time in 86,400)."""
+
+
+def time_resolution(store: EventStore, table: str = "events", column: str = "timestamp") -> tuple[str | None, dict[str, float]]:
+    """The coarsest unit to which at least :data:`ALIGNED_SHARE` of the timestamps are aligned, and the share
+    aligned to each unit; ``None`` when the table has no timestamps."""
+    row = store.sql(
+        f"""SELECT COUNT({column}) AS n,
+                   COUNT(*) FILTER (WHERE {column} = date_trunc('day', {column})) AS day,
+                   COUNT(*) FILTER (WHERE {column} = date_trunc('hour', {column})) AS hour,
+                   COUNT(*) FILTER (WHERE {column} = date_trunc('minute', {column})) AS minute
+            FROM {table}"""
+    ).iloc[0]
+    n = int(row["n"])
+    if n == 0:
+        return None, {}
+    shares = {u: float(row[u]) / n for u in ("minute", "hour", "day")}
+    resolution = "second"
+    for unit in ("minute", "hour", "day"):
+        if shares[unit] >= ALIGNED_SHARE:
+            resolution = unit
+    return resolution, shares
+
+
+def _finer(a: str, b: str) -> bool:
+    """True when resolution ``a`` is finer than ``b``."""
+    return TIME_RESOLUTIONS.index(a) < TIME_RESOLUTIONS.index(b)
 
 
 @dataclass
@@ -56,6 +129,10 @@ class FeatureSet:
     skipped: dict[str, str] = field(default_factory=dict)
     reference_time: pd.Timestamp | None = None
     has_orders: bool = False
+    time_resolution: str | None = None  # second, minute, hour or day (see time_resolution)
+    unmeasurable: dict[str, str] = field(default_factory=dict)  # feature -> why it is missing
+    activity: str = "events"  # the table the behaviour comes from: "events", or "ratings" on a ratings-only dataset
+    population: str = "visitors"  # who the users are: "visitors" (browsing log), "customers" (purchases only), "raters"
 
     @property
     def has_categories(self) -> bool:
@@ -94,13 +171,35 @@ def _join_shares(df: pd.DataFrame, counts: pd.DataFrame, column: str, prefix: st
 
 
 def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
-    """Compute the per-user feature table from the store's ``events`` (+ ``users``, ``products``)."""
-    if not store.has("events"):
-        raise ValueError("the store has no events table: nothing to profile")
+    """Compute the per-user feature table from the store's ``events`` (+ ``users``, ``products``), or from its
+    ``ratings`` when there are no events (see the module docstring)."""
     skipped: dict[str, str] = {}
-    has_order = _usable(store, "events", "order_id")
-    has_channel = _usable(store, "events", "channel")
-    has_discount = _usable(store, "events", "discount")
+    src, activity = "events", "events"
+    if store.count("events") == 0:
+        n_ratings = int(store.scalar("SELECT COUNT(timestamp) FROM ratings")) if store.has_column("ratings", "timestamp") else 0
+        if n_ratings == 0:
+            raise NoActivityError("the dataset has no events and no timestamped ratings, so there is no behaviour "
+                                  "to profile")
+        price = "COALESCE(p.price, 1.0)" if store.has_column("products", "price") else "1.0"
+        join = "LEFT JOIN products p USING (product_id)" if store.has("products") else ""
+        store.con.execute(
+            f"""CREATE OR REPLACE TEMP VIEW {RATINGS_ACTIVITY} AS
+                SELECT r.timestamp, r.user_id,
+                       CAST(r.user_id AS VARCHAR) || '-' || CAST(CAST(r.timestamp AS DATE) AS VARCHAR) AS session_id,
+                       r.product_id, 'rating' AS event_type, {price} AS price, 1 AS quantity
+                FROM ratings r {join} WHERE r.timestamp IS NOT NULL"""
+        )
+        src, activity = RATINGS_ACTIVITY, "ratings"
+        skipped["activity"] = (f"the dataset has no behaviour events: its {n_ratings:,} ratings (at their timestamps) "
+                               "stand for activity; purchases, funnel, baskets and prices do not exist")
+    cols = [str(c) for c in store.sql(f"DESCRIBE {src}")["column_name"]]
+
+    def usable(column: str) -> bool:
+        return column in cols and bool(store.scalar(f"SELECT COUNT({column}) > 0 FROM {src}"))
+
+    has_order = usable("order_id")
+    has_channel = usable("channel")
+    has_discount = usable("discount")
     has_category = store.has("products") and _usable(store, "products", "category")
     n_categories = int(store.scalar("SELECT COUNT(DISTINCT category) FROM products")) if has_category else 0
     has_launch = store.has("products") and _usable(store, "products", "launch_date")
@@ -115,12 +214,13 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
                                         "information; prices are compared with the catalogue median")
     if not has_launch:
         skipped["novelty_share"] = "products have no launch_date"
-    if not has_discount:
-        skipped["discount_share"] = "events have no discount column"
-    if not has_order:
-        skipped["order ids"] = "events have no order_id; an order is a session with a purchase"
+    if activity == "events":
+        if not has_discount:
+            skipped["discount_share"] = "events have no discount column"
+        if not has_order:
+            skipped["order ids"] = "events have no order_id; an order is a session with a purchase"
 
-    ref = pd.Timestamp(store.scalar("SELECT MAX(timestamp) FROM events"))
+    ref = pd.Timestamp(store.scalar(f"SELECT MAX(timestamp) FROM {src}"))
     ref_sql = f"TIMESTAMP '{ref.isoformat(sep=' ')}'"
     order_key = "order_id" if has_order else "session_id"
 
@@ -128,7 +228,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     base = store.sql(
         f"""
         WITH e AS (SELECT user_id, session_id, product_id, event_type, price, quantity, timestamp,
-                          {order_key} AS order_key FROM events)
+                          {order_key} AS order_key FROM {src})
         SELECT user_id,
                COUNT(*) AS n_events,
                COUNT(*) FILTER (WHERE event_type = 'view') AS n_views,
@@ -153,12 +253,12 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
 
     # ---- sessions: cart abandonment, burstiness, gaps
     sess = store.sql(
-        """
+        f"""
         WITH s AS (
             SELECT user_id, session_id,
                    BOOL_OR(event_type = 'cart') AS has_cart,
                    BOOL_OR(event_type = 'purchase') AS has_purchase
-            FROM events GROUP BY user_id, session_id
+            FROM {src} GROUP BY user_id, session_id
         )
         SELECT user_id,
                COUNT(*) FILTER (WHERE has_cart) AS cart_sessions,
@@ -167,18 +267,18 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         """
     ).set_index("user_id")
     burst = store.sql(
-        """
+        f"""
         SELECT user_id, MAX(n) AS max_events_per_minute FROM (
-            SELECT user_id, date_trunc('minute', timestamp) AS m, COUNT(*) AS n FROM events GROUP BY user_id, m
+            SELECT user_id, date_trunc('minute', timestamp) AS m, COUNT(*) AS n FROM {src} GROUP BY user_id, m
         ) GROUP BY user_id
         """
     ).set_index("user_id")
     gaps = store.sql(
-        """
+        f"""
         SELECT user_id, MEDIAN(gap) AS median_gap_s FROM (
             SELECT user_id,
                    epoch(timestamp) - epoch(LAG(timestamp) OVER (PARTITION BY user_id, session_id ORDER BY timestamp)) AS gap
-            FROM events
+            FROM {src}
         ) WHERE gap IS NOT NULL GROUP BY user_id
         """
     ).set_index("user_id")
@@ -189,7 +289,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         WITH o AS (
             SELECT user_id, {order_key} AS order_key, ROUND(SUM(price * quantity), 2) AS amount,
                    CAST(MIN(timestamp) AS DATE) AS day
-            FROM events WHERE event_type = 'purchase' GROUP BY user_id, order_key
+            FROM {src} WHERE event_type = 'purchase' GROUP BY user_id, order_key
         )
         SELECT user_id, COUNT(*) AS n_orders, COUNT(DISTINCT amount) AS n_distinct_amounts,
                COUNT(DISTINCT day) AS order_days
@@ -197,10 +297,10 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
         """
     ).set_index("user_id")
     noview = store.sql(
-        """
-        WITH v AS (SELECT DISTINCT user_id, session_id, product_id FROM events WHERE event_type = 'view')
+        f"""
+        WITH v AS (SELECT DISTINCT user_id, session_id, product_id FROM {src} WHERE event_type = 'view')
         SELECT p.user_id, AVG(CASE WHEN v.product_id IS NULL THEN 1.0 ELSE 0.0 END) AS purchase_without_view_share
-        FROM events p LEFT JOIN v ON p.user_id = v.user_id AND p.session_id = v.session_id AND p.product_id = v.product_id
+        FROM {src} p LEFT JOIN v ON p.user_id = v.user_id AND p.session_id = v.session_id AND p.product_id = v.product_id
         WHERE p.event_type = 'purchase' GROUP BY p.user_id
         """
     ).set_index("user_id")
@@ -253,7 +353,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
             SELECT e.user_id,
                    AVG(e.price / med.med) AS price_index,
                    AVG(e.price / med.med) FILTER (WHERE e.event_type = 'purchase') AS price_index_paid
-            FROM events e JOIN p USING (product_id) JOIN med USING (grp)
+            FROM {src} e JOIN p USING (product_id) JOIN med USING (grp)
             GROUP BY e.user_id
             """
         ).set_index("user_id")
@@ -263,8 +363,8 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
 
     if has_discount:
         disc = store.sql(
-            """SELECT user_id, AVG(CASE WHEN COALESCE(discount, 0) > 0 THEN 1.0 ELSE 0.0 END) AS discount_share
-               FROM events WHERE event_type = 'purchase' GROUP BY user_id"""
+            f"""SELECT user_id, AVG(CASE WHEN COALESCE(discount, 0) > 0 THEN 1.0 ELSE 0.0 END) AS discount_share
+               FROM {src} WHERE event_type = 'purchase' GROUP BY user_id"""
         ).set_index("user_id")
         df = df.join(disc, how="left")
 
@@ -272,8 +372,8 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     cat_cols: list[str] = []
     if has_category:
         cats = store.sql(
-            """SELECT e.user_id, CAST(p.category AS VARCHAR) AS category, COUNT(*) AS n
-               FROM events e JOIN products p USING (product_id)
+            f"""SELECT e.user_id, CAST(p.category AS VARCHAR) AS category, COUNT(*) AS n
+               FROM {src} e JOIN products p USING (product_id)
                WHERE p.category IS NOT NULL GROUP BY e.user_id, p.category"""
         )
         df, cat_cols, fav = _join_shares(df, cats, "category", CAT_PREFIX)
@@ -284,7 +384,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
                        AVG(CASE WHEN p.launch_date IS NOT NULL AND e.timestamp >= p.launch_date
                                  AND e.timestamp < p.launch_date + INTERVAL {int(novelty_days)} DAY
                            THEN 1.0 ELSE 0.0 END) AS novelty_share
-                FROM events e JOIN products p USING (product_id) GROUP BY e.user_id"""
+                FROM {src} e JOIN products p USING (product_id) GROUP BY e.user_id"""
         ).set_index("user_id")
         df = df.join(nov, how="left")
 
@@ -292,7 +392,7 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     ch_cols: list[str] = []
     if has_channel:
         ch = store.sql(
-            "SELECT user_id, CAST(channel AS VARCHAR) AS channel, COUNT(*) AS n FROM events WHERE channel IS NOT NULL GROUP BY user_id, channel"
+            f"SELECT user_id, CAST(channel AS VARCHAR) AS channel, COUNT(*) AS n FROM {src} WHERE channel IS NOT NULL GROUP BY user_id, channel"
         )
         df, ch_cols, pref = _join_shares(df, ch, "channel", CH_PREFIX)
         df["preferred_channel"] = pref
@@ -303,9 +403,44 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
     else:
         skipped["preferred_channel"] = "neither events nor users carry a channel"
 
+    # ---- features the clock cannot measure (e.g. a date-only log) are left missing, with the reason
+    resolution, aligned = time_resolution(store, src)
+    unmeasurable: dict[str, str] = {}
+    if resolution is not None:
+        for col, needed in RESOLUTION_NEEDED.items():
+            if col in df.columns and _finer(needed, resolution):
+                unmeasurable[col] = (f"timestamps are recorded to the {resolution} ({aligned[resolution]:.1%} fall on a "
+                                     f"{resolution} boundary), too coarse for a feature that needs them to the {needed}")
+                df[col] = np.nan
+        if unmeasurable:
+            skipped["time resolution"] = (
+                f"timestamps are recorded to the {resolution} ({aligned[resolution]:.1%} fall on a {resolution} "
+                f"boundary), so {', '.join(unmeasurable)} cannot be measured and are left out")
+    if activity == "ratings":
+        rated = [c for c in BROWSING_NEEDED + ORDER_NEEDED if c in df.columns and c not in unmeasurable]
+        for col in rated:
+            unmeasurable[col] = ("the activity is ratings: rating a few dozen items in a row is how people rate, "
+                                 "not clicking, and there are no orders")
+            df[col] = np.nan
+        if rated:
+            skipped["browsing and order signals"] = (f"the activity is ratings, so {', '.join(rated)} would not "
+                                                     "describe browsing or ordering and are left out")
+    browsing = int(store.scalar(f"SELECT COUNT(*) FROM {src} WHERE event_type <> 'purchase'"))
+    if activity == "events" and browsing == 0 and int(store.scalar("SELECT COUNT(*) FROM events")) > 0:
+        cols = [c for c in BROWSING_NEEDED if c in df.columns and c not in unmeasurable]
+        for col in cols:
+            unmeasurable[col] = ("the log records purchases only (no views or carts), so a session is an order and "
+                                 "a burst of events is one order's lines, not clicking")
+            df[col] = np.nan
+        if cols:
+            skipped["browsing signals"] = (f"the log records purchases only (no views or carts), so {', '.join(cols)} "
+                                           f"would measure orders and basket lines, not browsing, and are left out")
+
     df.index.name = "user_id"
     df = df.reset_index()
     df["user_id"] = df["user_id"].astype("string")
     df = df.sort_values("user_id", kind="mergesort").reset_index(drop=True)
     return FeatureSet(frame=df, category_columns=cat_cols, channel_columns=ch_cols, skipped=skipped,
-                      reference_time=ref, has_orders=has_order)
+                      reference_time=ref, has_orders=has_order, time_resolution=resolution, unmeasurable=unmeasurable,
+                      activity=activity,
+                      population="raters" if activity == "ratings" else ("visitors" if browsing else "customers"))

@@ -4,12 +4,16 @@ A persona record (``personas.json`` is a list of them) has:
 
 ``persona_id``, ``segment``, ``cluster``, ``name`` (and ``name_zh`` for zh catalogues), ``size``,
 ``share_of_users``, ``revenue_share``, ``metrics`` (the numbers: orders per user, average order
-value, price index, median recency/tenure, conversion, cart abandonment, mean CLV, mean P(alive)),
+value, price index, median recency/tenure, conversion, cart abandonment, mean CLV, mean P(alive) — None
+when the lifetime model cannot see drop-out in the data, so P(alive) is no finding),
 ``traits`` (the most distinctive facts, each a sentence with its numbers, strongest first),
-``favourite_categories`` (top 3 by mean share of events), ``price_band`` (``budget`` when the mean
-price index is below 0.9, ``premium`` above 1.1, else ``mid-range``: prices relative to the category
-median), ``preferred_channel`` (most common among members), ``text_en`` and, when the dataset's
-locale is ``zh``, ``text_zh``.
+``favourite_categories`` (top 3 by mean share of events), ``price_band`` (the segment's mean price index
+— prices relative to the category median — against all segmented users': ``budget`` below 0.9 times
+theirs, ``premium`` above 1.1 times, else ``mid-range``; ``unknown`` when prices do not vary, e.g. the
+nominal prices of a ratings-only dataset, so two segments are never both "premium" for paying what
+everyone pays), ``preferred_channel`` (most common among members), ``text_en`` and, when the dataset's
+locale is ``zh``, ``text_zh``. Traits only use features that vary between users, worded for who the
+users are (customers, or raters on a ratings-only dataset).
 
 These records condition copy generation later, so every fact is computed from the profiles; no
 wording depends on anything but the numbers. Segments below ``min_size`` users get no persona
@@ -35,21 +39,27 @@ CHANNEL_ZH = {"web": "网页", "app": "App", "email": "邮件", "push": "推送"
 
 
 def zh_name(segment: str) -> str:
-    """Chinese segment name (numbered fallback names keep their number)."""
+    """Chinese segment name (numbered fallback names keep their number; "<category> Fans" -> "<category>爱好者")."""
     if segment in TRAIT_NAMES_ZH:
         return TRAIT_NAMES_ZH[segment]
+    if segment.endswith(" Fans"):
+        return f"{segment[:-len(' Fans')]}爱好者"
     base, _, num = segment.rpartition(" ")
     if base in TRAIT_NAMES_ZH and num.isdigit():
         return f"{TRAIT_NAMES_ZH[base]} {num}"
     return segment
 
 
-def price_band(price_index: float) -> str:
-    if price_index is None or (isinstance(price_index, float) and math.isnan(price_index)):
+def price_band(price_index: float, reference: float = 1.0) -> str:
+    """Band of a segment's mean price index against ``reference`` (all segmented users' mean)."""
+    if price_index is None or reference is None or any(isinstance(v, float) and math.isnan(v) for v in (price_index, reference)):
         return "unknown"
-    if price_index < 0.9:
+    if not reference > 0:
+        return "unknown"
+    ratio = price_index / reference
+    if ratio < 0.9:
         return "budget"
-    if price_index > 1.1:
+    if ratio > 1.1:
         return "premium"
     return "mid-range"
 
@@ -75,8 +85,16 @@ _TRAIT_TEXT = {
 _MEDIAN_FEATURES = {"recency_days", "tenure_days"}
 
 
-def _trait(feature: str, v: float, o: float, lang: str) -> str:
+_RATER_TEXT = {  # ratings-only datasets: the activity is rating
+    "n_events": "rates {v:.0f} items per person (all raters: {o:.0f})",
+    "tenure_days": "has been rating for {v:.0f} days on median (all raters: {o:.0f})",
+}
+
+
+def _trait(feature: str, v: float, o: float, lang: str, population: str = "visitors") -> str:
     en, zh = _TRAIT_TEXT[feature]
+    if population == "raters":
+        en = _RATER_TEXT.get(feature, en.replace("all customers", "all raters"))
     if feature == "price_index":
         diff = v - 1.0
         if lang == "en":
@@ -95,17 +113,26 @@ def build_personas(
     n_traits: int = 4,
     segment_col: str = "segment",
     cluster_col: str = "cluster",
+    population: str | None = None,
 ) -> list[dict]:
-    """Persona records for every clustered segment (``cluster >= 0``) with at least ``min_size`` users."""
+    """Persona records for every clustered segment (``cluster >= 0``) with at least ``min_size`` users;
+    ``population`` (visitors, customers, raters) is inferred from the profiles when None."""
+    from contentlab.profiling.segments import population_of
+
     p = profiles[profiles[cluster_col] >= 0]
     if p.empty:
         return []
+    population = population or population_of(p)
     cat_cols = [c for c in p.columns if c.startswith(CAT_PREFIX)]
     total_users = len(p)
     total_rev = float(p["monetary"].sum())
-    feats = [f for f in _TRAIT_TEXT if f in p.columns and p[f].notna().any()]
+    # only facts that differ between users can describe a segment (no "0.0 orders" on a ratings-only dataset)
+    feats = [f for f in _TRAIT_TEXT if f in p.columns and p[f].notna().any() and float(p[f].std(ddof=0)) > 0]
     overall = {f: float(p[f].median() if f in _MEDIAN_FEATURES else p[f].mean()) for f in feats}
     sds = {f: float(p[f].std(ddof=0)) for f in feats}
+    pi_all = p["price_index"].astype(float) if "price_index" in p else pd.Series(dtype=float)
+    # price bands need prices that vary; otherwise (e.g. nominal prices) every band would be made up
+    pi_ref = float(pi_all.mean()) if pi_all.notna().any() and float(pi_all.std(ddof=0)) > 1e-9 else float("nan")
     personas = []
     for cluster, g in sorted(p.groupby(cluster_col), key=lambda kv: -len(kv[1])):
         if len(g) < min_size:
@@ -114,8 +141,8 @@ def build_personas(
         values = {f: float(g[f].median() if f in _MEDIAN_FEATURES else g[f].mean()) for f in feats}
         # distinctiveness of each fact = |segment - overall| / sd
         dist = {f: abs(values[f] - overall[f]) / sds[f] if sds[f] > 0 and not math.isnan(values[f]) else 0.0 for f in feats}
-        top = sorted(feats, key=lambda f: -dist[f])[:n_traits]
-        traits = [_trait(f, values[f], overall[f], "en") for f in top]
+        top = [f for f in sorted(feats, key=lambda f: -dist[f]) if dist[f] > 0][:n_traits]
+        traits = [_trait(f, values[f], overall[f], "en", population) for f in top]
         favourite = []
         if cat_cols:
             shares = g[cat_cols].mean().sort_values(ascending=False)
@@ -123,8 +150,8 @@ def build_personas(
             traits.append(
                 "favourite categories: " + ", ".join(f"{c[len(CAT_PREFIX):]} ({_fmt_pct(shares[c])} of events)" for c in shares.index[:3])
             )
-        pi = values.get("price_index", float("nan"))
-        band = price_band(pi)
+        pi = float(g["price_index"].mean()) if "price_index" in g else float("nan")
+        band = price_band(pi, pi_ref)
         channel = None
         if "preferred_channel" in g.columns and g["preferred_channel"].notna().any():
             vc = g["preferred_channel"].value_counts()
@@ -159,7 +186,8 @@ def build_personas(
             "price_band": band,
             "preferred_channel": channel,
         }
-        rec["text_en"] = _prose_en(rec, [_trait(f, values[f], overall[f], "en") for f in top])
+        rec["text_en"] = _prose_en(rec, [_trait(f, values[f], overall[f], "en", population) for f in top],
+                                   "raters" if population == "raters" else "customers")
         if locale == "zh":
             rec["name_zh"] = zh_name(seg)
             rec["text_zh"] = _prose_zh(rec, [_trait(f, values[f], overall[f], "zh") for f in top])
@@ -167,8 +195,8 @@ def build_personas(
     return personas
 
 
-def _prose_en(rec: dict, facts: list[str]) -> str:
-    head = (f"{rec['name']}: {rec['size']:,} customers ({_fmt_pct(rec['share_of_users'])} of segmented users"
+def _prose_en(rec: dict, facts: list[str], noun: str = "customers") -> str:
+    head = (f"{rec['name']}: {rec['size']:,} {noun} ({_fmt_pct(rec['share_of_users'])} of segmented users"
             + (f", {_fmt_pct(rec['revenue_share'])} of revenue)" if rec["revenue_share"] is not None else ")"))
     parts = [head + "."]
     if facts:

@@ -10,7 +10,8 @@ import seaborn as sns
 from contentlab.profiling.features import CAT_PREFIX
 
 __all__ = ["renderable", "silhouette_plot", "pca_plot", "rfm_heatmaps", "segment_profile_heatmap", "clv_distribution",
-           "calibration_plot", "risk_plot", "confusion_heatmap", "category_affinity_heatmap"]
+           "calibration_plot", "risk_plot", "risk_plot_axes", "RISK_PLOT_AXES", "confusion_heatmap",
+           "category_affinity_heatmap"]
 
 
 def renderable(labels) -> bool:
@@ -130,8 +131,25 @@ def calibration_plot(cal: pd.DataFrame, max_frequency: int = 7, ax=None):
     return ax
 
 
+RISK_PLOT_AXES: tuple[tuple[str, str], ...] = (
+    ("max_events_per_minute", "events_per_session"),
+    ("orders_per_active_day", "repeat_amount_orders"),
+)
+"""Pairs of risk signals the risk plot can show, in order of preference (the first pair the data measures)."""
+
+
+def risk_plot_axes(features: pd.DataFrame) -> tuple[str, str] | None:
+    """The first pair of :data:`RISK_PLOT_AXES` whose columns both hold values, or None."""
+    for x, y in RISK_PLOT_AXES:
+        if all(c in features.columns and features[c].notna().any() for c in (x, y)):
+            return x, y
+    return None
+
+
 def risk_plot(features: pd.DataFrame, flagged: pd.Series, x: str = "max_events_per_minute",
               y: str = "events_per_session", truth: pd.Series | None = None, ax=None):
+    from contentlab.profiling.risk import RISK_SIGNALS
+
     ax = ax or plt.subplots(figsize=(8, 5))[1]
     df = pd.DataFrame({x: features[x].astype(float), y: features[y].astype(float),
                        "status": np.where(flagged, "flagged", "not flagged")})
@@ -140,10 +158,11 @@ def risk_plot(features: pd.DataFrame, flagged: pd.Series, x: str = "max_events_p
     sns.scatterplot(data=df, x=x, y=y, hue="status", style="planted" if truth is not None else None,
                     palette={"flagged": "#c0392b", "not flagged": "#95a5a6"}, s=22, alpha=0.7, ax=ax)
     ax.set_xscale("symlog")
-    ax.set_yscale("log")
-    ax.set_title("Risk flags: burstiness vs session length")
-    ax.set_xlabel("most events in one minute (events, symlog scale)")
-    ax.set_ylabel("events per session (log scale)")
+    ax.set_yscale("symlog")
+    xl, yl = (RISK_SIGNALS[c][2] if c in RISK_SIGNALS else c.replace("_", " ") for c in (x, y))
+    ax.set_title(f"Risk flags: {xl} vs {yl}")
+    ax.set_xlabel(f"{xl} (symlog scale)")
+    ax.set_ylabel(f"{yl} (symlog scale)")
     return ax
 
 

@@ -19,7 +19,7 @@ from contentlab.profiling.rfm import RFM_SEGMENTS
 from contentlab.profiling.segments import FLAGGED_SEGMENT, INACTIVE_SEGMENT
 
 __all__ = ["MERGED_LABEL", "SMALL_CELL_RULE", "segment_table", "rfm_segment_table", "rfm_mapping_table",
-           "esc", "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
+           "esc", "data_source", "informative_columns", "grouped_reasons", "persona_card", "readable_rules", "top_customers", "findings_markdown", "risk_reason_table"]
 
 MERGED_LABEL = "Other (merged small segments)"
 SMALL_CELL_RULE = ("Segments with fewer than {n} users are not shown on their own: they are merged into one row "
@@ -32,7 +32,8 @@ def _merge_small(agg: pd.DataFrame, label: str, min_cell: int) -> tuple[pd.DataF
 
 
 def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: bool = True) -> tuple[pd.DataFrame, int]:
-    """Per segment: users, share of users, revenue share, orders per user, total and mean CLV, mean P(alive).
+    """Per segment: users, share of users, revenue share, orders per user, total and mean CLV, mean P(alive)
+    (each left out when the data cannot give it: no purchases, no CLV, or drop-out the model could not see).
 
     Returns the table and the number of users suppressed by the small-cell rule.
     """
@@ -65,8 +66,14 @@ def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: b
     out["orders_per_user"] = out["orders"] / out["users"]
     out["clv_mean"] = out["clv_total"] / out["buyers"].replace(0, np.nan)
     out["p_alive_mean"] = out["_alive_sum"] / out["_alive_n"].replace(0, np.nan)
-    cols = ["segment", "users", "share_of_users", "revenue", "revenue_share", "orders_per_user", "clv_total",
-            "clv_mean", "p_alive_mean"]
+    # columns the data cannot fill are left out rather than shown empty: no purchases at all (a ratings-only
+    # dataset) -> no revenue or orders; no CLV fitted -> no CLV; no drop-out seen -> no P(alive)
+    has_orders = bool((profiles["frequency"] > 0).any())
+    has_clv = "clv" in profiles and bool(profiles["clv"].notna().any())
+    cols = (["segment", "users", "share_of_users"]
+            + (["revenue", "revenue_share", "orders_per_user"] if has_orders else [])
+            + (["clv_total", "clv_mean"] if has_clv else [])
+            + (["p_alive_mean"] if out["p_alive_mean"].notna().any() else []))
     out = out[cols]
     out["users"] = out["users"].astype("int64")
     return out, suppressed
@@ -112,6 +119,19 @@ def esc(x) -> str:
     return html.escape(str(x), quote=False)
 
 
+def data_source(meta: dict | None) -> str:
+    """Which input the figures come from, for the report: the input file names recorded by stage 01
+    (e.g. "CDNOW_sample.txt"), or the simulated shop's name."""
+    meta = meta or {}
+    if meta.get("kind") == "demo":
+        return f"the simulated shop {meta.get('name', '')}".rstrip()
+    files = [str(f).replace("\\", "/").rsplit("/", 1)[-1] for f in (meta.get("inputs") or {})]
+    files = [f for f in files if f and f != "dataset.json"]
+    if not files:
+        return f"dataset {meta.get('name', 'unnamed')}"
+    return ("file " if len(files) == 1 else "files ") + ", ".join(sorted(set(files)))
+
+
 def _pct(x) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.0f}%"
 
@@ -120,8 +140,10 @@ def persona_card(persona: dict, currency: str = "") -> str:
     """Markdown card of one persona record (data text HTML-escaped)."""
     lines = [f"### {esc(persona['persona_id'])} · {esc(persona['name'])}"
              + (f" ({esc(persona['name_zh'])})" if persona.get("name_zh") else "")]
-    facts = [f"**{persona['size']:,} customers** ({_pct(persona['share_of_users'])} of segmented users, "
-             f"{_pct(persona.get('revenue_share'))} of their revenue)"]
+    rev = persona.get("revenue_share")
+    facts = [f"**{persona['size']:,} {'customers' if rev is not None else 'users'}** "
+             f"({_pct(persona['share_of_users'])} of segmented users"
+             + (f", {_pct(rev)} of their revenue)" if rev is not None else ")")]
     if persona.get("price_band") and persona["price_band"] != "unknown":
         facts.append(f"price band **{esc(persona['price_band'])}**")
     if persona.get("preferred_channel"):
@@ -166,16 +188,33 @@ def top_customers(profiles: pd.DataFrame, n: int = 10, horizon_days: int = 90) -
     """Highest-CLV customers with pseudonymised ids."""
     p = profiles[profiles["clv"].notna()].sort_values("clv", ascending=False).head(n)
     exp_col = f"expected_purchases_{horizon_days}d"
-    return pd.DataFrame({
+    out = pd.DataFrame({
         "customer": list(pseudonymise(p["user_id"].astype(str))),
         "segment": p["segment"].astype(str).to_numpy(),
         "rfm_segment": p["rfm_segment"].astype(str).to_numpy(),
         "orders": p["frequency"].astype("int64").to_numpy(),
         "revenue": p["monetary"].to_numpy(),
-        "p_alive": p["p_alive"].to_numpy(),
+        "p_alive": p["p_alive"].to_numpy() if "p_alive" in p else np.nan,
         f"expected_orders_{horizon_days}d": p[exp_col].to_numpy() if exp_col in p else np.nan,
         "clv": p["clv"].to_numpy(),
     })
+    # no P(alive) when the model could not see drop-out: the column would only say "unknown"
+    return out if out["p_alive"].notna().any() else out.drop(columns="p_alive")
+
+
+def informative_columns(table: pd.DataFrame, keep: tuple[str, ...] = ("segment", "size")) -> pd.DataFrame:
+    """``table`` without the columns that are empty or the same in every row (e.g. nominal prices, or orders on a
+    ratings-only dataset): they describe no segment."""
+    cols = [c for c in table.columns if c in keep or table[c].nunique(dropna=True) > 1]
+    return table[cols]
+
+
+def grouped_reasons(reasons: dict[str, str]) -> str:
+    """``{item: reason}`` as Markdown, one phrase per distinct reason: "*a*, *b*: reason; *c*: other"."""
+    by: dict[str, list[str]] = {}
+    for item, why in reasons.items():
+        by.setdefault(why, []).append(item)
+    return "; ".join(", ".join(f"*{esc(i)}*" for i in items) + f": {esc(why)}" for why, items in by.items())
 
 
 def risk_reason_table(risk_table: pd.DataFrame) -> pd.DataFrame:
@@ -190,7 +229,7 @@ def risk_reason_table(risk_table: pd.DataFrame) -> pd.DataFrame:
 
 def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_table: pd.DataFrame, *,
                       ari: float | None = None, precision: float | None = None, recall: float | None = None,
-                      rules_note: str | None = None, currency: str = "", min_cell: int = 5) -> str:
+                      rules_note: str | None = None, currency: str = "", min_cell: int = 5, source: str = "") -> str:
     """The report's summary: computed findings, one bullet each."""
     prof = result.profiles
     cur = f" {currency}" if currency else ""
@@ -202,14 +241,16 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
     cl = result.clustering
     if cl is not None:
         main = seg_table[~seg_table["segment"].isin([FLAGGED_SEGMENT, INACTIVE_SEGMENT])]
-        top = main.sort_values("revenue_share", ascending=False).iloc[0] if len(main) else None
+        has_rev = "revenue_share" in main
+        top = main.sort_values("revenue_share", ascending=False).iloc[0] if len(main) and has_rev else None
         txt = (f"- **{cl.k} behavioural segments** (K-means, k chosen by silhouette = {cl.silhouette:.2f}): "
                + ", ".join(f"{esc(r.segment)} ({r.users:,})" for r in main.itertuples()) + ".")
         lines.append(txt)
         if top is not None:
+            value = (f" and {_pct(top['clv_total'] / max(main['clv_total'].sum(), 1e-12))} of the segments' expected value"
+                     if "clv_total" in main else "")
             lines.append(f"- The most valuable segment is **{esc(top['segment'])}**: {_pct(top['share_of_users'])} of users "
-                         f"bring {_pct(top['revenue_share'])} of revenue and {_pct(top['clv_total'] / max(main['clv_total'].sum(), 1e-12))} "
-                         f"of the segments' expected value.")
+                         f"bring {_pct(top['revenue_share'])} of revenue{value}.")
     if ari is not None and not (isinstance(ari, float) and math.isnan(ari)):
         lines.append(f"- Against the simulator's planted segments the clustering reaches an **adjusted Rand index of {ari:.2f}** "
                      f"(1 = identical partitions, 0 = chance).")
@@ -228,14 +269,19 @@ def findings_markdown(result, personas: list[dict], rules: pd.DataFrame, seg_tab
         c = prof["clv"].dropna().sort_values(ascending=False)
         top10 = c.head(max(1, int(math.ceil(0.1 * len(c))))).sum() / c.sum() if c.sum() else float("nan")
         lines.append(f"- Expected customer value over the next {v.horizon_days} days: **{clv_total:,.0f}{cur}** in total "
-                     f"(BG/NBD r={p['r']:.4g}, α={p['alpha']:.4g}, a={p['a']:.4g}, b={p['b']:.4g}); the top 10% of customers "
-                     f"hold {_pct(top10)} of it.")
+                     f"(BG/NBD r={p['r']:.4g}, α={p['alpha']:.4g}, a={p['a']:.4g}, b={p['b']:.4g}, fitted on the whole "
+                     f"log {v.log_start:%Y-%m-%d} to {v.log_end:%Y-%m-%d}{' of ' + esc(source) if source else ''}); the "
+                     f"top 10% of customers hold {_pct(top10)} of it.")
         if v.calibration is not None:
             act = float(v.calibration["frequency_holdout"].sum())
             pred = float(v.calibration["predicted_holdout"].sum())
-            lines.append(f"- Holdout check ({v.holdout_days} days): the model fitted without them predicted {pred:,.0f} "
-                         f"repeat purchase days, {act:,.0f} happened ({(pred - act) / act:+.0%})." if act else
-                         f"- Holdout check ({v.holdout_days} days): no purchases in the holdout period.")
+            window = (f"calibration {v.log_start:%Y-%m-%d} to {v.calibration_end:%Y-%m-%d}, holdout "
+                      f"{v.holdout_start:%Y-%m-%d} to {v.log_end:%Y-%m-%d}")
+            cp = v.calibration_bgnbd.params
+            lines.append(f"- Holdout check ({window}): BG/NBD fitted on the calibration period (r={cp['r']:.3g}, "
+                         f"α={cp['alpha']:.3g}, a={cp['a']:.3g}, b={cp['b']:.3g}) predicted {pred:,.0f} repeat purchase "
+                         f"days in the holdout, {act:,.0f} happened ({(pred - act) / act:+.0%})." if act else
+                         f"- Holdout check ({window}): no purchases in the holdout period.")
     for note in v.notes:
         lines.append(f"- CLV note: {esc(note)}.")
     if rules_note:

@@ -14,10 +14,20 @@ A signal *fires* when ``z > z_threshold`` (3.5, the usual cut-off for modified z
 account's ``risk_score`` is the sum of the z-scores of its fired signals, and it is flagged when
 ``risk_score >= min_score`` (12 by default: one extreme signal, two strong ones, or three or more
 just past the cut-off; a keen shopper who is unusual on one habit, e.g. night-time shopping with a
-few repeat orders, stays below it). With ``method="both"`` an account is also flagged when an
+few repeat orders, stays below it). *Habit* signals (:data:`HABIT_SIGNALS`: orders per active day,
+purchases without a view, repeated order amounts, night-time share) measure what a genuine heavy buyer can
+reach at any level — CDNOW's heaviest customers buy the same-priced CD dozens of times — so they flag an
+account only together with another fired signal; the signals no human reaches (bursts of clicks,
+sessions or events, seconds between clicks) can flag on their own. With ``method="both"`` an account is also flagged when an
 **IsolationForest** (scikit-learn) over the same transformed signals puts it among the
-``contamination`` most isolated *and* at least one signal fires; ``method="iforest"`` uses that
+``contamination`` most isolated *and* a signal fires (a habit signal only with another); ``method="iforest"`` uses that
 rule alone. The IsolationForest score is always reported for comparison.
+
+A signal never fires on an artefact of the data's resolution. Signals the data's clock cannot measure
+(:data:`contentlab.profiling.features.RESOLUTION_NEEDED`: on a date-only log such as CDNOW, where every
+timestamp is midnight, "most events in one minute" would count a whole day's orders and every event would
+be "at night") are missing in the features and left out here, with the reason in
+:attr:`RiskResult.disabled`.
 
 Flagged accounts are excluded from segmentation, CLV fitting and basket rules, and marked in
 ``user_profiles.parquet`` (``is_flagged``) so recommendation training can drop them.
@@ -25,12 +35,13 @@ Flagged accounts are excluded from segmentation, CLV fitting and basket rules, a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["RISK_SIGNALS", "robust_z", "risk_flags", "precision_recall"]
+__all__ = ["RISK_SIGNALS", "HABIT_SIGNALS", "robust_z", "risk_flags", "precision_recall"]
 
 # signal -> (direction, log-transform, readable description)
 RISK_SIGNALS: dict[str, tuple[int, bool, str]] = {
@@ -43,6 +54,10 @@ RISK_SIGNALS: dict[str, tuple[int, bool, str]] = {
     "repeat_amount_orders": (+1, True, "orders repeating an earlier order's amount"),
     "night_share": (+1, False, "share of events between 00:00 and 06:00"),
 }
+HABIT_SIGNALS: frozenset[str] = frozenset(
+    {"orders_per_active_day", "purchase_without_view_share", "repeat_amount_orders", "night_share"})
+"""Signals a genuine customer can reach at any level by habit: they flag an account only together with
+another fired signal."""
 
 
 MIN_SCALE_LOG = 0.2
@@ -74,6 +89,7 @@ class RiskResult:
     min_score: float
     contamination: float
     method: str
+    disabled: dict[str, str] = field(default_factory=dict)  # signal description -> why it is not used
 
 
 def risk_flags(
@@ -84,11 +100,18 @@ def risk_flags(
     method: str = "robust",
     min_events: int = 1,
     random_state: int = 0,
+    unmeasurable: Mapping[str, str] | None = None,
 ) -> RiskResult:
-    """Score and flag accounts; ``method`` is ``"robust"``, ``"iforest"`` or ``"both"``."""
+    """Score and flag accounts; ``method`` is ``"robust"``, ``"iforest"`` or ``"both"``.
+
+    ``unmeasurable`` (feature -> reason, e.g. :attr:`FeatureSet.unmeasurable`) names signals the data
+    cannot measure; they are not used even if the column holds values, and are listed in ``disabled``."""
     if method not in ("robust", "iforest", "both"):
         raise ValueError(f"method must be robust, iforest or both, not {method!r}")
-    signals = [s for s in RISK_SIGNALS if s in features.columns and features[s].notna().any()]
+    unmeasurable = dict(unmeasurable or {})
+    disabled = {RISK_SIGNALS[s][2]: unmeasurable[s] for s in RISK_SIGNALS if s in unmeasurable}
+    signals = [s for s in RISK_SIGNALS
+               if s not in unmeasurable and s in features.columns and features[s].notna().any()]
     active = features["n_events"].fillna(0) >= min_events if "n_events" in features else pd.Series(True, index=features.index)
     tab = pd.DataFrame({"user_id": features["user_id"].astype("string")}, index=features.index)
     transformed = pd.DataFrame(index=features.index)
@@ -106,7 +129,12 @@ def risk_flags(
     tab["reasons"] = [
         "; ".join(RISK_SIGNALS[s][2] for s, f in zip(signals, row) if f) for row in fired.to_numpy()
     ] if zcols else ""
-    robust_flag = (tab["risk_score"] >= min_score) & active
+    if zcols:
+        alone = fired[[f"z_{s}" for s in signals if s not in HABIT_SIGNALS]].any(axis=1)
+        corroborated = (tab["n_signals"] >= 2) | alone
+    else:
+        corroborated = pd.Series(False, index=tab.index)
+    robust_flag = (tab["risk_score"] >= min_score) & corroborated & active
 
     iso_flag = pd.Series(False, index=tab.index)
     tab["iforest_score"] = np.nan
@@ -120,7 +148,7 @@ def risk_flags(
         score = -forest.score_samples(X)  # higher = more isolated
         tab.loc[active, "iforest_score"] = score
         pred = pd.Series(forest.predict(X) == -1, index=X.index)
-        iso_flag.loc[active] = pred & (tab.loc[active, "n_signals"] >= 1)
+        iso_flag.loc[active] = pred & (tab.loc[active, "n_signals"] >= 1) & corroborated.loc[active]
     if method == "robust":
         flag = robust_flag
     elif method == "iforest":
@@ -131,7 +159,7 @@ def risk_flags(
     tab["flag_source"] = np.select(
         [robust_flag & iso_flag, robust_flag, iso_flag], ["robust+iforest", "robust", "iforest"], default=""
     )
-    return RiskResult(tab.reset_index(drop=True), signals, z_threshold, min_score, contamination, method)
+    return RiskResult(tab.reset_index(drop=True), signals, z_threshold, min_score, contamination, method, disabled)
 
 
 def precision_recall(flagged: pd.Series, truth: pd.Series) -> tuple[float, float, pd.DataFrame]:

@@ -88,19 +88,24 @@ def mine_rules(
     if rules.empty:
         return _empty()
     rules = rules[rules["lift"] >= min_lift]
+    # Supports are rescaled from the multi-item baskets, so a ratio of two of them can land a rounding error
+    # above 1: confidence is taken from the basket counts instead (exact, and never above 1).
+    count = np.rint(rules["support"].to_numpy(float) * n_baskets).astype("int64")
+    ante_count = np.rint(rules["antecedent support"].to_numpy(float) * n_baskets).astype("int64")
+    confidence = np.divide(count, ante_count, out=rules["confidence"].to_numpy(float).copy(), where=ante_count > 0)
     out = pd.DataFrame(
         {
             "segment": pd.Series(segment, index=rules.index, dtype="string"),
             "antecedents": rules["antecedents"].map(lambda s: sorted(map(str, s))),
             "consequents": rules["consequents"].map(lambda s: sorted(map(str, s))),
             "support": rules["support"].astype(float),
-            "confidence": rules["confidence"].astype(float),
+            "confidence": confidence,
             "lift": rules["lift"].astype(float),
             "leverage": rules["leverage"].astype(float),
             "antecedent_support": rules["antecedent support"].astype(float),
             "consequent_support": rules["consequent support"].astype(float),
             "n_baskets": n_baskets,
-            "count": np.rint(rules["support"].to_numpy(float) * n_baskets).astype("int64"),
+            "count": count,
         }
     )
     out = out[out["count"] >= min_count]

@@ -10,7 +10,12 @@
 * Clusters get readable names from their most distinctive traits (:data:`TRAIT_NAMES`): each
   cluster's mean of a few interpretable features is compared with the overall mean in standard
   deviations, and names are assigned one per cluster by maximising the total distinctiveness
-  (Hungarian assignment), so the names are data-derived and unique.
+  (Hungarian assignment), so the names are data-derived and unique. A name only uses what the data can
+  show: a trait whose feature the data does not measure (no views: no "Casual Browsers"; no purchases: no
+  "Frequent Buyers") is never a candidate, and the noun fits who the users are (:func:`population_of`):
+  "New Visitors" only where the log records browsing, "New Customers" in a purchase-only shop, "New Raters"
+  on a ratings-only dataset. A cluster without a distinctive trait is named after a category it favours far
+  more than everyone ("Drama Fans") before falling back to "Mainstream <noun>".
 * Accounts flagged as risky and users without events are not clustered (``cluster = -1``).
 """
 
@@ -29,7 +34,8 @@ from threadpoolctl import threadpool_limits
 from contentlab.profiling.features import CAT_PREFIX, CH_PREFIX
 
 __all__ = [
-    "FEATURE_BLOCKS", "TRAIT_NAMES", "TRAIT_NAMES_ZH", "FLAGGED_SEGMENT", "INACTIVE_SEGMENT",
+    "FEATURE_BLOCKS", "TRAIT_NAMES", "TRAIT_NAMES_ZH", "FLAGGED_SEGMENT", "INACTIVE_SEGMENT", "POPULATIONS",
+    "population_of",
     "clustering_matrix", "silhouette_curve", "cluster_users", "name_clusters", "cluster_profiles",
     "pca_projection", "segment_ari", "confusion_table", "merge_small_segments",
 ]
@@ -76,9 +82,44 @@ TRAIT_NAMES_ZH: dict[str, str] = {
     "Deal Seekers": "优惠猎手",
     "Cart Abandoners": "加购未付款客户",
     "Mainstream Customers": "大众顾客",
+    "New Customers": "新顾客",
+    "New Raters": "新评分用户",
+    "Lapsing Raters": "评分渐少用户",
+    "Mainstream Raters": "大众评分用户",
+    "Avid Raters": "活跃评分用户",
     FLAGGED_SEGMENT: "风险账户（已排除）",
     INACTIVE_SEGMENT: "无行为用户",
 }
+
+
+POPULATIONS: dict[str, dict[str, str]] = {
+    "visitors": {},
+    "customers": {"New Visitors": "New Customers"},
+    "raters": {"New Visitors": "New Raters", "Lapsing Customers": "Lapsing Raters",
+               "Mainstream Customers": "Mainstream Raters"},
+}
+"""Who the users are -> renames of the trait names, so a name's noun is one the data supports:
+``visitors`` (the log records browsing, some users never buy), ``customers`` (a purchase-only log: every
+user bought), ``raters`` (a ratings-only dataset)."""
+POPULATION_TRAITS: dict[str, dict[tuple[str, int], str]] = {
+    "raters": {("n_events", +1): "Avid Raters"},
+}
+"""Traits that only name a segment for one population (on a ratings-only dataset the amount of rating is
+the activity; in a shop, activity is already described by orders and spend)."""
+CATEGORY_FAN_MIN_SHARE_GAIN = 0.10
+CATEGORY_FAN_MIN_RATIO = 1.5
+"""A cluster is named after a category ("<category> Fans") when its mean share of events there is at least
+10 points and 1.5 times everyone's."""
+
+
+def population_of(features: pd.DataFrame) -> str:
+    """``visitors`` when the users viewed products, ``customers`` when the log holds purchases only,
+    ``raters`` when there are neither views nor purchases (the activity is ratings)."""
+    views = float(features["n_views"].sum()) if "n_views" in features else 0.0
+    orders = float(features["frequency"].sum()) if "frequency" in features else 0.0
+    if views > 0:
+        return "visitors"
+    return "customers" if orders > 0 else "raters"
 
 
 def _block_columns(features: pd.DataFrame, spec: list[str]) -> list[str]:
@@ -195,15 +236,15 @@ MIN_SHARE_EFFECT = 0.02
 MIN_RELATIVE_EFFECT = 0.25
 
 
-def _trait_z(features: pd.DataFrame, labels: pd.Series) -> pd.DataFrame:
+def _trait_z(features: pd.DataFrame, labels: pd.Series, traits: dict | None = None) -> pd.DataFrame:
     """cluster x trait: cluster mean minus overall mean, in overall standard deviations (signed by
     direction); NaN where the difference is too small in the feature's own units to name a segment."""
     out = {}
-    for (feat, direction), _name in TRAIT_NAMES.items():
+    for (feat, direction), _name in (traits or TRAIT_NAMES).items():
         if feat not in features.columns or not features[feat].notna().any():
             continue
         raw = features.loc[labels.index, feat].astype(float)
-        x = np.log1p(raw.clip(lower=0)) if feat in ("frequency", "monetary") else raw
+        x = np.log1p(raw.clip(lower=0)) if feat in ("frequency", "monetary", "n_events") else raw
         sd = x.std(ddof=0)
         if not sd or np.isnan(sd):
             continue
@@ -221,13 +262,21 @@ MIN_TRAIT_Z = 0.25
 FALLBACK_NAME = "Mainstream Customers"
 
 
-def name_clusters(features: pd.DataFrame, labels: pd.Series, min_z: float = MIN_TRAIT_Z) -> dict[int, str]:
+def name_clusters(features: pd.DataFrame, labels: pd.Series, min_z: float = MIN_TRAIT_Z,
+                  population: str | None = None) -> dict[int, str]:
     """Readable, unique names per cluster from their most distinctive traits.
 
-    A name is only given for a trait at least ``min_z`` standard deviations from everyone's mean;
-    clusters without such a trait are "Mainstream Customers" (numbered when there are several).
+    A name is only given for a trait at least ``min_z`` standard deviations from everyone's mean, on a
+    feature the data measures; the noun follows ``population`` (:data:`POPULATIONS`; inferred with
+    :func:`population_of` when None). Clusters without such a trait are named after a category they favour
+    (:data:`CATEGORY_FAN_MIN_SHARE_GAIN`), else "Mainstream <noun>" (numbered when there are several).
     """
-    z = _trait_z(features, labels)
+    population = population or population_of(features.loc[labels.index])
+    if population not in POPULATIONS:
+        raise ValueError(f"population must be one of {sorted(POPULATIONS)}, not {population!r}")
+    renames = POPULATIONS[population]
+    traits = {**TRAIT_NAMES, **POPULATION_TRAITS.get(population, {})}
+    z = _trait_z(features, labels, traits)
     clusters = sorted(labels.unique())
     names: dict[int, str] = {}
     if not z.empty:
@@ -237,10 +286,25 @@ def name_clusters(features: pd.DataFrame, labels: pd.Series, min_z: float = MIN_
         rows, cols = linear_sum_assignment(cost)
         for r, c in zip(rows, cols):
             if z.iloc[r, c] >= min_z:
-                names[clusters[r]] = TRAIT_NAMES[z.columns[c]]
+                name = traits[z.columns[c]]
+                names[clusters[r]] = renames.get(name, name)
     rest = [c for c in clusters if c not in names]
+    cat_cols = [c for c in features.columns if c.startswith(CAT_PREFIX)]
+    if rest and cat_cols:
+        shares = features.loc[labels.index, cat_cols].astype(float)
+        overall = shares.mean()
+        means = shares.groupby(labels).mean().reindex(rest)
+        gain = means - overall
+        ok = (gain >= CATEGORY_FAN_MIN_SHARE_GAIN) & (means >= CATEGORY_FAN_MIN_RATIO * overall)
+        score = gain.where(ok, 0.0).to_numpy()
+        rows, cols = linear_sum_assignment(-score)
+        for r, c in zip(rows, cols):
+            if score[r, c] > 0:
+                names[rest[r]] = f"{cat_cols[c][len(CAT_PREFIX):]} Fans"
+    rest = [c for c in clusters if c not in names]
+    fallback = renames.get(FALLBACK_NAME, FALLBACK_NAME)
     for i, c in enumerate(rest, start=1):
-        names[c] = FALLBACK_NAME if len(rest) == 1 else f"{FALLBACK_NAME} {i}"
+        names[c] = fallback if len(rest) == 1 else f"{fallback} {i}"
     return names
 
 
@@ -258,7 +322,8 @@ def cluster_profiles(features: pd.DataFrame, labels: pd.Series, names: dict[int,
     prof.insert(1, "revenue_share", g[revenue_col].sum() / total_rev if total_rev else np.nan)
     prof.insert(0, "segment", [names.get(c, str(c)) for c in prof.index])
     overall = f[profile_cols].mean()
-    overall_row = pd.DataFrame([{"segment": "All clustered users", "size": len(f), "revenue_share": 1.0, **overall}],
+    overall_row = pd.DataFrame([{"segment": "All clustered users", "size": len(f),
+                                 "revenue_share": 1.0 if total_rev else np.nan, **overall}],
                                index=pd.Index(["all"], name=prof.index.name))
     return pd.concat([prof, overall_row])
 
