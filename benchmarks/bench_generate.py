@@ -36,13 +36,14 @@ def main() -> None:
     from contentlab.data.simulate import simulate
     from contentlab.generate.decode import SamplingParams, generate
     from contentlab.generate.model import CopyModel, embedded_config
+    from contentlab.generate.prices import price_format
     from contentlab.generate.prompts import load_templates
     from contentlab.generate.tokenizer import GPT2_VOCAB_SIZE, IdentityVocab, gpt2_tokenizer
     from contentlab.generate.train import TrainConfig, build_corpus, fit_copy_model
 
     torch.set_num_threads(args.threads)
     ds = simulate(n_users=300, n_products=args.products, n_days=14, locale=args.locale, seed=42)
-    corpus = build_corpus(ds.products, load_templates(args.locale), seed=0)
+    corpus = build_corpus(ds.products, load_templates(args.locale, prices=price_format(ds.meta)), seed=0)
     t0 = time.perf_counter()
     cm = fit_copy_model(corpus, size=args.size, train=TrainConfig(steps=args.train_steps, threads=args.threads),
                         progress=False)

@@ -1,10 +1,12 @@
-"""EDA computations on small hand-built datasets whose answers are worked out by hand,
-and key metrics against a direct pandas recomputation on a random log."""
+"""EDA computations on small hand-built datasets whose answers are worked out by hand, key metrics against a
+direct pandas recomputation on a random log, and the package's workflow (the validation product read back as
+ValidationReport, run_eda / analyse, every figure of the report)."""
 
 from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import matplotlib
 
@@ -16,7 +18,6 @@ import pytest
 
 from contentlab import eda, plotting
 from contentlab.privacy import pseudonymise_one
-from contentlab.store import EventStore
 
 T = pd.Timestamp
 
@@ -509,3 +510,120 @@ def test_top_sellers_report_their_buyers_for_the_small_cell_rule(store):
     assert dict(zip(top["product_id"], top["buyers"])) == {"p3": 2, "p1": 2, "p2": 1}
     shown, withheld = withhold_small_cells(top, "buyers")
     assert withheld == 3 and shown["gmv"].isna().all() and shown["title"].notna().all()
+
+
+# ------------------------------------------------------------------------------------ the package's workflow
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_validation_is_read_as_the_validation_module_reports_it(hand_dir):
+    """validation.json comes back as ValidationReport + AdapterReport, checked against the contract."""
+    from contentlab.contract import ContractError
+    from contentlab.data.adapters import AdapterReport
+
+    q = eda.read_validation(hand_dir)
+    assert isinstance(q.validation, eda.ValidationReport) and q.adapter is None
+    assert (q.rows_rejected, q.rows_repaired, q.rows_excluded_by_adapter) == (4, 2, None)
+    adapter = AdapterReport("online_retail", rows_read=12, rows_mapped=9, excluded={"cancellation": 2, "bad": 1},
+                            flagged={"zero price": 1}, examples={"cancellation": [("C1", "x")]}, notes=["a *note*"])
+    d = json.loads(json.dumps({**VALIDATION, "adapter": adapter.to_dict()}))
+    q = eda.DataQuality.from_dict(d)
+    assert q.adapter.to_dict() == adapter.to_dict() and q.rows_excluded_by_adapter == 3
+    table = eda.adapter_summary(d)
+    assert table.values.tolist() == [["cancellation", "excluded", 2], ["bad", "excluded", 1],
+                                     ["zero price", "flagged", 1]]
+    assert eda.adapter_markdown(q.adapter) == (
+        "The **online\\_retail** adapter read 12 source rows and mapped 9; 3 rows were excluded before validation "
+        "(first reason per row in the table below).\n\n- a \\*note\\*")
+    assert eda.adapter_markdown(None) is None and eda.adapter_summary(VALIDATION).empty
+    # a file lacking what the contract promises is an error, not a guess at other key names
+    broken = {k: v for k, v in VALIDATION.items() if k != "tables"}
+    (hand_dir / "validation.json").write_text(json.dumps(broken))
+    with pytest.raises(ContractError, match=r"lacks key\(s\) \['tables'\]"):
+        eda.read_validation(hand_dir)
+
+
+def test_config_is_validated():
+    assert eda.EdaConfig().retention_weeks == 12
+    assert eda.EdaConfig(dataset={"kind": "demo", "n_users": 50}).dataset == {"kind": "demo", "n_users": 50}
+    for bad in ({"retention_weeks": 0}, {"top_products": 2.5}, {"max_cohorts": True}, {"threads": 0}):
+        with pytest.raises(ValueError, match="EdaConfig"):
+            eda.EdaConfig(**bad)
+    with pytest.raises(ValueError, match="unknown dataset kind 'dmeo'.*did you mean 'demo'"):
+        eda.EdaConfig(dataset={"kind": "dmeo"})
+    with pytest.raises(ValueError, match="needs EdaConfig.dataset"):
+        eda.run_eda(eda.EdaConfig(), "unused")
+
+
+def test_analyse_gives_everything_the_report_shows(hand_dir):
+    (hand_dir / "dataset.json").write_text(json.dumps({"name": "hand *made*", "locale": "en", "kind": "files",
+                                                       "currency": "EUR"}))
+    res = eda.analyse(hand_dir, eda.EdaConfig(retention_weeks=4, top_products=2))
+    with eda.open_store(hand_dir) as s:
+        expected = eda.key_metrics(s, eda.read_validation(hand_dir))
+        assert res.metrics() == expected and res.metrics() is not res.headline
+        assert res.summary_markdown() == eda.findings_markdown(
+            expected, eda.funnel(s, by="category"), eda.funnel(s, by="channel"), eda.cohort_retention(s, max_weeks=4),
+            eda.daily_volumes(s), currency="EUR")
+        pd.testing.assert_frame_equal(res.funnel_summary(), eda.funnel_summary(eda.funnel(s).iloc[0],
+                                                                               eda.funnel(s, unit="user").iloc[0]))
+    assert res.summary_markdown().startswith("## Key findings") and "GMV EUR 165" in res.summary_markdown()
+    assert res.dataset_markdown().startswith("**Dataset** hand \\*made\\* (files, locale en): 15 events, 5 users")
+    assert res.tables == ["users", "products", "events"] and res.currency_label == "EUR"
+    assert list(res.retention.columns) == [0, 1, 2] and len(res.top_products["units"]) == 2
+    assert res.quality_tables["rows_rejected"].sum() == 4 and len(res.quality_rules) == 4
+    assert res.funnel_acquisition is not None and res.sold is not None and res.segments.empty
+    # the small-cell rule: Shoes has 4 viewing users, Bags 1 -- neither reaches 5
+    assert res.shown(res.funnel_category).empty and len(res.shown(res.funnel_category, min_cell=2)) == 1
+    table, withheld = res.withhold(res.funnel_category)
+    assert withheld == 2 and table["view_to_purchase"].isna().all()
+    assert res.basket_markdown().startswith("4 orders; on average 2 units") and "value 41.25 EUR," in res.basket_markdown()
+    assert res.repeat_markdown().startswith("**Repeat-purchase rate: 33.3%**")
+
+
+def test_every_figure_of_the_report_is_labelled(hand_dir):
+    from contentlab.eda import plots
+
+    (hand_dir / "dataset.json").write_text(json.dumps({"name": "hand", "locale": "en"}))
+    res = eda.analyse(hand_dir)
+    assert res.currency_label == "currency units"
+    plotting.set_style()
+    shown, _ = eda.retention_display(res.retention, min_cell=1)
+    figs = [plots.daily_volumes(res.daily, res.currency_label), plots.session_funnel(res.funnel),
+            plots.conversion_by(res.shown(res.funnel_channel, min_cell=1), xlabel="channel", title="By channel"),
+            plots.retention_heatmap(shown), plots.long_tails(res.activity, res.popularity, res.sold),
+            plots.price_boxes(res.prices, "EUR"), plots.basket_sizes(res.baskets),
+            plots.orders_per_user(res.orders_per_user), plots.category_gmv(res.top_categories, "EUR")]
+    for fig in figs:
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>" or not ax.get_visible():
+                continue
+            assert ax.get_title() or fig.get_suptitle()
+            assert ax.get_ylabel(), ax.get_title()
+            assert ax.get_xlabel() or any(a.get_xlabel() for a in ax.get_shared_x_axes().get_siblings(ax)), \
+                ax.get_title()  # panels sharing an x axis: labelled once
+        matplotlib.pyplot.close(fig)
+    assert len(figs[4].axes[1].get_lines()) >= 3  # users, products by events, products by purchases
+    # nothing to draw: no figure (the notebook says why instead)
+    assert plots.conversion_by(res.shown(res.funnel_category), xlabel="c", title="t") is None
+    assert plots.session_funnel(res.funnel.iloc[0:0]) is None and plots.basket_sizes(res.baskets.iloc[0:0]) is None
+    assert plots.category_gmv(res.top_categories.head(1), "EUR") is None
+
+
+def test_run_eda_prepares_and_analyses_a_retail_export(tmp_path, monkeypatch):
+    """Purchases only, messy rows: 01 prepares the run directory (the contract's products) and reports on it."""
+    from contentlab import contract
+
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path / "home"))
+    spec = {"kind": "online_retail", "path": str(FIXTURES / "online_retail" / "Online_Retail.csv")}
+    res = eda.run_eda(eda.EdaConfig(dataset=spec, profile="retail"), tmp_path / "run", inputs={})
+    assert all(contract.product(p).exists(tmp_path / "run") for p in contract.stage("01_eda").products)
+    validation = contract.product("validation").read(tmp_path / "run")
+    m = res.metrics()
+    assert m["rows_rejected"] == validation["rows_rejected"] == res.quality.rows_rejected
+    assert m["rows_excluded_by_adapter"] == validation["adapter"]["rows_excluded"] > 0
+    assert math.isnan(m["conversion_view_to_purchase"]) and res.funnel_category is None
+    assert "funnel cannot be measured" in res.caps.funnel_note() and "not measurable" in res.summary_markdown()
+    assert res.adapter_markdown().startswith("The **online\\_retail** adapter read")
+    assert set(res.adapter_table["action"]) == {"excluded"}

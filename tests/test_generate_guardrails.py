@@ -52,6 +52,38 @@ def test_pii_and_profanity(g):
     assert reasons(g, "这他妈的好看", "zh") == ["profanity"]
 
 
+PHONES = [
+    ("Call +44 20 7946 0958 today", "+44 20 7946 0958"), ("Ring 020 7946 0958", "020 7946 0958"),
+    ("(020) 7946 0958", "(020) 7946 0958"), ("Questions? (555) 123-4567", "(555) 123-4567"),
+    ("555-123-4567", "555-123-4567"), ("Free on 1-800-555-0199", "1-800-555-0199"), ("800.555.0199", "800.555.0199"),
+    ("+1 (555) 123-4567", "+1 (555) 123-4567"), ("0044 20 7946 0958", "0044 20 7946 0958"),
+    ("致电13812345678", "13812345678"), ("手机 138 1234 5678", "138 1234 5678"), ("电话：010-12345678。", "010-12345678"),
+    ("call 5551234567 now", "5551234567"), ("Tel: 7946 0958 12", "7946 0958 12"),
+]
+
+
+@pytest.mark.parametrize("text,number", PHONES)
+def test_phone_numbers_are_found(g, text, number):
+    found = [v for v in g.check(text, "zh") if v.reason == "pii_phone"]
+    assert [v.term for v in found] == [number]
+
+
+@pytest.mark.parametrize("text", [
+    # movie release years (the MovieLens catalogue), year ranges and dates
+    "Contact (1997) for fans of Air, The (1996) (1993) and (1995)", "(1995) (1996) (1993)", "1996 1993 2001",
+    "Star Wars (1977) 1980 1983 box set", "2019-2020-2021", "Valid 01.01.2024-31.12.2024",
+    # prices
+    "Now $1299.00, size 42, 3 colours", "£1,299.00 or £ 1 299", "¥ 1299 000",
+    # sizes and quantities
+    "sizes 42 44 46 48 50", "250 500 1000 ml", "120 x 200 cm", "size 100 120 140 160 cm", "Only £1.65 for 12 pieces",
+    # product codes (Online Retail stock codes, barcodes, ISBNs, invoices)
+    "SKU 85123 22423", "EAN 5012345678900", "EAN: 0123456789012", "stock code 851230224", "ISBN 978-3-16-148410-0",
+    "Order 581483 581484", "LUNCH BAG RED RETROSPOT 85123 22423 47566 pack of 3", "Batch 1234567890", "货号 85123224230",
+])
+def test_years_prices_sizes_and_codes_are_not_phone_numbers(g, text):
+    assert [v.term for v in g.check(text, "zh") if v.reason == "pii_phone"] == []
+
+
 def test_every_violation_names_its_term(g):
     found = g.check("The best coat, guaranteed. Mail a@b.co", "en")
     assert [(v.reason, v.term) for v in found] == [("banned_claim", "best"), ("banned_claim", "guaranteed"),
@@ -59,7 +91,7 @@ def test_every_violation_names_its_term(g):
 
 
 def test_lists_are_versioned_and_extendable(g, tmp_path):
-    assert g.version == "1.0.0"
+    assert g.version == "1.1.0"
     assert g.describe()["banned_claims_zh"] >= 20
     (tmp_path / "banned_claims_en.txt").write_text("# house rule\nunmissable\n", encoding="utf-8")
     ext = load_guardrails(extra_dir=tmp_path)

@@ -9,7 +9,8 @@ from contentlab.data.simulate import simulate
 from contentlab.generate.baseline import baseline_for_slots
 from contentlab.generate.guardrails import load_guardrails
 from contentlab.generate.guides import check_guides, shopping_guides
-from contentlab.generate.prompts import load_templates
+from contentlab.generate.prices import price_format
+from contentlab.generate.prompts import copy_problems, load_templates
 from contentlab.generate.publish import (CONTENT_COLUMNS, content_table, render_cards_html, render_cards_markdown,
                                          write_cards, write_content)
 from contentlab.generate.reviews import review_digests, sentence_polarity
@@ -27,7 +28,7 @@ def shop(request):
 
 def test_baseline_fits_channels_and_is_faithful(shop):
     ds, loc = shop
-    tpl = load_templates(loc)
+    tpl = load_templates(loc, prices=price_format(ds.meta))
     products = ds.products
     slots = build_slots(products, Inputs(), ["push", "email", "product_page"], n_slots=30, products_per_persona=10,
                         events=ds.events)
@@ -37,6 +38,7 @@ def test_baseline_fits_channels_and_is_faithful(shop):
     by_id = products.set_index("product_id")
     for r in base.itertuples():
         assert tpl.hard_limit_ok(r.text, r.channel), r.text
+        assert copy_problems(r.text, loc, by_id.loc[r.product_id].tolist()) == [], r.text
         f = faithfulness(r.text, dict(by_id.loc[r.product_id]), lex)
         assert not f.hallucinated, (r.text, f.wrong)
     page = base[base["channel"] == "product_page"]
@@ -84,14 +86,15 @@ def test_review_digests(shop):
 
 def test_guides_use_real_prices(shop):
     ds, loc = shop
-    tpl = load_templates(loc)
+    tpl = load_templates(loc, prices=price_format(ds.meta))
     products = ds.products
     pids = products["product_id"].tolist()[:3]
     g = shopping_guides(products, tpl, [{"persona_id": "P01", "segment": "a", "name": "trend_seeker"}], {"P01": pids})
     text = g["text"].iloc[0]
+    sign = "$" if loc == "en" else "¥"
     for pid in pids:
         p = products.set_index("product_id").loc[pid]
-        assert tpl.format_price(p["price"]) in text and str(p["title"]) in text
+        assert f"{sign}{p['price']:.2f}" in text and str(p["title"]) in text
     chk = check_guides(g, products, load_guardrails(), AttributeLexicon(products, loc), loc)
     assert not chk["rejected"].any(), chk.to_dict("records")
 
@@ -111,31 +114,39 @@ def _content(products):
 
 
 def test_cards_escape_everything(tmp_path):
-    products = pd.DataFrame([{"product_id": "X1", "title": XSS, "price": 10.0}])
+    products = pd.DataFrame([{"product_id": "X1", "title": "Red bag", "price": 10.0}])
     content = _content(products)
     assert list(content.columns) == CONTENT_COLUMNS
     assert content.loc[content["variant"] == "gpt2", "variant_share"].tolist() == [0.7, 0.7]
-    page = render_cards_html(content)
+    # markup in published copy never reaches a card: the catalogue gate unpublishes it (reason "markup")
+    gpt = content[(content["variant"] == "gpt2") & (content["candidate"] == 0)].iloc[0]
+    assert not gpt["published"] and "markup" in gpt["reject_reason"] and "<i>" not in gpt["text"]
+    # and whatever a card shows is escaped (a frame that did not go through the gate)
+    raw = content.copy()
+    raw.loc[:, "product_title"] = XSS
+    raw.loc[raw["variant"] == "template", "text"] = "Fresh <i>look</i> & more"
+    page = render_cards_html(raw)
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "<i>look</i>" not in page and "<b>seeker</b>" not in page and "&amp; more" in page
     assert "The best ever" not in page  # rejected candidates are not published
     assert "http://" not in page and "https://" not in page
-    md = render_cards_markdown(content)
-    assert "<script>" not in md and "&lt;script&gt;" in md
-    h, m = write_cards(content, tmp_path)
+    md = render_cards_markdown(raw)
+    assert "<" not in md and ">" not in md and "&lt;script&gt;" in md
+    h, m = write_cards(raw, tmp_path)
     assert h.read_text(encoding="utf-8") == page
 
 
 def test_content_files_round_trip(tmp_path):
-    products = pd.DataFrame([{"product_id": "X1", "title": XSS, "price": 10.0}])
+    products = pd.DataFrame([{"product_id": "X1", "title": "Red bag", "price": 10.0}])
     content = _content(products)
     pq, jl = write_content(content, tmp_path)
     back = pd.read_parquet(pq)
     assert len(back) == 3 and back["content_id"].is_unique
     rows = [json.loads(line) for line in jl.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 3 and set(rows[0]) == set(CONTENT_COLUMNS)
-    rejected = [r for r in rows if r["rejected"]]
-    assert rejected and rejected[0]["reject_reason"] == "banned_claim" and not rejected[0]["published"]
+    rejected = {r["reject_reason"]: r for r in rows if r["rejected"]}
+    assert set(rejected) == {"banned_claim", "markup"} and not any(r["published"] for r in rejected.values())
+    assert rejected["markup"]["text"] == "Fresh look & more"  # stored without its markup
     assert {r["variant"] for r in rows} == {"gpt2", "template"}
 
 

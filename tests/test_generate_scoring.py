@@ -131,3 +131,75 @@ def test_ambiguous_colour_words_are_not_evidence():
     s = products.iloc[0].to_dict()
     assert not faithfulness("A rich night cream by Dermacare", s, lex).hallucinated
     assert faithfulness("A navy night cream by Dermacare", s, lex).wrong == ["colour=navy"]
+
+
+# ---- prices in the data's currency, other products' titles, non-words ------------------------------
+MOVIES = pd.DataFrame({"product_id": ["1", "2", "3", "4", "5"],
+                       "title": ["Contact (1997)", "Air, The (1996)", "Toy Story (1995)", "Heat (1995)", "Heat (1995)"],
+                       "category": ["Drama", "Drama", "Animation", "Action", "Action"], "price": 1.0})
+RETAIL = pd.DataFrame({"product_id": ["85123A", "22423", "84029G"],
+                       "title": ["LUNCH BAG RED RETROSPOT", "REGENCY CAKESTAND 3 TIER", "KNITTED UNION FLAG HOT WATER BOTTLE"],
+                       "price": [1.65, 12.75, 3.39]})
+
+
+def test_prices_are_checked_against_the_data_currency():
+    from contentlab.generate.prices import PriceFormat
+
+    lex = AttributeLexicon(RETAIL, prices=PriceFormat("GBP"))
+    bag = RETAIL.iloc[0].to_dict()
+    assert faithfulness("LUNCH BAG RED RETROSPOT, £1.65", bag, lex).wrong == []
+    assert faithfulness("LUNCH BAG RED RETROSPOT for 1.65 GBP", bag, lex).wrong == []
+    assert faithfulness("LUNCH BAG RED RETROSPOT, $1.65", bag, lex).wrong == ["price=$1.65 (data currency GBP)"]
+    assert faithfulness("LUNCH BAG RED RETROSPOT, £2.65", bag, lex).wrong == ["price=2.65"]
+    nominal = AttributeLexicon(MOVIES, prices=PriceFormat(None, "nominal"))
+    f = faithfulness("Contact (1997), now $1.00", MOVIES.iloc[0].to_dict(), nominal)
+    assert f.wrong == ["price=$1 (the data has no prices to show)"]
+
+
+def test_other_products_titles_are_hallucinations():
+    lex = AttributeLexicon(MOVIES)
+    contact = MOVIES.iloc[0].to_dict()
+    assert faithfulness("Contact (1997): if you liked Air, The (1996), watch this.", contact, lex).wrong == \
+        ["title=air, the (1996)"]
+    assert faithfulness("Contact (1997) is The Air (1996) of its year.", contact, lex).wrong == ["title=air, the (1996)"]
+    assert faithfulness("New for you: Contact (1997). From our drama range.", contact, lex).wrong == []
+    # a title two products share names neither; a one-word title is too common a word to count
+    assert faithfulness("Contact (1997) turns up the Heat (1995)", contact, lex).wrong == []
+    retail = AttributeLexicon(RETAIL)
+    bag = RETAIL.iloc[0].to_dict()
+    assert faithfulness("LUNCH BAG RED RETROSPOT with a REGENCY CAKESTAND 3 TIER", bag, retail).wrong == \
+        ["title=regency cakestand 3 tier"]
+
+
+def test_non_words_are_hallucinations():
+    lex = AttributeLexicon(RETAIL, reference_texts=["New for you", "Yours for"])
+    bag = RETAIL.iloc[0].to_dict()
+    assert faithfulness("LUNCH BAG OF PARTYIRALAGE", bag, lex).wrong == ["nonword=partyiralage"]
+    assert faithfulness("RETROSPOTTY BAGTIER LUNCH", bag, lex).wrong == ["nonword=bagtier", "nonword=retrospotty"]
+    assert faithfulness("Meet the lunch bagser", bag, lex).wrong == ["nonword=bagser"]
+    for ok in ("New for you: LUNCH BAG RED RETROSPOT", "A cheerful lunch bag for picnics and school days",
+               "Knitted bottles keep you warm", "Yours for the weekend", "The bags are lovely and cushioned"):
+        assert faithfulness(ok, bag, lex).wrong == [], ok
+    assert not AttributeLexicon(RETAIL, check_words=False).nonwords("PARTYIRALAGE")
+    # a model trained only on the catalogue's copy is held to its words: GPT-2 word starts ("recy") do not count
+    closed = AttributeLexicon(RETAIL, reference_texts=["New in for you, a cheerful pick"], open_vocabulary=False)
+    assert closed.nonwords("A cheerful LUNCH BAG in recy onions q") == ["onions", "q", "recy"]
+    assert AttributeLexicon(RETAIL).nonwords("A cheerful LUNCH BAG in onions") == []
+    assert AttributeLexicon(RETAIL).nonwords("红色午餐袋 PARTYIRALAGE") == ["partyiralage"]  # Chinese is not checked
+
+
+def test_demo_template_copy_is_never_a_hallucination():
+    from contentlab.data.simulate import simulate
+    from contentlab.generate import workflow as wf
+    from contentlab.generate.prompts import load_templates
+    from contentlab.generate.slots import Inputs, build_slots
+
+    ds = simulate(150, 40, 15, "en", 3)
+    cat = wf.prepare_catalogue(ds.products, ds.meta, "en")
+    tpl = load_templates("en", prices=cat.prices)
+    lex = wf.catalogue_lexicon(cat, "en", tpl)
+    slots = build_slots(cat.products, Inputs(), ["push", "email", "product_page"], n_slots=60, products_per_persona=20)
+    base = wf.template_candidates(slots, cat.products, {}, tpl)
+    by_id = cat.products.set_index("product_id")
+    for r in base.itertuples():
+        assert faithfulness(r.text, dict(by_id.loc[r.product_id], product_id=r.product_id), lex).wrong == [], r.text

@@ -1,5 +1,6 @@
-"""01 EDA on the tiny profile (through `contentlab run`): the report has its sections, and the metrics the
-notebook recorded equal values recomputed directly from the run's clean Parquet tables with pandas."""
+"""01 EDA on the tiny profile (through `contentlab run`): the report has its sections, the metrics the notebook
+recorded equal the tiny profile's expected values (within tolerances) and values recomputed directly from the run's
+clean Parquet tables with pandas; the notebook only shows what `contentlab.eda` computed."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ import pytest
 
 from contentlab.report import lint_html
 
-pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "01_eda.ipynb"
 
 SECTIONS = [
     "Key findings",
@@ -32,6 +34,26 @@ SECTIONS = [
 REQUIRED = ["events_rows", "rows_rejected", "users", "products", "conversion_view_to_purchase",
             "repeat_purchase_rate", "gmv"]
 
+# Every metric 01 records on the tiny profile (seed 7: 300 users, 80 products, 30 days), in recording order, as
+# recorded before the stage became the contentlab.eda package. Counts and amounts within TOL (relative), shares
+# within ABS_TOL (absolute); names and text exactly.
+TOL = 0.01
+ABS_TOL = 0.005
+TINY_EXPECTED = {
+    "events_rows": 10260, "rows_rejected": 0, "rows_repaired": 0, "rows_excluded_by_adapter": 0,
+    "users": 300, "products": 80, "date_start": "2026-01-05", "date_end": "2026-02-03", "days": 30,
+    "active_users": 300, "sessions": 1654, "orders": 699, "units_sold": 1039, "gmv": 65125.01, "aov": 93.1688,
+    "mean_daily_active_users": 44.2667, "view_events": 7225, "cart_events": 2095, "purchase_events": 940,
+    "conversion_view_to_purchase": 0.4226, "conversion_view_to_cart": 0.7128, "conversion_cart_to_purchase": 0.5929,
+    "purchases_per_view": 0.1301, "user_conversion_view_to_purchase": 0.7433, "purchasers": 223,
+    "repeat_purchase_rate": 0.6682, "top10_user_event_share": 0.3483, "gini_user_events": 0.5062,
+    "top20_product_share": 0.4585, "catalogue_coverage": 0.975, "mean_basket_units": 1.4864, "categories": 10,
+    "top_category": "Down Jackets", "top_category_gmv_share": 0.2866,
+}
+SHARES = {"conversion_view_to_purchase", "conversion_view_to_cart", "conversion_cart_to_purchase",
+          "purchases_per_view", "user_conversion_view_to_purchase", "repeat_purchase_rate", "top10_user_event_share",
+          "gini_user_events", "top20_product_share", "catalogue_coverage", "top_category_gmv_share"}
+
 
 def _clean(run, table):
     return pd.read_parquet(run.run_dir / "clean" / f"{table}.parquet")
@@ -42,6 +64,7 @@ def _report_html(run) -> str:
     return (run.report_dir / nb["report"]).read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_01_report_has_its_sections_in_order(tiny_run):
     assert tiny_run.notebook("01_eda")["status"] == "ok"
     page = _report_html(tiny_run)
@@ -58,6 +81,7 @@ def test_01_report_has_its_sections_in_order(tiny_run):
     assert lint_html(page) == [], lint_html(page)
 
 
+@pytest.mark.slow
 def test_01_recorded_metrics_match_pandas(tiny_run):
     m = tiny_run.metrics("01_eda")
     assert set(REQUIRED) <= set(m), sorted(set(REQUIRED) - set(m))
@@ -95,6 +119,7 @@ def test_01_recorded_metrics_match_pandas(tiny_run):
     assert m["active_users"] == events["user_id"].nunique()
 
 
+@pytest.mark.slow
 def test_01_report_escapes_product_titles_and_hides_user_ids(tiny_run):
     page = _report_html(tiny_run)
     events, products = _clean(tiny_run, "events"), _clean(tiny_run, "products")
@@ -110,6 +135,7 @@ def test_01_report_escapes_product_titles_and_hides_user_ids(tiny_run):
             assert str(u) not in page
 
 
+@pytest.mark.slow
 def test_01_findings_are_computed_from_the_data(tiny_run):
     m = tiny_run.metrics("01_eda")
     page = _report_html(tiny_run)
@@ -121,6 +147,7 @@ def test_01_findings_are_computed_from_the_data(tiny_run):
     assert "Planted segments" in findings  # the tiny profile is simulated: its truth is checked
 
 
+@pytest.mark.slow
 def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):
     """Online Retail (purchases only, messy rows): the notebook runs, says why there is no funnel, and records
     the same numbers pandas finds in the clean tables."""
@@ -172,3 +199,33 @@ def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):
     assert "Small-cell rule: signup cohorts with fewer than 5 users" in page
     if (buyers < 5).any():
         assert "Small-cell rule: products (buyers) with fewer than 5 users" in page
+
+
+@pytest.mark.slow
+def test_01_recorded_metrics_equal_the_tiny_profile_expected_values(tiny_run):
+    m = tiny_run.metrics("01_eda")
+    assert list(m) == list(TINY_EXPECTED), "the recorded metric names (or their order) changed"
+    for name, expected in TINY_EXPECTED.items():
+        if isinstance(expected, str):
+            assert m[name] == expected, name
+        elif name in SHARES:
+            assert m[name] == pytest.approx(expected, abs=ABS_TOL), name
+        else:
+            assert m[name] == pytest.approx(expected, rel=TOL), name
+
+
+def test_01_notebook_only_shows():
+    """Parameters, one call into contentlab.eda, tables, plots and prose: no logic of its own."""
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    code = [[line for line in "".join(c["source"]).splitlines() if line.strip() and not line.strip().startswith("#")]
+            for c in nb["cells"] if c["cell_type"] == "code"]
+    assert sum(map(len, code)) <= 150 and max(map(len, code)) <= 25
+    lines = [line.strip() for cell in code for line in cell]
+    assert not [line for line in lines if line.startswith(("def ", "class ", "async def "))]
+    imports = {line for line in lines if line.startswith(("import ", "from "))}
+    allowed = re.compile(r"^(import contentlab|from contentlab import (eda|plotting)(, (eda|plotting))*"
+                         r"|from contentlab\.eda import plots|from IPython\.display import Markdown, display)$")
+    assert imports and all(allowed.match(line) for line in imports), sorted(imports)
+    assert sum("eda.run_eda(" in line for line in lines) == 1
+    params = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert "inputs = {}" in "".join(params["source"])

@@ -48,6 +48,22 @@ def test_metrics_match_content(run, content):
     assert set(gpt["model"]) == {m["model"]}
 
 
+def test_published_copy_is_clean(run, content):
+    from contentlab.generate.prompts import copy_problems
+    from contentlab.generate.sanitise import markup_problems
+
+    products = pd.read_parquet(run.run_dir / "clean" / "products.parquet").set_index("product_id")
+    pub = content[content["published"]]
+    assert len(pub) and pub.loc[pub["content_type"] == "copy", "length_ok"].all()
+    for r in pub.itertuples():
+        ids = [p for p in str(r.product_ids).split(",") if p in products.index]
+        values = [v for p in ids for v in products.loc[p].tolist()]
+        assert copy_problems(f"{r.subject or ''}\n{r.text}", "en", values) == [], r.text
+        assert markup_problems(r.text) == [] and "£" not in r.text and "¥" not in r.text
+    assert pub.loc[pub["content_type"] == "copy", "price_text"].str.startswith("$").all()  # the demo sells in USD
+    assert not content["reject_reason"].str.contains("pii_phone").any()
+
+
 def test_content_shape(run, content):
     assert content["content_id"].is_unique
     assert set(content["variant"]) <= {"gpt2", "template"}
@@ -72,6 +88,7 @@ def test_cards_and_report(run):
                     "Rejections", "Review digests", "Shopping guides", "Where each variant stands"):
         assert section in html, section
     assert "data:image/png" in html  # the loss curve
+    assert "nan%" not in html and "Inputs and catalogue checks" in html and "prices shown in USD" in html
     # raw user ids never appear in the report or the cards
     users = pd.read_parquet(run.run_dir / "clean" / "users.parquet")["user_id"].astype(str)
     long_ids = [u for u in users if len(u) >= 5][:50]

@@ -44,6 +44,7 @@ from contentlab.data.io import (
     META_FILE, TRUTH_DIR, Dataset, file_fingerprint, read_dataset, read_truth, write_dataset,
 )
 from contentlab.data.validate import validate_tables
+from contentlab.fmt import display_path
 
 # Order matters: each stage reads the products of the ones before it (docs/architecture.md).
 STAGES: tuple[str, ...] = ("01_eda", "02_profiling", "03_recommend", "04_generate", "05_feedback")
@@ -126,14 +127,6 @@ def _resolve(path: str | os.PathLike | None) -> Path | None:
     return p if p.is_absolute() else config.project_root() / p
 
 
-def _display_path(path: Path) -> str:
-    """Path relative to the project root when inside it (stable across checkouts), else absolute."""
-    try:
-        return str(path.resolve().relative_to(config.project_root()))
-    except ValueError:
-        return str(path.resolve())
-
-
 def spec_fingerprint(spec: Mapping[str, Any]) -> str:
     """Stable short hash of a dataset spec (key order does not matter)."""
     blob = json.dumps(dict(spec), sort_keys=True, default=str, ensure_ascii=False)
@@ -184,12 +177,14 @@ def _load_demo(spec: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path]:
         else:
             _make_read_only(target)
     ds = read_dataset(target)
-    sources = {t: f"{_display_path(target / (t + '.parquet'))}" for t in ds.tables}
+    root = config.project_root()  # paths relative to it: stable across checkouts
+    sources = {t: display_path((target / f"{t}.parquet").resolve(), root) for t in ds.tables}
     rows = int(sum(len(df) for df in ds.tables.values()))
-    adapter = {"adapter": "demo", "files": [_display_path(target)], "sources": sources,
+    shown = display_path(target.resolve(), root)
+    adapter = {"adapter": "demo", "files": [shown], "sources": sources,
                "rows_read": rows, "rows_mapped": rows, "rows_excluded": 0, "excluded": {}, "flagged": {},
                "tables": {t: int(len(df)) for t, df in ds.tables.items()},
-               "notes": [f"simulated once into {_display_path(target)}; read-only afterwards"]}
+               "notes": [f"simulated once into {shown}; read-only afterwards"]}
     return ds, adapter, target
 
 
@@ -279,7 +274,8 @@ def prepare_data(dataset: Mapping[str, Any], run_dir: str | os.PathLike) -> Data
                                f"{', '.join(REQUIRED_TABLES)}")
     allow_empty = list(ds.meta.get("allow_empty", []))
     clean, report = validate_tables(ds.tables, adapter_report.get("sources", {}), allow_empty=allow_empty)
-    inputs = {_display_path(p): file_fingerprint(p) for p in _input_files(ds, adapter_report)}
+    root = config.project_root()
+    inputs = {display_path(p.resolve(), root): file_fingerprint(p) for p in _input_files(ds, adapter_report)}
 
     meta: dict[str, Any] = {
         "name": ds.name,

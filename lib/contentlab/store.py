@@ -13,9 +13,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from contentlab import contract
 from contentlab.data.schema import TABLES
-
-CLEAN_DIR = "clean"
 
 
 class EventStore:
@@ -37,8 +36,8 @@ class EventStore:
 
     @classmethod
     def for_run(cls, run_dir: str | Path, threads: int | None = None) -> "EventStore":
-        """The store over a run's prepared tables (``run_dir/clean``)."""
-        return cls(Path(run_dir) / CLEAN_DIR, threads=threads)
+        """The store over a run's prepared tables (the contract's ``clean`` product of stage 01)."""
+        return cls(contract.product("clean").at(run_dir), threads=threads)
 
     def register(self, name: str, path: str | Path) -> None:
         """Expose another Parquet file (e.g. planted truth) as a view ``name``."""

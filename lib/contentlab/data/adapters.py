@@ -31,7 +31,7 @@ import pandas as pd
 
 from contentlab.data.io import Dataset
 from contentlab.data.schema import TABLES
-from contentlab.data.validate import DataValidationError, _examples, _json_safe
+from contentlab.data.validate import DataValidationError, distinct_examples, examples_json
 
 CD_PRODUCT_ID = "CD"
 CD_CATEGORY = "CD"
@@ -77,10 +77,24 @@ class AdapterReport:
             "excluded": {k: int(v) for k, v in self.excluded.items()},
             "flagged": {k: int(v) for k, v in self.flagged.items()},
             "overlaps": {k: int(v) for k, v in self.overlaps.items()},
-            "examples": {k: [_json_safe(x) for x in v] for k, v in self.examples.items()},
+            "examples": {k: examples_json(v) for k, v in self.examples.items()},
             "tables": {k: int(v) for k, v in self.tables.items()},
             "notes": list(self.notes),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "AdapterReport":
+        """The report back from :meth:`to_dict` (``validation.json["adapter"]``); ``rows_excluded`` is recomputed
+        from ``excluded``."""
+        return cls(adapter=str(d.get("adapter", "")), files=list(d.get("files") or []),
+                   sources=dict(d.get("sources") or {}), rows_read=int(d.get("rows_read") or 0),
+                   rows_mapped=int(d.get("rows_mapped") or 0),
+                   excluded={str(k): int(v) for k, v in (d.get("excluded") or {}).items()},
+                   flagged={str(k): int(v) for k, v in (d.get("flagged") or {}).items()},
+                   overlaps={str(k): int(v) for k, v in (d.get("overlaps") or {}).items()},
+                   examples={str(k): list(v) for k, v in (d.get("examples") or {}).items()},
+                   tables={str(k): int(v) for k, v in (d.get("tables") or {}).items()},
+                   notes=[str(n) for n in d.get("notes") or []])
 
 
 class _Exclusions:
@@ -113,8 +127,8 @@ def _shown_examples(shown: pd.Series | pd.DataFrame, mask: np.ndarray) -> list[A
     """Up to five distinct example source rows (a DataFrame's rows become tuples of text)."""
     picked = shown[mask]
     if isinstance(picked, pd.DataFrame):
-        return _examples(_row_tuples(picked.head(200)).tolist())
-    return _examples(picked.head(200).tolist())
+        return distinct_examples(_row_tuples(picked.head(200)).tolist())
+    return distinct_examples(picked.head(200).tolist())
 
 
 def _empty_table(name: str) -> pd.DataFrame:
@@ -527,7 +541,7 @@ def load_online_retail(path: str | Path, *, sheet: str | int | None = None) -> t
         rows = base["_row"].to_numpy()[merged_mask]
         report.excluded["merged_into_first_line"] = int(merged_mask.sum())
         report.overlaps["merged_into_first_line"] = int(merged_mask.sum())
-        report.examples["merged_into_first_line"] = _examples(_row_tuples(raw.iloc[rows[:200]]).tolist())
+        report.examples["merged_into_first_line"] = distinct_examples(_row_tuples(raw.iloc[rows[:200]]).tolist())
     first["quantity"] = sums["quantity"]
     first["price"] = sums["_value"] / sums["quantity"]
     merged = first.reset_index()[lines.columns]

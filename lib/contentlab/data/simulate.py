@@ -794,7 +794,7 @@ def simulate(
         locale=locale,
         truth=truth,
         meta={"source": "contentlab.data.simulate", "seed": int(seed), "start": str(start_ts.date()),
-              "n_days": int(n_days)},
+              "n_days": int(n_days), "currency": "USD" if locale == "en" else "CNY"},
     )
 
 

@@ -41,6 +41,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from contentlab import serial
 from contentlab.data.schema import EARLIEST_TIMESTAMP, FUTURE_TOLERANCE_DAYS, TABLES, Column, TableSpec
 
 MAX_EXAMPLES = 5
@@ -87,7 +88,8 @@ def _fmt_value(v: Any) -> str:
     return str(v)
 
 
-def _examples(values: Iterable[Any]) -> list[Any]:
+def distinct_examples(values: Iterable[Any]) -> list[Any]:
+    """Up to ``MAX_EXAMPLES`` example values, each shown once (values that print the same count as one)."""
     out: list[Any] = []
     seen: set[str] = set()
     for v in values:
@@ -101,22 +103,18 @@ def _examples(values: Iterable[Any]) -> list[Any]:
     return out
 
 
-def _json_safe(v: Any) -> Any:
+def examples_json(examples: Iterable[Any]) -> list[Any]:
+    """Example values as the reports store them: plain JSON (:func:`contentlab.serial.jsonable`), with a date-time
+    written the way the messages print it (``2024-03-02 18:00:00``), also inside a key tuple."""
+    return serial.jsonable([_time_as_text(v) for v in examples])
+
+
+def _time_as_text(v: Any) -> Any:
     if isinstance(v, (tuple, list)):
-        return [_json_safe(x) for x in v]
-    if v is None or v is pd.NA or v is pd.NaT:
-        return None
-    if isinstance(v, (np.bool_, bool)):
-        return bool(v)
-    if isinstance(v, (np.integer,)):
-        return int(v)
-    if isinstance(v, (np.floating, float)):
-        return None if np.isnan(v) else float(v)
-    if isinstance(v, (pd.Timestamp, _dt.datetime, _dt.date)):
+        return [_time_as_text(x) for x in v]
+    if v is not pd.NaT and isinstance(v, (pd.Timestamp, _dt.datetime)):
         return str(v)
-    if isinstance(v, (int, str)):
-        return v
-    return str(v)
+    return v
 
 
 def _plural(n: int) -> tuple[str, str]:
@@ -151,7 +149,7 @@ class RuleResult:
     def to_dict(self) -> dict[str, Any]:
         out = {
             "column": self.column, "rule": self.rule, "count": int(self.count), "action": self.action,
-            "examples": [_json_safe(v) for v in self.examples], "message": self.message,
+            "examples": examples_json(self.examples), "message": self.message,
         }
         if self.detail:
             out["detail"] = self.detail
@@ -400,8 +398,8 @@ def _coerce_datetime(s: pd.Series, col: Column, source: str) -> _Coerced:
     naive = ~null & ~has_tz
     if has_tz.any() and naive.any():
         n_tz, n_naive = int(has_tz.sum()), int(naive.sum())
-        ex_tz = ", ".join(_fmt_value(v) for v in _examples(text[has_tz]))
-        ex_naive = ", ".join(_fmt_value(v) for v in _examples(text[naive]))
+        ex_tz = ", ".join(_fmt_value(v) for v in distinct_examples(text[has_tz]))
+        ex_naive = ", ".join(_fmt_value(v) for v in distinct_examples(text[naive]))
         n_min = min(n_tz, n_naive)
         fatal = (f"{source}: column '{col.name}': {n_min} {' '.join(_plural(n_min))} 'one time-zone convention per "
                  f"column' (mixed time zones: {n_tz} {_plural(n_tz)[0]} with a UTC offset, examples: {ex_tz}; "
@@ -543,14 +541,14 @@ class _Ledger:
         new = mask & self.alive
         count = int(new.sum())
         if fatal_if_all and total == len(mask) and len(mask) > 0:
-            ex = ", ".join(_fmt_value(v) for v in _examples(_pick(shown, mask)))
+            ex = ", ".join(_fmt_value(v) for v in distinct_examples(_pick(shown, mask)))
             ex = f"{detail}; examples: {ex}" if detail else f"examples: {ex}"
             self.full_column_failures.append(
                 f"{self.source}: column '{column}': all {total} rows violate '{rule}' ({ex}); "
                 f"the column is unusable"
             )
         if count:
-            self.results.append(RuleResult(self.source, column, rule, count, _examples(_pick(shown, new)),
+            self.results.append(RuleResult(self.source, column, rule, count, distinct_examples(_pick(shown, new)),
                                            detail=detail))
             self.rule_of[new] = rule
         self.alive &= ~mask
@@ -627,7 +625,7 @@ def validate_table(
         nonnull = ~_is_null(raw)
         n_bad = int(res.bad.sum())
         if n_bad and res.bad[nonnull].all() and (n_bad >= 2 or n_bad == n):
-            ex = ", ".join(_fmt_value(v) for v in _examples(raw[res.bad].tolist()))
+            ex = ", ".join(_fmt_value(v) for v in distinct_examples(raw[res.bad].tolist()))
             fatal.append(f"{source}: column '{col.name}': all {int(res.bad.sum())} non-empty rows violate "
                          f"'{res.rule}' (examples: {ex}); the column is unusable")
             continue
@@ -696,7 +694,7 @@ def validate_table(
         kept = mask & ledger.alive
         if kept.any():
             report.repaired.append(RuleResult(source, colname, rule, int(kept.sum()),
-                                              _examples(raw[kept].tolist()), action="repaired"))
+                                              distinct_examples(raw[kept].tolist()), action="repaired"))
             repaired_any |= kept
 
     if ledger.full_column_failures:

@@ -42,6 +42,7 @@ class GenerationResult:
     seconds: float
     batches: int
     params: dict = field(default_factory=dict)
+    ended: list[list[bool]] = field(default_factory=list)  # per candidate: ended by end-of-text (False: cut at the limit)
 
     @property
     def total_tokens(self) -> int:
@@ -115,6 +116,7 @@ def generate(cm: CopyModel, prompts: Sequence[str], params: SamplingParams | Non
     order = sorted(range(len(prompts)), key=lambda i: (len(encoded[i]), i))
     texts: list[list[str]] = [[] for _ in prompts]
     counts: list[list[int]] = [[] for _ in prompts]
+    ended: list[list[bool]] = [[] for _ in prompts]
     model = cm.model
     model.eval()
     t0 = time.perf_counter()
@@ -146,8 +148,9 @@ def generate(cm: CopyModel, prompts: Sequence[str], params: SamplingParams | Non
             cut = seq.index(eos) if eos in seq else len(seq)
             texts[i].append(" ".join(cm.vocab.decode(seq[:cut]).split()))
             counts[i].append(min(cut + 1, len(seq)))
+            ended[i].append(eos in seq)
         batches += 1
-    return GenerationResult(texts=texts, n_tokens=counts, seconds=time.perf_counter() - t0, batches=batches,
+    return GenerationResult(texts=texts, n_tokens=counts, ended=ended, seconds=time.perf_counter() - t0, batches=batches,
                             params=dict(params.to_dict(), max_new_tokens=n_new, min_new_tokens=min_new_tokens,
                                         batch_size=batch_size, seed=seed))
 

@@ -4,7 +4,8 @@ The lists are versioned data files in ``contentlab/resources/guardrails/`` (see 
 absolute / superlative claims in English ("best", "No.1", "#1", "guaranteed", "100%", ...) and Chinese
 (Advertising Law Art. 9 practice: 最/最佳/最好, 第一, 唯一/独家/首家, 顶级/极品/国家级/世界级, 全网最低, ...),
 an allow-list of legitimate uses that contain a banned term ("100% cotton", "best before", 第一次, ...),
-PII patterns (emails, phone numbers, user ids) and profanity. English terms match whole words,
+PII patterns (emails, phone numbers, user ids) and profanity. A phone number is recognised by its shape, not by
+a digit count alone (:func:`phone_numbers`): release years, prices, sizes and product codes are not phone numbers. English terms match whole words,
 case-insensitively; Chinese terms match as substrings; a line starting with ``re:`` is a regular
 expression. Chinese copy is checked against both lists (Latin claims such as "No.1" occur in it too).
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import yaml
 
@@ -53,6 +54,65 @@ def _compile(entry: str, whole_words: bool) -> re.Pattern:
         right = r"(?![\w-])" if entry[-1:].isalnum() else ""
         body = f"{left}{body}{right}"
     return re.compile(body, re.IGNORECASE)
+
+
+# ---- phone numbers -------------------------------------------------------------------------------
+_GROUP = r"(?:\(\s?\d+\s?\)|\d+)"
+_PHONE_RUN = re.compile(rf"(?<![A-Za-z0-9_.,/$¥€£₹₩+-])(?:(?:\+|00)\s?)?{_GROUP}(?:(?:\s?[-.]\s?|\s|(?<=\))|(?=\())\s?{_GROUP})*"
+                        rf"(?![A-Za-z0-9_%])")
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+_CURRENCY_BEFORE = re.compile(r"(?:[$¥€£₹₩]|US\$|RMB|CNY|USD|GBP|EUR)\s?$", re.IGNORECASE)
+
+
+def _word_list_pattern(words: Iterable[str], before: bool) -> re.Pattern | None:
+    words = [str(w) for w in words if str(w).strip()]
+    if not words:
+        return None
+    alts = "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in sorted(words, key=len, reverse=True))
+    if before:  # the cue or label ends right before the number (optional ":", "#", "no.")
+        return re.compile(rf"(?:^|[^\w])(?:{alts})\s*(?:no\.?|number|#)?\s*[:#.]?\s*$", re.IGNORECASE)
+    return re.compile(rf"^\s?(?:{alts})(?![^\W\d_])", re.IGNORECASE)
+
+
+def phone_numbers(text: str, rules: Mapping | None = None) -> list[tuple[int, int, str]]:
+    """(start, end, text) of every phone number in ``text`` by the shape rules of ``pii_patterns.yaml``."""
+    rules = dict(rules or {})
+    lo, hi = int(rules.get("min_digits", 9)), int(rules.get("max_digits", 15))
+    mobiles = [re.compile(rf"{p}") for p in rules.get("mobile_patterns", [])]
+    cue = _word_list_pattern(rules.get("cue_words", []), before=True)
+    label = _word_list_pattern(rules.get("code_labels", []), before=True)
+    unit = _word_list_pattern(rules.get("unit_words", []), before=False)
+    out: list[tuple[int, int, str]] = []
+    for m in _PHONE_RUN.finditer(text or ""):
+        run = m.group(0).rstrip(" .-")
+        a, b = m.start(), m.start() + len(run)
+        groups = re.findall(r"\d+", run)
+        digits = "".join(groups)
+        if not lo <= len(digits) <= hi:
+            continue
+        before, after = text[max(0, a - 30):a], text[b:b + 12]
+        if all(len(g) == 4 and _YEAR.fullmatch(g) for g in groups):
+            continue  # release years, year ranges
+        if unit is not None and unit.search(after):
+            continue  # a size or a quantity
+        if _CURRENCY_BEFORE.search(before):
+            continue  # a price
+        if label is not None and label.search(before):
+            continue  # a product code
+        cued = cue is not None and cue.search(before) is not None
+        paren = run.count("(")
+        body = run.lstrip("+").lstrip()
+        international = run.startswith("+") or (run.startswith("00") and len(digits) >= 11)
+        trunk = body.lstrip("(").startswith("0") and not body.lstrip("(").startswith("000") and 10 <= len(digits) <= 12
+        nanp = paren <= 1 and len(groups) >= 3 and [len(g) for g in groups[-3:]] == [3, 3, 4] \
+            and groups[-3][0] in "23456789" and (len(groups) == 3 or (len(groups) == 4 and groups[0] == "1")) \
+            and not re.fullmatch(r"\d+", run)
+        mobile = any(p.fullmatch(digits) for p in mobiles) and (len(groups) == 1 or [len(g) for g in groups] == [3, 4, 4])
+        if paren > 1 and not international:
+            continue  # "(1995) (2001)": a phone number brackets at most its area code
+        if international or trunk or nanp or mobile or cued:
+            out.append((a, b, run.strip()))
+    return out
 
 
 @dataclass
@@ -109,14 +169,8 @@ class Guardrails:
         if email:
             for m in re.finditer(email, text):
                 out.append(Violation("pii_email", m.group(0), "email", m.start(), m.end()))
-        phone = self.pii.get("phone", {})
-        spans: set[tuple[int, int]] = set()
-        for pat in phone.get("patterns", []):
-            for m in re.finditer(pat, text):
-                digits = sum(c.isdigit() for c in m.group(0))
-                if digits >= int(phone.get("min_digits", 9)) and not any(a <= m.start() < b for a, b in spans):
-                    spans.add((m.start(), m.end()))
-                    out.append(Violation("pii_phone", m.group(0).strip(), "phone", m.start(), m.end()))
+        for a, b, term in phone_numbers(text, self.pii.get("phone", {})):
+            out.append(Violation("pii_phone", term, "phone", a, b))
         uid = self.pii.get("user_id", {})
         for pat in uid.get("patterns", []):
             for m in re.finditer(pat, text, re.IGNORECASE):

@@ -19,32 +19,38 @@ from contentlab.generate.reviews import digest_for
 
 def _selling_point(product: Mapping[str, Any], templates: PromptTemplates, rank: int) -> str:
     f = templates.product_fields(product)
-    options = templates.guide_spec()["selling_point"]
-    for k in range(len(options)):
-        tpl = options[(rank - 1 + k) % len(options)]
-        names = [n for n in ("material", "style", "colour") if "{" + n + "}" in tpl]
-        if all(f.get(n) for n in names):
-            return tpl.format_map(f)
-    return f.get("category", "")
+    spec = templates.guide_spec()
+    options = list(spec["selling_point"])
+    rotated = [options[(rank - 1 + k) % len(options)] for k in range(len(options))]
+    rotated.append(spec.get("selling_point_fallback", "{category}"))
+    return templates.render_sentence(rotated, f)
 
 
 def guide_text(persona_name: str, products: Sequence[Mapping[str, Any]], templates: PromptTemplates,
                digests: pd.DataFrame | None = None) -> tuple[str, str]:
-    """(subject, body) of one guide for up to three products."""
+    """(subject, body) of one guide for up to three products.
+
+    Every line follows the templates' rendering rule: an item names only the facts the product has (no empty
+    brand brackets, no price when the catalogue shows none), and the closing note on prices appears only when
+    prices are shown.
+    """
     spec = templates.guide_spec()
-    fields = _Fields(persona_name=persona_name)
-    lines = [spec["intro"].format_map(fields)]
+    fields = _Fields(persona_name=persona_name, currency=templates.prices.currency or "")
+    lines = [templates.render(spec["intro"], fields)]
     for rank, product in enumerate(products[:3], start=1):
         f = templates.product_fields(product)
         f["rank"] = str(rank)
         f["selling_point"] = _selling_point(product, templates, rank)
-        lines.append(spec["item"].format_map(f))
+        item = spec["item"]
+        lines.append(templates.render_sentence([item] if isinstance(item, str) else item, f))
         d = digest_for(digests, product.get("product_id"))
         if d and d.get("positive") is not None and len(d["positive"]) and d.get("social_proof"):
             quote = d["social_proof"].split("”")[0].lstrip("“")
-            lines.append("   " + spec["social_proof"].format_map(_Fields(quote=quote)))
-    lines.append(spec["outro"])
-    return spec["subject"].format_map(fields), "\n".join(lines)
+            lines.append("   " + templates.render_sentence(spec["social_proof"], _Fields(quote=quote)))
+    outro = templates.render(spec["outro"], fields)
+    if outro:
+        lines.append(outro)
+    return templates.render(spec["subject"], fields), "\n".join(line for line in lines if line.strip())
 
 
 def shopping_guides(products: pd.DataFrame, templates: PromptTemplates, personas: Sequence[Mapping[str, Any]],
@@ -96,10 +102,12 @@ def shopping_guides(products: pd.DataFrame, templates: PromptTemplates, personas
 
 def check_guides(guides: pd.DataFrame, products: pd.DataFrame, guardrails, lexicon, locale: str,
                  user_ids: set[str] | None = None) -> pd.DataFrame:
-    """Guardrails and per-item faithfulness for each guide (same index as ``guides``).
+    """Guardrails, per-item faithfulness, broken sentences and markup for each guide (same index as ``guides``).
 
     Columns: ``rejected, reject_reason, reject_detail, hallucinated, wrong_attributes, attribute_coverage``.
     """
+    from contentlab.generate.prompts import copy_problems
+    from contentlab.generate.sanitise import markup_problems
     from contentlab.generate.scoring import faithfulness
 
     by_id = {str(k): dict(v, product_id=str(k)) for k, v in
@@ -115,6 +123,16 @@ def check_guides(guides: pd.DataFrame, products: pd.DataFrame, guardrails, lexic
             covs.append(f.coverage)
         why = ["hallucination"] if wrong else []
         detail = list(wrong)
+        values = [by_id[str(pid)].get(k) for pid in g.product_ids if str(pid) in by_id
+                  for k in ("title", "category", "brand", "colour", "material", "style")]
+        broken = copy_problems(f"{g.subject}\n{g.text}", locale, values)
+        if broken:
+            why.append("malformed")
+            detail.extend(f"malformed:{b}" for b in broken)
+        markup = markup_problems(f"{g.subject}\n{g.text}")
+        if markup:
+            why.append("markup")
+            detail.extend(f"markup:{m}" for m in markup)
         for v in guardrails.check(f"{g.subject}\n{g.text}", locale, user_ids):
             if v.reason not in why:
                 why.append(v.reason)

@@ -5,6 +5,14 @@ the report). They define the channels and their length limits (push <= 60 charac
 subject <= 80, product-page blurb 40-120 words; Chinese copy is measured in characters), the
 one-line prompt the language model sees, the training targets cut from the catalogue's own copy,
 the rule-based baseline templates, persona hooks and the shopping-guide layout.
+
+Rendering rule (:meth:`PromptTemplates.render`): a piece of template text is used only when *every*
+placeholder in it has a value in the record. A template is a string (split into sentences) or a list of
+sentences; a sentence is a string or a list of alternatives, the first whose placeholders all have values
+wins, and a sentence with none is left out. So a missing brand, colour or price never leaves an empty slot
+("by , $1.65", "made of and is", "()"): the sentence that needs it is dropped or replaced by one that needs
+only the fields the record has. Prices come from the catalogue's :class:`~contentlab.generate.prices.PriceFormat`
+(none when the data has no real prices or no currency). :func:`copy_problems` names what is broken in a text.
 """
 
 from __future__ import annotations
@@ -14,12 +22,13 @@ import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 import yaml
 
 from contentlab import config
+from contentlab.generate.prices import NO_PRICES, PriceFormat
 
 PROMPTS_DIR = config.RESOURCES_DIR / "prompts"
 PRODUCT_FIELDS = ("title", "category", "brand", "colour", "material", "style")
@@ -33,8 +42,11 @@ _CLAUSE_EN = re.compile(r"\s*[,;:\u2013\u2014]\s+|\s+-\s+")
 _CLAUSE_ZH = re.compile(r"[，；：,;]")
 
 
+_MISSING_TEXT = {"nan", "none", "null", "<na>", "nat", "n/a"}
+
+
 def _clean(value: Any) -> str:
-    """Whitespace-folded text of a record value ("" for None / NaN / NA)."""
+    """Whitespace-folded text of a record value ("" for None / NaN / NA and their text forms)."""
     if value is None:
         return ""
     try:
@@ -42,7 +54,8 @@ def _clean(value: Any) -> str:
             return ""
     except (TypeError, ValueError):
         pass
-    return " ".join(str(value).split())
+    text = " ".join(str(value).split())
+    return "" if text.lower() in _MISSING_TEXT else text
 
 
 def _as_list(value: Any) -> list[str]:
@@ -65,12 +78,71 @@ def _placeholders(template: str) -> list[str]:
     return [f for _, f, _, _ in string.Formatter().parse(template) if f]
 
 
+def _usable(piece: str, fields: Mapping[str, str]) -> bool:
+    """True when every placeholder of ``piece`` has a non-empty value."""
+    return all(_clean(fields.get(n)) for n in _placeholders(piece))
+
+
+# ---- broken copy ---------------------------------------------------------------------------------
+_DANGLING_WORDS = "the|a|an|by|of|from|and|or|with|for|at"
+_DANGLING = rf"(?:{_DANGLING_WORDS})"
+_PROBLEMS_EN = (
+    (re.compile(r"[(\[{（]\s*[)\]}）]"), "empty brackets"),
+    (re.compile(r"\s[,.;:!?](?=\s|$)"), "space before punctuation"),
+    (re.compile(r"[^\S\n]{2,}"), "double space"),
+    (re.compile(r"[,;:]\s*[,.;:!?]|(?<!\.)\.\s*[,;:]|(?<!\.)\.\.(?!\.)|[!?]\s*\."), "repeated punctuation"),
+    (re.compile(r"\b(?:of|by|in|from|with|for|at)\s+(?:and|or|is|are|of|by|with)\b|\b(?:and|or)\s+(?:and|or)\b",
+                re.IGNORECASE), "empty slot between words"),
+    (re.compile(rf"\b{_DANGLING}\s*[,;:!?]|\b{_DANGLING}\.(?=\s|$)", re.IGNORECASE), "dangling word before punctuation"),
+    (re.compile(r"^[,.;:!?]"), "starts with punctuation"),
+    (re.compile(rf"\b(?:{_DANGLING_WORDS}|to|in|on|is|are|its|your|this|these|that)\s*[,;:\-\u2013\u2014]?\s*$",
+                re.IGNORECASE), "cut sentence"),
+    (re.compile(r"\b([^\W\d_]{2,})\s+\1\b", re.IGNORECASE), "repeated word"),
+    (re.compile(r"(?:\ba|(?:^|[.!?:]\s+)A)\s+(?:[AaIi]|[Ee](?!u|we)|[Oo](?!ne|nce))[a-z]"
+                r"|(?:\ban|(?:^|[.!?:]\s+)An)\s+[BCDFGJKLMNPQRSTVWXYZbcdfgjklmnpqrstvwxyz][a-z]"),
+     "a / an before the wrong sound"),
+)
+_PROBLEMS_ZH = (
+    (re.compile(r"[(\[{（]\s*[)\]}）]"), "empty brackets"),
+    (re.compile(r"[，,；;：:]\s*[，,。；;：:！!？?]"), "repeated punctuation"),
+    (re.compile(r"^[，,。；;：:]"), "starts with punctuation"),
+    (re.compile(r"[，,、；;：:]\s*$"), "cut sentence"),
+)
+
+
+def copy_problems(text: str, locale: str = "en", values: Iterable[Any] = ()) -> list[str]:
+    """What is broken in ``text`` (empty list: nothing): empty brackets, a space before punctuation, double spaces,
+    repeated punctuation, an empty slot between two words ("made of and is"), a preposition / conjunction /
+    article left dangling before punctuation ("by, $1.65") or at the end (a cut sentence: "a t-shirt for"), a
+    word repeated ("keeps its its place"), "a" / "an" before the wrong sound ("a oversized bag", "an down jacket").
+    Lines are checked one by one, indentation aside.
+
+    ``values``: the record's own field values (a title such as "Dr. Strangelove or: How I Learned ..."); what
+    they contain verbatim is theirs, not a broken slot, and is not counted.
+    """
+    pats = _PROBLEMS_ZH if str(locale).startswith("zh") else _PROBLEMS_EN
+    text = str(text or "")
+    for v in sorted({_clean(v) for v in values} - {""}, key=len, reverse=True):
+        if len(v) >= 2:
+            text = text.replace(v, "Xx")
+    found: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        for pat, name in pats:
+            if name not in found and pat.search(line):
+                found.append(name)
+    return found
+
+
 @dataclass
 class PromptTemplates:
     """Templates of one locale (see module docstring); build with :func:`load_templates`."""
 
     spec: dict[str, Any]
     path: Path | None = None
+    prices: PriceFormat = NO_PRICES
 
     @property
     def locale(self) -> str:
@@ -81,8 +153,9 @@ class PromptTemplates:
         return int(self.spec.get("version", 1))
 
     @property
-    def currency(self) -> str:
-        return self.spec.get("currency", "$")
+    def currency(self) -> str | None:
+        """The catalogue's currency code (None: prices are not shown)."""
+        return self.prices.currency
 
     @property
     def channels(self) -> dict[str, dict[str, Any]]:
@@ -98,7 +171,8 @@ class PromptTemplates:
 
     # ---- text helpers -------------------------------------------------------------------------
     def format_price(self, price: Any) -> str:
-        return f"{self.currency}{float(price):.2f}"
+        """The price as copy shows it (``£1.65``), ``""`` when the catalogue's prices are not shown."""
+        return self.prices.format(price)
 
     def text_length(self, text: str) -> int:
         """Length in the locale's unit: words (en) or non-space characters (zh)."""
@@ -110,18 +184,9 @@ class PromptTemplates:
         pattern = _SENT_ZH if self.locale == "zh" else _SENT_EN
         return [s.strip() for s in pattern.split(_clean(text)) if s.strip()]
 
-    def crop_chars(self, text: str, max_chars: int) -> str:
-        """Cut to at most ``max_chars`` characters, at a word boundary for en."""
-        text = _clean(text)
-        if len(text) <= max_chars:
-            return text
-        cut = text[:max_chars]
-        if self.locale != "zh" and " " in cut:
-            cut = cut[: cut.rfind(" ")]
-        return cut.rstrip(" ,;:-\u2013\u2014，；：")
-
-    def crop_length(self, text: str, max_len: int) -> str:
-        """Keep whole sentences up to ``max_len`` length units (at least the first sentence, cut)."""
+    def crop_length(self, text: str, max_len: int, whole_sentences: bool = False) -> str:
+        """Keep whole sentences up to ``max_len`` length units (at least the first sentence, cut, unless
+        ``whole_sentences``: then "" when not even the first sentence fits)."""
         out: list[str] = []
         for s in self.sentences(text):
             candidate = ("" if self.locale == "zh" else " ").join(out + [s])
@@ -130,7 +195,7 @@ class PromptTemplates:
             out.append(s)
         if not out:
             first = self.sentences(text)[:1]
-            if not first:
+            if not first or whole_sentences:
                 return ""
             if self.length_unit == "chars":
                 return first[0][:max_len]
@@ -193,7 +258,8 @@ class PromptTemplates:
     def product_fields(self, product: Mapping[str, Any]) -> _Fields:
         f = _Fields({k: _clean(product.get(k)) for k in PRODUCT_FIELDS})
         f["description"] = _clean(product.get("description"))
-        f["price"] = self.format_price(product["price"]) if _clean(product.get("price")) else ""
+        f["price"] = self.format_price(product.get("price"))
+        f["currency"] = self.prices.currency or ""
         sents = self.sentences(f["description"])
         f["first_sentence"] = sents[0] if sents else ""
         f["category_lc"] = f["category"].lower() if self.locale != "zh" else f["category"]
@@ -203,14 +269,35 @@ class PromptTemplates:
         return f
 
     def _fill_segments(self, template: str, fields: Mapping[str, str], sep: str) -> str:
-        """Format a ``sep``-separated template, dropping segments whose fields are all empty."""
-        parts = []
-        for seg in template.split(sep):
-            names = _placeholders(seg)
-            if names and not any(fields.get(n) for n in names):
-                continue
-            parts.append(seg.format_map(fields))
+        """Format a ``sep``-separated template, dropping segments with a placeholder that has no value."""
+        parts = [seg.format_map(fields) for seg in template.split(sep) if _usable(seg, fields)]
         return sep.join(parts).strip()
+
+    # ---- the rendering rule ------------------------------------------------------------------
+    def _template_sentences(self, template: str | Sequence[Any]) -> list[Any]:
+        if isinstance(template, str):
+            pattern = _SENT_ZH if self.locale == "zh" else _SENT_EN
+            return [p for p in pattern.split(template.strip()) if p.strip()]
+        return list(template)
+
+    def render_sentence(self, sentence: str | Sequence[str], fields: Mapping[str, str]) -> str:
+        """The first alternative whose placeholders all have values, formatted ("" when none has)."""
+        options = [sentence] if isinstance(sentence, str) else list(sentence)
+        for opt in options:
+            if _usable(opt, fields):
+                return self._tidy(opt.format_map(fields))
+        return ""
+
+    def render(self, template: str | Sequence[Any], fields: Mapping[str, str]) -> str:
+        """A template rendered by the rule in the module docstring ("" when no sentence has its fields)."""
+        parts = [self.render_sentence(sent, fields) for sent in self._template_sentences(template)]
+        return self._tidy(("" if self.locale == "zh" else " ").join(p for p in parts if p))
+
+    def _tidy(self, text: str) -> str:
+        text = re.sub(r"[^\S\n]+", " ", text)
+        if self.locale != "zh":
+            text = re.sub(r" +([,.:;!?])", r"\1", text)
+        return "\n".join(line.strip() for line in text.split("\n")).strip()
 
     # ---- prompts, targets, baseline -----------------------------------------------------------
     def model_prompt(self, persona: Mapping[str, Any] | None, product: Mapping[str, Any], channel: str) -> str:
@@ -220,7 +307,9 @@ class PromptTemplates:
         return self._fill_segments(self.spec["model_prompt"], fields, self.separator)
 
     def training_target(self, product: Mapping[str, Any], channel: str) -> str:
-        """The catalogue's own copy cut to the channel: the model's training target."""
+        """The catalogue's own copy cut to the channel, at clause or sentence boundaries: the model's training
+        target. "" when the clause or sentence is over the channel's limit: that pair is left out of training
+        rather than cut mid-phrase, so the model never learns to stop half-way."""
         f = self.product_fields(product)
         kind = self.spec.get("targets", {}).get(channel, "description")
         ch = self.channels[channel]
@@ -236,9 +325,9 @@ class PromptTemplates:
         else:
             text = desc
             if "max_words" in ch:
-                text = self.crop_length(text, int(ch["max_words"]))
-        if "max_chars" in ch:
-            text = self.crop_chars(text, int(ch["max_chars"]))
+                text = self.crop_length(text, int(ch["max_words"]), whole_sentences=True)
+        if "max_chars" in ch and len(text) > int(ch["max_chars"]):
+            return ""  # cutting it would teach the model to stop mid-phrase
         return text
 
     # ---- delexicalisation ----------------------------------------------------------------------
@@ -254,7 +343,7 @@ class PromptTemplates:
             forms["category"] = [cat] if self.locale == "zh" else list(dict.fromkeys([cat, self.category_singular(cat)]))
         if f["price"]:
             price = float(product["price"])
-            forms["price"] = [f["price"], f"{price:.2f}", f"{price:g}"]
+            forms["price"] = list(dict.fromkeys([f"{price:.2f}", f"{price:g}", f"{price:.0f}" if price == int(price) else f"{price:.2f}"]))
         return forms
 
     def category_singular(self, category: str) -> str:
@@ -273,13 +362,17 @@ class PromptTemplates:
         """Replace the product's own attribute values in ``text`` with placeholders like ``[colour]``.
 
         The embedded model is trained on delexicalised copy, so it learns *where* a colour or a price
-        goes; :meth:`relexicalise` fills in the product's real values after generation.
+        goes; :meth:`relexicalise` fills in the product's real values after generation. A price is replaced
+        together with any currency sign or code written around it, so the model never learns a currency.
         """
         spans: list[tuple[int, int, str]] = []
         pairs = [(name, form) for name, fs in self._slot_forms(product).items() for form in fs if form]
         for name, form in sorted(pairs, key=lambda x: -len(x[1])):
             body = re.escape(form)
-            if self.locale == "zh" or not form[:1].isalnum():
+            if name == "price":
+                pattern = re.compile(rf"(?:(?:US\$|[$£€¥￥₹₩])\s?|\b[A-Z]{{3}}\s)?(?<![\d.,]){body}(?![\d])(?:\.\d+)?"
+                                     rf"(?:\s?[A-Z]{{3}}\b|\s?(?:元|块))?")
+            elif self.locale == "zh" or not form[:1].isalnum():
                 pattern = re.compile(body)
             else:
                 pattern = re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])" if name == "category"
@@ -292,13 +385,20 @@ class PromptTemplates:
         return text
 
     def relexicalise(self, text: str, product: Mapping[str, Any]) -> str:
-        """Fill placeholders with the product's values (category in its singular form for English)."""
+        """Fill placeholders with the product's values (category in its singular form for English).
+
+        The rendering rule applies: a sentence with a placeholder the product has no value for (a price in a
+        catalogue without real prices, a brand the record lacks) is left out.
+        """
         f = self.product_fields(product)
         fill = {"brand": f["brand"], "colour": f["colour"].lower() if self.locale != "zh" else f["colour"],
                 "material": f["material"].lower() if self.locale != "zh" else f["material"],
                 "style": f["style"].lower() if self.locale != "zh" else f["style"],
                 "category": self.category_singular(f["category"]) if f["category"] else "", "price": f["price"]}
-        out = re.sub(r"\[(brand|colour|material|style|category|price)\]", lambda m: fill.get(m.group(1), ""), text)
+        slot = re.compile(r"\[(brand|colour|material|style|category|price)\]")
+        kept = [s for s in self.sentences(text) if all(fill.get(m.group(1)) for m in slot.finditer(s))]
+        out = ("" if self.locale == "zh" else " ").join(kept)
+        out = slot.sub(lambda m: fill.get(m.group(1), ""), out)
         out = " ".join(out.split())
         if self.locale != "zh":
             out = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)
@@ -310,42 +410,51 @@ class PromptTemplates:
         return hooks.get(band, hooks.get("default", ""))
 
     def baseline(self, persona: Mapping[str, Any] | None, product: Mapping[str, Any], channel: str) -> str:
-        """Rule-based copy from the product's attributes: the first template that fits the channel."""
+        """Rule-based copy from the product's attributes: the first template that renders and fits the channel.
+
+        Templates are tried in order; a template renders only the sentences whose fields the product has
+        (see :meth:`render`). When none fits the channel's length rule the shortest rendering is returned (and
+        rejected for length by the scorer) rather than a cut sentence.
+        """
         f = self.product_fields(product)
         f["hook"] = self.hook(persona)
         ch = self.channels[channel]
-        templates = self.spec["baseline"][channel]
-        text = ""
-        for tpl in templates:
-            if "max_words" in ch and "{description}" in tpl:
+        rendered: list[str] = []
+        for tpl in self.spec["baseline"][channel]:
+            fields = f
+            if "max_words" in ch and f["description"] and "{description}" in str(tpl):
                 # fit the description so the whole blurb stays inside the word range
-                skeleton = self._render(tpl, _Fields({**f, "description": ""}))
-                budget = int(ch["max_words"]) - self.text_length(skeleton)
-                f = _Fields({**f, "description": self.crop_length(f["description"], max(budget, 0))})
-            text = self._render(tpl, f)
-            if self.hard_limit_ok(text, channel):
+                skeleton = self.render(tpl, _Fields({**f, "description": "x"}))
+                budget = int(ch["max_words"]) - self.text_length(skeleton) + 1
+                fields = _Fields({**f, "description": self.crop_length(f["description"], max(budget, 0), whole_sentences=True)})
+            text = self.render(tpl, fields)
+            if not text:
+                continue
+            if self.length_ok(text, channel):
                 return text
-        return self.crop_chars(text, int(ch["max_chars"])) if "max_chars" in ch else text
-
-    def _render(self, template: str, fields: Mapping[str, str]) -> str:
-        text = template.format_map(fields)
-        text = re.sub(r"\s+", " ", text)
-        text = re.sub(r"\s+([,.:;!?])", r"\1", text)
-        text = re.sub(r"\b(the|a|this|by|of|in|from)\s+(?=[,.])", "", text)  # empty attribute left a dangling word
-        return text.strip()
+            rendered.append(text)
+        if not rendered:
+            return ""
+        return min(rendered, key=len) if "max_chars" in ch else max(rendered, key=self.text_length)
 
     def guide_spec(self) -> dict[str, Any]:
         return self.spec["guide"]
 
     def table(self) -> pd.DataFrame:
         """The templates as a table for the report."""
+        def show(tpl: Any) -> str:
+            if isinstance(tpl, str):
+                return tpl
+            return " ".join(t if isinstance(t, str) else " | ".join(t) for t in tpl)
+
         rows = [{"part": "model prompt", "channel": "all", "template": self.spec["model_prompt"], "constraint": ""}]
         for name, ch in self.channels.items():
             rows.append({"part": "channel", "channel": name, "template": ch["label"], "constraint": self.constraint_text(name)})
             rows.append({"part": "training target", "channel": name, "template": self.spec.get("targets", {}).get(name, ""),
                          "constraint": ""})
             for tpl in self.spec["baseline"][name]:
-                rows.append({"part": "baseline", "channel": name, "template": tpl, "constraint": self.constraint_text(name)})
+                rows.append({"part": "baseline", "channel": name, "template": show(tpl),
+                             "constraint": self.constraint_text(name)})
         rows.append({"part": "persona", "channel": "all", "template": self.spec["persona"], "constraint": ""})
         return pd.DataFrame(rows)
 
@@ -355,8 +464,13 @@ def _load(path: str) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
-def load_templates(locale: str = "en", path: str | Path | None = None) -> PromptTemplates:
-    """Templates for ``locale`` (``en``/``zh``), or from an explicit YAML ``path``."""
+def load_templates(locale: str = "en", path: str | Path | None = None,
+                   prices: PriceFormat | None = None) -> PromptTemplates:
+    """Templates for ``locale`` (``en``/``zh``), or from an explicit YAML ``path``.
+
+    ``prices``: the catalogue's price policy (:func:`contentlab.generate.prices.price_format`); without it no
+    copy names a price.
+    """
     p = Path(path) if path else PROMPTS_DIR / f"{'zh' if str(locale).startswith('zh') else 'en'}.yaml"
     if not p.is_file():
         raise FileNotFoundError(f"prompt templates not found: {p}")
@@ -364,4 +478,4 @@ def load_templates(locale: str = "en", path: str | Path | None = None) -> Prompt
     for key in ("channels", "model_prompt", "baseline", "persona"):
         if key not in spec:
             raise ValueError(f"prompt templates {p} lack the {key!r} section")
-    return PromptTemplates(spec=dict(spec), path=p)
+    return PromptTemplates(spec=dict(spec), path=p, prices=prices or NO_PRICES)

@@ -6,9 +6,16 @@ and rejected candidates with ``rejected`` / ``reject_reason`` / ``reject_detail`
 are rows with ``content_type="guide"``. ``content_id`` is stable for the same slot, variant and
 text; the feedback stage's exposures refer to it and to ``variant`` (``gpt2`` | ``template``).
 
+Nothing markup-like is published: the copy was made from cleaned record fields
+(:mod:`contentlab.generate.sanitise`) and scored with the ``markup`` check, and :func:`content_table` checks
+every published row once more (text, subject, title, social proof): a row that still has markup is unpublished
+and rejected with reason ``markup``, and the text of every row rejected for markup is stored cleaned, so the
+files hold no markup at all. ``price`` / ``price_text`` follow the data's price policy (empty when the data has
+no real prices or no currency).
+
 Cards (``content_cards.html`` / ``content_cards.md``) show the published copy. Every string that
-comes from data is HTML-escaped (a product titled ``<script>alert(1)</script>`` renders as text);
-the HTML is self-contained (inline CSS, no scripts, nothing loaded from the web).
+comes from data is HTML-escaped as well (defence in depth); the HTML is self-contained (inline CSS, no
+scripts, nothing loaded from the web).
 """
 
 from __future__ import annotations
@@ -21,6 +28,8 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from contentlab.generate.prices import PriceFormat
+from contentlab.generate.sanitise import clean_text, markup_problems
 from contentlab.generate.workflow import content_id
 
 CONTENT_FILE = "content.parquet"
@@ -42,13 +51,14 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
                   model_fingerprint: str, guardrails_version: str, templates_version: int,
                   variant_shares: Mapping[tuple[str, str, str], float] | None = None,
                   digests: pd.DataFrame | None = None, guide_checks: pd.DataFrame | None = None,
-                  format_price=None) -> pd.DataFrame:
+                  format_price=None, prices: PriceFormat | None = None) -> pd.DataFrame:
     """The catalogue in its published shape (columns :data:`CONTENT_COLUMNS`).
 
-    ``format_price`` (e.g. ``PromptTemplates.format_price``) renders ``price_text`` with the currency.
+    ``prices`` (the data's :class:`~contentlab.generate.prices.PriceFormat`) renders ``price_text`` and
+    empties ``price`` when the data has no real prices; ``format_price`` is an older way to pass the renderer.
     """
     titles = dict(zip(products["product_id"].astype(str), products["title"].astype(str)))
-    prices = dict(zip(products["product_id"].astype(str), products["price"].astype(float)))
+    list_prices = dict(zip(products["product_id"].astype(str), products["price"].astype(float)))
     proof = {} if digests is None or digests.empty else dict(zip(digests["product_id"], digests["social_proof"]))
     df = scored.copy()
     df["content_type"] = "copy"
@@ -56,7 +66,7 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
     df["product_id"] = df["product_id"].astype(str)
     df["product_ids"] = df["product_id"]
     df["product_title"] = df["product_id"].map(titles)
-    df["price"] = df["product_id"].map(prices)
+    df["price"] = df["product_id"].map(list_prices)
     df["subject"] = None
     df["model"] = np.where(df["variant"] == "gpt2", model_name, "template")
     df["model_fingerprint"] = np.where(df["variant"] == "gpt2", model_fingerprint, f"templates-v{templates_version}")
@@ -70,7 +80,7 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
     if guides is not None and len(guides):
         g = guides.copy()
         checks = guide_checks if guide_checks is not None else pd.DataFrame(index=g.index)
-        g = g.join(checks, rsuffix="_chk") if len(checks.columns) else g
+        g = g.join(checks[[c for c in checks.columns if c not in g.columns]]) if len(checks.columns) else g
         out = pd.DataFrame({
             "content_type": "guide", "slot_id": g["guide_id"], "segment": g["segment"], "persona_id": g["persona_id"],
             "user_id": g["user_id"], "product_id": g["product_ids"].map(lambda x: x[0] if len(x) else None),
@@ -79,7 +89,7 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
             "model": "template", "model_fingerprint": f"templates-v{templates_version}",
         })
         out["product_title"] = out["product_id"].map(titles)
-        out["price"] = out["product_id"].map(prices)
+        out["price"] = out["product_id"].map(list_prices)
         for col, default in (("rejected", False), ("reject_reason", ""), ("reject_detail", ""), ("hallucinated", False),
                              ("wrong_attributes", ""), ("attribute_coverage", np.nan)):
             out[col] = g[col] if col in g.columns else default
@@ -91,9 +101,12 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
                              zip(out["user_id"], out["persona_id"], out["text"])]
         parts.append(out)
     full = pd.concat(parts, ignore_index=True, sort=False)
-    fmt = format_price or (lambda p: f"{float(p):.2f}")
+    fmt = prices.format if prices is not None else (format_price or (lambda p: f"{float(p):.2f}"))
     full["price_text"] = [fmt(p) if p is not None and not (isinstance(p, float) and np.isnan(p)) else ""
                           for p in full["price"]]
+    if prices is not None and not prices.show:
+        full["price"] = np.nan
+    full = _markup_gate(full)
     full["guardrails_version"] = guardrails_version
     full["templates_version"] = int(templates_version)
     for col in CONTENT_COLUMNS:
@@ -104,6 +117,32 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
         full[col] = full[col].fillna(False).astype(bool)
     for col in ("reject_reason", "reject_detail", "wrong_attributes", "social_proof", "prompt"):
         full[col] = full[col].fillna("").astype(str)
+    return full
+
+
+_GATED = ("text", "subject", "product_title", "social_proof")
+
+
+def _markup_gate(full: pd.DataFrame) -> pd.DataFrame:
+    """Unpublish (reason ``markup``) every row with markup left in a published field; clean rejected text."""
+    full = full.copy()
+    for i in full.index:
+        problems = [f"{col}:{p}" for col in _GATED for p in markup_problems(full.at[i, col])
+                    if isinstance(full.at[i, col], str)]
+        if not problems:
+            continue
+        reason, detail = full.at[i, "reject_reason"], full.at[i, "reject_detail"]
+        reasons = [r for r in (reason if isinstance(reason, str) else "").split(";") if r]
+        if "markup" not in reasons:
+            reasons.append("markup")
+        detail = detail if isinstance(detail, str) else ""
+        full.at[i, "reject_reason"] = ";".join(reasons)
+        full.at[i, "reject_detail"] = "; ".join(x for x in [detail] + [f"markup:{p}" for p in problems] if x)
+        full.at[i, "rejected"] = True
+        full.at[i, "published"] = False
+        for col in _GATED:
+            if isinstance(full.at[i, col], str):
+                full.at[i, col] = clean_text(full.at[i, col])
     return full
 
 
@@ -175,7 +214,8 @@ def render_cards_html(content: pd.DataFrame, title: str = "Content cards", max_c
                 f"<div class=\"card v-{_E(str(r.variant))}\">"
                 f"<div class=\"meta\"><span class=\"tag\">{_E(str(r.channel))}</span><span class=\"tag\">{_E(str(r.variant))}</span>"
                 f"{_E(str(r.content_id))}</div>"
-                f"<div class=\"title\">{_E(str(r.product_title))} · {_E(str(r.price_text))}</div>"
+                f"<div class=\"title\">{_E(str(r.product_title))}"
+                + (f" · {_E(str(r.price_text))}" if r.price_text else "") + "</div>"
                 f"<div class=\"copy\">{_E(str(r.text))}</div>"
                 + (f"<div class=\"proof\">{_E(str(r.social_proof))}</div>" if r.social_proof else "")
                 + f"<div class=\"scores\">coverage {_E(_fmt(r.attribute_coverage))} · perplexity {_E(_fmt(r.perplexity, '.1f'))}"
@@ -206,6 +246,8 @@ def _md_escape(text: Any) -> str:
 
 def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", max_cards: int | None = None,
                           pseudonymise=None) -> str:
+    """Markdown of the published content: data strings HTML-escaped and Markdown-neutralised, copy as plain
+    paragraphs (no block quotes: the file holds no ``<`` or ``>`` at all)."""
     pub = content[content["published"]]
     lines = [f"# {_md_escape(title)}", ""]
     copy_rows = pub[pub["content_type"] == "copy"].sort_values(["segment", "product_id", "channel", "variant"])
@@ -214,12 +256,13 @@ def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", m
     for seg, g in copy_rows.groupby("segment", sort=True):
         lines += [f"## Segment: {_md_escape(seg)}", ""]
         for r in g.itertuples():
-            lines.append(f"### {_md_escape(r.product_title)} ({_md_escape(r.price_text)}) · {_md_escape(r.channel)} · "
+            price = f" ({_md_escape(r.price_text)})" if r.price_text else ""
+            lines.append(f"### {_md_escape(r.product_title)}{price} · {_md_escape(r.channel)} · "
                          f"{_md_escape(r.variant)}")
             lines.append("")
-            lines.append("> " + _md_escape(r.text).replace("\n", "\n> "))
+            lines += [_md_escape(line.strip()) + "  " for line in str(r.text).splitlines()]
             if r.social_proof:
-                lines.append(">\n> " + _md_escape(r.social_proof))
+                lines += ["", "Social proof: " + _md_escape(r.social_proof)]
             lines.append("")
             lines.append(f"{_md_escape(r.content_id)} · coverage {_fmt(r.attribute_coverage)} · "
                          f"perplexity {_fmt(r.perplexity, '.1f')}")
@@ -233,7 +276,7 @@ def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", m
                 who = pseudonymise(who)
             label = f"user {who}" if r.user_id is not None else f"segment {r.segment}"
             lines += [f"### {_md_escape(r.subject)} ({_md_escape(label)})", ""]
-            lines += ["> " + _md_escape(line.strip()) + "  " for line in str(r.text).splitlines()]
+            lines += [_md_escape(line.strip()) + "  " for line in str(r.text).splitlines()]
             lines.append("")
     return "\n".join(lines)
 

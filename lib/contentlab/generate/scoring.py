@@ -3,9 +3,25 @@
 Faithfulness (:class:`AttributeLexicon`, :func:`faithfulness`)
     The catalogue defines the vocabulary of each attribute type (``category``, ``colour``,
     ``material``, ``brand``). A copy *covers* a product attribute when it names the product's value;
-    it *hallucinates* when it names a value of the same type that the product record does not
-    support (e.g. "navy" for a white jacket, another brand, another category) or a price that is
-    not the real price. Colour / material words that also name other things in the catalogue's
+    it *hallucinates* when it names
+
+    - a value of the same type that the product record does not support (e.g. "navy" for a white jacket,
+      another brand, another category): ``colour=navy``;
+    - a price that is not the real one, or in another currency than the data's, or any price at all when the
+      data has no real prices (``prices``, a :class:`~contentlab.generate.prices.PriceFormat`):
+      ``price=$1.65 (data currency GBP)``;
+    - the title of *another* product of the catalogue ("Air, The (1996)" in copy for "Contact (1997)"; titles
+      of two or more words, matched word by word, also as "The Air (1996)"), unless the product's own title or
+      description contains it: ``title=air, the (1996)``;
+    - a non-word (``nonword=partyiralage``): a word of Latin letters (three or more for a pretrained model) that
+      is neither in the
+      catalogue (every product's text fields), nor in the reference copy (training copy, templates), nor -- for
+      a pretrained model, which knows words the catalogue does not use -- a word of GPT-2's vocabulary (a single
+      word-initial BPE token: some 24,000 common words and word starts), also after removing a plural / verb /
+      adverb ending. A model trained only on the catalogue's copy is held to the catalogue's words. Garbled generations ("OF PARTYIRALAGE") fail this; real
+      words do not. Chinese characters are not checked (Chinese copy has no word boundaries to garble).
+
+    Colour / material words that also name other things in the catalogue's
     titles ("cream" in "night cream") are ambiguous and left out of the check. A value counts as supported when it is the product's value (or contained in
     it / containing it: "cotton" for "organic cotton") or appears in the product's own title or
     description. Matching is longest-first without overlaps, case-insensitive, whole words with an
@@ -25,6 +41,7 @@ Chinese copy is tokenised by character for every overlap metric.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections import defaultdict
@@ -33,15 +50,18 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import pandas as pd
 
+from contentlab.generate.prices import PriceFormat
 from contentlab.generate.prompts import _clean
 
 ATTRIBUTE_TYPES = ("category", "colour", "material", "brand")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _ZH_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
-_PRICE_PATTERNS = (
-    re.compile(r"(?:[$€£¥￥]|US\$|RMB|CNY|USD)\s?(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)", re.IGNORECASE),
-    re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)\s?(?:元|块|dollars?\b|usd\b|rmb\b)", re.IGNORECASE),
+_CODES = r"USD|GBP|EUR|CNY|RMB|JPY|CHF|AUD|CAD|NZD|HKD|SGD|SEK|NOK|DKK|PLN|CZK|INR|KRW|BRL|MXN|ZAR"
+_AMOUNT = r"(\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?|\d+(?:\.\d{1,2})?)"
+_PRICE_PATTERNS = (  # (pattern, group of the sign, group of the amount)
+    (re.compile(rf"(US\$|[$€£¥￥₹₩]|\b(?:{_CODES})\b)\s?{_AMOUNT}", re.IGNORECASE), 1, 2),
+    (re.compile(rf"{_AMOUNT}\s?(元|块|\b(?:dollars?|pounds?|euros?|{_CODES})\b)", re.IGNORECASE), 2, 1),
 )
 
 
@@ -66,8 +86,18 @@ def _norm(value: Any) -> str:
 class AttributeLexicon:
     """Attribute values of the catalogue, by type, and a matcher for mentions in copy."""
 
-    def __init__(self, products: pd.DataFrame, locale: str = "en", types: Sequence[str] = ATTRIBUTE_TYPES):
+    def __init__(self, products: pd.DataFrame, locale: str = "en", types: Sequence[str] = ATTRIBUTE_TYPES,
+                 prices: PriceFormat | None = None, reference_texts: Iterable[str] = (), check_words: bool = True,
+                 open_vocabulary: bool = True):
+        """``prices``: the data's price policy (None: amounts are compared, currencies not);
+        ``reference_texts``: copy whose words are real words (training copy, templates); ``check_words``:
+        flag non-words (see module docstring); ``open_vocabulary``: GPT-2's whole words count as words too
+        (for a pretrained model; a model trained only on the catalogue's copy knows no other words, so for it
+        any word outside the catalogue and the reference copy is garbled)."""
         self.locale = locale
+        self.prices = prices
+        self.check_words = check_words
+        self.open_vocabulary = open_vocabulary
         self.types = [t for t in types if t in products.columns]
         values: list[tuple[str, str]] = []
         for t in self.types:
@@ -89,6 +119,77 @@ class AttributeLexicon:
                     self.ambiguous.add((t, v))
         self._patterns = [(t, v, p) for t, v, p in self._patterns if (t, v) not in self.ambiguous]
         self.values = [tv for tv in values if tv not in self.ambiguous]
+        # words of the catalogue and the reference copy; titles of the products, by their first word
+        text_cols = [c for c in ("title", "category", "brand", "colour", "material", "style", "description")
+                     if c in products.columns]
+        self.vocabulary: set[str] = set()
+        self._vocab_stems: set[str] = set()
+        self._stem_cache_size = -1
+        for c in text_cols:
+            for v in products[c].dropna().astype(str).unique():
+                self.vocabulary.update(w.lower() for w in _LATIN_WORD.findall(v))
+        self.vocabulary.update(c.lower() for c in _CODES.split("|"))  # currency codes are words
+        self.add_reference(reference_texts)
+        self.titles: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        self.title_of: dict[str, str] = {}
+        if "title" in products.columns and "product_id" in products.columns:
+            counts = products["title"].astype(str).map(_norm).value_counts()
+            for pid, title in zip(products["product_id"].astype(str), products["title"].astype(str)):
+                norm = _norm(title)
+                self.title_of[pid] = norm
+                if counts.get(norm, 0) != 1:
+                    continue  # a title shared by several products names none of them
+                for form in _title_forms(title):
+                    toks = tuple(tokens(form, locale))
+                    if len(toks) >= 2 and sum(len(t) for t in toks) >= 5:
+                        self.titles[toks[0]].append((toks, norm))
+
+    def add_reference(self, texts: Iterable[str]) -> None:
+        """Words of ``texts`` (training copy, templates, persona names) count as real words."""
+        for t in texts:
+            self.vocabulary.update(w.lower() for w in _LATIN_WORD.findall(str(t or "")))
+
+    def is_word(self, word: str) -> bool:
+        w = word.lower()
+        if w in self.vocabulary or w in ("a", "i"):
+            return True
+        if len(w) < 3:  # stray letters ("relaxed-fit p leggings") count only against a closed vocabulary
+            return self.open_vocabulary
+        known = gpt2_words() if self.open_vocabulary else frozenset()
+        if w in known:
+            return True
+        stems = _stems(w)
+        if any(st in self.vocabulary or st in known for st in stems):
+            return True
+        # "handbag" when the catalogue says "handbags": compare stems both ways
+        if self._stem_cache_size != len(self.vocabulary):
+            self._vocab_stems = {st for v in self.vocabulary for st in _stems(v)}
+            self._stem_cache_size = len(self.vocabulary)
+        return w in self._vocab_stems or any(st in self._vocab_stems for st in stems)
+
+    def nonwords(self, text: str) -> list[str]:
+        """Latin-letter words of ``text`` that are not words (see module docstring)."""
+        if not self.check_words:
+            return []
+        return sorted({w.lower() for w in _LATIN_WORD.findall(text or "") if not self.is_word(w)})
+
+    def other_titles(self, text: str, product: Mapping[str, Any]) -> list[str]:
+        """Titles of other products named in ``text`` (not supported by the product's own title/description)."""
+        if not self.titles:
+            return []
+        own = self.title_of.get(str(product.get("product_id")), _norm(product.get("title")))
+        context = " " + " ".join(tokens(" ".join(_clean(product.get(k)) for k in ("title", "description")),
+                                        self.locale)) + " "
+        toks = tokens(text, self.locale)
+        found: list[str] = []
+        for i, tok in enumerate(toks):
+            for form, title in self.titles.get(tok, ()):
+                if title == own or title in found or tuple(toks[i:i + len(form)]) != form:
+                    continue
+                if " " + " ".join(form) + " " in context:
+                    continue
+                found.append(title)
+        return found
 
     def _pattern(self, value: str, kind: str) -> re.Pattern:
         if is_zh(self.locale) and _CJK.search(value):
@@ -120,26 +221,76 @@ class AttributeLexicon:
         return sorted(found, key=lambda x: x[2])
 
 
-def price_mentions(text: str) -> list[float]:
-    out: list[float] = []
+def price_signs(text: str) -> list[tuple[float, str]]:
+    """(amount, currency sign or word as written) of every price named in ``text``."""
+    out: list[tuple[float, str]] = []
     spans: list[tuple[int, int]] = []
-    for pat in _PRICE_PATTERNS:
+    for pat, g_sign, g_amount in _PRICE_PATTERNS:
         for m in pat.finditer(text or ""):
             if any(m.start() < e and s < m.end() for s, e in spans):
                 continue
             spans.append((m.start(), m.end()))
             try:
-                out.append(float(m.group(1).replace(",", "")))
+                out.append((float(m.group(g_amount).replace(",", "")), m.group(g_sign)))
             except ValueError:
                 continue
     return out
+
+
+def price_mentions(text: str) -> list[float]:
+    return [amount for amount, _ in price_signs(text)]
+
+
+# ---- non-words and other products' titles --------------------------------------------------------
+_LATIN_WORD = re.compile(r"[A-Za-z]+")
+_SUFFIXES = ("'s", "s", "es", "ed", "d", "ing", "ly", "er", "est", "ness", "ers")
+_ARTICLE_TITLE = re.compile(r"^(?P<name>.+), (?P<article>the|a|an|les|la|le|il|das|der|die|el|l')\s*(?P<rest>\(.*)?$",
+                            re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=1)
+def gpt2_words() -> frozenset[str]:
+    """Lower-cased words (3+ letters) that GPT-2's BPE vocabulary holds as one word-initial token."""
+    import json
+
+    from contentlab.generate.tokenizer import tokenizer_files
+
+    enc = json.loads(tokenizer_files()[0].read_text(encoding="utf-8"))
+    return frozenset(k[1:].lower() for k in enc if k.startswith("\u0120") and len(k) >= 4 and k[1:].isascii()
+                     and k[1:].isalpha())
+
+
+def _stems(word: str) -> list[str]:
+    """``word`` without a plural / verb / adverb ending ("cushioned" -> "cushion", "cushione")."""
+    out = []
+    for suf in _SUFFIXES:
+        if word.endswith(suf) and len(word) - len(suf) >= 3:
+            stem = word[: -len(suf)]
+            if suf not in ("s", "es", "'s") and stem.endswith("s") and not stem.endswith("ss"):
+                continue  # "sportser": a plural takes no further ending
+            out.append(stem)
+            out.append(stem + "e")
+            if len(stem) > 3 and stem[-1] == stem[-2]:
+                out.append(stem[:-1])
+            if stem.endswith("i"):
+                out.append(stem[:-1] + "y")
+    return out
+
+
+def _title_forms(title: str) -> list[str]:
+    """A title and, for "Air, The (1996)", its reading order "The Air (1996)"."""
+    forms = [title]
+    m = _ARTICLE_TITLE.match(title)
+    if m:
+        forms.append(f"{m.group('article')} {m.group('name')} {m.group('rest') or ''}".strip())
+    return forms
 
 
 @dataclass
 class Faithfulness:
     coverage: float  # share of the product's key attribute values the copy names (NaN: none known)
     covered: list[str] = field(default_factory=list)
-    wrong: list[str] = field(default_factory=list)  # "colour=navy", "price=19.99", ...
+    wrong: list[str] = field(default_factory=list)  # "colour=navy", "price=19.99", "title=...", "nonword=..."
     n_prices: int = 0
 
     @property
@@ -155,6 +306,23 @@ def _supported(value: str, own: str, context: str, locale: str) -> bool:
     if is_zh(locale):
         return value in context
     return re.search(rf"(?<![\w-]){re.escape(value)}(?:s|es)?(?![\w-])", context) is not None
+
+
+def _price_errors(found: Sequence[tuple[float, str]], real: Any, policy: PriceFormat | None) -> list[str]:
+    out: list[str] = []
+    try:
+        real_value = float(real)
+    except (TypeError, ValueError):
+        real_value = float("nan")
+    for amount, sign in found:
+        shown = f"{sign}{amount:g}" if not sign[:1].isalpha() else f"{amount:g} {sign}"
+        if policy is not None and not policy.show:
+            out.append(f"price={shown} (the data has no prices to show)")
+        elif policy is not None and policy.currency not in policy.codes_of(sign):
+            out.append(f"price={shown} (data currency {policy.currency})")
+        elif math.isnan(real_value) or abs(amount - real_value) > 0.005:
+            out.append(f"price={amount:g}")
+    return out
 
 
 def faithfulness(text: str, product: Mapping[str, Any], lexicon: AttributeLexicon) -> Faithfulness:
@@ -175,12 +343,10 @@ def faithfulness(text: str, product: Mapping[str, Any], lexicon: AttributeLexico
     for t in keys:
         if t not in hit and _norm(product.get(t)) and _norm(product.get(t)) in low:
             hit.add(t)
-    prices = price_mentions(text)
-    real = product.get("price")
-    if real is not None and not (isinstance(real, float) and math.isnan(real)):
-        for p in prices:
-            if abs(p - float(real)) > 0.005:
-                wrong.append(f"price={p:g}")
+    prices = price_signs(text)
+    wrong.extend(_price_errors(prices, product.get("price"), lexicon.prices))
+    wrong.extend(f"title={t}" for t in lexicon.other_titles(text, product))
+    wrong.extend(f"nonword={w}" for w in lexicon.nonwords(text))
     coverage = len(hit & set(keys)) / len(keys) if keys else float("nan")
     return Faithfulness(coverage=coverage, covered=sorted(hit & set(keys)), wrong=sorted(set(wrong)), n_prices=len(prices))
 

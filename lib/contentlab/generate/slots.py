@@ -2,7 +2,8 @@
 
 Reads, all from ``run_dir`` and all optional (a missing or unreadable input is reported, not fatal):
 ``personas.json`` and ``user_profiles.parquet`` (02), ``recommendations.parquet`` (03), and the
-newest ``feedback_priors.json`` of an earlier run (05, via :mod:`contentlab.feedback.loop`).
+newest ``feedback_priors.json`` of an earlier run (05, via :mod:`contentlab.feedback.loop`). Persona
+names and favourite categories are cleaned of markup on the way in (they enter prompts and guides).
 
 A slot is (segment persona, product, channel). Each persona's products are the ones most
 recommended to its members (sum of ``1 / rank`` over their top-N lists); without recommendations
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import pandas as pd
+
+from contentlab.generate.sanitise import sanitise_personas
 
 ALL_SHOPPERS = {"persona_id": "ALL", "segment": "all", "name": "all shoppers", "favourite_categories": [],
                 "price_band": "unknown", "preferred_channel": None}
@@ -62,7 +65,7 @@ def read_inputs(run_dir: str | Path, use_priors: bool = True, profile: str | Non
         try:
             data = json.loads(p.read_text(encoding="utf-8"))
             data = data.get("personas", data) if isinstance(data, dict) else data
-            personas = [d for d in data if isinstance(d, dict) and d.get("persona_id") is not None]
+            personas = sanitise_personas(d for d in data if isinstance(d, dict) and d.get("persona_id") is not None)
             notes.append(f"profiling: personas.json, {len(personas)} personas")
         except (ValueError, TypeError) as exc:
             notes.append(f"profiling: personas.json unreadable ({type(exc).__name__})")

@@ -1,4 +1,4 @@
-"""Exploratory data analysis of the canonical tables (stage 01).
+"""The queries of stage 01: every aggregation over the canonical tables, as DuckDB SQL.
 
 Every aggregation over events runs as DuckDB SQL through :class:`contentlab.store.EventStore`;
 only aggregated results (one row per day, per user, per cohort, ...) come back to pandas.
@@ -35,36 +35,33 @@ Definitions used throughout (the report states them too):
 
 from __future__ import annotations
 
-import html
-import json
 import math
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
 
-from contentlab.privacy import MIN_CELL, mask_small_cells, pseudonymise_one
+from contentlab import contract
+from contentlab.privacy import MIN_CELL, mask_small_cells
 from contentlab.store import EventStore
 
 UNKNOWN = "(unknown)"
 ALL = "(all)"
-VALIDATION_FILE = "validation.json"
 
 # --------------------------------------------------------------------------------------------- helpers
 
 
 def open_store(path: str | Path, threads: int | None = None) -> EventStore:
-    """Store over ``path``: a run directory (its ``clean/`` tables) or a directory of tables."""
+    """Store over ``path``: a run directory (its ``clean`` product, the prepared tables) or a directory of tables."""
     path = Path(path)
-    if (path / "clean").is_dir():
+    if contract.product("clean").exists(path):
         return EventStore.for_run(path, threads=threads)
     return EventStore(path, threads=threads)
 
 
-def _has_events(store: EventStore) -> bool:
+def has_events(store: EventStore) -> bool:
+    """The store has an event log with at least one row."""
     return store.has("events") and store.count("events") > 0
 
 
@@ -72,17 +69,18 @@ def order_key_sql(store: EventStore, alias: str = "") -> str:
     """SQL expression identifying the order a purchase event belongs to (see module docstring)."""
     a = f"{alias}." if alias else ""
     if store.has_column("events", "order_id"):
-        return f"COALESCE(CAST({a}order_id AS VARCHAR), {_session_key(alias)})"
-    return _session_key(alias)
+        return f"COALESCE(CAST({a}order_id AS VARCHAR), {session_key_sql(alias)})"
+    return session_key_sql(alias)
 
 
-def _session_key(alias: str = "") -> str:
+def session_key_sql(alias: str = "") -> str:
     """SQL expression identifying a session: the ``(user_id, session_id)`` pair as text."""
     a = f"{alias}." if alias else ""
     return f"(CAST({a}user_id AS VARCHAR) || '|' || CAST({a}session_id AS VARCHAR))"
 
 
-def _ratio(num: float, den: float) -> float:
+def ratio(num: float, den: float) -> float:
+    """``num / den``, NaN when ``den`` is 0."""
     return float(num) / float(den) if den else float("nan")
 
 
@@ -151,168 +149,6 @@ def capabilities(store: EventStore) -> Capabilities:
                         n_categories=n_cat, event_channel=ev_ch, user_channel=us_ch, tables=list(store.tables))
 
 
-# ------------------------------------------------------------------------------------- data quality
-
-
-def read_validation(run_dir: str | Path) -> dict[str, Any] | None:
-    """``run_dir/validation.json`` as a dict, or ``None`` when the run has none."""
-    path = Path(run_dir) / VALIDATION_FILE
-    if not path.exists():
-        return None
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def _table_entries(report: Any) -> list[tuple[str, dict]]:
-    """(table name, per-table dict) pairs from the shapes a validation report may take."""
-    if not report:
-        return []
-    if isinstance(report, dict) and "tables" in report:
-        report = report["tables"]
-    out: list[tuple[str, dict]] = []
-    if isinstance(report, dict):
-        for name, entry in report.items():
-            if isinstance(entry, dict) and any(k in entry for k in ("rows_in", "rows_kept", "rows_rejected")):
-                out.append((str(entry.get("table", name)), entry))
-    elif isinstance(report, list):
-        for entry in report:
-            if isinstance(entry, dict):
-                out.append((str(entry.get("table", entry.get("name", "?"))), entry))
-    return out
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value or 0)
-    except (TypeError, ValueError):
-        return 0
-
-
-def validation_tables(report: Any) -> pd.DataFrame:
-    """One row per table: rows in, kept, rejected, repaired (rows in = kept + rejected)."""
-    rows = []
-    for name, e in _table_entries(report):
-        kept, rejected = _int(e.get("rows_kept")), _int(e.get("rows_rejected"))
-        rows_in = _int(e.get("rows_in")) if e.get("rows_in") is not None else kept + rejected
-        source = Path(str(e.get("source") or "")).name
-        rows.append({"table": name, "source": source, "rows_in": rows_in, "rows_kept": kept,
-                     "rows_rejected": rejected, "rows_repaired": _int(e.get("rows_repaired")),
-                     "dropped_columns": ", ".join(map(str, e.get("dropped_columns") or []))})
-    df = pd.DataFrame(rows, columns=["table", "source", "rows_in", "rows_kept", "rows_rejected", "rows_repaired",
-                                     "dropped_columns"])
-    if len(df):
-        df["kept_share"] = df["rows_kept"] / df["rows_in"].where(df["rows_in"] > 0)
-    return df
-
-
-def _rule_records(entry: dict) -> Iterable[dict]:
-    # contentlab.data.validate.TableReport.to_dict(): "rejected" and "repaired" lists of rule results
-    if isinstance(entry.get("rejected"), list) or isinstance(entry.get("repaired"), list):
-        for action in ("rejected", "repaired"):
-            for r in entry.get(action) or []:
-                if isinstance(r, dict):
-                    yield {"action": action, **r}
-        return
-    for key in ("rules", "issues", "checks", "details", "by_rule"):
-        rules = entry.get(key)
-        if isinstance(rules, list):
-            yield from (r for r in rules if isinstance(r, dict))
-            return
-        if isinstance(rules, dict):
-            for rule, value in rules.items():
-                if isinstance(value, dict):
-                    yield {"rule": rule, **value}
-                else:
-                    yield {"rule": rule, "rows": value}
-            return
-
-
-def _safe_examples(column: str, examples: Any, max_examples: int = 5) -> str:
-    """Example values as text, with any user id replaced by its pseudonym (reports never show raw ids)."""
-    if examples is None or examples == "":
-        return ""
-    if not isinstance(examples, (list, tuple)):
-        examples = [examples]
-    cols = [c.strip() for c in str(column).strip("()").split(",")]
-    out = []
-    for ex in list(examples)[:max_examples]:
-        if isinstance(ex, (list, tuple)) and len(ex) == len(cols):
-            ex = tuple(pseudonymise_one(v) if c == "user_id" and v is not None else v for c, v in zip(cols, ex))
-            out.append("(" + ", ".join(map(str, ex)) + ")")
-        elif "user_id" in cols and ex is not None:
-            out.append(pseudonymise_one(ex) if len(cols) == 1 else "(contains a user id)")
-        else:
-            out.append(str(ex))
-    return ", ".join(out)
-
-
-def validation_rules(report: Any) -> pd.DataFrame:
-    """One row per (table, rule) that rejected or repaired rows: column, action, rows, examples.
-
-    Example values of user-id columns are pseudonymised.
-    """
-    rows = []
-    for name, e in _table_entries(report):
-        for r in _rule_records(e):
-            n = r.get("count", r.get("rows", r.get("n_rows", r.get("n", 0))))
-            action = r.get("action", "rejected")
-            column = str(r.get("column", "") or "")
-            rows.append({"table": name, "rule": str(r.get("rule", r.get("name", "?"))), "column": column,
-                         "action": str(action), "rows": _int(n),
-                         "examples": _safe_examples(column, r.get("examples", r.get("example_values")))})
-    return pd.DataFrame(rows, columns=["table", "rule", "column", "action", "rows", "examples"])
-
-
-def adapter_summary(report: Any) -> pd.DataFrame:
-    """What the source adapter could not map (``validation["adapter"]``): one row per reason with the number
-    of source rows excluded (not mapped) or flagged. Example values are not shown (they may hold customer ids)."""
-    cols = ["reason", "action", "rows"]
-    adapter = report.get("adapter") if isinstance(report, dict) else None
-    if not isinstance(adapter, dict):
-        return pd.DataFrame(columns=cols)
-    rows = [{"reason": str(k), "action": "excluded", "rows": _int(v)} for k, v in (adapter.get("excluded") or {}).items()]
-    rows += [{"reason": str(k), "action": "flagged", "rows": _int(v)} for k, v in (adapter.get("flagged") or {}).items()]
-    out = pd.DataFrame(rows, columns=cols)
-    out.attrs.update(adapter=str(adapter.get("adapter", "")), rows_read=_int(adapter.get("rows_read")),
-                     rows_mapped=_int(adapter.get("rows_mapped")), rows_excluded=_int(adapter.get("rows_excluded")),
-                     notes=[str(n) for n in adapter.get("notes") or []])
-    return out
-
-
-def adapter_markdown(summary: pd.DataFrame) -> str | None:
-    """One paragraph on the source adapter's row accounting (``None`` when there was no adapter step)."""
-    a = summary.attrs
-    if not a.get("adapter") and not a.get("rows_read"):
-        return None
-    text = (f"The **{md_escape(a.get('adapter') or 'source')}** adapter read {_num(a.get('rows_read'))} source rows "
-            f"and mapped {_num(a.get('rows_mapped'))}; {_num(a.get('rows_excluded'))} rows were excluded before "
-            "validation (first reason per row in the table below).")
-    notes = a.get("notes") or []
-    if notes:
-        text += "\n\n" + "\n".join(f"- {md_escape(n)}" for n in notes)
-    return text
-
-
-def rows_rejected(report: Any) -> int | None:
-    """Total rows rejected over all tables (``None`` without a validation report)."""
-    if report is None:
-        return None
-    tables = validation_tables(report)
-    if len(tables):
-        return int(tables["rows_rejected"].sum())
-    if isinstance(report, dict):
-        totals = report.get("totals", report)
-        if isinstance(totals, dict) and isinstance(totals.get("rows_rejected"), (int, float)):
-            return int(totals["rows_rejected"])
-    return 0
-
-
-def rows_repaired(report: Any) -> int | None:
-    if report is None:
-        return None
-    tables = validation_tables(report)
-    return int(tables["rows_repaired"].sum()) if len(tables) else 0
-
-
 # ------------------------------------------------------------------------------------------ volumes
 
 
@@ -322,14 +158,14 @@ def daily_volumes(store: EventStore) -> pd.DataFrame:
     Days inside the log's range without any event appear with zeros.
     """
     cols = ["date", "events", "active_users", "sessions", "orders", "units", "gmv"]
-    if not _has_events(store):
+    if not has_events(store):
         return pd.DataFrame(columns=cols)
     ok = order_key_sql(store)
     df = store.sql(f"""
         SELECT CAST(timestamp AS DATE) AS date,
                COUNT(*) AS events,
                COUNT(DISTINCT user_id) AS active_users,
-               COUNT(DISTINCT {_session_key()}) AS sessions,
+               COUNT(DISTINCT {session_key_sql()}) AS sessions,
                COUNT(DISTINCT CASE WHEN event_type = 'purchase' THEN {ok} END) AS orders,
                COALESCE(SUM(CASE WHEN event_type = 'purchase' THEN quantity END), 0) AS units,
                COALESCE(SUM(CASE WHEN event_type = 'purchase' THEN price * quantity END), 0) AS gmv
@@ -428,7 +264,7 @@ def funnel(store: EventStore, by: str | None = None, unit: str = "session") -> p
         out.attrs["note"] = note
         return out
     if unit == "session":
-        unit_key = _session_key("e")
+        unit_key = session_key_sql("e")
     elif unit == "user":
         unit_key = "CAST(e.user_id AS VARCHAR)"
     else:
@@ -465,6 +301,22 @@ def funnel(store: EventStore, by: str | None = None, unit: str = "session") -> p
     return df[FUNNEL_COLUMNS]
 
 
+def funnel_summary(session_row: pd.Series, user_row: pd.Series | None = None) -> pd.DataFrame:
+    """Funnel rates as a small table: per step, the share of sessions, of users and the event-count ratio."""
+    s = session_row
+    steps = [
+        ("view → cart", s["view_to_cart"], ratio(s["carts"], s["views"])),
+        ("cart → purchase", s["cart_to_purchase"], ratio(s["purchases"], s["carts"])),
+        ("view → purchase", s["view_to_purchase"], ratio(s["purchases"], s["views"])),
+    ]
+    out = pd.DataFrame(steps, columns=["step", "session share", "event ratio"])
+    if user_row is not None:
+        out.insert(2, "user share", [user_row["view_to_cart"], user_row["cart_to_purchase"],
+                                     user_row["view_to_purchase"]])
+    return out
+
+
+
 def funnel_stages(row: pd.Series) -> pd.DataFrame:
     """The overall funnel as stages (for a bar chart): units reaching each stage and share of viewers."""
     stages = pd.DataFrame({"stage": ["view", "cart", "purchase"],
@@ -486,7 +338,7 @@ def cohort_retention(store: EventStore, max_weeks: int = 12, max_cohorts: int = 
     ``attrs["cohort_size"]`` holds the cohort sizes and ``attrs["users_before_log"]`` the number of users
     who signed up before the log starts.
     """
-    if not (_has_events(store) and store.has_column("users", "signup_date")):
+    if not (has_events(store) and store.has_column("users", "signup_date")):
         out = pd.DataFrame()
         out.attrs["note"] = "No signup dates or no events: retention cannot be computed."
         return out
@@ -618,7 +470,7 @@ def _long_tail(store: EventStore, key: str, entity: str, event_type: str | None,
                catalogue_table: str) -> LongTail:
     where, params = ("WHERE event_type = ?", [event_type]) if event_type else ("", None)
     measure = f"{event_type} events" if event_type else "events"
-    if not _has_events(store):
+    if not has_events(store):
         return LongTail(entity, measure, np.array([], dtype=np.int64), store.count(catalogue_table) or None)
     # count of counts: how many entities have exactly n events (small, whatever the log size)
     coc = store.sql(f"""
@@ -683,7 +535,7 @@ def price_by_category(store: EventStore, source: str = "catalogue") -> pd.DataFr
             return pd.DataFrame()
         frm = "products p"
     elif source == "purchases":
-        if not _has_events(store):
+        if not has_events(store):
             return pd.DataFrame()
         join = "LEFT JOIN products p ON e.product_id = p.product_id" if store.has("products") else ""
         if not store.has("products"):
@@ -704,7 +556,7 @@ def price_by_category(store: EventStore, source: str = "catalogue") -> pd.DataFr
 
 def basket_sizes(store: EventStore) -> pd.DataFrame:
     """Distribution of basket size: number of orders by units per order (``units``, ``orders``, ``share``)."""
-    if not _has_events(store):
+    if not has_events(store):
         return pd.DataFrame(columns=["units", "orders", "share"])
     ok = order_key_sql(store)
     df = store.sql(f"""
@@ -719,7 +571,7 @@ def basket_sizes(store: EventStore) -> pd.DataFrame:
 
 def basket_summary(store: EventStore) -> dict[str, float]:
     """Orders, mean/median units and lines per order, average order value (AOV) and median order value."""
-    if not _has_events(store):
+    if not has_events(store):
         return {"orders": 0}
     ok = order_key_sql(store)
     row = store.sql(f"""
@@ -740,7 +592,7 @@ def basket_summary(store: EventStore) -> dict[str, float]:
 
 def orders_per_user(store: EventStore) -> pd.DataFrame:
     """Purchasing users by number of orders (``orders``, ``users``, ``share``)."""
-    if not _has_events(store):
+    if not has_events(store):
         return pd.DataFrame(columns=["orders", "users", "share"])
     ok = order_key_sql(store)
     df = store.sql(f"""
@@ -755,7 +607,7 @@ def orders_per_user(store: EventStore) -> pd.DataFrame:
 def repeat_purchase(store: EventStore) -> dict[str, float]:
     """Purchasers, repeat purchasers (≥ 2 orders), the repeat-purchase rate, mean orders per purchaser and
     the median number of days between a repeat purchaser's first and second order."""
-    if not _has_events(store):
+    if not has_events(store):
         return {"purchasers": 0, "repeat_purchasers": 0, "repeat_purchase_rate": float("nan")}
     ok = order_key_sql(store)
     row = store.sql(f"""
@@ -777,7 +629,7 @@ def repeat_purchase(store: EventStore) -> dict[str, float]:
     return {
         "purchasers": purchasers,
         "repeat_purchasers": repeaters,
-        "repeat_purchase_rate": _ratio(repeaters, purchasers),
+        "repeat_purchase_rate": ratio(repeaters, purchasers),
         "mean_orders_per_purchaser": float(row["mean_orders"]) if purchasers else float("nan"),
         "median_days_to_second_order": (float(row["median_days_to_second_order"])
                                         if not pd.isna(row["median_days_to_second_order"]) else float("nan")),
@@ -791,7 +643,7 @@ def top_products(store: EventStore, n: int = 10, by: str = "gmv") -> pd.DataFram
     """Best-selling products by ``"gmv"`` or ``"units"``: title, category, units, orders, buyers, GMV, GMV share."""
     if by not in ("gmv", "units"):
         raise ValueError("by must be 'gmv' or 'units'")
-    if not _has_events(store):
+    if not has_events(store):
         return pd.DataFrame()
     ok = order_key_sql(store, "e")
     has_p = store.has("products")
@@ -816,7 +668,7 @@ def top_categories(store: EventStore, n: int = 10, by: str = "gmv") -> pd.DataFr
     """Categories by ``"gmv"`` or ``"units"``: units, orders, buyers, GMV and shares of GMV and units."""
     if by not in ("gmv", "units"):
         raise ValueError("by must be 'gmv' or 'units'")
-    if not _has_events(store):
+    if not has_events(store):
         return pd.DataFrame()
     ok = order_key_sql(store, "e")
     if store.has_column("products", "category"):
@@ -836,280 +688,3 @@ def top_categories(store: EventStore, n: int = 10, by: str = "gmv") -> pd.DataFr
     df["category"] = df["category"].astype(str)
     return df.astype({"units": "int64", "orders": "int64", "buyers": "int64", "products_sold": "int64"})
 
-
-# ------------------------------------------------------------------------------------ planted truth
-
-
-def segment_check(store: EventStore, truth_dir: str | Path | None) -> pd.DataFrame:
-    """Simulated data only: does each planted segment show its planted behaviour in the log?
-
-    Per true segment (``truth/users.parquet`` + ``truth/segments.json``): users, purchasing users, units
-    bought, ``favourite_share`` (share of the segment's units in its planted favourite categories),
-    ``others_share`` (share of all other users' units in the same categories), ``lift`` (their ratio) and
-    ``price_index`` (mean unit price paid relative to the category's median list price; < 1 = buys cheaper).
-    Empty when there is no truth or no category.
-    """
-    cols = ["segment", "users", "purchasers", "units", "favourite_categories", "favourite_share", "others_share",
-            "lift", "price_index"]
-    if not truth_dir:
-        return pd.DataFrame(columns=cols)
-    tdir = Path(truth_dir)
-    if not (tdir / "users.parquet").exists() or not (tdir / "segments.json").exists():
-        return pd.DataFrame(columns=cols)
-    if not (_has_events(store) and store.has_column("products", "category")):
-        return pd.DataFrame(columns=cols)
-    segments = json.loads((tdir / "segments.json").read_text(encoding="utf-8"))
-    store.register("truth_users", tdir / "users.parquet")
-    agg = store.sql("""
-        WITH med AS (SELECT category, median(price) AS med FROM products GROUP BY 1)
-        SELECT CAST(t.segment AS VARCHAR) AS segment, CAST(p.category AS VARCHAR) AS category,
-               SUM(e.quantity) AS units, SUM(e.quantity * e.price / med.med) AS price_units,
-               COUNT(DISTINCT e.user_id) AS purchasers
-        FROM events e JOIN products p ON e.product_id = p.product_id
-             JOIN truth_users t ON e.user_id = t.user_id
-             JOIN med ON p.category = med.category
-        WHERE e.event_type = 'purchase'
-        GROUP BY 1, 2""")
-    sizes = store.sql("SELECT CAST(segment AS VARCHAR) AS segment, COUNT(*) AS users, "
-                      "COUNT(DISTINCT e.user_id) AS purchasers FROM truth_users t LEFT JOIN "
-                      "(SELECT DISTINCT user_id FROM events WHERE event_type = 'purchase') e ON t.user_id = e.user_id "
-                      "GROUP BY 1").set_index("segment")
-    rows = []
-    for seg, spec in segments.items():
-        favs = [str(c) for c in (spec.get("favourite_categories") or [])] if isinstance(spec, dict) else []
-        own = agg[agg["segment"] == seg]
-        other = agg[agg["segment"] != seg]
-        units = float(own["units"].sum())
-        fav_share = _ratio(own.loc[own["category"].isin(favs), "units"].sum(), units)
-        others = _ratio(other.loc[other["category"].isin(favs), "units"].sum(), other["units"].sum())
-        rows.append({
-            "segment": seg,
-            "users": int(sizes["users"].get(seg, 0)),
-            "purchasers": int(sizes["purchasers"].get(seg, 0)),
-            "units": int(units),
-            "favourite_categories": ", ".join(favs),
-            "favourite_share": fav_share,
-            "others_share": others,
-            "lift": _ratio(fav_share, others) if favs else float("nan"),
-            "price_index": _ratio(own["price_units"].sum(), units),
-        })
-    return pd.DataFrame(rows, columns=cols)
-
-
-# ------------------------------------------------------------------------------------- key metrics
-
-
-def key_metrics(store: EventStore, validation: Any = None) -> dict[str, Any]:
-    """The headline numbers of the dataset (plain Python scalars; ``NaN`` where not applicable).
-
-    Includes the metrics the run manifest must carry: ``events_rows``, ``rows_rejected``, ``users``,
-    ``products`` (rows of the clean tables), ``conversion_view_to_purchase`` (session funnel, see module
-    docstring), ``repeat_purchase_rate`` and ``gmv``.
-    """
-    m: dict[str, Any] = {
-        "events_rows": store.count("events"),
-        "rows_rejected": rows_rejected(validation),
-        "rows_repaired": rows_repaired(validation),
-        "rows_excluded_by_adapter": adapter_summary(validation).attrs.get("rows_excluded") if validation else None,
-        "users": store.count("users"),
-        "products": store.count("products"),
-    }
-    caps = capabilities(store)
-    if m["events_rows"]:
-        ok = order_key_sql(store)
-        row = store.sql(f"""
-            SELECT MIN(timestamp) AS t0, MAX(timestamp) AS t1, COUNT(DISTINCT user_id) AS active_users,
-                   COUNT(DISTINCT {_session_key()}) AS sessions,
-                   COUNT(DISTINCT CASE WHEN event_type = 'purchase' THEN {ok} END) AS orders,
-                   COALESCE(SUM(CASE WHEN event_type = 'purchase' THEN quantity END), 0) AS units,
-                   COALESCE(SUM(CASE WHEN event_type = 'purchase' THEN price * quantity END), 0) AS gmv
-            FROM events""").iloc[0]
-        t0, t1 = pd.Timestamp(row["t0"]), pd.Timestamp(row["t1"])
-        m.update(date_start=t0.date().isoformat(), date_end=t1.date().isoformat(),
-                 days=int((t1.normalize() - t0.normalize()).days) + 1,
-                 active_users=int(row["active_users"]), sessions=int(row["sessions"]),
-                 orders=int(row["orders"]), units_sold=int(row["units"]), gmv=float(row["gmv"]))
-        m["aov"] = _ratio(m["gmv"], m["orders"])
-        m["mean_daily_active_users"] = _ratio(
-            store.scalar("SELECT COUNT(*) FROM (SELECT DISTINCT CAST(timestamp AS DATE), user_id FROM events)"),
-            m["days"])
-    else:
-        m.update(date_start=None, date_end=None, days=0, active_users=0, sessions=0, orders=0, units_sold=0,
-                 gmv=0.0, aov=float("nan"), mean_daily_active_users=float("nan"))
-    for kind in ("view", "cart", "purchase"):
-        m[f"{kind}_events"] = caps.event_counts.get(kind, 0)
-    f = funnel(store)
-    if len(f):
-        r = f.iloc[0]
-        m.update(conversion_view_to_purchase=float(r["view_to_purchase"]),
-                 conversion_view_to_cart=float(r["view_to_cart"]) if caps.has_carts else float("nan"),
-                 conversion_cart_to_purchase=float(r["cart_to_purchase"]) if caps.has_carts else float("nan"),
-                 purchases_per_view=float(r["purchases_per_view"]))
-        fu = funnel(store, unit="user").iloc[0]
-        m["user_conversion_view_to_purchase"] = float(fu["view_to_purchase"])
-    else:
-        m.update(conversion_view_to_purchase=float("nan"), conversion_view_to_cart=float("nan"),
-                 conversion_cart_to_purchase=float("nan"), purchases_per_view=float("nan"),
-                 user_conversion_view_to_purchase=float("nan"))
-    rp = repeat_purchase(store)
-    m["purchasers"] = rp["purchasers"]
-    m["repeat_purchase_rate"] = rp["repeat_purchase_rate"]
-    ua = user_activity(store)
-    m["top10_user_event_share"] = ua.summary.get("top10_share", float("nan"))
-    m["gini_user_events"] = ua.summary.get("gini", float("nan"))
-    ip = item_popularity(store, "purchase" if caps.has_purchases else None)
-    m["top20_product_share"] = ip.summary.get("top20_share", float("nan"))
-    m["catalogue_coverage"] = ip.summary.get("coverage", float("nan"))
-    bs = basket_summary(store)
-    m["mean_basket_units"] = bs.get("mean_units", float("nan"))
-    m["categories"] = caps.n_categories
-    if caps.has_purchases and caps.has_categories:
-        tc = top_categories(store, n=1)
-        if len(tc):
-            m["top_category"] = str(tc["category"].iloc[0])
-            m["top_category_gmv_share"] = float(tc["gmv_share"].iloc[0])
-    return m
-
-
-# ------------------------------------------------------------------------------------------ findings
-
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
-
-
-def md_escape(text: Any) -> str:
-    """A data value (category, channel, title) made safe for Markdown: markup neutralised, HTML escaped."""
-    return html.escape(_MD_SPECIAL.sub(r"\\\1", str(text)), quote=False)
-
-
-def _plural(n: Any, word: str, plural: str | None = None) -> str:
-    return f"{_num(n)} {word if n == 1 else (plural or word + 's')}"
-
-
-def _pct(x: Any, digits: int = 1) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.{digits}f}%"
-
-
-def _num(x: Any) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:,.2f}"
-
-
-def findings_markdown(metrics: dict[str, Any], funnel_by_category: pd.DataFrame | None = None,
-                      funnel_by_channel: pd.DataFrame | None = None, retention: pd.DataFrame | None = None,
-                      daily: pd.DataFrame | None = None, currency: str = "",
-                      segments: pd.DataFrame | None = None) -> str:
-    """Key findings as Markdown bullet points, computed from the metrics and tables (no fixed text numbers)."""
-    m = metrics
-    cur = f"{currency} " if currency else ""
-    lines = ["## Key findings", ""]
-    span = f"{m.get('date_start')} to {m.get('date_end')} ({m.get('days')} days)" if m.get("date_start") else "no dates"
-    lines.append(f"- **Data**: {_plural(m.get('events_rows'), 'event')} from {_num(m.get('active_users'))} active "
-                 f"users (of {_num(m.get('users'))}) on {_plural(m.get('products'), 'product')}, {span}.")
-    rej = m.get("rows_rejected")
-    if rej is not None:
-        rep = m.get("rows_repaired")
-        extra = f", {_num(rep)} repaired" if rep else ""
-        excl = m.get("rows_excluded_by_adapter")
-        before = f"; {_plural(excl, 'source row')} not mapped by the adapter before validation" if excl else ""
-        lines.append(f"- **Data quality**: {_plural(rej, 'input row')} rejected by validation{extra}{before}.")
-    lines.append(f"- **Sales**: GMV {cur}{_num(m.get('gmv'))} from {_num(m.get('orders'))} orders "
-                 f"(average order value {cur}{_num(m.get('aov'))}, {_num(m.get('mean_basket_units'))} units per "
-                 f"basket); {_num(m.get('mean_daily_active_users'))} daily active users on average.")
-    if daily is not None and len(daily) >= 7 and daily["gmv"].sum() > 0:
-        dow = daily.assign(dow=daily["date"].dt.day_name()).groupby("dow")["gmv"].mean()
-        lines.append(f"- **Weekly rhythm**: GMV peaks on {dow.idxmax()}s ({cur}{_num(dow.max())} per day on average) "
-                     f"and is lowest on {dow.idxmin()}s ({cur}{_num(dow.min())}).")
-    conv = m.get("conversion_view_to_purchase")
-    if conv is not None and not (isinstance(conv, float) and math.isnan(conv)):
-        lines.append(f"- **Funnel**: {_pct(conv)} of sessions with a product view end in a purchase "
-                     f"({_pct(m.get('conversion_view_to_cart'))} add to cart, {_pct(m.get('conversion_cart_to_purchase'))} "
-                     f"of carting sessions buy); per user, {_pct(m.get('user_conversion_view_to_purchase'))} of viewers "
-                     "ever purchase.")
-    else:
-        lines.append("- **Funnel**: not measurable: the data has no product views (purchases only).")
-    for label, fb in (("category", funnel_by_category), ("channel", funnel_by_channel)):
-        if fb is not None and len(fb) > 1:
-            fb = fb[fb["viewers"] >= max(20, 0.01 * fb["viewers"].sum())]
-            if "users" in fb:
-                fb = fb[fb["users"] >= MIN_CELL]  # the small-cell rule: a group this small is not named
-            if len(fb) > 1:
-                hi = fb.loc[fb["view_to_purchase"].idxmax()]
-                lo = fb.loc[fb["view_to_purchase"].idxmin()]
-                lines.append(f"- **Conversion by {label}**: highest in *{md_escape(hi['group'])}* ({_pct(hi['view_to_purchase'])}), "
-                             f"lowest in *{md_escape(lo['group'])}* ({_pct(lo['view_to_purchase'])}).")
-    lines.append(f"- **Repeat purchase**: {_pct(m.get('repeat_purchase_rate'))} of {_num(m.get('purchasers'))} "
-                 "purchasing users ordered at least twice.")
-    if retention is not None and not retention.empty:
-        w1 = mean_retention(retention, 1)
-        # the longest horizon that cohorts holding at least 30% of the cohort users have reached
-        sizes = pd.Series(retention.attrs.get("cohort_size", {}), dtype=float)
-        total = sizes.sum()
-        reached = [k for k in retention.columns if k >= 1 and total and
-                   sum(sizes.get(str(i), 0) for i in retention.index[retention[k].notna()]) >= 0.3 * total]
-        last = max(reached) if reached else 1
-        wl = mean_retention(retention, last)
-        text = f"- **Retention**: {_pct(w1)} of a signup cohort is active in the week after its signup week"
-        if last > 1:
-            text += f", {_pct(wl)} {last} weeks after it"
-        lines.append(text + " (cohort-size weighted over the cohorts observed that long).")
-    tail = (f"- **Long tails**: the most active 10% of users generate {_pct(m.get('top10_user_event_share'))} of "
-            f"all events (Gini {_num(m.get('gini_user_events'))})")
-    if (m.get("products") or 0) >= 10:
-        tail += (f"; the top 20% of products take {_pct(m.get('top20_product_share'))} of purchases and "
-                 f"{_pct(m.get('catalogue_coverage'))} of the catalogue sold at least once")
-    lines.append(tail + ".")
-    if segments is not None and len(segments) and segments["lift"].notna().any():
-        lifts = segments["lift"].dropna()
-        lines.append(f"- **Planted segments** (simulated data): every true segment buys its planted favourite "
-                     f"categories {lifts.min():.1f}–{lifts.max():.1f}× as often as other users do"
-                     + ("." if (lifts > 1).all() else f" (lift below 1 for {int((lifts <= 1).sum())} segment(s))."))
-    if m.get("top_category"):
-        lines.append(f"- **Top category**: *{md_escape(m['top_category'])}* with {_pct(m.get('top_category_gmv_share'))} of GMV.")
-    return "\n".join(lines)
-
-
-def dataset_markdown(name: str, meta: dict[str, Any], metrics: dict[str, Any], tables: Iterable[str]) -> str:
-    """One paragraph naming the dataset, its period and sizes."""
-    src = meta.get("kind") or meta.get("source") or "unknown source"
-    if isinstance(src, dict):
-        src = src.get("kind", "custom")
-    span = (f"{metrics['date_start']} to {metrics['date_end']} ({metrics['days']} days)"
-            if metrics.get("date_start") else "no events")
-    return (f"**Dataset** {md_escape(name)} ({md_escape(src)}, locale {md_escape(meta.get('locale', 'en'))}): "
-            f"{_plural(metrics.get('events_rows'), 'event')}, {_plural(metrics.get('users'), 'user')}, "
-            f"{_plural(metrics.get('products'), 'product')}; {span}. Tables: {md_escape(', '.join(tables))}.")
-
-
-def funnel_summary(session_row: pd.Series, user_row: pd.Series | None = None) -> pd.DataFrame:
-    """Funnel rates as a small table: per step, the share of sessions, of users and the event-count ratio."""
-    s = session_row
-    steps = [
-        ("view → cart", s["view_to_cart"], _ratio(s["carts"], s["views"])),
-        ("cart → purchase", s["cart_to_purchase"], _ratio(s["purchases"], s["carts"])),
-        ("view → purchase", s["view_to_purchase"], _ratio(s["purchases"], s["views"])),
-    ]
-    out = pd.DataFrame(steps, columns=["step", "session share", "event ratio"])
-    if user_row is not None:
-        out.insert(2, "user share", [user_row["view_to_cart"], user_row["cart_to_purchase"],
-                                     user_row["view_to_purchase"]])
-    return out
-
-
-def basket_markdown(summary: dict[str, float], currency: str = "") -> str:
-    cur = f" {currency}" if currency else ""
-    return (f"{_num(summary.get('orders'))} orders; on average {_num(summary.get('mean_units'))} units "
-            f"(median {_num(summary.get('median_units'))}) and {_num(summary.get('mean_distinct_products'))} distinct "
-            f"products per order; {_pct(summary.get('multi_product_share'))} of orders contain two or more products. "
-            f"Average order value {_num(summary.get('aov'))}{cur}, median {_num(summary.get('median_order_value'))}{cur}.")
-
-
-def repeat_markdown(repeat: dict[str, float]) -> str:
-    text = (f"**Repeat-purchase rate: {_pct(repeat.get('repeat_purchase_rate'))}** — "
-            f"{_num(repeat.get('repeat_purchasers'))} of {_num(repeat.get('purchasers'))} purchasing users ordered "
-            f"at least twice ({_num(repeat.get('mean_orders_per_purchaser'))} orders per purchaser on average).")
-    gap = repeat.get("median_days_to_second_order")
-    if gap is not None and not (isinstance(gap, float) and math.isnan(gap)):
-        text += f" The median time from first to second order is {gap:.1f} days."
-    return text
