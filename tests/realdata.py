@@ -197,7 +197,7 @@ def cdnow_master() -> Path:
 CURRENCY_SYMBOLS = {"USD": "$", "GBP": "£", "EUR": "€", "CNY": "¥", "JPY": "¥"}
 _EMPTY_SLOT = [
     (r"\w\s+\(\s*\)", "empty brackets"),
-    (r"\b(?:of|by|and|from)\s*[,.;:!?](?=\s|$)", "dangling word before punctuation"),
+    (r"\b(?:of|by|and)\s*[,.;:!?](?=\s|$)", "dangling word before punctuation"),
     (r"\b(?:of|by|with|in|from)\s+and\b", "slot missing between words"),
     (r"\b(?:is|are)\s*\.", "sentence ends after 'is'"),
 ]
