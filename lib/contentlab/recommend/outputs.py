@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from contentlab.notebook import _jsonable
 from contentlab.recommend.reasons import RECOMMENDATION_COLUMNS
+from contentlab.serial import jsonable
 
 RECOMMENDATIONS_FILE = "recommendations.parquet"
 BEST_MODEL_FILE = "recommender/best_model.json"
@@ -54,7 +54,7 @@ def write_best_model(run_dir: str | Path, model_name: str, params: dict[str, Any
     path = Path(run_dir) / BEST_MODEL_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"model": model_name, "params": params, "metric": metric, "value": value, **extra}
-    path.write_text(json.dumps(_jsonable(record), indent=2, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(jsonable(record), indent=2, ensure_ascii=False), encoding="utf-8")
     return path
 
 
