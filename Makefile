@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= demo
 ARGS ?=
 
-.PHONY: setup report test test-fast lab clean-reports benchmarks lock
+.PHONY: setup report report-incremental test test-fast lab clean-reports benchmarks lock
 LOCK   := requirements/lock.txt
 
 setup: $(STAMP)
@@ -26,6 +26,11 @@ $(STAMP): pyproject.toml $(LOCK)
 
 report: setup
 	$(BIN)/contentlab run --profile $(PROFILE) $(ARGS)
+
+# Like `make report`, but every stage whose input products, parameters and code are unchanged since an earlier
+# run is reused from it instead of executed (the same as `make report ARGS=--incremental`).
+report-incremental: setup
+	$(BIN)/contentlab run --profile $(PROFILE) --incremental $(ARGS)
 
 test: setup
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)

@@ -10,7 +10,7 @@ import re
 import pandas as pd
 import pytest
 
-from contentlab import eda, pipeline, runner
+from contentlab import eda, pipeline, run
 from contentlab.data.adapters import read_table_file, sniff_delimiter
 from contentlab.data.io import file_fingerprint
 from contentlab.data.schema import EARLIEST_TIMESTAMP
@@ -344,8 +344,8 @@ def test_a_misspelt_dataset_key_fails_at_once(raw, tmp_path):
 def test_a_misspelt_dataset_key_stops_the_run_before_it_starts(raw, tmp_path):
     profile = {"name": "shop", "seed": 1, "notebooks": {},
                "dataset": {"kind": "files", "paths": {"events": "data/raw/shop/events.csv"}, "mappings": {}}}
-    with pytest.raises(runner.RunError, match=r"profile shop: dataset spec \(kind 'files'\): unknown key 'mappings'; "
+    with pytest.raises(run.RunError, match=r"profile shop: dataset spec \(kind 'files'\): unknown key 'mappings'; "
                                               r"did you mean 'mapping'\?"):
-        runner.run_pipeline(profile)
+        run.run_pipeline(profile)
     processed = tmp_path / "data" / "processed"
     assert not processed.exists() or not any(processed.iterdir())

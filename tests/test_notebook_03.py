@@ -205,6 +205,9 @@ def test_movielens_ratings_get_recommendations_under_both_protocols(tmp_path):
     file = pd.read_csv(raw, sep="\t", header=None, names=["user_id", "product_id", "rating", "timestamp"])
     _, ref_test = recommenders_stratified(file, 0.75, "item", 42)  # the preset stratifies per product by default
     n_user = file.groupby("user_id").size()
+    # 01 prepares the file once; each 03 run takes its products from the latest successful run
+    prep = run_cli(["run", "--profile", str(profile), "--only", "01_eda"], tmp_path, timeout=900)
+    assert prep.returncode == 0, prep.stdout[-3000:] + prep.stderr[-3000:]
     for protocol in ("contentlab", "recommenders"):
         extra = [] if protocol == "contentlab" else ["--params", "03_recommend.protocol=recommenders"]
         proc = run_cli(["run", "--profile", str(profile), "--only", "03_recommend", *extra], tmp_path, timeout=900)

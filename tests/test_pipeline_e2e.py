@@ -139,3 +139,68 @@ def test_a_failed_run_leaves_no_empty_directory_and_keeps_earlier_runs(tmp_path)
     assert "nowhere.csv does not exist" in (report_dir / "01_eda.html").read_text(encoding="utf-8")
     assert "01_eda failed at cell" in (report_dir / "index.html").read_text(encoding="utf-8")
     assert (earlier / "index.html").read_text() == "<html>earlier</html>"
+
+
+def _comparable(manifest: dict, home: Path) -> dict:
+    """A manifest without what differs between two runs of the same work: run ids, timings, reused_from (and the
+    project home, for a run in a copy of it)."""
+    text = json.dumps(manifest).replace(str(home), "HOME")
+    for run_id in set(re.findall(r"\d{8}T\d{6}-tiny(?:-\d+)?", text)):
+        text = text.replace(run_id, "RUN")
+    out = json.loads(text)
+    for nb in out["notebooks"]:
+        nb.pop("duration_s")
+        nb.pop("reused_from", None)
+    return out
+
+
+def test_incremental_run_reuses_every_unchanged_stage(tiny_run, tmp_path):
+    """On a copy of the tiny run's home: `--incremental` with nothing changed reuses all five stages (the same
+    manifest but for run ids and timings, in seconds); with another parameter for 03, 01 and 02 are reused, 03 and
+    04 execute (their parameters, then their inputs changed), 05 executes exactly when 04's content changed."""
+    import shutil
+    import time
+
+    from conftest import run_cli
+
+    home = tmp_path / "home"
+    shutil.copytree(tiny_run.home, home, symlinks=True)
+    t0 = time.monotonic()
+    proc = run_cli(["run", "--profile", "tiny", "--incremental"], home, timeout=600)
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    second = json.loads((home / "reports" / "latest" / "manifest.json").read_text(encoding="utf-8"))
+    assert second["run_id"] != tiny_run.run_id
+    assert [nb.get("reused_from") for nb in second["notebooks"]] == [tiny_run.run_id] * len(STAGES)
+    assert _comparable(second, home) == _comparable(tiny_run.manifest, tiny_run.home)
+    assert elapsed < 20, f"an incremental run with nothing to do took {elapsed:.1f} s"
+    for stage in STAGES:
+        assert f"{stage}: reused from {tiny_run.run_id}" in proc.stdout
+    new_dir = home / "data" / "processed" / second["run_id"]
+    for name in ("clean/events.parquet", "user_profiles.parquet", "recommendations.parquet", "content.parquet",
+                 "feedback_priors.json"):
+        assert (new_dir / name).read_bytes() == (tiny_run.run_dir / name).read_bytes(), name
+    report_dir = home / "reports" / second["run_id"]
+    assert (report_dir / "content_cards.html").is_file()  # what 04 wrote next to its report comes along
+    from contentlab.report import lint_report
+    for nb in second["notebooks"]:
+        html = (report_dir / nb["report"]).read_text(encoding="utf-8")
+        assert f"Run {second['run_id']}</a> · {nb['name']} · reused from run {tiny_run.run_id}" in html
+        assert lint_report(report_dir / nb["report"]) == []
+
+    # 03 refits its chosen model on every interaction: other recommendations, so 04 reads other inputs
+    proc = run_cli(["run", "--profile", "tiny", "--incremental", "--params", "03_recommend.refit_full=true"], home,
+                   timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    third = json.loads((home / "reports" / "latest" / "manifest.json").read_text(encoding="utf-8"))
+    reused = {nb["name"]: nb.get("reused_from") for nb in third["notebooks"]}
+    assert reused["01_eda"] == reused["02_profiling"] == tiny_run.run_id
+    assert reused["03_recommend"] is None and reused["04_generate"] is None
+    assert "04_generate: not reused (changed since run" in proc.stdout and "inputs recommendations" in proc.stdout
+    third_dir = home / "data" / "processed" / third["run_id"]
+    for name in ("recommendations.parquet", "content.parquet"):
+        changed = (third_dir / name).read_bytes() != (tiny_run.run_dir / name).read_bytes()
+        assert changed or name == "content.parquet", f"{name} did not change"
+    assert (reused["05_feedback"] is None) == changed  # 05 executes exactly when its input (04's content) changed
+    assert all(nb["status"] == "ok" for nb in third["notebooks"])
+    assert third["parameters"]["notebooks"]["03_recommend"]["refit_full"] is True

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from contentlab import config, pipeline
+from contentlab.contract import ContractError
 from contentlab.data.io import file_fingerprint
 from contentlab.data.validate import DataValidationError
 
@@ -115,7 +116,7 @@ def test_bad_input_raises_and_writes_no_clean_tables(home):
     with pytest.raises(DataValidationError, match="clicks.csv: table 'events' is empty"):
         pipeline.prepare_data(files_spec(), run_dir)
     assert not (run_dir / "clean").exists()
-    with pytest.raises(FileNotFoundError, match="01_eda"):
+    with pytest.raises(ContractError, match="Stage 01_eda writes it"):
         pipeline.load_prepared(run_dir)
 
 
@@ -134,11 +135,16 @@ def test_unknown_kind_lists_the_valid_kinds(home):
 def test_load_prepared_without_clean_tables(home):
     run_dir = home / "data" / "processed" / "empty"
     run_dir.mkdir(parents=True)
-    with pytest.raises(FileNotFoundError) as exc:
-        pipeline.load_prepared(run_dir)
-    assert "clean/ is missing" in str(exc.value) and "stage 01_eda" in str(exc.value)
+    for dataset in (None, files_spec()):  # given the spec or not: only stage 01 prepares data
+        with pytest.raises(ContractError) as exc:
+            pipeline.load_prepared(run_dir, dataset)
+        message = str(exc.value)
+        assert "clean/ (the validated canonical tables" in message and "is missing" in message
+        assert "Stage 01_eda writes it" in message and "--only 01_eda,STAGE" in message and "--from-run" in message
+    assert not (run_dir / "clean").exists() and list(run_dir.iterdir()) == []
     assert pipeline.input_fingerprints(run_dir) == {}
-    ds = pipeline.load_prepared(run_dir, dataset=files_spec())  # prepares when given the spec
+    pipeline.prepare_data(files_spec(), run_dir)
+    ds = pipeline.load_prepared(run_dir, files_spec())
     assert len(ds.events) == 5 and (run_dir / "clean" / "events.parquet").exists()
 
 

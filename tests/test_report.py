@@ -339,3 +339,39 @@ def test_withhold_small_cells_keeps_numbers_formatted():
     assert cells == ["email", "1,200", "3,400", "3.1%", "gpt2", ESCAPED, "&lt;5", "–", "–", "–"]
     assert report.lint_html(_page(html)) == []
     assert report.withhold_small_cells(t.iloc[:1], "users")[1] == 0
+
+
+def test_retarget_report_names_the_new_run_and_keeps_the_findings():
+    """A report reused by ``contentlab run --incremental`` reads as part of the new run: its header, title and
+    footer name the new run and the run that executed it; nothing else changes."""
+    nb = _executed_notebook()
+    earlier = report.render_report(nb, _header(run_id="20260101T020000-demo"))
+    moved = report.retarget_report(earlier, "20260105T090000-demo", "20260101T020000-demo")
+    fresh = report.render_report(nb, _header(run_id="20260105T090000-demo", reused_from="20260101T020000-demo"))
+    generated = re.compile(r"report generated [^<]*")
+    assert generated.sub("", moved) == generated.sub("", fresh)  # as if rendered for the new run
+    assert ('<a href="index.html">Run 20260105T090000-demo</a> · 01_eda · reused from run 20260101T020000-demo</p>'
+            in moved)
+    assert "<title>Shop behaviour overview · 20260105T090000-demo</title>" in moved
+    assert "· run 20260105T090000-demo ·" in moved and moved.count("20260101T020000-demo") == 1
+    body = lambda text: text[text.index("<article"):text.index("</article>")]  # noqa: E731
+    assert body(moved) == body(earlier)
+    assert "Run date: 2026-01-01 02:00:00 UTC" in moved  # when the findings were computed
+    # reused again: still one note, naming the run that executed the notebook
+    again = report.retarget_report(moved, "20260107T090000-demo", "20260101T020000-demo")
+    assert again.count("reused from run") == 1 and "Run 20260107T090000-demo</a>" in again
+    assert report.lint_html(again) == report.lint_html(earlier)
+    with pytest.raises(ValueError, match="not a ContentLab report"):
+        report.retarget_report("<html><body>hello</body></html>", "a", "b")
+
+
+def test_index_says_which_stages_were_reused():
+    manifest = {"run_id": "20260105T090000-demo", "profile": "demo", "parameters": {}, "versions": {}, "inputs": {},
+                "notebooks": [{"name": "01_eda", "status": "ok", "duration_s": 0.2, "report": "01_eda.html",
+                               "metrics": {"gmv": 1.0}, "reused_from": "20260101T020000-demo"},
+                              {"name": "02_profiling", "status": "ok", "duration_s": 30.0,
+                               "report": "02_profiling.html", "metrics": {}}]}
+    html = report.render_index(manifest)
+    assert html.count("reused from 20260101T020000-demo") == 1
+    assert "complete (2 of 2 notebooks OK); reused from earlier runs: 01_eda</strong>" in html
+    assert report.lint_html(html) == []

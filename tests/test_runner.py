@@ -11,13 +11,15 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from conftest import FIXTURES, run_cli
-from contentlab import runner
+from contentlab import run
+from contentlab.run import registry
 
 NB_DIR = FIXTURES / "notebooks"
 PROFILE = str(FIXTURES / "profiles" / "tiny.yaml")  # tiny, without the real notebooks' overrides
@@ -61,7 +63,7 @@ def runs(tmp_path_factory):
     # C through the Python API (saves an interpreter start-up; the CLI is covered by A and B)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("CONTENTLAB_HOME", str(home))
-        out["c"] = runner.run_pipeline(PROFILE, only=["02_profiling"], from_run=out["a_id"],
+        out["c"] = run.run_pipeline(PROFILE, only=["02_profiling"], from_run=out["a_id"],
                                        params=["threshold=0.75"], notebooks_dir=NB_DIR)
     out["c_id"] = out["c"].run_id
     return out
@@ -81,7 +83,7 @@ def test_successful_run_writes_manifest_and_index(runs):
     manifest = _manifest(home, run_id)
     assert set(manifest) == MANIFEST_KEYS
     assert manifest["run_id"] == run_id and manifest["profile"] == "tiny"
-    assert [nb["name"] for nb in manifest["notebooks"]] == list(runner.STAGES)
+    assert [nb["name"] for nb in manifest["notebooks"]] == list(run.STAGES)
     for nb in manifest["notebooks"]:
         assert set(nb) == NOTEBOOK_KEYS
     by_name = {nb["name"]: nb for nb in manifest["notebooks"]}
@@ -197,7 +199,7 @@ def test_only_reruns_a_stage_on_products_of_an_earlier_run(runs):
     assert (c_dir / "clean" / "marker.json").read_bytes() == (a_dir / "clean" / "marker.json").read_bytes()
     assert json.loads((c_dir / "profiles.json").read_text()) == {"threshold": 0.75}
     index = (home / "reports" / run_id / "index.html").read_text(encoding="utf-8")
-    assert f"Products of 01_eda copied from run {runs['a_id']} (1 file)." in index
+    assert f"Products of 01_eda copied from run {runs['a_id']} (2 files)." in index
     assert os.readlink(home / "reports" / "latest") == run_id
 
 
@@ -221,14 +223,14 @@ def test_unknown_parameter_is_a_clear_error_and_runs_nothing(runs, monkeypatch):
     ]
     for kwargs, message in cases:
         kwargs.setdefault("notebooks_dir", NB_DIR)
-        with pytest.raises(runner.RunError, match=re.escape(message)):
-            runner.run_pipeline(PROFILE, **kwargs)
+        with pytest.raises(run.RunError, match=re.escape(message)):
+            run.run_pipeline(PROFILE, **kwargs)
     assert _run_ids(home) == before
 
 
 def test_unknown_profile_is_a_clear_error():
-    with pytest.raises(runner.RunError, match=r"unknown profile 'nosuchprofile'; packaged profiles: .*tiny"):
-        runner.load_profile("nosuchprofile")
+    with pytest.raises(run.RunError, match=r"unknown profile 'nosuchprofile'; packaged profiles: .*tiny"):
+        run.load_profile("nosuchprofile")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -245,15 +247,15 @@ DECLARED = {"01_eda": {"seed": "0", "dataset": "{}", "top_n": "3", "plot": "{'wi
 
 
 def test_resolve_parameters_layers_profile_and_overrides(tmp_path):
-    overrides = runner.parse_overrides(["top_n=9", "02_profiling.threshold=0.1", "dataset.n_users=50",
+    overrides = run.parse_overrides(["top_n=9", "02_profiling.threshold=0.1", "dataset.n_users=50",
                                         "seed=11", "01_eda.plot.height=2", "01_eda.top_n=[1, 2]"])
     assert overrides["01_eda.top_n"] == [1, 2] and overrides["dataset.n_users"] == 50
-    resolved = runner.resolve_parameters(_profile(), overrides, DECLARED, tmp_path / "run", tmp_path / "rep")
+    resolved = run.resolve_parameters(_profile(), overrides, DECLARED, tmp_path / "run", tmp_path / "rep")
     assert resolved["01_eda"] == {"seed": 11, "dataset": {"kind": "demo", "n_users": 50}, "top_n": [1, 2],
                                   "plot": {"width": 6, "height": 2}}
     assert resolved["02_profiling"] == {"run_dir": str(tmp_path / "run"), "threshold": 0.1, "top_n": 9}
     # without overrides: the profile's per-notebook values, common parameters only where declared
-    plain = runner.resolve_parameters(_profile(), {}, DECLARED, tmp_path / "run", tmp_path / "rep")
+    plain = run.resolve_parameters(_profile(), {}, DECLARED, tmp_path / "run", tmp_path / "rep")
     assert plain["01_eda"] == {"seed": 3, "dataset": {"kind": "demo", "n_users": 10}, "top_n": 4}
 
 
@@ -264,35 +266,53 @@ def test_resolve_parameters_layers_profile_and_overrides(tmp_path):
     (["profile=demo"], "use --profile"),
     (["03_recommend.k=1"], "stage 03_recommend is not part of this run"),
     (["seed.x=1"], "not a mapping"),
+    (["inputs=1"], "'inputs' cannot be overridden (it is set by the runner)"),
+    (["02_profiling.inputs.clean=x"], "02_profiling has no parameter 'inputs'"),
 ])
 def test_bad_overrides_are_rejected(tmp_path, items, message):
-    with pytest.raises(runner.RunError, match=re.escape(message)):
-        runner.resolve_parameters(_profile(), runner.parse_overrides(items), DECLARED, tmp_path, tmp_path)
+    with pytest.raises(run.RunError, match=re.escape(message)):
+        run.resolve_parameters(_profile(), run.parse_overrides(items), DECLARED, tmp_path, tmp_path)
 
 
 def test_profile_override_of_undeclared_parameter_is_rejected(tmp_path):
     profile = _profile()
     profile["notebooks"]["02_profiling"] = {"treshold": 1}
-    with pytest.raises(runner.RunError, match="notebooks.02_profiling.treshold"):
-        runner.resolve_parameters(profile, {}, DECLARED, tmp_path, tmp_path)
+    with pytest.raises(run.RunError, match="notebooks.02_profiling.treshold"):
+        run.resolve_parameters(profile, {}, DECLARED, tmp_path, tmp_path)
+
+
+def test_inputs_is_the_runners_to_set(tmp_path):
+    declared = {**DECLARED, "02_profiling": {**DECLARED["02_profiling"], "inputs": "{}"}}
+    profile = _profile()
+    profile["notebooks"]["02_profiling"] = {"inputs": {"clean": "/elsewhere"}}
+    with pytest.raises(run.RunError, match="notebooks.02_profiling.inputs: 'inputs' is set by the runner"):
+        run.resolve_parameters(profile, {}, declared, tmp_path, tmp_path)
+    with pytest.raises(run.RunError, match="--params 02_profiling.inputs: 'inputs' is set by the runner"):
+        run.resolve_parameters(_profile(), run.parse_overrides(["02_profiling.inputs={}"]), declared, tmp_path,
+                               tmp_path)
+    # resolved when the stage starts (from the products written before it), not with the other parameters
+    assert "inputs" not in run.resolve_parameters(_profile(), {}, declared, tmp_path, tmp_path)["02_profiling"]
+    # a misspelt parameter is listed against what the notebooks declare besides the standard parameters
+    with pytest.raises(run.RunError, match=r"declares a parameter 'imputs' \(declared: plot, threshold, top_n\)"):
+        run.resolve_parameters(_profile(), run.parse_overrides(["imputs=1"]), declared, tmp_path, tmp_path)
 
 
 def test_parse_overrides_rejects_malformed():
     for bad in ("novalue", "=3", "a b=1"):
-        with pytest.raises(runner.RunError):
-            runner.parse_overrides([bad])
-    assert runner.parse_overrides(["title=Hello: world: x"]) == {"title": "Hello: world: x"}
+        with pytest.raises(run.RunError):
+            run.parse_overrides([bad])
+    assert run.parse_overrides(["title=Hello: world: x"]) == {"title": "Hello: world: x"}
 
 
 def test_load_profile_validates(tmp_path):
-    assert runner.load_profile("tiny")["name"] == "tiny"
+    assert run.load_profile("tiny")["name"] == "tiny"
     path = tmp_path / "mine.yaml"
     path.write_text(yaml.safe_dump({"seed": 1, "dataset": {"kind": "demo"}, "notebooks": {"01_eda": {"a": 1}}}))
-    profile = runner.load_profile(str(path))
+    profile = run.load_profile(str(path))
     assert profile["name"] == "mine" and profile["notebooks"] == {"01_eda": {"a": 1}}
     path.write_text(yaml.safe_dump({"seed": 1, "dataset": {"kind": "demo"}, "notebooks": {"01_edaa": {}}}))
-    with pytest.raises(runner.RunError, match="01_edaa"):
-        runner.load_profile(str(path))
+    with pytest.raises(run.RunError, match="01_edaa"):
+        run.load_profile(str(path))
 
 
 def test_run_ids_are_unique_and_never_reused(tmp_path, monkeypatch):
@@ -300,10 +320,10 @@ def test_run_ids_are_unique_and_never_reused(tmp_path, monkeypatch):
     import datetime as dt
 
     now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
-    ids = [runner._allocate("demo", None, now)[0] for _ in range(3)]
+    ids = [run.allocate("demo", None, now)[0] for _ in range(3)]
     assert ids == ["20260102T030405-demo", "20260102T030405-demo-2", "20260102T030405-demo-3"]
-    with pytest.raises(runner.RunError, match="already exists"):
-        runner._allocate("demo", "20260102T030405-demo", now)
+    with pytest.raises(run.RunError, match="already exists"):
+        run.allocate("demo", "20260102T030405-demo", now)
 
 
 def test_latest_pointer_moves_forward_only_and_falls_back_to_text(tmp_path, monkeypatch):
@@ -311,16 +331,16 @@ def test_latest_pointer_moves_forward_only_and_falls_back_to_text(tmp_path, monk
     reports = tmp_path / "reports"
     for run_id in ("20260101T000000-demo", "20260102T000000-demo"):
         (reports / run_id).mkdir(parents=True)
-    runner.point_latest("20260102T000000-demo")
-    runner.point_latest("20260101T000000-demo")  # finished later but started earlier: latest stays
+    run.point_latest("20260102T000000-demo")
+    run.point_latest("20260101T000000-demo")  # finished later but started earlier: latest stays
     assert os.readlink(reports / "latest") == "20260102T000000-demo"
     (reports / "20260103T000000-demo").mkdir()
 
     def no_symlinks(*args, **kwargs):
         raise OSError("symlinks not supported")
 
-    monkeypatch.setattr(runner.os, "symlink", no_symlinks)
-    assert runner.point_latest("20260103T000000-demo") == reports / "latest.txt"
+    monkeypatch.setattr(registry.os, "symlink", no_symlinks)
+    assert run.point_latest("20260103T000000-demo") == reports / "latest.txt"
     assert (reports / "latest.txt").read_text().strip() == "20260103T000000-demo"
 
 
@@ -331,16 +351,16 @@ def test_latest_successful_run_skips_failed_and_other_profiles(tmp_path, monkeyp
         (tmp_path / "data" / "processed" / run_id).mkdir(parents=True)
         (tmp_path / "reports" / run_id).mkdir(parents=True)
         nbs = [{"name": s, "status": st, "duration_s": 1, "report": None, "metrics": {}}
-               for s, st in zip(runner.STAGES, statuses)]
+               for s, st in zip(run.STAGES, statuses)]
         (tmp_path / "reports" / run_id / "manifest.json").write_text(json.dumps(
             {"run_id": run_id, "profile": profile, "notebooks": nbs}))
 
     fake("20260101T000000-demo", "demo", ["ok", "ok"])
     fake("20260102T000000-demo", "demo", ["ok", "failed", "not run"])
     fake("20260103T000000-tiny", "tiny", ["ok", "ok"])
-    assert runner.latest_run("demo") == "20260101T000000-demo"
-    assert runner.latest_run("tiny") == "20260103T000000-tiny"
-    assert runner.latest_run("demo", successful=False) == "20260102T000000-demo"
+    assert run.latest_run("demo") == "20260101T000000-demo"
+    assert run.latest_run("tiny") == "20260103T000000-tiny"
+    assert run.latest_run("demo", successful=False) == "20260102T000000-demo"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -387,8 +407,8 @@ def test_failed_run_leaves_no_empty_directory_skip_shows_no_traceback_and_report
     reports, processed = tmp_path / "home" / "reports", tmp_path / "home" / "data" / "processed"
 
     # a run whose report shows a repr and a nan: published, with a warning in the log and a note in its index
-    with caplog.at_level("WARNING", logger="contentlab.runner"):
-        ok = runner.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=ok"])
+    with caplog.at_level("WARNING", logger="contentlab.run"):
+        ok = run.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=ok"])
     assert ok.ok and (ok.run_dir / "product.txt").is_file()
     problems = lint_report(ok.report_dir / "01_eda.html")
     assert any(p.startswith("repr:") and "object at 0x" in p for p in problems), problems
@@ -402,7 +422,7 @@ def test_failed_run_leaves_no_empty_directory_skip_shows_no_traceback_and_report
 
     # a run that fails before any stage wrote a product: no empty data/processed/<run-id>/ is left behind; its
     # reports (the failure) are kept and become latest; the earlier run stays intact
-    failed = runner.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=fail"])
+    failed = run.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=fail"])
     assert failed.failed is not None and "shop.csv does not exist" in failed.failure_line()
     assert not failed.run_dir.exists() and not (processed / failed.run_id).exists()
     assert (failed.report_dir / "01_eda.html").is_file() and (failed.report_dir / "manifest.json").is_file()
@@ -413,8 +433,8 @@ def test_failed_run_leaves_no_empty_directory_skip_shows_no_traceback_and_report
     assert sorted(p.name for p in processed.iterdir()) == [ok.run_id]
 
     # a stage that skips itself inside an except block: the reason, no traceback anywhere
-    skipped = runner.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=skip"])
-    assert skipped.ok and skipped.notebooks[0].status == runner.SKIPPED
+    skipped = run.run_pipeline(profile, notebooks_dir=nb_dir, params=["mode=skip"])
+    assert skipped.ok and skipped.notebooks[0].status == run.SKIPPED
     html = (skipped.report_dir / "01_eda.html").read_text(encoding="utf-8")
     assert lint_report(skipped.report_dir / "01_eda.html") == []
     assert "no exposure log: nothing to analyse yet" in html and "LookupError" not in html
@@ -434,20 +454,20 @@ def test_prune_empty_run_removes_only_what_holds_nothing(tmp_path, monkeypatch):
         if manifest:
             (reports / run_id / "manifest.json").write_text("{}")
         if bookkeeping:
-            (processed / run_id / runner.PRODUCTS_FILE).write_text("{}")
+            (processed / run_id / run.STAGES_FILE).write_text("{}")
         if product:
             (processed / run_id / "clean" / "events.parquet").write_text("x")
 
     make("a-published-empty")
     make("b-published-products", product=True)
     make("c-never-published", manifest=False, product=True)
-    assert runner.prune_empty_run("a-published-empty") == [processed / "a-published-empty"]
+    assert run.prune_empty_run("a-published-empty") == [processed / "a-published-empty"]
     assert (reports / "a-published-empty" / "manifest.json").is_file()
-    assert runner.prune_empty_run("b-published-products") == []
+    assert run.prune_empty_run("b-published-products") == []
     assert (processed / "b-published-products" / "clean" / "events.parquet").is_file()
-    assert set(runner.prune_empty_run("c-never-published")) == {reports / "c-never-published",
+    assert set(run.prune_empty_run("c-never-published")) == {reports / "c-never-published",
                                                                processed / "c-never-published"}
-    assert runner.prune_empty_run("d-absent") == []
+    assert run.prune_empty_run("d-absent") == []
 
 
 def _fake_run(home: Path, run_id: str, status: str = "ok") -> None:
@@ -467,8 +487,8 @@ def test_clean_keeps_the_newest_and_latest_and_rewrites_the_index(tmp_path, monk
     ids = ["20260101T000000-demo", "20260102T000000-tiny", "20260103T000000-demo", "20260104T000000-demo"]
     for run_id in ids:
         _fake_run(tmp_path, run_id)
-    runner.point_latest(ids[-1])
-    runner.write_runs_index()
+    run.point_latest(ids[-1])
+    run.write_runs_index()
     (tmp_path / "data" / "raw" / "shop").mkdir(parents=True)
     (tmp_path / "data" / "processed" / "scratch-01_eda-demo-x").mkdir()  # a notebook opened by hand: not a run
     (tmp_path / "reports" / "cron.log").write_text("nightly\n")
@@ -490,25 +510,25 @@ def test_clean_keeps_the_newest_and_latest_and_rewrites_the_index(tmp_path, monk
     # `latest` is kept even when it is not among the newest, and so is a run in progress (whatever its age);
     # a run that died mid-way (its lock file left, nobody holding it) is an old run like any other
     (tmp_path / "reports" / "latest").unlink()
-    runner.point_latest(ids[2])
+    run.point_latest(ids[2])
     _fake_run(tmp_path, "20251231T000000-demo", status="running")
     _fake_run(tmp_path, "20251230T000000-demo", status="running")
-    (tmp_path / "reports" / "20251230T000000-demo" / runner.RUNNING_FILE).write_text("")
+    (tmp_path / "reports" / "20251230T000000-demo" / run.RUNNING_FILE).write_text("")
     _fake_run(tmp_path, "20260105T000000-demo")
-    with runner._running(tmp_path / "reports" / "20251231T000000-demo"):
-        assert runner.is_running("20251231T000000-demo") and not runner.is_running("20251230T000000-demo")
-        result = runner.clean_runs(keep=1)
+    with run.running(tmp_path / "reports" / "20251231T000000-demo"):
+        assert run.is_running("20251231T000000-demo") and not run.is_running("20251230T000000-demo")
+        result = run.clean_runs(keep=1)
     assert sorted(result.removed) == ["20251230T000000-demo", ids[3]]
     assert result.kept == ["20260105T000000-demo", ids[2], "20251231T000000-demo"]
     assert _run_ids(tmp_path) == ["20251231T000000-demo", ids[2], "20260105T000000-demo"]
-    assert not runner.is_running("20251231T000000-demo")
+    assert not run.is_running("20251231T000000-demo")
     assert cli.main(["clean", "--keep", "0"]) == 2
     assert "--keep must be at least 1" in capsys.readouterr().err
 
 
 def test_clean_on_a_fresh_home_does_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
-    result = runner.clean_runs(keep=1)
+    result = run.clean_runs(keep=1)
     assert result.removed == [] and result.kept == []
 
 
@@ -522,6 +542,17 @@ def test_make_clean_reports_calls_contentlab_clean():
     out = subprocess.run(["make", "-n", "-o", "setup", "clean-reports", "KEEP=3"], cwd=str(FIXTURES.parent.parent),
                          capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines() == [".venv/bin/contentlab clean --keep 3"]
+
+
+def test_make_report_incremental_runs_contentlab_incremental():
+    import subprocess
+
+    def dry(*args):
+        return subprocess.run(["make", "-n", "-o", "setup", *args], cwd=str(FIXTURES.parent.parent),
+                              capture_output=True, text=True, check=True).stdout.strip().splitlines()
+
+    assert dry("report-incremental", "PROFILE=tiny") == [".venv/bin/contentlab run --profile tiny --incremental"]
+    assert dry("report", "ARGS=--incremental") == [".venv/bin/contentlab run --profile demo --incremental"]
 
 
 def test_make_benchmarks_runs_every_script_and_reports_failures_at_the_end(tmp_path):
@@ -546,3 +577,163 @@ def test_make_benchmarks_runs_every_script_and_reports_failures_at_the_end(tmp_p
     ok = subprocess.run(["make", "-s", "-o", "setup", "benchmarks", f"BENCHMARKS={scripts[1]}",
                          f"BIN={tmp_path / 'bin'}"], cwd=str(FIXTURES.parent.parent), capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout.strip().splitlines()[-1] == "all benchmarks met their goals"
+
+
+# ---------------------------------------------------------------------------------------------------
+# inputs through the contract, the previous cycle, --only without upstream products
+
+
+def _notebook(path: Path, title: str, parameters: str, code: str) -> None:
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    cells = [new_markdown_cell(f"# {title}"), new_code_cell(parameters, metadata={"tags": ["parameters"]}),
+             new_code_cell(code)]
+    nbformat.write(new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                                       "language": "python"},
+                                                       "language_info": {"name": "python"}}), str(path))
+
+
+def _contract_notebooks(nb_dir: Path) -> None:
+    """01 writes clean/ and (unless mode=no-dataset) dataset.json; 04 records the ``inputs`` it is handed; 05
+    writes feedback_priors.json, then fails with mode=fail."""
+    nb_dir.mkdir()
+    _notebook(nb_dir / "01_eda.ipynb", "Prepare", 'run_dir = "."\nmode = "ok"',
+              "import json\nfrom pathlib import Path\n"
+              "(Path(run_dir) / 'clean').mkdir(exist_ok=True)\n(Path(run_dir) / 'clean' / 't.txt').write_text('t')\n"
+              "if mode != 'no-dataset':\n"
+              "    (Path(run_dir) / 'dataset.json').write_text(json.dumps({'name': 'n', 'locale': 'en'}))")
+    _notebook(nb_dir / "04_generate.ipynb", "Generate", 'run_dir = "."\ninputs = {}',
+              "import contentlab\ncontentlab.record('inputs', inputs)")
+    _notebook(nb_dir / "05_feedback.ipynb", "Feedback", 'run_dir = "."\nprofile = "none"\nmode = "ok"',
+              "import json\nfrom pathlib import Path\n"
+              "(Path(run_dir) / 'feedback_priors.json').write_text(json.dumps({'schema_version': 1, "
+              "'run_id': Path(run_dir).name, 'profile': profile, 'cells': []}))\n"
+              "if mode == 'fail':\n    raise ValueError('after the priors')")
+
+
+@pytest.mark.slow
+def test_each_stage_is_handed_its_inputs_and_the_previous_cycle_from_the_registry(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path / "home"))
+    nb_dir = tmp_path / "notebooks"
+    _contract_notebooks(nb_dir)
+    one = {"name": "one", "seed": 1, "dataset": {"kind": "demo"}, "notebooks": {}}
+    other = {**one, "name": "other"}
+
+    def handed(result):
+        return next(nb for nb in result.notebooks if nb.name == "04_generate").metrics["inputs"]
+
+    first = run.run_pipeline(one, notebooks_dir=nb_dir)
+    assert first.ok, first.failure_line()
+    assert handed(first) == {"clean": str(first.run_dir / "clean"), "dataset": str(first.run_dir / "dataset.json"),
+                             "user_profiles": None, "personas": None, "recommendations": None,
+                             "previous_feedback_priors": None}
+    assert [nb["name"] for nb in first.manifest["notebooks"]] == list(run.STAGES)
+    assert "inputs" not in first.manifest["parameters"]["notebooks"]["04_generate"]  # the notebook has them
+    second = run.run_pipeline(one, notebooks_dir=nb_dir)
+    assert handed(second)["previous_feedback_priors"] == str(first.run_dir / "feedback_priors.json")
+    assert handed(second)["clean"] == str(second.run_dir / "clean")
+    # neither another profile's cycle nor a run that failed counts as the previous cycle
+    assert run.run_pipeline(other, notebooks_dir=nb_dir).ok
+    failed = run.run_pipeline(one, notebooks_dir=nb_dir, params=["05_feedback.mode=fail"])
+    assert failed.failed.name == "05_feedback" and (failed.run_dir / "feedback_priors.json").is_file()
+    third = run.run_pipeline(one, notebooks_dir=nb_dir, only=["04_generate"])
+    assert handed(third)["previous_feedback_priors"] == str(second.run_dir / "feedback_priors.json")
+    assert (third.run_dir / "dataset.json").is_file()  # copied from the latest successful run, by the contract
+
+    # a stage whose required input is missing fails before its first cell, saying which stage writes it
+    broken = run.run_pipeline(one, notebooks_dir=nb_dir, params=["01_eda.mode=no-dataset"])
+    assert broken.failed.name == "04_generate" and broken.failed.failure.ename == "ContractError"
+    line = broken.failure_line()
+    assert line.startswith("contentlab: 04_generate failed before its first cell (ContractError: 04_generate "
+                           "needs dataset.json") and "which stage 01_eda writes" in line, line
+    html = (broken.report_dir / "04_generate.html").read_text(encoding="utf-8")
+    assert "cl-banner-error" in html and "needs dataset.json" in html
+    assert [nb.status for nb in broken.notebooks] == ["ok", "missing", "missing", "failed", "not run"]
+
+    # --only with nothing to take the upstream products from: refused before anything is created
+    before = _run_ids(tmp_path / "home")
+    with pytest.raises(run.RunError, match=re.escape(
+            "--only 04_generate: the selected stages need clean and dataset.json (written by 01_eda); there is no "
+            "earlier successful run of profile fresh to take them from. Run 01_eda too (--only 01_eda,04_generate) "
+            "or take them from a run that has them (--from-run RUN_ID)")):
+        run.run_pipeline({**one, "name": "fresh"}, notebooks_dir=nb_dir, only=["04_generate"])
+    with pytest.raises(run.RunError, match=f"run {broken.run_id} does not have them"):
+        run.run_pipeline(one, notebooks_dir=nb_dir, only=["04_generate"], from_run=broken.run_id)
+    assert _run_ids(tmp_path / "home") == before
+
+
+# ---------------------------------------------------------------------------------------------------
+# --incremental
+
+
+def _comparable(manifest: dict) -> dict:
+    """A manifest without what differs between two runs of the same work: run ids, timings, reused_from."""
+    text = json.dumps(manifest)
+    for run_id in re.findall(r"\d{8}T\d{6}-[A-Za-z0-9_]+(?:-\d+)?", text):
+        text = text.replace(run_id, "RUN")
+    out = json.loads(text)
+    for nb in out["notebooks"]:
+        nb.pop("duration_s")
+        nb.pop("reused_from", None)
+    return out
+
+
+@pytest.mark.slow
+def test_incremental_reuses_unchanged_stages_and_executes_what_changed(tmp_path, monkeypatch):
+    import io
+
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path / "home"))
+    nb_dir = tmp_path / "notebooks"
+    shutil.copytree(NB_DIR, nb_dir)
+    first = run.run_pipeline(PROFILE, notebooks_dir=nb_dir)
+    assert first.ok
+    plain = run.run_pipeline(PROFILE, notebooks_dir=nb_dir)  # without --incremental every stage executes
+    assert all("reused_from" not in nb for nb in plain.manifest["notebooks"])
+
+    second = run.run_pipeline(PROFILE, notebooks_dir=nb_dir, incremental=True)
+    assert second.ok
+    entries = {nb["name"]: nb for nb in second.manifest["notebooks"]}
+    assert entries["01_eda"]["reused_from"] == plain.run_id and entries["02_profiling"]["reused_from"] == plain.run_id
+    assert all("reused_from" not in entries[s] for s in ("03_recommend", "04_generate", "05_feedback"))
+    assert _comparable(second.manifest) == _comparable(plain.manifest)
+    assert set(entries["01_eda"]) == NOTEBOOK_KEYS | {"reused_from"}
+    # the same products and executed notebooks; the report names the new run and where it comes from
+    digest = _digest(second.run_dir)
+    assert digest.pop(run.STAGES_FILE) and digest == {k: v for k, v in _digest(plain.run_dir).items()
+                                                      if k != run.STAGES_FILE}
+    for stage in ("01_eda", "02_profiling"):
+        src, dst = plain.report_dir / f"{stage}.ipynb", second.report_dir / f"{stage}.ipynb"
+        assert dst.read_bytes() == src.read_bytes()
+    html = (second.report_dir / "01_eda.html").read_text(encoding="utf-8")
+    assert f"Run {second.run_id}</a> · 01_eda · reused from run {plain.run_id}</p>" in html
+    assert f"<title>Fixture EDA report · {second.run_id}</title>" in html and html.count(plain.run_id) == 1
+    index = (second.report_dir / "index.html").read_text(encoding="utf-8")
+    assert f"reused from {plain.run_id}" in index and "reused from earlier runs: 01_eda, 02_profiling" in index
+
+    # a changed parameter: 01 reused (from the run that executed it), 02 executed with the new value
+    out = io.StringIO()
+    third = run.run_pipeline(PROFILE, notebooks_dir=nb_dir, incremental=True, params=["02_profiling.threshold=0.9"],
+                             progress=run.Progress(stream=out))
+    entries = {nb["name"]: nb for nb in third.manifest["notebooks"]}
+    assert entries["01_eda"]["reused_from"] == plain.run_id and "reused_from" not in entries["02_profiling"]
+    assert entries["02_profiling"]["metrics"]["threshold"] == 0.9
+    assert f"[1/2] 01_eda: reused from {plain.run_id} (4 metrics)" in out.getvalue()
+    assert f"02_profiling: not reused (changed since run {second.run_id}: parameters threshold)" in out.getvalue()
+
+    # 01's notebook changed but wrote the same products: 01 executed, 02 (default threshold) reused
+    source = (nb_dir / "01_eda.ipynb").read_text(encoding="utf-8")
+    (nb_dir / "01_eda.ipynb").write_text(source.replace("A tiny stage notebook", "A small stage notebook"),
+                                         encoding="utf-8")
+    fourth = run.run_pipeline(PROFILE, notebooks_dir=nb_dir, incremental=True)
+    entries = {nb["name"]: nb for nb in fourth.manifest["notebooks"]}
+    assert "reused_from" not in entries["01_eda"] and entries["02_profiling"]["reused_from"] == plain.run_id
+    # 01's product changed (another top_n): both execute
+    fifth = run.run_pipeline(PROFILE, notebooks_dir=nb_dir, incremental=True, params=["01_eda.top_n=4"])
+    assert all("reused_from" not in nb for nb in fifth.manifest["notebooks"])
+    assert fifth.manifest["notebooks"][0]["metrics"]["top_n"] == 4
+
+    # a run whose products were cleaned away is not reused from
+    shutil.rmtree(fifth.run_dir / "clean")
+    sixth = run.run_pipeline(PROFILE, notebooks_dir=nb_dir, incremental=True, params=["01_eda.top_n=4"])
+    assert "reused_from" not in sixth.manifest["notebooks"][0]

@@ -1,6 +1,6 @@
 """ContentLab: an analytical workbench for e-commerce content marketing.
 
-Stages (one notebook each, run end to end by :mod:`contentlab.runner`):
+Stages (one notebook each, run end to end by :mod:`contentlab.run`):
 01 EDA -> 02 profiling -> 03 recommendations -> 04 generation -> 05 feedback.
 """
 

@@ -21,6 +21,7 @@ examples:
   contentlab run --profile tiny                   # the small test profile
   contentlab run --profile my_shop.yaml           # a profile of your own
   contentlab run --only 03_recommend              # one stage; upstream products from the latest run
+  contentlab run --incremental                    # reuse every stage whose inputs, parameters and code are unchanged
   contentlab run --only 02_profiling,03_recommend --from-run 20260101T020000-demo
   contentlab run --params seed=7 --params 01_eda.top_n=20 --params dataset.n_users=2000
 
@@ -50,6 +51,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--params", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                      help="parameter override, value parsed as YAML; 'key=value' for every notebook declaring "
                           "key, 'stage.key=value' for one notebook, 'dataset.n_users=500' inside a dict; repeatable")
+    run.add_argument("--incremental", action="store_true",
+                     help="reuse the products and reports of every stage whose input products, parameters and code "
+                          "match a stage an earlier run finished, instead of executing its notebook again")
     run.add_argument("--notebooks-dir", metavar="DIR", help="where the stage notebooks are (default: notebooks/)")
     run.add_argument("--run-id", metavar="ID", help="use this run id instead of <timestamp>-<profile>")
     run.add_argument("--cell-timeout", type=int, metavar="SECONDS",
@@ -92,39 +96,41 @@ def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from contentlab import runner
+    from contentlab import run
+    from contentlab.fmt import display_path
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _terminate)
 
-    progress = runner.Progress(enabled=not args.quiet)
+    progress = run.Progress(enabled=not args.quiet)
     try:
-        result = runner.run_pipeline(
+        result = run.run_pipeline(
             args.profile, only=args.only, params=args.params, notebooks_dir=args.notebooks_dir,
             run_id=args.run_id, from_run=args.from_run, cell_timeout=args.cell_timeout, progress=progress,
+            incremental=args.incremental,
         )
-    except runner.RunError as exc:
+    except run.RunError as exc:
         print(f"contentlab: error: {exc}", file=sys.stderr)
         return 2
     if result.interrupted:
-        print(f"contentlab: run {result.run_id} interrupted; partial reports: {runner._display_path(result.index)}",
+        print(f"contentlab: run {result.run_id} interrupted; partial reports: {display_path(result.index)}",
               file=sys.stderr)
         return 130
     if not result.ok:
         print(result.failure_line(), file=sys.stderr)
         return 1
-    progress.note(f"done: {runner._display_path(result.index)}")
+    progress.note(f"done: {display_path(result.index)}")
     return 0
 
 
 def _cmd_runs() -> int:
-    from contentlab import runner
+    from contentlab import run
 
-    runs = runner.list_runs()
+    runs = run.list_runs()
     if not runs:
         print("no runs yet")
         return 0
-    latest = runner.latest_pointer()
+    latest = run.latest_pointer()
     for manifest in runs:
         statuses = ", ".join(f"{nb['name']}={nb['status']}" for nb in manifest.get("notebooks", []))
         mark = "*" if manifest.get("run_id") == latest else " "
@@ -133,26 +139,27 @@ def _cmd_runs() -> int:
 
 
 def _cmd_clean(args: argparse.Namespace) -> int:
-    from contentlab import runner
+    from contentlab import run
+    from contentlab.fmt import display_path
 
     try:
-        result = runner.clean_runs(keep=args.keep, dry_run=args.dry_run)
-    except runner.RunError as exc:
+        result = run.clean_runs(keep=args.keep, dry_run=args.dry_run)
+    except run.RunError as exc:
         print(f"contentlab: error: {exc}", file=sys.stderr)
         return 2
     verb = "would delete" if args.dry_run else "deleted"
     for path in result.paths:
-        print(f"{verb} {runner._display_path(path)}")
+        print(f"{verb} {display_path(path)}")
     print(f"{verb} {len(result.removed)} run{'' if len(result.removed) == 1 else 's'}, kept "
           f"{len(result.kept)}: {', '.join(result.kept) or 'none'}")
     return 0
 
 
 def _cmd_profiles() -> int:
-    from contentlab import runner
+    from contentlab import run
 
-    for name in runner.available_profiles():
-        profile = runner.load_profile(name)
+    for name in run.available_profiles():
+        profile = run.load_profile(name)
         print(f"{name:12s} {profile.get('description', '')}")
     return 0
 

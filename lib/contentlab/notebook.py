@@ -9,33 +9,12 @@ The output carries only a private MIME type, so HTML reports do not show it.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
-import numpy as np
+from contentlab.serial import jsonable
 
 METRIC_MIME = "application/vnd.contentlab.metric+json"
-
-
-def _jsonable(value: Any) -> Any:
-    """Convert numpy/pandas scalars and containers to plain JSON types."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        f = float(value)
-        return None if math.isnan(f) or math.isinf(f) else f
-    if value is None or isinstance(value, (int, str)):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
 
 
 def record(name: str, value: Any) -> Any:
@@ -45,7 +24,7 @@ def record(name: str, value: Any) -> Any:
     """
     if not isinstance(name, str) or not name.isidentifier():
         raise ValueError(f"metric name must be an identifier, got {name!r}")
-    clean = _jsonable(value)
+    clean = jsonable(value)
     try:
         from IPython import get_ipython
         from IPython.display import display

@@ -7,7 +7,8 @@ to the canonical tables through its adapter, validates them and writes the run's
     run_dir/validation.json         ValidationReport.to_dict() plus "adapter": the adapter's messy-row counts
     run_dir/dataset.json            name, locale, source spec, input file fingerprints, truth_dir (or null)
 
-Stages 02-05 call :func:`load_prepared` to get the same :class:`~contentlab.data.io.Dataset` back.
+Stages 02-05 call :func:`load_prepared` to get the same :class:`~contentlab.data.io.Dataset` back; it never prepares
+data itself (a run without ``clean/`` is an error that says how to get it).
 
 Dataset specs (``dataset:`` in ``lib/contentlab/profiles/*.yaml``)::
 
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from contentlab import config
+from contentlab.contract import STAGE_NAMES, ContractError, product
 from contentlab.data import adapters
 from contentlab.data.io import (
     META_FILE, TRUTH_DIR, Dataset, file_fingerprint, read_dataset, read_truth, write_dataset,
@@ -46,8 +48,8 @@ from contentlab.data.io import (
 from contentlab.data.validate import validate_tables
 from contentlab.fmt import display_path
 
-# Order matters: each stage reads the products of the ones before it (docs/architecture.md).
-STAGES: tuple[str, ...] = ("01_eda", "02_profiling", "03_recommend", "04_generate", "05_feedback")
+# Order matters: each stage reads the products of the ones before it (declared in contentlab.contract).
+STAGES: tuple[str, ...] = STAGE_NAMES
 
 CLEAN_DIR = "clean"
 VALIDATION_FILE = "validation.json"
@@ -315,18 +317,19 @@ def _write_json(path: Path, obj: Any) -> None:
 def load_prepared(run_dir: str | os.PathLike, dataset: Mapping[str, Any] | None = None) -> Dataset:
     """The Dataset that :func:`prepare_data` wrote into ``run_dir`` (tables, locale, truth, meta).
 
-    When ``run_dir`` has no ``clean/`` tables yet: with ``dataset`` (the run's spec) it prepares them now,
-    otherwise it raises ``FileNotFoundError`` naming the stage that produces them.
+    Raises :class:`~contentlab.contract.ContractError` when ``run_dir`` has no prepared data: only stage 01
+    prepares it (the error says how to get it into the run). ``dataset``, the run's spec that notebooks still
+    pass, is not used: data is never prepared here.
     """
     run_dir = Path(run_dir)
     clean = run_dir / CLEAN_DIR
     if not (clean / META_FILE).exists():
-        if dataset is not None:
-            return prepare_data(dataset, run_dir)
-        raise FileNotFoundError(
-            f"{run_dir} has no prepared data ({CLEAN_DIR}/ is missing): it is produced by stage {PREPARING_STAGE} "
-            f"(contentlab.pipeline.prepare_data); run `contentlab run --only {PREPARING_STAGE}` first, or pass "
-            f"the dataset spec to load_prepared(run_dir, dataset)")
+        p = product("clean")
+        raise ContractError(
+            f"{run_dir} has no prepared data: {p.path}/ ({p.description}) is missing. Stage {p.stage} writes it "
+            f"(contentlab.pipeline.prepare_data): run it in the same run (`contentlab run`, or `contentlab run "
+            f"--only {p.stage},STAGE`), or take it from an earlier run with `contentlab run --only STAGE "
+            f"--from-run RUN_ID`")
     meta_path = run_dir / DATASET_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
     truth_dir = meta.get("truth_dir")

@@ -17,6 +17,9 @@ Before export the notebook is prepared (:func:`prepare_notebook`):
   outputs (tracebacks) are never shown among the findings: a failure's traceback is folded into the banner's
   "Technical details", a skipped stage (``skip_stage``) shows only its reason.
 
+:func:`retarget_report` retells a published report as part of a later run (``contentlab run --incremental`` reuses
+it): only the header, title and footer, which name the run, change.
+
 :func:`lint_html` checks a published report for what it must never show (a traceback outside the failure
 banner, a Python repr, ``nan``/``None`` as a value); the runner warns about every report that fails it.
 
@@ -511,6 +514,7 @@ class ReportHeader:
     run_date: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
     title: str | None = None
+    reused_from: str | None = None  # the earlier run that executed the notebook (``contentlab run --incremental``)
 
 
 def format_value(value: Any, limit: int = 160, none: str = "null") -> str:
@@ -583,6 +587,7 @@ def render_report(nb: Any, header: ReportHeader, failure: CellFailure | None = N
             "run_id": header.run_id,
             "profile": header.profile,
             "run_date": header.run_date,
+            "reused_from": header.reused_from,
             "parameters": params,
             "failure": failure,
             "not_run": not_run,
@@ -615,6 +620,30 @@ def export_html(nb: Any, output_path: str | Path, header: ReportHeader, failure:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(output_path)
     return output_path
+
+
+_KICKER = re.compile(r'(<p class="cl-kicker"><a href="index\.html">Run )([^<]*)(</a> · [^<]*?)'
+                     r'(?: · reused from run [^<]*)?(</p>)')
+
+
+def retarget_report(text: str, run_id: str, reused_from: str) -> str:
+    """A published report of a notebook executed in run ``reused_from``, retold as part of run ``run_id``.
+
+    ``contentlab run --incremental`` copies the report of a stage it reuses; only what names the run changes: the
+    header's run line (which now adds "reused from run ..."), the page title and the footer. The findings, the
+    run date and the parameters stay as the execution left them. Raises ``ValueError`` for a page that is not a
+    ContentLab report.
+    """
+    m = _KICKER.search(text)
+    if m is None:
+        raise ValueError("not a ContentLab report: no run line in its header")
+    old, new = m.group(2), html.escape(run_id)
+    kicker = f"{m.group(1)}{new}{m.group(3)} · reused from run {html.escape(reused_from)}{m.group(4)}"
+    text = text[:m.start()] + kicker + text[m.end():]
+    text = re.sub(r"(<title>[^<]*? · )" + re.escape(old) + r"(</title>)", lambda t: t.group(1) + new + t.group(2),
+                  text, count=1)
+    return re.sub(r"(<footer class=\"cl-footer\">[^<]*?· run )" + re.escape(old) + r"( ·)",
+                  lambda t: t.group(1) + new + t.group(2), text, count=1)
 
 
 def _version() -> str:
@@ -670,6 +699,7 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
             # a metric the stage could not compute on this data is recorded as null and read "n/a"
             "metrics": [(k, format_value(v, 80, none="n/a")) for k, v in (nb.get("metrics") or {}).items()],
             "failure": failure,
+            "reused_from": nb.get("reused_from"),
         })
     profile_params = ((manifest.get("parameters") or {}).get("profile") or {})
     statuses = [r["status"] for r in rows]
@@ -683,6 +713,9 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
         run_status = f"complete ({counted.count('ok')} of {len(counted)} notebooks OK)"
     if "skipped" in statuses:
         run_status += f"; not applicable to this data: {', '.join(r['name'] for r in rows if r['status'] == 'skipped')}"
+    reused = [r["name"] for r in rows if r["reused_from"]]
+    if reused:
+        run_status += f"; reused from earlier runs: {', '.join(reused)}"
     if "missing" in statuses:
         run_status += f"; no notebook for {', '.join(r['name'] for r in rows if r['status'] == 'missing')}"
     template = _jinja_env().get_template(INDEX_TEMPLATE)

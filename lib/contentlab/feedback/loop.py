@@ -1,8 +1,9 @@
 """The loop: ``feedback_priors.json``, written by 05 and read by 04 on the next cycle.
 
-05 writes ``<run_dir>/feedback_priors.json`` with :func:`write_priors`; 04 finds the newest one with
-:func:`load_latest_priors` (every run under ``config.processed_dir()`` that has the file, newest first) and uses
-:func:`allocation_for` / :func:`priors_frame` to choose its variant mix per segment and channel.
+05 writes ``<run_dir>/feedback_priors.json`` with :func:`write_priors`; the runner hands the previous cycle's file to
+04 as ``inputs["previous_feedback_priors"]`` (found through the run registry), which reads it with
+:func:`read_priors` and uses :func:`allocation_for` / :func:`priors_frame` to choose its variant mix per segment
+and channel. (:func:`load_latest_priors`, the older scan of ``data/processed/``, is deprecated.)
 
 JSON shape (``schema_version`` 1)::
 
@@ -195,6 +196,10 @@ def _run_sort_key(run_dir: Path) -> tuple:
 def load_latest_priors(exclude_run_dir: str | Path | None = None, processed_dir: str | Path | None = None,
                        profile: str | None = None) -> dict | None:
     """The newest ``feedback_priors.json`` under ``config.processed_dir()`` (or ``processed_dir``), or ``None``.
+
+    Deprecated: the runner resolves the previous cycle through the run registry and hands it to 04 as
+    ``inputs["previous_feedback_priors"]`` (:func:`contentlab.contract.resolve_inputs`); a stage never scans
+    ``data/processed/``. This scan stays only until 04 reads its input, then goes.
 
     Runs are ordered by the timestamp in their run id (``YYYYmmddTHHMMSS-<profile>``), then by file time.
     ``exclude_run_dir`` (typically the current run) is skipped. With ``profile``, only priors recorded by a run
