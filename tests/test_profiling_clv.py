@@ -298,7 +298,7 @@ def test_cdnow_preset_reproduces_the_published_setting(tmp_path):
     from contentlab import pipeline
     from contentlab.profiling import ProfilingConfig, profile_users
     from contentlab.profiling.report import data_source
-    from contentlab.runner import load_profile
+    from contentlab.run import load_profile
     from contentlab.store import EventStore
 
     profile = load_profile("cdnow")
