@@ -51,9 +51,7 @@ from contentlab.fmt import display_path
 # Order matters: each stage reads the products of the ones before it (declared in contentlab.contract).
 STAGES: tuple[str, ...] = STAGE_NAMES
 
-CLEAN_DIR = "clean"
-VALIDATION_FILE = "validation.json"
-DATASET_FILE = "dataset.json"
+CLEAN_DIR = product("clean").path  # the prepared tables' folder inside a run directory (named by the contract)
 PREPARING_STAGE = "01_eda"
 DATASET_KINDS: tuple[str, ...] = ("demo", "cdnow", "online_retail", "movielens", "files")
 REQUIRED_TABLES: tuple[str, ...] = ("users", "products", "events")
@@ -295,23 +293,18 @@ def prepare_data(dataset: Mapping[str, Any], run_dir: str | os.PathLike) -> Data
         if key in ds.meta:
             meta[key] = ds.meta[key]
     run_dir.mkdir(parents=True, exist_ok=True)
-    tmp = run_dir / f".{CLEAN_DIR}.{uuid.uuid4().hex[:8]}.tmp"
+    clean_dir = product("clean").at(run_dir)
+    tmp = clean_dir.with_name(f".{clean_dir.name}.{uuid.uuid4().hex[:8]}.tmp")
     write_dataset(Dataset(name=ds.name, tables=clean, locale=ds.locale, meta=meta), tmp)
     # write_dataset records has_truth of the (truth-less) clean copy; keep the run's view
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    _atomic_replace_dir(tmp, run_dir / CLEAN_DIR)
+    _atomic_replace_dir(tmp, clean_dir)
     validation = report.to_dict()
     validation["adapter"] = adapter_report
-    _write_json(run_dir / VALIDATION_FILE, validation)
-    _write_json(run_dir / DATASET_FILE, meta)
+    product("validation").write(run_dir, validation)
+    product("dataset").write(run_dir, meta)
     truth = read_truth(truth_dir) if truth_dir else None
     return Dataset(name=ds.name, tables=clean, locale=ds.locale, truth=truth, meta=meta)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def load_prepared(run_dir: str | os.PathLike, dataset: Mapping[str, Any] | None = None) -> Dataset:
@@ -322,16 +315,16 @@ def load_prepared(run_dir: str | os.PathLike, dataset: Mapping[str, Any] | None 
     pass, is not used: data is never prepared here.
     """
     run_dir = Path(run_dir)
-    clean = run_dir / CLEAN_DIR
+    p = product("clean")
+    clean = p.at(run_dir)
     if not (clean / META_FILE).exists():
-        p = product("clean")
         raise ContractError(
             f"{run_dir} has no prepared data: {p.path}/ ({p.description}) is missing. Stage {p.stage} writes it "
             f"(contentlab.pipeline.prepare_data): run it in the same run (`contentlab run`, or `contentlab run "
             f"--only {p.stage},STAGE`), or take it from an earlier run with `contentlab run --only STAGE "
             f"--from-run RUN_ID`")
-    meta_path = run_dir / DATASET_FILE
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.exists() else {}
+    meta_path = product("dataset").at(run_dir)
+    meta = product("dataset").read_optional(run_dir) or {}
     truth_dir = meta.get("truth_dir")
     if truth_dir and not Path(truth_dir).is_dir():
         raise FileNotFoundError(f"{meta_path}: truth directory {truth_dir} no longer exists; prepare the run again "
@@ -344,17 +337,7 @@ def load_prepared(run_dir: str | os.PathLike, dataset: Mapping[str, Any] | None 
     return ds
 
 
-def load_validation(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """``run_dir/validation.json`` (see :func:`prepare_data`)."""
-    path = Path(run_dir) / VALIDATION_FILE
-    if not path.exists():
-        raise FileNotFoundError(f"{path} not found: it is produced by stage {PREPARING_STAGE}")
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
 def input_fingerprints(run_dir: str | os.PathLike) -> dict[str, str]:
     """``{input file: sha256[:16]}`` of the files the run's data came from ({} before data preparation)."""
-    path = Path(run_dir) / DATASET_FILE
-    if not path.exists():
-        return {}
-    return dict(json.loads(path.read_text(encoding="utf-8")).get("inputs", {}))
+    meta = product("dataset").read_optional(run_dir)
+    return dict(meta.get("inputs", {})) if meta else {}
