@@ -57,3 +57,13 @@ def reports_dir() -> Path:
 def ensure_dirs() -> None:
     for d in (raw_dir(), interim_dir(), processed_dir(), models_dir(), reports_dir()):
         d.mkdir(parents=True, exist_ok=True)
+
+
+def scratch_run_dir(stage: str, label: str = "") -> Path:
+    """A fresh run directory under ``data/processed`` for a stage notebook opened by hand (no ``run_dir`` given):
+    ``scratch-<stage>[-<label>]-<random>``. ``contentlab clean`` leaves scratch folders alone."""
+    import tempfile
+
+    ensure_dirs()
+    prefix = f"scratch-{stage}-" + (f"{label}-" if label else "")
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=processed_dir()))

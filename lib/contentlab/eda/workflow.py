@@ -14,7 +14,6 @@ plots get :meth:`EdaResult.shown` rows only (the shared rule of :mod:`contentlab
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -168,12 +167,6 @@ class EdaResult:
                                  currency=self.currency, segments=self.segments)
 
 
-def _scratch_run_dir(profile: str) -> Path:
-    """A fresh run directory under ``data/processed`` for a notebook opened by hand."""
-    paths.ensure_dirs()
-    return Path(tempfile.mkdtemp(prefix=f"scratch-{STAGE}-{profile}-", dir=paths.processed_dir()))
-
-
 def run_eda(config: EdaConfig, run_dir: str | Path | None = None,
             inputs: Mapping[str, str | None] | None = None) -> EdaResult:
     """Prepare ``config.dataset`` into ``run_dir`` (a scratch run directory when empty) and analyse it.
@@ -183,7 +176,7 @@ def run_eda(config: EdaConfig, run_dir: str | Path | None = None,
     """
     if config.dataset is None:
         raise ValueError("run_eda needs EdaConfig.dataset: the dataset spec to prepare")
-    run_dir = Path(run_dir) if run_dir else _scratch_run_dir(config.profile)
+    run_dir = Path(run_dir) if run_dir else paths.scratch_run_dir(STAGE, config.profile)
     pipeline.prepare_data(config.dataset, run_dir)
     return analyse(run_dir, config)
 

@@ -13,7 +13,6 @@ the MovieLens adapter and nothing of 02 is used.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,8 +45,7 @@ def run_directory(run_dir: str | Path | None) -> Path:
     """``run_dir``, or a scratch run directory when a notebook opened by hand has none."""
     if run_dir:
         return Path(run_dir)
-    config.ensure_dirs()
-    return Path(tempfile.mkdtemp(prefix=f"scratch-{STAGE}-", dir=config.processed_dir()))
+    return config.scratch_run_dir(STAGE)
 
 
 def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path,
