@@ -198,11 +198,11 @@ def test_cold_start_products_have_no_events_before_launch(small):
 
 # ------------------------------------------------------------------------------ planted structure
 def test_row_sampler_draws_from_each_rows_distribution():
-    from contentlab.data.simulate import _RowSampler
+    from contentlab.data.simulate.draws import RowSampler
 
     probs = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.25, 0.25]])
     rows = np.repeat(np.arange(3), 40_000)
-    items = _RowSampler(probs.copy())(np.random.default_rng(0), rows)  # the sampler takes over its input
+    items = RowSampler(probs.copy())(np.random.default_rng(0), rows)  # the sampler takes over its input
     freq = pd.crosstab(rows, items, normalize="index").reindex(columns=range(4), fill_value=0).to_numpy()
     np.testing.assert_allclose(freq, probs, atol=0.01)
 
