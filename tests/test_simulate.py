@@ -516,6 +516,25 @@ def test_campaign_keeps_exposure_key_unique_and_input_order(small):
     assert ((per_key.max() - per_key.min()).dt.total_seconds() == per_key.size() - 1).all()
 
 
+def test_audience_model_stands_alone():
+    """The audience model (what the feedback stage uses) needs none of the simulator's other parts: only the segment
+    names, and a campaign can be drawn from a response planted by hand."""
+    import ast
+
+    from contentlab.data.simulate import audience
+
+    tree = ast.parse(open(audience.__file__, encoding="utf-8").read())
+    own = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+           and n.module.startswith("contentlab")}
+    assert own == {"contentlab.data.simulate.spec"}, own
+    resp = pd.DataFrame({"segment": ["s"] * 2, "channel": ["email"] * 2, "variant": ["template", "gpt2"],
+                         "ctr": [0.0, 1.0], "cvr": [1.0, 1.0], "aov": [10.0, 10.0]})
+    a = pd.DataFrame({"user_id": ["u1", "u2"] * 50, "content_id": "c", "product_id": "p",
+                      "variant": ["template", "gpt2"] * 50, "channel": "email", "segment": "s"})
+    out = simulate_campaign(a, {"response": resp}, seed=0)
+    assert (out["clicked"] == (a["variant"] == "gpt2")).all() and (out["converted"] == out["clicked"]).all()
+
+
 def test_campaign_rejects_unknown_channel(small):
     a = pd.DataFrame({"user_id": ["U00001"], "content_id": ["C00001"], "product_id": ["P0001"],
                       "variant": ["gpt2"], "channel": ["billboard"], "segment": ["trend_seeker"]})
