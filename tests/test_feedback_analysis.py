@@ -89,6 +89,9 @@ def test_verdicts_and_time_view():
     v = A.channel_verdicts(cmp, A.srm_check(exp))
     assert set(v) == {"email", "push"}
     assert all(x["winner"] == "gpt2" and x["significant"] and "gpt2" in x["text"] for x in v.values())
+    for x in v.values():  # lifts are written as signed percentages with one decimal, as the comparison has them
+        lift = f"{'+' if x['lift'] >= 0 else '-'}{abs(100 * x['lift']):.1f}%"
+        assert f"relative lift of gpt2 {lift} (95% CI {100 * x['lift_low']:+.1f}% to " in x["text"], x["text"]
     cum = A.cumulative_lift(exp)
     last = cum.iloc[-1]
     overall = cmp[cmp["level"] == "channel"]

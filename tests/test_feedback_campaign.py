@@ -88,3 +88,23 @@ def test_simulated_outcomes_follow_the_users_true_segment():
     assert ctr["loyal"] == pytest.approx(0.02, abs=0.006) and ctr["bargain"] == pytest.approx(0.10, abs=0.01)
     assert exp["timestamp"].min() >= pd.Timestamp("2026-05-01") and exp["timestamp"].max() < pd.Timestamp("2026-05-08")
     assert (exp.loc[~exp["converted"], "revenue"] == 0).all()
+
+
+def test_feedback_uses_only_the_simulators_audience_model():
+    """The feedback stage reaches the simulator through its audience model only (simulate_campaign and the planted
+    response), never its other parts."""
+    import ast
+    from pathlib import Path
+
+    import contentlab.feedback
+
+    used = {}
+    for f in Path(contentlab.feedback.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            for n in names:
+                if n.startswith("contentlab.data.simulate"):
+                    used.setdefault(n, set()).add(f.name)
+    assert set(used) == {"contentlab.data.simulate.audience"}, used
+    assert {"campaign.py", "coverage.py"} <= used["contentlab.data.simulate.audience"]

@@ -1,48 +1,59 @@
-"""run_feedback end to end on a small simulated shop (without the notebook): sources, SRM alarm, truth check."""
+"""run_feedback end to end on a small simulated shop (without the notebook): inputs through the contract, sources,
+SRM alarm, truth check, the products written."""
 
 from __future__ import annotations
 
-import json
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from contentlab.data.simulate import simulate
+from contentlab import contract, pipeline
 from contentlab.feedback import loop, workflow
 
 NAMES = {"bargain_hunter": "Deal Seekers", "trend_seeker": "Trend Seekers", "loyal_premium": "Premium Loyalists",
          "casual_browser": "Casual Browsers", "new_visitor": "Newcomers"}
+SPEC = {"kind": "demo", "n_users": 600, "n_products": 60, "n_days": 21, "seed": 5}
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
-    ds = simulate(n_users=600, n_products=60, n_days=21, seed=5)
-    run_dir = tmp_path_factory.mktemp("processed") / "20260101T000000-test"
-    run_dir.mkdir()
-    tu = ds.truth["users"]
-    # profiles as 02 would write them: a segment per user (here the planted one, renamed), flagged fraud
-    prof = pd.DataFrame({"user_id": tu["user_id"].astype(str), "segment": tu["segment"].map(NAMES),
-                         "cluster": tu["segment"].astype("category").cat.codes, "is_flagged": tu["is_fraud"]})
-    prof.to_parquet(run_dir / "user_profiles.parquet", index=False)
-    (run_dir / "personas.json").write_text(json.dumps([{"segment": NAMES[s], "favourite_categories": ["Sneakers"]}
-                                                       for s in NAMES]))
-    rows = []
-    for seg in NAMES.values():
-        for i in range(3):
-            for ch in ("email", "push", "product_page"):
-                for var in ("template", "gpt2"):
-                    text = f"New sneakers {i} for {seg}" + (" at a great price" if var == "gpt2" and i else "")
-                    rows.append({"content_id": f"{seg[:3]}{i}{ch}{var}", "content_type": "copy", "segment": seg,
-                                 "product_id": str(ds.products["product_id"].iloc[i]), "channel": ch,
-                                 "variant": var, "text": text, "published": True, "quality": float(i)})
-    pd.DataFrame(rows).to_parquet(run_dir / "content.parquet", index=False)
-    return ds, run_dir
+    """A run directory as 01, 02 and 04 leave it: prepared data, profiles, personas and published copy."""
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONTENTLAB_HOME", str(home))
+        run_dir = home / "data" / "processed" / "20260101T000000-test"
+        ds = pipeline.prepare_data(SPEC, run_dir)
+        tu = ds.truth["users"]
+        # profiles as 02 would write them: a segment per user (here the planted one, renamed), flagged fraud
+        prof = pd.DataFrame({"user_id": tu["user_id"].astype(str), "segment": tu["segment"].map(NAMES),
+                             "persona_id": tu["segment"].map(NAMES).str[:3],
+                             "cluster": tu["segment"].astype("category").cat.codes, "is_flagged": tu["is_fraud"]})
+        contract.product("user_profiles").write(run_dir, prof)
+        contract.product("personas").write(run_dir, [
+            {"persona_id": s[:3], "name": s, "segment": s, "size": int((prof["segment"] == s).sum()),
+             "favourite_categories": ["Sneakers"]} for s in NAMES.values()])
+        rows = []
+        for seg in NAMES.values():
+            for i in range(3):
+                for ch in ("email", "push", "product_page"):
+                    for var in ("template", "gpt2"):
+                        text = f"New sneakers {i} for {seg}" + (" at a great price" if var == "gpt2" and i else "")
+                        rows.append({"content_id": f"{seg[:3]}{i}{ch}{var}", "content_type": "copy", "segment": seg,
+                                     "product_id": str(ds.products["product_id"].iloc[i]), "channel": ch,
+                                     "variant": var, "text": text, "published": True, "quality": float(i)})
+        contract.product("content").write(run_dir, pd.DataFrame(rows))
+        yield ds, run_dir
+
+
+def run(run_dir, write=False, inputs=None, **settings):
+    return workflow.run_feedback(workflow.FeedbackConfig(**settings), inputs, run_dir=run_dir, write=write)
 
 
 def test_campaign_source_truth_check_and_outputs(shop):
     ds, run_dir = shop
-    res = workflow.run_feedback(ds, run_dir, workflow.FeedbackConfig(impressions_per_user=60), seed=1)
+    res = run(run_dir, write=True, impressions_per_user=60, seed=1)
     assert res.source == "campaign" and res.unit == "user"
     m = res.metrics()
     assert m["n_variants"] == 2 and m["n_tests"] == len(res.comparison) == 3 + 5 + 15
@@ -53,8 +64,11 @@ def test_campaign_source_truth_check_and_outputs(shop):
     assert (t["purity"] == 1).all()  # profiles are the planted segments here
     assert m["segments_contradicting"] == 0
     assert m["planted_truth_agrees"] == bool((t["analysis_winner"] == t["true_winner"]).all())
-    # files of the stage
-    assert (run_dir / "ab_results.parquet").exists() and (run_dir / "ab_exposures.parquet").exists()
+    # the stage's products, read back through the contract
+    results = contract.product("ab_results").read(run_dir)
+    assert len(results) == m["n_tests"] and (results["correction"] == "holm").all()
+    audit = contract.product("ab_exposures").read(run_dir)
+    assert len(audit) == m["impressions"] and audit["user_id"].nunique() == m["users"]
     pri = loop.read_priors(run_dir)
     assert pri["run_id"] == run_dir.name and pri["extra"]["srm_flag"] is False
     assert not res.exposures["user_id"].isin(ds.truth["users"].loc[ds.truth["users"]["is_fraud"], "user_id"]).any()
@@ -64,8 +78,7 @@ def test_campaign_source_truth_check_and_outputs(shop):
 
 def test_srm_alarm_goes_first_and_marks_results_untrustworthy(shop):
     ds, run_dir = shop
-    cfg = workflow.FeedbackConfig(impressions_per_user=5, planned_split={"template": 0.6, "gpt2": 0.4})
-    res = workflow.run_feedback(ds, run_dir, cfg, seed=2, write=False)
+    res = run(run_dir, impressions_per_user=5, planned_split={"template": 0.6, "gpt2": 0.4}, seed=2)
     users = res.exposures.drop_duplicates("user_id")["variant"].value_counts(normalize=True)
     assert abs(users["template"] - 0.6) < 0.06  # the campaign follows the planned split ...
     assert not res.srm.flag  # checked against its own plan
@@ -84,7 +97,7 @@ def test_srm_alarm_goes_first_and_marks_results_untrustworthy(shop):
 
 def test_dataset_source_uses_the_exposure_log(shop):
     ds, run_dir = shop
-    res = workflow.run_feedback(ds, run_dir, workflow.FeedbackConfig(exposures_source="dataset"), seed=3, write=False)
+    res = run(run_dir, exposures_source="dataset", seed=3)
     assert res.source == "dataset"
     assert len(res.exposures) == len(ds.exposures)
     assert set(res.exposures["segment"]) <= set(NAMES.values()) | {workflow.UNPROFILED}
@@ -100,17 +113,35 @@ def test_dataset_source_uses_the_exposure_log(shop):
 
 
 def test_source_resolution_errors(shop, tmp_path):
-    ds, _ = shop
+    ds, run_dir = shop
+    prepared_only = tmp_path / "prepared-only"  # 01 ran, 02 and 04 did not
+    prepared_only.mkdir()
+    for name in ("clean", "dataset"):
+        p = contract.product(name)
+        (shutil.copytree if p.format == "dir" else shutil.copy)(p.at(run_dir), p.at(prepared_only))
     with pytest.raises(ValueError, match="content.parquet"):
-        workflow.run_feedback(ds, tmp_path, workflow.FeedbackConfig(exposures_source="campaign"), write=False)
-    assert workflow.resolve_source(ds, tmp_path, "auto") == "dataset"  # no content: the log
+        run(prepared_only, exposures_source="campaign")
+    assert run(prepared_only, impressions_per_user=5).source == "dataset"  # no content: the log
+    assert workflow.resolve_source(ds, "auto") == "dataset"
+    with pytest.raises(contract.ContractError, match="01_eda"):  # nothing prepared: says which stage writes it
+        run(tmp_path / "empty")
     with pytest.raises(ValueError):
         workflow.FeedbackConfig(correction="bonferroni")
 
 
+def test_inputs_handed_over_are_what_the_stage_reads(shop):
+    """The runner's ``inputs`` decide: content the runner did not hand over is not used, even if the run directory
+    has it; with ``inputs = {}`` (a notebook opened by hand) the products are found in the run directory."""
+    _, run_dir = shop
+    handed = contract.resolve_inputs(workflow.STAGE, run_dir)
+    assert handed["content"] and handed["user_profiles"] and handed["personas"]
+    assert run(run_dir, inputs=handed, impressions_per_user=5).source == "campaign"
+    assert run(run_dir, inputs={**handed, "content": None}, impressions_per_user=5).source == "dataset"
+
+
 def test_planted_copy_effect_is_reported_against_the_estimate(shop):
     ds, run_dir = shop
-    res = workflow.run_feedback(ds, run_dir, workflow.FeedbackConfig(impressions_per_user=60), seed=1, write=False)
+    res = run(run_dir, impressions_per_user=60, seed=1)
     ct = res.copy_truth.set_index("feature")
     mult = ds.truth["copy_effects"]["mentions_price"]
     assert ct.loc["mentions_price", "planted_ctr_multiplier"] == mult
@@ -123,8 +154,6 @@ def test_planted_copy_effect_is_reported_against_the_estimate(shop):
 def test_small_cells_are_withheld_in_every_per_group_table(shop, tmp_path):
     """Three users relabelled into their own profile segment: the analysis keeps them (the priors and results files
     have every cell), the report's tables withhold that segment's figures, plots and the summary leave it out."""
-    import shutil
-
     from contentlab import plotting
     from contentlab.feedback import analysis as A
     from contentlab.privacy import MIN_CELL
@@ -133,11 +162,11 @@ def test_small_cells_are_withheld_in_every_per_group_table(shop, tmp_path):
     ds, run_dir = shop
     small_dir = tmp_path / run_dir.name
     shutil.copytree(run_dir, small_dir)
-    prof = pd.read_parquet(small_dir / "user_profiles.parquet")
+    prof = contract.product("user_profiles").read(small_dir)
     few = ds.exposures["user_id"].astype(str).drop_duplicates().iloc[:3]
     prof.loc[prof["user_id"].isin(few), "segment"] = "Tiny Group"
-    prof.to_parquet(small_dir / "user_profiles.parquet", index=False)
-    res = workflow.run_feedback(ds, small_dir, workflow.FeedbackConfig(exposures_source="dataset"), seed=3, write=False)
+    contract.product("user_profiles").write(small_dir, prof)
+    res = run(small_dir, exposures_source="dataset", seed=3)
     exp = res.exposures
     assert set(exp.loc[exp["segment"] == "Tiny Group", workflow.PERSON]) == set(few)
     cmp = res.comparison

@@ -1,9 +1,12 @@
-"""05 feedback on the tiny profile (through `contentlab run`): the report, the recorded metrics recomputed from the
-run's files with scipy/statsmodels, the priors for the next cycle, and what the planted truth allows at this size."""
+"""05 feedback on the tiny profile (through `contentlab run`): the report, the recorded metrics against the tiny
+profile's expected values (within tolerances) and recomputed from the run's files with scipy/statsmodels, the priors
+for the next cycle, what the planted truth allows at this size, and that the notebook only shows."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -15,8 +18,8 @@ from statsmodels.stats.proportion import proportions_ztest
 from contentlab.feedback import loop
 from contentlab.report import lint_html
 
-pytestmark = pytest.mark.slow
-
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "05_feedback.ipynb"
 STAGE = "05_feedback"
 SECTIONS = ["Summary", "Data and integrity", "Results per channel", "Lift with confidence intervals",
             "Per segment, and the planted truth", "Secondary metrics", "Bayesian view", "CUPED variance reduction",
@@ -24,6 +27,21 @@ SECTIONS = ["Summary", "Data and integrity", "Results per channel", "Lift with c
             "The loop: priors for the next cycle"]
 REQUIRED = ["srm_p", "srm_flag", "n_variants", "n_tests", "n_significant_after_correction", "winner",
             "planted_truth_agrees"]
+
+# Every metric 05 records on the tiny profile (seed 7: 300 users, 80 products, 30 days; 20 impressions per user), in
+# recording order, as recorded before the feedback stage read its inputs through the contract. Counts within TOL
+# (relative), p-values and shares within ABS_TOL (absolute); names, flags and verdicts exactly. At this size no
+# comparison is significant: every channel is inconclusive and no segment can confirm the planted truth.
+TOL = 0.01
+ABS_TOL = 0.005
+TINY_EXPECTED = {
+    "srm_p": 0.2702, "srm_flag": False, "n_variants": 2, "n_tests": 19, "n_significant_after_correction": 0,
+    "winner": {"email": "inconclusive", "product_page": "inconclusive", "push": "inconclusive"},
+    "exposures_source": "campaign", "impressions": 5849, "users": 297, "randomisation_unit": "user",
+    "cuped_variance_reduction": 0.0103, "planted_truth_agrees": False, "segments_agreeing": 0,
+    "segments_contradicting": 0, "segments_checked": 4,
+}
+SHARES = {"srm_p", "cuped_variance_reduction"}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +51,7 @@ def files(tiny_run):
             "priors": loop.read_priors(rd)}
 
 
+@pytest.mark.slow
 def test_05_report(tiny_run):
     nb = tiny_run.notebook(STAGE)
     assert nb["status"] == "ok"
@@ -49,12 +68,14 @@ def test_05_report(tiny_run):
     assert "sample ratio mismatch" in page.lower()
 
 
+@pytest.mark.slow
 def test_05_no_raw_user_ids_in_report(tiny_run, files):
     page = (tiny_run.report_dir / tiny_run.notebook(STAGE)["report"]).read_text(encoding="utf-8")
     ids = files["exposures"]["user_id"].astype(str).unique()
     assert not [u for u in ids[:200] if re.search(r"\b" + re.escape(u) + r"\b", page)]
 
 
+@pytest.mark.slow
 def test_05_metrics_recomputed(tiny_run, files):
     m = tiny_run.metrics(STAGE)
     assert set(REQUIRED) <= set(m), sorted(set(REQUIRED) - set(m))
@@ -82,6 +103,7 @@ def test_05_metrics_recomputed(tiny_run, files):
     assert isinstance(m["planted_truth_agrees"], bool)
 
 
+@pytest.mark.slow
 def test_05_priors_for_the_next_cycle(tiny_run, files):
     pri, exp = files["priors"], files["exposures"]
     assert pri["run_id"] == tiny_run.run_id
@@ -97,6 +119,7 @@ def test_05_priors_for_the_next_cycle(tiny_run, files):
         assert abs(sum(c["recommended_allocation"].values()) - 1) < 1e-9
 
 
+@pytest.mark.slow
 def test_05_tiny_findings_never_contradict_the_planted_truth(tiny_run, files):
     # at 300 users most comparisons are inconclusive; what must hold is that no comparison declared significant
     # after correction points the wrong way (planted: gpt2 wins everywhere except in loyal_premium), the truth
@@ -125,3 +148,34 @@ def test_05_tiny_findings_never_contradict_the_planted_truth(tiny_run, files):
     seg = res[res["level"] == "segment"]
     agrees = all(r.winner == planted_winner(exp[exp["segment"] == r.segment]) for r in seg.itertuples())
     assert tiny_run.metrics(STAGE)["planted_truth_agrees"] is agrees
+
+
+@pytest.mark.slow
+def test_05_recorded_metrics_equal_the_tiny_profile_expected_values(tiny_run):
+    m = tiny_run.metrics(STAGE)
+    assert list(m) == list(TINY_EXPECTED), "the recorded metric names (or their order) changed"
+    for name, expected in TINY_EXPECTED.items():
+        if isinstance(expected, (str, bool, dict)):
+            assert m[name] == expected, name
+        elif name in SHARES:
+            assert m[name] == pytest.approx(expected, abs=ABS_TOL), name
+        else:
+            assert m[name] == pytest.approx(expected, rel=TOL), name
+
+
+def test_05_notebook_only_shows():
+    """Parameters (with the runner's ``inputs``), one call into contentlab.feedback, tables, plots and prose."""
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    code = [[line for line in "".join(c["source"]).splitlines() if line.strip() and not line.strip().startswith("#")]
+            for c in nb["cells"] if c["cell_type"] == "code"]
+    assert sum(map(len, code)) <= 150 and max(map(len, code)) <= 25
+    lines = [line.strip() for cell in code for line in cell]
+    assert not [line for line in lines if line.startswith(("def ", "class ", "async def "))]
+    imports = {line for line in lines if line.startswith(("import ", "from "))}
+    allowed = re.compile(r"^(import contentlab|from contentlab import plotting|from contentlab\.feedback import "
+                         r"[a-z_, ]+|from IPython\.display import Markdown, display)$")
+    assert imports and all(allowed.match(line) for line in imports), sorted(imports)
+    assert sum("workflow.run_feedback(" in line for line in lines) == 1
+    assert not [line for line in lines if re.search(r"\.(parquet|json)\b", line)], "file names belong to the contract"
+    params = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert "inputs = {}" in "".join(params["source"])

@@ -3,6 +3,8 @@ visible in the generated tables (what the profiling, recommendation and feedback
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import time
 
@@ -46,6 +48,59 @@ def test_same_seed_same_data_different_seed_different_data(tiny):
     other = simulate(**PROFILES["tiny"], seed=8)
     assert not other.events.equals(tiny.events)
     assert not other.products["title"].equals(tiny.products["title"])
+
+
+def _digest(obj) -> str:
+    """Short hash of a table (column names, dtypes and every value, bit for bit) or of a JSON-able truth entry."""
+    h = hashlib.sha256()
+    if isinstance(obj, pd.DataFrame):
+        h.update(json.dumps([[c, str(t)] for c, t in obj.dtypes.items()]).encode())
+        h.update(pd.util.hash_pandas_object(obj, index=False).to_numpy().tobytes())
+    else:
+        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
+    return h.hexdigest()[:16]
+
+
+# What the simulator produced for these seeds when it was recorded: any change to a draw, its order or a
+# column shows up here. A deliberate change to the simulated shop re-records them (and says so in its commit).
+_COMMON = {
+    "truth.locale": "50eac10e7966a04e", "truth.start": "be2877b2e99fca95", "truth.segment_names": "a35dfe4cf0fedafc",
+    "truth.categories": "b8a94d81a1bfa735", "truth.fraud_share": "312b95ee5a344d2f",
+    "truth.fraud_patterns": "f4b0310b85507a5d", "truth.ctr_lift": "fe8f9111e615b954",
+    "truth.cvr_lift": "d31dc11d73c43112", "truth.gpt2_loses_in": "c466c0502adb1bdf",
+    "truth.copy_effects": "2756fc4c311d4b34", "truth.exposure_channel_mix": "8c09a4ad3f2aa89a",
+    "truth.variant_split": "d6d325306a868bd2", "truth.pair_prob": "d2cbad71ff333de6",
+    "truth.weekend_lift": "98737cf8964673a0", "truth.hour_profile": "1da9d278765239c6",
+    "truth.choice_model": "3f6a85024da15ed0", "truth.rating_model": "7c19ba3415bb24e7",
+    "truth.discount_levels": "d3c8ca33771f7fad",
+}
+RECORDED = {
+    "tiny": {
+        "users": "a7efbc8b57b86d69", "products": "05e476c4360ec54c", "events": "9e8472dd693172af",
+        "ratings": "d365396a9936c007", "exposures": "ecd7c9b15ea09ff1", "truth.users": "3835f69c9341d01f",
+        "truth.segments": "89009e3295229f09", "truth.user_factors": "220f07fd9decf52f",
+        "truth.item_factors": "0e73db0d834a7a5d", "truth.item_bias": "5a446051a0f34fa3",
+        "truth.response": "69d14ed9114e34de", "truth.seed": "7902699be42c8a8e", "truth.sizes": "52ba268f193cb608",
+        "truth.dropout": "f4eb25309c6e5fca", "truth.fraud": "65dfe05f609e7a31",
+        "truth.bought_together": "1a6d45e88693dac2", "truth.cold_start_products": "63072ba7f4e15ebe", **_COMMON,
+    },
+    "small": {
+        "users": "b5dc873a0ee8fcc9", "products": "7331782f95e5c00a", "events": "471c3d7e1f1efe2c",
+        "ratings": "46013bc7bca5a64c", "exposures": "8d6033f33042b5f1", "truth.users": "4d9a93f0c1f53b33",
+        "truth.segments": "4ff162f1062ff857", "truth.user_factors": "b1adaa3535b1f956",
+        "truth.item_factors": "b0d5a3c5376450ac", "truth.item_bias": "816988874db53cad",
+        "truth.response": "dcd26bd712f97144", "truth.seed": "4fc82b26aecb47d2", "truth.sizes": "f82db9308bec7ff0",
+        "truth.dropout": "35c80a345bd3782f", "truth.fraud": "969a1df0e610a95b",
+        "truth.bought_together": "0fde7dc88c352584", "truth.cold_start_products": "a97cc402d9701029", **_COMMON,
+    },
+}
+
+
+@pytest.mark.parametrize("shop", ["tiny", "small"])
+def test_same_seed_gives_the_recorded_tables_and_truth(shop, request):
+    ds = request.getfixturevalue(shop)
+    got = {**{k: _digest(v) for k, v in ds.tables.items()}, **{f"truth.{k}": _digest(v) for k, v in ds.truth.items()}}
+    assert got == RECORDED[shop], {k: v for k, v in got.items() if RECORDED[shop].get(k) != v}
 
 
 def test_tiny_profile_is_fast():
@@ -143,11 +198,11 @@ def test_cold_start_products_have_no_events_before_launch(small):
 
 # ------------------------------------------------------------------------------ planted structure
 def test_row_sampler_draws_from_each_rows_distribution():
-    from contentlab.data.simulate import _RowSampler
+    from contentlab.data.simulate.draws import RowSampler
 
     probs = np.array([[0.7, 0.2, 0.1, 0.0], [0.0, 0.0, 0.5, 0.5], [0.25, 0.25, 0.25, 0.25]])
     rows = np.repeat(np.arange(3), 40_000)
-    items = _RowSampler(probs.copy())(np.random.default_rng(0), rows)  # the sampler takes over its input
+    items = RowSampler(probs.copy())(np.random.default_rng(0), rows)  # the sampler takes over its input
     freq = pd.crosstab(rows, items, normalize="index").reindex(columns=range(4), fill_value=0).to_numpy()
     np.testing.assert_allclose(freq, probs, atol=0.01)
 
@@ -459,6 +514,25 @@ def test_campaign_keeps_exposure_key_unique_and_input_order(small):
     per_key = ex.groupby(["user_id", "content_id"])["timestamp"]
     # repeats are moved on by whole seconds, no further than needed
     assert ((per_key.max() - per_key.min()).dt.total_seconds() == per_key.size() - 1).all()
+
+
+def test_audience_model_stands_alone():
+    """The audience model (what the feedback stage uses) needs none of the simulator's other parts: only the segment
+    names, and a campaign can be drawn from a response planted by hand."""
+    import ast
+
+    from contentlab.data.simulate import audience
+
+    tree = ast.parse(open(audience.__file__, encoding="utf-8").read())
+    own = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+           and n.module.startswith("contentlab")}
+    assert own == {"contentlab.data.simulate.spec"}, own
+    resp = pd.DataFrame({"segment": ["s"] * 2, "channel": ["email"] * 2, "variant": ["template", "gpt2"],
+                         "ctr": [0.0, 1.0], "cvr": [1.0, 1.0], "aov": [10.0, 10.0]})
+    a = pd.DataFrame({"user_id": ["u1", "u2"] * 50, "content_id": "c", "product_id": "p",
+                      "variant": ["template", "gpt2"] * 50, "channel": "email", "segment": "s"})
+    out = simulate_campaign(a, {"response": resp}, seed=0)
+    assert (out["clicked"] == (a["variant"] == "gpt2")).all() and (out["converted"] == out["clicked"]).all()
 
 
 def test_campaign_rejects_unknown_channel(small):

@@ -57,11 +57,12 @@ def num(x: Any, digits: int | None = None) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or x.is_integer() else f"{x:,.2f}"
 
 
-def pct(x: Any, digits: int = 1) -> str:
-    """A share (0.123) as a percentage ("12.3%")."""
-    if is_missing(x):
+def pct(x: Any, digits: int = 1, sign: bool = False) -> str:
+    """A share (0.123) as a percentage ("12.3%"); ``sign``: a change, with its sign ("+12.3%", "-4.0%").
+    Missing and infinite values print as ``NA``."""
+    if is_missing(x) or not math.isfinite(float(x)):
         return NA
-    return f"{100 * float(x):.{digits}f}%"
+    return f"{100 * float(x):{'+' if sign else ''}.{digits}f}%"
 
 
 def money(x: Any, currency: str | None, digits: int = 2) -> str:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from contentlab.feedback import bayes
 from contentlab.feedback import stats as fs
+from contentlab.fmt import pct
 
 CONTROL = "template"
 TREATMENT = "gpt2"
@@ -241,10 +242,6 @@ def compare_variants(exposures: pd.DataFrame, levels: dict[str, list[str]] | Non
 # Verdicts
 
 
-def fmt_pct(x: float, digits: int = 1) -> str:
-    return "n/a" if x is None or not np.isfinite(x) else f"{100 * x:+.{digits}f}%"
-
-
 def channel_verdicts(comparison: pd.DataFrame, srm: fs.SRMResult, alpha: float = 0.05) -> dict[str, dict]:
     """One verdict per channel: winner, lift with CI, significance after correction, SRM status, prose."""
     attrs = comparison.attrs
@@ -253,7 +250,8 @@ def channel_verdicts(comparison: pd.DataFrame, srm: fs.SRMResult, alpha: float =
     corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}.get(attrs.get("correction", "holm"), attrs.get("correction"))
     out = {}
     for _, r in comparison[comparison["level"] == "channel"].iterrows():
-        lift_txt = f"{fmt_pct(r['lift'])} (95% CI {fmt_pct(r['lift_low'])} to {fmt_pct(r['lift_high'])})"
+        lift_txt = (f"{pct(r['lift'], sign=True)} (95% CI {pct(r['lift_low'], sign=True)} to "
+                    f"{pct(r['lift_high'], sign=True)})")
         if r["significant"]:
             head = f"**{r['winner']}** wins on {metric}"
             sig = f"significant after {corr} correction (adjusted p = {r['p_adj']:.2g})"
@@ -347,7 +345,7 @@ def cumulative_lift(exposures: pd.DataFrame, control: str = CONTROL, treatment: 
         sums[v] = (sy, sx, r, var)
     kt, nt, rt, vt = sums[treatment]
     kc, nc, rc, vc = sums[control]
-    z = fs._z(alpha)
+    z = fs.z_critical(alpha)
     with np.errstate(divide="ignore", invalid="ignore"):
         if clustered:
             log_ratio = np.log(rt / rc)

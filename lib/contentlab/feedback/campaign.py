@@ -1,6 +1,6 @@
 """The demo's A/B campaign: the copy 04 published, shown to the profiled users, outcomes from the planted truth.
 
-:func:`build_assignments` turns ``content.parquet`` (04) and ``user_profiles.parquet`` (02) into impressions:
+:func:`build_assignments` turns the ``content`` 04 published and 02's ``user_profiles`` into impressions:
 
 1. the audience is every profiled user with a segment that has published copy in **both** variants (flagged
    accounts are left out unless asked; segments served by one variant only are excluded and reported, because
@@ -10,9 +10,10 @@
    published for the user (or the user's segment) in the assigned variant; the copy's channel and product are
    kept, and ``mentions_price`` is derived from its text (the simulator applies its planted copy effect).
 
-:func:`simulate_exposures` then calls :func:`contentlab.data.simulate.simulate_campaign`, which draws clicks,
+:func:`simulate_exposures` then asks the simulator's audience model
+(:func:`contentlab.data.simulate.audience.simulate_campaign`, its one interface to this stage) for clicks,
 conversions and revenue from ``truth["response"]`` using each user's *true* segment, so the analysis has a
-known right answer. ``content.parquet`` is read defensively: ``content_id`` and ``variant`` are required;
+known right answer. The content is read defensively: ``content_id`` and ``variant`` are required;
 ``segment`` and/or ``user_id``, ``product_id``, ``channel`` and ``text`` are used when present.
 """
 
@@ -23,9 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from contentlab.data.simulate.audience import EXPOSURE_CHANNEL_MIX, simulate_campaign
 from contentlab.feedback.analysis import PRICE_PATTERN
 
-DEFAULT_CHANNEL_MIX = {"email": 0.4, "push": 0.3, "product_page": 0.3}
+DEFAULT_CHANNEL_MIX = dict(EXPOSURE_CHANNEL_MIX)  # copy without a channel: the planted campaign's mix
 
 
 @dataclass
@@ -57,7 +59,7 @@ def _normalise_content(content: pd.DataFrame, notes: list[str] | None = None) ->
     need = ["content_id", "variant"]
     missing = [c for c in need if c not in content.columns]
     if missing:
-        raise ValueError(f"content.parquet lacks {missing}; cannot build the campaign")
+        raise ValueError(f"the content lacks {missing}; cannot build the campaign")
     c = published_copy(content, notes).copy()
     for col in ("content_id", "variant", "segment", "user_id", "product_id", "channel"):
         if col in c.columns:
@@ -177,8 +179,6 @@ def simulate_exposures(plan: CampaignPlan, truth: dict, *, seed: int = 0, start=
 
     Returns the exposures table plus ``true_segment`` (from ``truth["users"]``; ``None`` when unknown).
     """
-    from contentlab.data.simulate import simulate_campaign
-
     kwargs = {"seed": seed, "n_days": n_days}
     if start is not None:
         kwargs["start"] = start

@@ -1,10 +1,11 @@
 """Does the analysis keep its promises? Coverage of the lift CI and false positives, by simulation.
 
-Many campaigns are drawn from the simulator (:func:`contentlab.data.simulate.simulate_campaign`) with a planted
-response in which the treatment's CTR is ``(1 + lift)`` times the control's in every segment x channel cell. Each
-campaign is analysed exactly as :func:`contentlab.feedback.analysis.compare_variants` does with several impressions
-per user (delta method over users, log-scale CI, one Holm / BH family per campaign), but vectorised over campaigns so
-that hundreds of campaigns take seconds; ``tests/test_feedback_coverage.py`` checks the two give the same numbers.
+Many campaigns are drawn from the simulator's audience model
+(:func:`contentlab.data.simulate.audience.simulate_campaign`) with a planted response in which the treatment's CTR
+is ``(1 + lift)`` times the control's in every segment x channel cell. Each campaign is analysed exactly as
+:func:`contentlab.feedback.analysis.compare_variants` does with several impressions per user (delta method over
+users, log-scale CI, one Holm / BH family per campaign), but vectorised over campaigns so that hundreds of campaigns
+take seconds; ``tests/test_feedback_coverage.py`` checks the two give the same numbers.
 
 - coverage: share of 95% CIs that contain the planted lift (should be 93–97%);
 - false positives under no effect (``lift = 0``): the share of campaigns with at least one significant comparison
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from contentlab.data.simulate.audience import simulate_campaign
 from contentlab.feedback import stats as fs
 
 CONTROL, TREATMENT = "template", "gpt2"
@@ -73,8 +75,6 @@ def stacked_assignments(n_campaigns: int, n_users: int, impressions_per_user: fl
 def simulate_campaigns(n_campaigns: int, lift: float, n_users: int = 2000, impressions_per_user: float = 5.0,
                        seed: int = 0, base: dict[tuple[str, str], float] | None = None) -> pd.DataFrame:
     """Exposures of ``n_campaigns`` campaigns (column ``campaign``) drawn by the simulator."""
-    from contentlab.data.simulate import simulate_campaign
-
     a = stacked_assignments(n_campaigns, n_users, impressions_per_user, seed, base)
     exp = simulate_campaign(a.drop(columns="campaign"), planted_truth(lift, base), seed=seed + 1)
     camp = dict(zip(a["user_id"], a["campaign"]))

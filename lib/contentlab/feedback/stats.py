@@ -30,7 +30,8 @@ from scipy import optimize, stats
 SRM_THRESHOLD = 0.001
 
 
-def _z(alpha: float) -> float:
+def z_critical(alpha: float) -> float:
+    """The two-sided normal critical value: 1.96 for ``alpha = 0.05``."""
     return float(stats.norm.isf(alpha / 2.0))
 
 
@@ -45,7 +46,7 @@ def wilson_interval(successes, trials, alpha: float = 0.05):
     """
     k = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)
-    z = _z(alpha)
+    z = z_critical(alpha)
     z2 = z * z
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
@@ -84,7 +85,7 @@ def diff_proportions_ci(k1, n1, k2, n2, alpha: float = 0.05):
     p1, p2 = k1 / n1, k2 / n2
     se = np.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
     d = p1 - p2
-    z = _z(alpha)
+    z = z_critical(alpha)
     return d, d - z * se, d + z * se
 
 
@@ -153,7 +154,7 @@ def ratio_lift_ci(k_t, n_t, k_c, n_c, alpha: float = 0.05):
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (k_t / n_t) / (k_c / n_c)
         se = np.sqrt(1.0 / k_t - 1.0 / n_t + 1.0 / k_c - 1.0 / n_c)
-        z = _z(alpha)
+        z = z_critical(alpha)
         low = ratio * np.exp(-z * se) - 1.0
         high = ratio * np.exp(z * se) - 1.0
     out = (ratio - 1.0, low, high)
@@ -191,7 +192,7 @@ def ratio_metric_ci(numerator, denominator, alpha: float = 0.05) -> RatioEstimat
     den = np.asarray(denominator, dtype=float)
     r, var = _ratio_var(num, den)
     se = np.sqrt(var)
-    z = _z(alpha)
+    z = z_critical(alpha)
     return RatioEstimate(r, float(se), r - z * se, r + z * se, len(num))
 
 
@@ -206,7 +207,7 @@ def ratio_metric_lift_ci(num_t, den_t, num_c, den_c, alpha: float = 0.05):
         return float("nan"), float("nan"), float("nan"), float("nan")
     log_ratio = np.log(rt / rc)
     se = np.sqrt(vt / rt**2 + vc / rc**2)
-    z = _z(alpha)
+    z = z_critical(alpha)
     p = 2.0 * stats.norm.sf(abs(log_ratio) / se)
     return float(rt / rc - 1), float(np.exp(log_ratio - z * se) - 1), float(np.exp(log_ratio + z * se) - 1), float(p)
 

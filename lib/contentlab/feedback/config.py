@@ -1,0 +1,47 @@
+"""The feedback stage's settings, checked before anything runs (:class:`FeedbackConfig`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from contentlab.feedback.analysis import PRIMARY_METRICS
+
+EXPOSURE_SOURCES = ("auto", "campaign", "dataset")
+
+
+@dataclass
+class FeedbackConfig:
+    exposures_source: str = "auto"  # "auto" | "campaign" | "dataset"
+    profile: str | None = None  # the run profile, recorded in feedback_priors.json (the next cycle reads its own)
+    correction: str = "holm"  # "holm" | "bh"
+    alpha: float = 0.05
+    planned_split: dict[str, float] = field(default_factory=lambda: {"template": 0.5, "gpt2": 0.5})
+    control: str = "template"
+    treatment: str = "gpt2"
+    primary_metric: str = "ctr"  # "ctr" | "cpi"
+    randomisation_unit: str = "auto"  # "auto" | "user" | "impression"
+    cuped: bool = True
+    cuped_covariate: str = "views"  # "views" | "events" | "spend" (pre-period, from events)
+    impressions_per_user: float = 40.0  # simulated campaign: mean impressions per user
+    campaign_days: int = 14
+    include_flagged: bool = False
+    power: float = 0.8
+    target_lift: float = 0.10
+    thompson_min_share: float = 0.05
+    posterior_draws: int = 20000
+    seed: int = 0  # campaign assignment and outcomes, posterior draws, Thompson allocation
+
+    def __post_init__(self) -> None:
+        if self.exposures_source not in EXPOSURE_SOURCES:
+            raise ValueError("exposures_source must be 'auto', 'campaign' or 'dataset'")
+        if self.correction not in ("holm", "bh"):
+            raise ValueError("correction must be 'holm' or 'bh'")
+        if not 0 < self.alpha < 1:
+            raise ValueError("alpha must be in (0, 1)")
+        if self.randomisation_unit not in ("auto", "user", "impression"):
+            raise ValueError("randomisation_unit must be 'auto', 'user' or 'impression'")
+        if self.primary_metric not in PRIMARY_METRICS:
+            raise ValueError(f"primary_metric must be one of {sorted(PRIMARY_METRICS)}")
+        missing = {self.control, self.treatment} - set(self.planned_split)
+        if missing:
+            raise ValueError(f"planned_split needs a share for {sorted(missing)}")
