@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= demo
 ARGS ?=
 
-.PHONY: setup report report-incremental test test-fast lab clean-reports benchmarks lock
+.PHONY: setup report report-incremental test test-fast lint lab clean-reports benchmarks lock
 LOCK   := requirements/lock.txt
 
 setup: $(STAMP)
@@ -32,11 +32,15 @@ report: setup
 report-incremental: setup
 	$(BIN)/contentlab run --profile $(PROFILE) --incremental $(ARGS)
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)
 
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow" $(ARGS)
+
+# ruff (configured in pyproject.toml) over the package, tests, benchmarks and notebooks
+lint: setup
+	$(BIN)/ruff check lib tests benchmarks notebooks
 
 lab: setup
 	$(BIN)/jupyter lab notebooks/
