@@ -1,6 +1,7 @@
 """02 profiling on the tiny profile (through `contentlab run`): the report has its sections with the summary
-first, the stage's files follow the contract, and every recorded metric equals a value recomputed from those
-files, the clean tables and the planted truth."""
+first, the stage's files follow the contract, every recorded metric equals the tiny profile's expected value
+(within tolerances) and a value recomputed from those files, the clean tables and the planted truth; the notebook
+only shows what `contentlab.profiling` computed."""
 
 from __future__ import annotations
 
@@ -14,13 +15,30 @@ import pytest
 from sklearn.metrics import adjusted_rand_score
 
 from contentlab.profiling.clv import LOG_BOUND, BetaGeoNBD
+from contentlab.report import lint_html
 
-pytestmark = pytest.mark.slow
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOK = REPO / "notebooks" / "02_profiling.ipynb"
 
 SECTIONS = ["Summary", "Segments", "RFM", "Segment profiles", "Personas", "Customer lifetime value",
             "Frequently bought together", "Risk flags"]
 METRICS = ["n_segments", "silhouette", "n_rules", "risk_precision", "risk_recall", "segment_ari", "bgnbd_r",
            "bgnbd_alpha", "bgnbd_a", "bgnbd_b", "bgnbd_dropout_identified", "clv_total", "users_profiled"]
+
+# Every metric 02 records on the tiny profile (seed 7: 300 users, 80 products, 30 days; k_max 6, 7-day holdout,
+# 30-day CLV horizon), in recording order, as recorded before the stage became one run_profiling call. Counts and
+# flags exactly; silhouette and ARI within ABS_TOL; the whole-log BG/NBD fit and the CLV within REL_TOL; the
+# calibration fit, which sees little drop-out in a 3-week window (its parameters lie on a flat ridge), within
+# RIDGE_TOL.
+ABS_TOL = 0.005
+REL_TOL = 0.01
+RIDGE_TOL = 0.05
+TINY_EXPECTED = {
+    "n_segments": 4, "silhouette": 0.2244, "n_rules": 16, "risk_precision": 1.0, "risk_recall": 1.0,
+    "segment_ari": 0.5432, "bgnbd_r": 3.8961, "bgnbd_alpha": 6.1091, "bgnbd_a": 0.49507, "bgnbd_b": 3.7537,
+    "bgnbd_calibration_r": 18.640, "bgnbd_calibration_alpha": 29.068, "bgnbd_calibration_a": 0.047634,
+    "bgnbd_calibration_b": 0.30808, "bgnbd_dropout_identified": True, "clv_total": 46337.5, "users_profiled": 300,
+}
 
 
 def _page(run) -> str:
@@ -32,6 +50,7 @@ def _truth_users(run) -> pd.DataFrame:
     return pd.read_parquet(Path(meta["truth_dir"]) / "users.parquet").set_index("user_id")
 
 
+@pytest.mark.slow
 def test_02_report_sections(tiny_run):
     assert tiny_run.notebook("02_profiling")["status"] == "ok"
     page = _page(tiny_run)
@@ -47,8 +66,10 @@ def test_02_report_sections(tiny_run):
     assert "adjusted Rand index" in page
     assert page.count("<img") >= 8
     assert "Traceback" not in page
+    assert lint_html(page) == [], lint_html(page)
 
 
+@pytest.mark.slow
 def test_02_report_shows_no_raw_user_ids(tiny_run):
     page = _page(tiny_run)
     users = pd.read_parquet(tiny_run.run_dir / "clean" / "users.parquet")["user_id"].astype(str)
@@ -57,6 +78,22 @@ def test_02_report_shows_no_raw_user_ids(tiny_run):
     assert re.search(r"u_[0-9a-f]{12}", page), "top customers are listed under pseudonyms"
 
 
+@pytest.mark.slow
+def test_02_recorded_metrics_equal_the_tiny_profile_expected_values(tiny_run):
+    m = tiny_run.metrics("02_profiling")
+    assert list(m) == list(TINY_EXPECTED), "the recorded metric names (or their order) changed"
+    for name, expected in TINY_EXPECTED.items():
+        if isinstance(expected, (bool, int)):
+            assert m[name] == expected and type(m[name]) is type(expected), (name, m[name])
+        elif name in ("silhouette", "segment_ari"):
+            assert m[name] == pytest.approx(expected, abs=ABS_TOL), name
+        elif name.startswith("bgnbd_calibration_"):
+            assert m[name] == pytest.approx(expected, rel=RIDGE_TOL), name
+        else:
+            assert m[name] == pytest.approx(expected, rel=REL_TOL), name
+
+
+@pytest.mark.slow
 def test_02_outputs_and_recorded_metrics(tiny_run):
     m = tiny_run.metrics("02_profiling")
     assert set(METRICS) <= set(m), sorted(set(METRICS) - set(m))
@@ -136,6 +173,7 @@ def _visible_text(page: str) -> str:
     return re.sub(r"<[^>]+>", " ", page)
 
 
+@pytest.mark.slow
 def test_02_runs_on_a_ratings_only_dataset(tmp_path):
     """MovieLens u.data (ratings, no events): 02 profiles users on their ratings and skips RFM, CLV and basket
     rules with the reason instead of crashing on a missing reference time."""
@@ -156,6 +194,7 @@ def test_02_runs_on_a_ratings_only_dataset(tmp_path):
     assert "Raters" in text and not re.search(r"(Mainstream|New|Lapsing) (Customers|Visitors)", text)
 
 
+@pytest.mark.slow
 def test_02_on_a_purchase_only_shop_names_no_visitors(tmp_path):
     from test_profiling_real_shapes import _online_retail_csv
 
@@ -166,3 +205,27 @@ def test_02_on_a_purchase_only_shop_names_no_visitors(tmp_path):
     assert "New Visitors" not in text and "Casual Browsers" not in text
     assert "a session is an order" in text  # the browsing signals that are not used, and why
     assert not re.search(r"\bnan\b", text, flags=re.I) and "Traceback" not in text
+
+
+def test_02_notebook_only_shows():
+    """Parameters, one run_profiling call, tables, plots and prose: no logic of its own."""
+    nb = json.loads(NOTEBOOK.read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    code = [[line for line in "".join(c["source"]).splitlines() if line.strip() and not line.strip().startswith("#")]
+            for c in cells]
+    assert sum(map(len, code)) <= 150 and max(map(len, code)) <= 25
+    lines = [line.strip() for cell in code for line in cell]
+    assert not [line for line in lines if line.startswith(("def ", "class ", "async def "))]
+    imports = {line for line in lines if line.startswith(("import ", "from "))}
+    allowed = re.compile(r"^(import contentlab|import matplotlib\.pyplot as plt"
+                         r"|from IPython\.display import Markdown, display|from contentlab import plotting"
+                         r"|from contentlab\.profiling import [A-Za-z_, ]+)$")
+    assert imports and all(allowed.match(line) for line in imports), sorted(imports)
+    assert sum("run_profiling(" in line for line in lines) == 1
+    # every figure is shown by the cell that draws it; nothing is left for the kernel to print as a repr
+    for src in code:
+        if any("plots." in line and "renderable" not in line and "risk_plot_axes" not in line for line in src):
+            assert src[-1] == "plt.show()", src
+    params = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+    assert "inputs = {}" in "".join(params["source"])
+    assert all(not c.get("outputs") for c in cells), "the notebook is committed without outputs"

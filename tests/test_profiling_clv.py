@@ -10,7 +10,7 @@ import pytest
 
 from contentlab.profiling.clv import (
     LOG_BOUND, NO_DROPOUT_LR, BetaGeoNBD, GammaGamma, calibration_holdout_summary, customer_lifetime_value,
-    rfm_summary,
+    rfm_summary, spend_frequency_correlation,
 )
 
 try:
@@ -357,3 +357,55 @@ def test_p_alive_is_not_presented_when_dropout_is_not_seen():
     table, _ = segment_table(prof)
     assert "p_alive_mean" not in table.columns and "clv_mean" in table.columns
     assert "p_alive" not in top_customers(prof, 5, 90).columns
+
+
+def test_derived_bgnbd_quantities_and_the_report_table():
+    """r/α and a/(a+b) as the report shows them; the parameter table lists the fit, the derived values and the
+    drop-out likelihood ratio, and Gamma-Gamma's population mean spend pγ/(q−1)."""
+    from contentlab.profiling.core import CLVResult
+    from contentlab.profiling.report import clv_parameter_table
+
+    bg = BetaGeoNBD(params={"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, lr_dropout=12.5)
+    assert bg.purchase_rate == pytest.approx(0.243 / 4.414)
+    assert bg.dropout_probability == pytest.approx(0.793 / (0.793 + 2.426))
+    gg = GammaGamma(params={"p": 6.25, "q": 3.74, "v": 15.44})
+    table = clv_parameter_table(CLVResult(pd.DataFrame(), bg, gg, None, None)).set_index("parameter")["value"]
+    assert table["r"] == 0.243 and table["b"] == 2.426 and table["γ (v)"] == 15.44
+    assert table["mean purchase rate while active, r/α (per week)"] == pytest.approx(0.0550521)
+    assert table["mean drop-out probability after a purchase, a/(a+b)"] == pytest.approx(0.2463498)
+    assert table[f"drop-out seen: likelihood ratio vs no drop-out (≥ {NO_DROPOUT_LR:.2f})"] == 12.5
+    assert table["population mean spend per purchase day, pγ/(q−1)"] == pytest.approx(6.25 * 15.44 / 2.74)
+    assert clv_parameter_table(CLVResult(pd.DataFrame(), None, None, None, None)).empty
+
+
+def test_spend_frequency_correlation_among_repeat_customers():
+    summary = pd.DataFrame({"frequency": [0, 1, 2, 3, 4, 0], "monetary_value": [0.0, 10.0, 12.0, 9.0, 20.0, 0.0]})
+    rep = summary[summary["frequency"] > 0]
+    expected = np.corrcoef(rep["frequency"], rep["monetary_value"])[0, 1]
+    assert spend_frequency_correlation(summary) == pytest.approx(expected)  # one-time buyers left out
+    assert np.isnan(spend_frequency_correlation(summary.iloc[:3]))  # two repeat customers: no estimate
+    flat = summary.assign(monetary_value=[0.0, 5.0, 5.0, 5.0, 5.0, 0.0])
+    assert np.isnan(spend_frequency_correlation(flat))  # spend does not vary: undefined, not an error
+
+
+def test_holdout_totals_and_notes_print_what_was_computed():
+    """Predicted against actual holdout purchase days come from the calibration table; a missing correlation
+    prints as the shared NA, never 'nan'."""
+    from types import SimpleNamespace
+
+    from contentlab import fmt
+    from contentlab.profiling.core import CLVResult
+    from contentlab.profiling.report import clv_notes, holdout_notes
+
+    cal = pd.DataFrame({"frequency": [0, 1, 2], "frequency_holdout": [1, 0, 2], "predicted_holdout": [0.5, 0.7, 1.9]})
+    cb = BetaGeoNBD(params={"r": 1.0, "alpha": 2.0, "a": 0.5, "b": 2.0}, dropout_identified=True, n_customers=3)
+    v = CLVResult(pd.DataFrame({"frequency": [1, 2], "monetary_value": [5.0, 5.0]}), cb,
+                  GammaGamma(params={"p": 1.0, "q": 3.0, "v": 1.0}, n_starts=4, n_starts_at_best=4), cal, cb)
+    assert v.holdout_actual == 3.0 and v.holdout_predicted == pytest.approx(3.1)
+    res = SimpleNamespace(clv=v, spend_frequency_correlation=spend_frequency_correlation(v.summary))
+    assert holdout_notes(res) == ["The calibration fit predicts **3** repeat purchase days in the holdout for these "
+                                  "customers; **3** happened."]
+    assert clv_notes(res)[-1].endswith(f"correlation among repeat customers is {fmt.NA}.")
+    no_check = CLVResult(pd.DataFrame(), cb, None, None, None, notes=["no holdout check: the log is too short"])
+    assert no_check.holdout_actual is None and no_check.holdout_predicted is None
+    assert holdout_notes(SimpleNamespace(clv=no_check)) == ["No holdout check: the log is too short."]

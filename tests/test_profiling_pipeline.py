@@ -16,9 +16,10 @@ import pytest
 
 from contentlab.data.io import write_dataset
 from contentlab.data.simulate import simulate
+from contentlab import contract
 from contentlab.profiling import (
-    OUTPUT_FILES, ProfilingConfig, basket_rules, build_personas, confusion_table, precision_recall, profile_users,
-    segment_ari, write_outputs,
+    ProfilingConfig, basket_rules, build_personas, confusion_table, precision_recall, profile_users, segment_ari,
+    write_outputs,
 )
 from contentlab.profiling.features import CAT_PREFIX
 from contentlab.profiling.segments import FLAGGED_SEGMENT, TRAIT_NAMES
@@ -40,7 +41,7 @@ def small(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("run")
     paths = write_outputs(run_dir, result, personas, rules)
     return {"ds": ds, "store": store, "result": result, "personas": personas, "rules": rules, "note": note,
-            "paths": paths, "truth": ds.truth["users"].set_index("user_id")}
+            "paths": paths, "run_dir": run_dir, "truth": ds.truth["users"].set_index("user_id")}
 
 
 def test_segments_recover_planted_truth(small):
@@ -166,8 +167,12 @@ def test_personas_are_structured_and_consistent(small):
 
 def test_outputs_follow_the_contract(small):
     paths = small["paths"]
-    assert {p.name for p in paths.values()} == set(OUTPUT_FILES.values())
-    prof = pd.read_parquet(paths["profiles"])
+    products = contract.stage("02_profiling").products
+    assert set(paths) == set(products)
+    for name in products:  # where the contract puts them, and readable through it with what it promises
+        assert paths[name] == contract.product(name).at(small["run_dir"])
+        contract.product(name).read_path(paths[name])
+    prof = pd.read_parquet(paths["user_profiles"])
     for col in ("user_id", "R", "F", "M", "rfm_segment", "cluster", "segment", "persona_id", "is_flagged", "p_alive",
                 "expected_purchases_90d", "clv", "frequency", "monetary", "recency_days", "price_index"):
         assert col in prof.columns, col
@@ -176,10 +181,10 @@ def test_outputs_follow_the_contract(small):
     ids = {p["persona_id"] for p in personas}
     assert set(prof["persona_id"].dropna()) == ids
     assert prof.loc[prof["cluster"] < 0, "persona_id"].isna().all()
-    rules = pd.read_parquet(paths["rules"])
+    rules = pd.read_parquet(paths["association_rules"])
     assert {"antecedents", "consequents", "support", "confidence", "lift", "segment"} <= set(rules.columns)
     assert isinstance(list(rules["antecedents"].iloc[0])[0], str)
-    risk = pd.read_parquet(paths["risk"])
+    risk = pd.read_parquet(paths["risk_flags"])
     assert set(risk.loc[risk["is_flagged"], "user_id"]) == set(prof.loc[prof["is_flagged"], "user_id"])
 
 

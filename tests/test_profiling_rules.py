@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contentlab.profiling.rules import baskets_from_purchases, mine_rules, rules_by_segment
+from contentlab.profiling.rules import baskets_from_purchases, mine_rules, planted_pairs_found, rules_by_segment
 
 
 def _baskets(rows):
@@ -73,3 +73,20 @@ def test_planted_pair_recovered_overall_and_per_segment():
     for s, g in both.groupby("segment"):
         assert g["n_baskets"].iloc[0] == (b["basket_id"].nunique() if s == "all" else
                                           b[b["user_id"].map(seg) == s]["basket_id"].nunique())
+
+
+def test_planted_pairs_found_counts_pairs_in_either_direction_over_all_baskets():
+    rules = pd.DataFrame({
+        "segment": ["all", "all", "all", "A", "all"],
+        "antecedents": [("p1",), ("p2",), ("p3",), ("p5",), ("p7", "p8")],
+        "consequents": [("p2",), ("p1",), ("p4",), ("p6",), ("p9",)],
+    })
+    planted = pd.DataFrame({"product_a": ["p2", "p4", "p5", "p7"], "product_b": ["p1", "p3", "p6", "p8"],
+                            "lift": [5.0, 4.0, 3.0, 2.0]})
+    # {p1, p2} (both directions, once), {p3, p4} reversed; {p5, p6} only within segment A; {p7, p8} only as part
+    # of a three-product rule
+    assert planted_pairs_found(rules, planted) == (2, 4)
+    assert planted_pairs_found(rules, planted, segment="A") == (1, 4)
+    numeric = pd.DataFrame({"segment": ["all"], "antecedents": [("1",)], "consequents": [("2",)]})
+    assert planted_pairs_found(numeric, [(2, 1), (1, 3)]) == (1, 2)  # ids compared as text
+    assert planted_pairs_found(rules.assign(antecedents=[np.array(a) for a in rules["antecedents"]]), planted) == (2, 4)

@@ -38,6 +38,7 @@ __all__ = [
     "BetaGeoNBD",
     "GammaGamma",
     "customer_lifetime_value",
+    "spend_frequency_correlation",
 ]
 
 
@@ -336,6 +337,16 @@ class BetaGeoNBD:
         return self
 
     @property
+    def purchase_rate(self) -> float:
+        """Mean purchase rate of an active customer, r/α (purchases per time unit: per week by default)."""
+        return self.params["r"] / self.params["alpha"]
+
+    @property
+    def dropout_probability(self) -> float:
+        """Mean probability of dropping out after a purchase, a/(a+b) (the mean of the Beta(a, b) mixing)."""
+        return self.params["a"] / (self.params["a"] + self.params["b"])
+
+    @property
     def dropout_note(self) -> str | None:
         """Plain-language statement when drop-out is not seen by the model (None when it is)."""
         if not self.params or self.dropout_identified:
@@ -468,6 +479,19 @@ class GammaGamma:
     def population_mean_spend(self) -> float:
         p, q, v = self.params["p"], self.params["q"], self.params["v"]
         return p * v / (q - 1) if q > 1 else float("nan")
+
+
+def spend_frequency_correlation(summary: pd.DataFrame) -> float:
+    """Correlation between purchase frequency and mean spend per purchase among repeat customers (``frequency > 0``
+    in an :func:`rfm_summary`): Gamma-Gamma assumes they are independent. NaN with fewer than 3 repeat customers
+    or when either does not vary."""
+    rep = summary[summary["frequency"] > 0]
+    if len(rep) <= 2:
+        return float("nan")
+    x, m = rep["frequency"].to_numpy(float), rep["monetary_value"].to_numpy(float)
+    if np.std(x) == 0 or np.std(m) == 0:
+        return float("nan")
+    return float(np.corrcoef(x, m)[0, 1])
 
 
 # --------------------------------------------------------------------------- CLV

@@ -1,21 +1,23 @@
-"""The profiling stage end to end: features -> risk -> RFM -> segments -> CLV -> personas, rules.
+"""The profiling computations over the run's event store: features -> risk -> RFM -> segments -> CLV, and rules.
 
-:func:`profile_users` builds ``user_profiles`` from an :class:`~contentlab.store.EventStore`;
-:func:`basket_rules` mines the association rules; :func:`write_outputs` writes the stage's
-products to the run directory (file names fixed by docs/architecture.md).
+:func:`profile_users` builds the per-user profile table from an :class:`~contentlab.store.EventStore`;
+:func:`basket_rules` mines the association rules; :func:`write_outputs` writes the stage's products through
+:mod:`contentlab.contract` (which spells their file names). :func:`contentlab.profiling.workflow.run_profiling`
+runs the whole stage.
 """
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from contentlab import contract
 from contentlab.profiling import clv as clvmod
+from contentlab.profiling.config import ProfilingConfig
 from contentlab.profiling.features import FeatureSet, user_features
 from contentlab.profiling.rfm import rfm_scores
 from contentlab.profiling.risk import RiskResult, risk_flags
@@ -25,45 +27,10 @@ from contentlab.profiling.segments import (
 )
 from contentlab.store import EventStore
 
-__all__ = ["ProfilingConfig", "ProfilingResult", "CLVResult", "profile_users", "customer_value", "basket_rules",
-           "order_transactions", "write_outputs", "OUTPUT_FILES"]
+__all__ = ["ProfilingConfig", "UserProfiles", "CLVResult", "profile_users", "customer_value", "basket_rules",
+           "order_transactions", "write_outputs", "STAGE"]
 
-OUTPUT_FILES = {
-    "profiles": "user_profiles.parquet",
-    "personas": "personas.json",
-    "rules": "association_rules.parquet",
-    "risk": "risk_flags.parquet",
-}
-
-
-@dataclass
-class ProfilingConfig:
-    k_min: int = 2
-    k_max: int = 8
-    k: int | None = None  # fix k instead of choosing it by silhouette
-    random_state: int = 0
-    silhouette_sample: int = 2000
-    kmeans_n_init: int = 4
-    min_events_to_cluster: int = 1
-    holdout_days: int = 14
-    calibration_end: str | None = None  # BG/NBD calibration ends on this day; None: holdout_days before the end
-    clv_horizon_days: int = 90
-    annual_discount_rate: float = 0.10
-    clv_period_days: float = 7.0
-    risk_z: float = 3.5
-    risk_min_score: float = 12.0
-    risk_contamination: float = 0.01
-    risk_method: str = "robust"
-    rule_min_support: float = 0.002
-    rule_min_confidence: float = 0.05
-    rule_min_lift: float = 1.0
-    rule_min_count: int = 3
-    rule_min_segment_baskets: int = 50
-    min_cell: int = 5  # segments with fewer users are merged/suppressed in reports; no persona
-
-    @property
-    def k_range(self) -> range:
-        return range(self.k_min, self.k_max + 1)
+STAGE = "02_profiling"
 
 
 @dataclass
@@ -91,9 +58,28 @@ class CLVResult:
             return None
         return ((self.calibration_end - self.log_start).days + 1) / 7.0
 
+    @property
+    def log_weeks(self) -> float | None:
+        """Length of the whole log the CLV fit used, in weeks (both ends inclusive)."""
+        if self.log_start is None or self.log_end is None:
+            return None
+        return ((self.log_end - self.log_start).days + 1) / 7.0
+
+    @property
+    def holdout_actual(self) -> float | None:
+        """Repeat purchase days that happened in the holdout period (calibration customers); None without a check."""
+        return None if self.calibration is None else float(self.calibration["frequency_holdout"].sum())
+
+    @property
+    def holdout_predicted(self) -> float | None:
+        """Repeat purchase days the calibration fit predicted for the holdout period; None without a check."""
+        return None if self.calibration is None else float(self.calibration["predicted_holdout"].sum())
+
 
 @dataclass
-class ProfilingResult:
+class UserProfiles:
+    """What :func:`profile_users` found: the profile table and the models behind its columns."""
+
     profiles: pd.DataFrame
     features: FeatureSet
     risk: RiskResult
@@ -191,7 +177,7 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
                      cal_end if calib is not None else None)
 
 
-def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> ProfilingResult:
+def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> UserProfiles:
     """Build the per-user profile table (features, risk, RFM, segments, CLV)."""
     cfg = cfg or ProfilingConfig()
     timings: dict[str, float] = {}
@@ -254,7 +240,7 @@ def profile_users(store: EventStore, cfg: ProfilingConfig | None = None) -> Prof
         if c not in out:
             out[c] = np.nan
     out["persona_id"] = pd.Series(pd.NA, index=out.index, dtype="string")
-    return ProfilingResult(out, fs, risk, clustering, value, cfg, timings)
+    return UserProfiles(out, fs, risk, clustering, value, cfg, timings)
 
 
 def basket_rules(store: EventStore, profiles: pd.DataFrame, cfg: ProfilingConfig | None = None,
@@ -284,32 +270,21 @@ def basket_rules(store: EventStore, profiles: pd.DataFrame, cfg: ProfilingConfig
     return rules, None if not rules.empty else "no itemset reached the support, confidence and count thresholds"
 
 
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return None if np.isnan(o) else float(o)
-    return str(o)
-
-
-def write_outputs(run_dir: str | Path, result: ProfilingResult, personas: list[dict], rules: pd.DataFrame) -> dict[str, Path]:
-    """Write user_profiles.parquet, personas.json, association_rules.parquet, risk_flags.parquet.
+def write_outputs(run_dir: str | Path, result: UserProfiles, personas: list[dict], rules: pd.DataFrame
+                  ) -> dict[str, Path]:
+    """Write the stage's products through the contract: ``user_profiles``, ``personas``, ``association_rules`` and
+    ``risk_flags`` (checked against the columns/keys the contract promises, replaced atomically); returns
+    ``{product name: path}``.
 
     Also sets ``persona_id`` in ``result.profiles`` (the persona of the user's segment, missing for
     users outside the clustered segments)."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    paths = {k: run_dir / v for k, v in OUTPUT_FILES.items()}
     prof = result.profiles.copy()
     pmap = {p["cluster"]: p["persona_id"] for p in personas}
     prof["persona_id"] = prof["cluster"].map(pmap).astype("string")
     result.profiles = prof
-    prof.to_parquet(paths["profiles"], index=False)
-    paths["personas"].write_text(json.dumps(personas, indent=2, ensure_ascii=False, default=_json_default), encoding="utf-8")
-    rules.to_parquet(paths["rules"], index=False)
-    result.risk.table.to_parquet(paths["risk"], index=False)
-    return paths
-
-
-def config_dict(cfg: ProfilingConfig) -> dict:
-    return asdict(cfg)
+    written = {"user_profiles": prof, "personas": personas, "association_rules": rules,
+               "risk_flags": result.risk.table}
+    if set(written) != set(contract.stage(STAGE).products):
+        raise contract.ContractError(f"{STAGE} writes {sorted(written)}, the contract declares "
+                                     f"{sorted(contract.stage(STAGE).products)}")
+    return {name: contract.product(name).write(run_dir, obj) for name, obj in written.items()}

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import pandas as pd
 
+from contentlab import fmt
 from contentlab.profiling.features import CAT_PREFIX
 from contentlab.profiling.segments import TRAIT_NAMES_ZH
 
@@ -64,10 +64,6 @@ def price_band(price_index: float, reference: float = 1.0) -> str:
     return "mid-range"
 
 
-def _fmt_pct(x: float) -> str:
-    return f"{100 * x:.0f}%"
-
-
 # feature -> (english template for the segment vs overall, chinese template); {v} segment value, {o} overall
 _TRAIT_TEXT = {
     "frequency": ("places {v:.1f} orders per customer (all customers: {o:.1f})", "人均下单 {v:.1f} 次（全体 {o:.1f} 次）"),
@@ -103,7 +99,7 @@ def _trait(feature: str, v: float, o: float, lang: str, population: str = "visit
         pz = f"比品类中位价{'低' if diff < 0 else '高'} {abs(diff) * 100:.0f}%" if abs(diff) >= 0.005 else "约等于品类中位价"
         return f"支付价格{pz}（指数 {v:.2f}，全体 {o:.2f}）"
     tmpl = en if lang == "en" else zh
-    return tmpl.format(v=v, o=o, v_pct=_fmt_pct(v), o_pct=_fmt_pct(o))
+    return tmpl.format(v=v, o=o, v_pct=fmt.pct(v, 0), o_pct=fmt.pct(o, 0))
 
 
 def build_personas(
@@ -148,7 +144,7 @@ def build_personas(
             shares = g[cat_cols].mean().sort_values(ascending=False)
             favourite = [c[len(CAT_PREFIX):] for c in shares.index[:3] if shares[c] > 0]
             traits.append(
-                "favourite categories: " + ", ".join(f"{c[len(CAT_PREFIX):]} ({_fmt_pct(shares[c])} of events)" for c in shares.index[:3])
+                "favourite categories: " + ", ".join(f"{c[len(CAT_PREFIX):]} ({fmt.pct(shares[c], 0)} of events)" for c in shares.index[:3])
             )
         pi = float(g["price_index"].mean()) if "price_index" in g else float("nan")
         band = price_band(pi, pi_ref)
@@ -156,7 +152,7 @@ def build_personas(
         if "preferred_channel" in g.columns and g["preferred_channel"].notna().any():
             vc = g["preferred_channel"].value_counts()
             channel = str(vc.index[0])
-            traits.append(f"prefers the {channel} channel ({_fmt_pct(vc.iloc[0] / vc.sum())} of members)")
+            traits.append(f"prefers the {channel} channel ({fmt.pct(vc.iloc[0] / vc.sum(), 0)} of members)")
         rev_share = float(g["monetary"].sum()) / total_rev if total_rev else float("nan")
         metrics = {
             "orders_per_user": values.get("frequency"),
@@ -196,8 +192,8 @@ def build_personas(
 
 
 def _prose_en(rec: dict, facts: list[str], noun: str = "customers") -> str:
-    head = (f"{rec['name']}: {rec['size']:,} {noun} ({_fmt_pct(rec['share_of_users'])} of segmented users"
-            + (f", {_fmt_pct(rec['revenue_share'])} of revenue)" if rec["revenue_share"] is not None else ")"))
+    head = (f"{rec['name']}: {rec['size']:,} {noun} ({fmt.pct(rec['share_of_users'], 0)} of segmented users"
+            + (f", {fmt.pct(rec['revenue_share'], 0)} of revenue)" if rec["revenue_share"] is not None else ")"))
     parts = [head + "."]
     if facts:
         parts.append("This group " + "; ".join(facts) + ".")
@@ -215,9 +211,9 @@ def _prose_en(rec: dict, facts: list[str], noun: str = "customers") -> str:
 
 def _prose_zh(rec: dict, facts: list[str]) -> str:
     name = rec.get("name_zh", rec["name"])
-    head = f"{name}：共 {rec['size']:,} 位顾客，占已分群用户的 {_fmt_pct(rec['share_of_users'])}"
+    head = f"{name}：共 {rec['size']:,} 位顾客，占已分群用户的 {fmt.pct(rec['share_of_users'], 0)}"
     if rec["revenue_share"] is not None:
-        head += f"，贡献 {_fmt_pct(rec['revenue_share'])} 的收入"
+        head += f"，贡献 {fmt.pct(rec['revenue_share'], 0)} 的收入"
     parts = [head + "。"]
     if facts:
         parts.append("该群体" + "；".join(facts) + "。")

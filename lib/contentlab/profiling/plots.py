@@ -9,9 +9,11 @@ import seaborn as sns
 
 from contentlab.profiling.features import CAT_PREFIX
 
-__all__ = ["renderable", "silhouette_plot", "pca_plot", "rfm_heatmaps", "segment_profile_heatmap", "clv_distribution",
-           "calibration_plot", "risk_plot", "risk_plot_axes", "RISK_PLOT_AXES", "confusion_heatmap",
-           "category_affinity_heatmap"]
+__all__ = [
+    "renderable", "PROFILE_HEATMAP_FEATURES", "silhouette_plot", "pca_plot", "rfm_heatmaps",
+    "segment_profile_heatmap", "clv_distribution", "calibration_plot", "risk_plot", "risk_plot_axes",
+    "RISK_PLOT_AXES", "confusion_heatmap", "category_affinity_heatmap",
+]
 
 
 def renderable(labels) -> bool:
@@ -72,8 +74,18 @@ def rfm_heatmaps(counts: pd.DataFrame, revenue: pd.DataFrame, min_cell: int = 5)
     return fig
 
 
-def segment_profile_heatmap(profiles: pd.DataFrame, features: list[str], segment_col: str = "segment", ax=None):
-    """Segment means in standard deviations from the overall mean."""
+PROFILE_HEATMAP_FEATURES: tuple[str, ...] = (
+    "frequency", "monetary", "aov", "recency_days", "tenure_days", "n_events", "view_to_purchase", "cart_abandonment",
+    "price_index", "discount_share", "novelty_share", "mean_hour")
+"""Features the segment-profile heatmap shows (those the data has and that vary)."""
+
+
+def segment_profile_heatmap(profiles: pd.DataFrame, features: list[str] | None = None, segment_col: str = "segment",
+                            ax=None):
+    """Segment means in standard deviations from the overall mean (default features: those of
+    :data:`PROFILE_HEATMAP_FEATURES` present in ``profiles`` that take more than one value)."""
+    if features is None:
+        features = [c for c in PROFILE_HEATMAP_FEATURES if c in profiles and profiles[c].nunique(dropna=True) > 1]
     f = profiles[features].astype(float)
     z = (f.groupby(profiles[segment_col]).mean() - f.mean()) / f.std(ddof=0).replace(0, np.nan)
     ax = ax or plt.subplots(figsize=(1.1 * len(features) + 3, 0.6 * len(z) + 2))[1]

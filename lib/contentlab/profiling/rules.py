@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from mlxtend.frequent_patterns import association_rules, fpgrowth
 
-__all__ = ["RULE_COLUMNS", "baskets_from_purchases", "mine_rules", "rules_by_segment", "format_rule"]
+__all__ = ["RULE_COLUMNS", "baskets_from_purchases", "mine_rules", "rules_by_segment", "format_rule",
+           "planted_pairs_found"]
 
 RULE_COLUMNS = [
     "segment", "antecedents", "consequents", "support", "confidence", "lift", "leverage",
@@ -139,3 +140,16 @@ def format_rule(rule: pd.Series, titles: "dict[str, str] | None" = None) -> str:
     """"A + B -> C" with product titles when given."""
     name = (lambda p: titles.get(p, p)) if titles else (lambda p: p)
     return " + ".join(map(name, rule["antecedents"])) + " → " + " + ".join(map(name, rule["consequents"]))
+
+
+def planted_pairs_found(rules: pd.DataFrame, pairs, segment: str = "all") -> tuple[int, int]:
+    """How many planted "bought together" pairs the rules of ``segment`` recover: ``(found, planted)``.
+
+    ``pairs``: two product ids per row (a DataFrame's first two columns, or any sequence of pairs). A pair counts
+    as found when some rule's antecedent and consequent together are exactly its two products, in either
+    direction."""
+    rows = pairs.to_numpy()[:, :2] if hasattr(pairs, "to_numpy") else pairs
+    planted = {frozenset(map(str, p)) for p in rows}
+    mine = rules[rules["segment"] == segment]
+    found = {frozenset(map(str, (*a, *c))) for a, c in zip(mine["antecedents"], mine["consequents"], strict=True)}
+    return len(planted & found), len(planted)
