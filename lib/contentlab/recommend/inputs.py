@@ -4,8 +4,7 @@ The runner hands the stage ``inputs`` (``{product name: path or None}``): 01's `
 metadata (required), 02's ``user_profiles`` and ``association_rules`` (used when present: profiled accounts that
 are flagged are excluded, segments and rules feed the breakdown and the reasons). A notebook opened by hand gets
 ``inputs = {}``: they are resolved from ``run_dir`` (:func:`contentlab.contract.resolve_inputs`). A run directory
-without prepared data is prepared from the ``dataset`` spec first, as a stage run alone (``contentlab run --only
-03_recommend``) with no earlier run to take 01's products from has always done.
+without 01's products is an error naming 01: like every stage, 03 never prepares data itself.
 
 ``ratings_path`` (a MovieLens ``u.data`` / ``ratings.csv`` file) bypasses the run's data: the file is read through
 the MovieLens adapter and nothing of 02 is used.
@@ -16,11 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from contentlab import config, contract, pipeline
+from contentlab import config, contract
 from contentlab.data.adapters import load_movielens
 from contentlab.data.io import Dataset, read_dataset
 from contentlab.store import EventStore
@@ -48,14 +46,11 @@ def run_directory(run_dir: str | Path | None) -> Path:
     return config.scratch_run_dir(STAGE)
 
 
-def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path,
-            dataset: Mapping[str, Any] | None = None) -> contract.Inputs:
-    """The stage's inputs: ``inputs`` as handed over, else resolved from ``run_dir`` (prepared from ``dataset``
-    first when the run directory has no prepared data and the spec is given)."""
+def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path) -> contract.Inputs:
+    """The stage's inputs: ``inputs`` as handed over, else resolved from ``run_dir`` (a ``ContractError`` names the
+    stage that writes a missing one: a stage never prepares data itself)."""
     if inputs:
         return contract.Inputs.of(inputs)
-    if dataset is not None and not contract.product("clean").exists(run_dir):
-        pipeline.prepare_data(dataset, run_dir)
     return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
 
 
@@ -78,13 +73,12 @@ def flagged_accounts(profiles: pd.DataFrame | None) -> set[str]:
     return set(profiles.loc[profiles["is_flagged"].fillna(False).astype(bool), "user_id"].astype(str))
 
 
-def load(inputs: Mapping[str, str | None] | None, run_dir: Path, dataset: Mapping[str, Any] | None = None,
-         ratings_path: str = "") -> StageData:
+def load(inputs: Mapping[str, str | None] | None, run_dir: Path, ratings_path: str = "") -> StageData:
     """Everything the stage reads (see the module docstring)."""
     if ratings_path:
         ds, _report = load_movielens(ratings_path)
         return StageData(dataset=ds, store=None, products=_products(ds))
-    got = resolve(inputs, run_dir, dataset)
+    got = resolve(inputs, run_dir)
     ds = read_prepared(got)
     clean = got.read("clean")
     store = EventStore(clean) if (Path(clean) / "events.parquet").exists() else None

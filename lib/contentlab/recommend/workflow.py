@@ -25,7 +25,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -50,17 +49,17 @@ class RecommendNotApplicable(ValueError):
 
 
 def run_recommend(config: RecommendConfig, inputs: Mapping[str, str | None] | None = None, *,
-                  run_dir: str | Path | None = None, dataset: Mapping[str, Any] | None = None) -> RecommendResult:
+                  run_dir: str | Path | None = None) -> RecommendResult:
     """Run the recommendation stage (see the module docstring).
 
     ``inputs``: the products the runner hands the stage (``{name: path or None}``); empty: resolved from
-    ``run_dir`` (prepared from the ``dataset`` spec when the run directory has no prepared data). The products
+    ``run_dir`` (01's products must be there: a stage never prepares data). The products
     are written to ``run_dir`` (a scratch run directory when there is none)."""
     started = time.perf_counter()
     cfg = config
     run_dir = stage_inputs.run_directory(run_dir)
     proto = cfg.protocol_spec()
-    data = stage_inputs.load(inputs, run_dir, dataset, cfg.ratings_path)
+    data = stage_inputs.load(inputs, run_dir, cfg.ratings_path)
 
     # every account's interactions (the recommenders protocol splits the whole file, then drops flagged accounts),
     # and the ones models learn from and recommend to
