@@ -1,14 +1,14 @@
-"""feedback_priors.json: written by 05, read back by 04 (round trip, newest-run lookup, shape checks)."""
+"""feedback_priors.json: built and written by 05, handed to the next cycle's 04 through the contract (round trip,
+the hand-over, the profile it belongs to, shape checks)."""
 
 from __future__ import annotations
 
 import json
-import os
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from contentlab import contract, priors
 from contentlab.feedback import bayes, loop
 
 
@@ -26,13 +26,14 @@ def _counts():
 
 def test_priors_round_trip(tmp_path):
     run_dir = tmp_path / "20260101T000000-tiny"
-    path = loop.write_priors(run_dir, counts=_counts(), seed=3, winners={("bargain", "email"): "template"},
-                             channel_winners={"email": None}, source={"exposures_source": "campaign"})
-    assert path == run_dir / loop.PRIORS_FILE
-    back = loop.read_priors(run_dir)
+    doc = loop.build_priors(_counts(), run_id=run_dir.name, seed=3, winners={("bargain", "email"): "template"},
+                            channel_winners={"email": None}, source={"exposures_source": "campaign"})
+    path = loop.write_priors(run_dir, doc)
+    assert path == contract.product("feedback_priors").at(run_dir)
+    back = priors.read_priors(run_dir)
     raw = json.loads(path.read_text())
     assert back["run_id"] == "20260101T000000-tiny" == raw["run_id"]
-    assert raw["schema_version"] == loop.SCHEMA_VERSION and raw["created"].endswith("Z")
+    assert raw["schema_version"] == priors.SCHEMA_VERSION and raw["created"].endswith("Z")
     assert len(raw["cells"]) == 3 and set(raw["channels"]) == {"email", "push"}
     cell = next(c for c in raw["cells"] if c["segment"] == "bargain" and c["channel"] == "email")
     # Beta(1,1) prior + counts
@@ -43,59 +44,48 @@ def test_priors_round_trip(tmp_path):
     alloc = cell["recommended_allocation"]
     assert abs(sum(alloc.values()) - 1) < 1e-9 and alloc["template"] > 0.9 and alloc["gpt2"] >= 0.05 - 1e-12
     assert abs(cell["variants"]["template"]["p_best"] - (1 - bayes.prob_b_beats_a(111, 1891, 61, 1941))) < 1e-9
-    frame = loop.priors_frame(back)
+    frame = priors.priors_frame(back)
     assert len(frame) == 6 and set(frame["variant"]) == {"gpt2", "template"}
-    assert loop.allocation_for(back, "bargain", "email") == pytest.approx(alloc)
-    mixed = loop.allocation_for(back, "bargain")
+    assert priors.allocation_for(back, "bargain", "email") == pytest.approx(alloc)
+    mixed = priors.allocation_for(back, "bargain")
     assert abs(sum(mixed.values()) - 1) < 1e-9
-    assert loop.allocation_for(back, "unknown", "push") == raw["channels"]["push"]["recommended_allocation"]
-    assert loop.allocation_for(None, "x", default={"template": 1.0}) == {"template": 1.0}
+    assert priors.allocation_for(back, "unknown", "push") == raw["channels"]["push"]["recommended_allocation"]
+    assert priors.allocation_for(None, "x", default={"template": 1.0}) == {"template": 1.0}
 
 
-def test_load_latest_priors_picks_newest_and_excludes(tmp_path):
-    processed = tmp_path / "processed"
-    older = processed / "20260101T000000-demo"
-    newer = processed / "20260102T000000-tiny"
-    loop.write_priors(older, counts=_counts(), profile="demo")
-    loop.write_priors(newer, counts=_counts(), profile="tiny")
-    (processed / "20260103T000000-demo").mkdir()  # a run without priors is ignored
-    broken = processed / "20260104T000000-demo"
-    broken.mkdir()
-    (broken / loop.PRIORS_FILE).write_text("{not json")  # unreadable files are skipped
-    got = loop.load_latest_priors(processed_dir=processed)
-    assert got["run_id"] == newer.name and got["path"].endswith(loop.PRIORS_FILE)
-    got = loop.load_latest_priors(exclude_run_dir=newer, processed_dir=processed)
-    assert got["run_id"] == older.name
-    assert loop.load_latest_priors(processed_dir=tmp_path / "nowhere") is None
-    # scoped to the profile recorded in the priors: the newer tiny run does not count for demo, and no run of
-    # "other" exists
-    assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == older.name
-    assert loop.load_latest_priors(processed_dir=processed, profile="tiny")["run_id"] == newer.name
-    assert loop.load_latest_priors(processed_dir=processed, profile="other") is None
-    suffixed = processed / "20260105T000000-demo-2"  # second run started in the same second
-    loop.write_priors(suffixed, counts=_counts(), profile="demo")
-    assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == suffixed.name
+def test_the_next_cycle_is_handed_the_priors_through_the_contract(tmp_path):
+    # 05 of a cycle writes its priors; the runner resolves the next cycle's 04 inputs with that run as the previous
+    # cycle (it finds the run through the registry); 04 reads them back from the path it is handed
+    previous, current = tmp_path / "20260101T000000-demo", tmp_path / "20260102T000000-demo"
+    loop.write_priors(previous, loop.build_priors(_counts(), run_id=previous.name, profile="demo"))
+    (current / "clean").mkdir(parents=True)
+    contract.product("dataset").write(current, {"name": "demo", "locale": "en"})
+    handed = contract.resolve_inputs("04_generate", current, previous_run_dir=previous)
+    assert handed["previous_feedback_priors"] == str(contract.product("feedback_priors").at(previous))
+    back = priors.read_priors(handed["previous_feedback_priors"])
+    assert back["run_id"] == previous.name and back["profile"] == "demo"
+    assert contract.resolve_inputs("04_generate", current)["previous_feedback_priors"] is None  # first cycle
+
+
+def test_priors_belong_to_the_profile_that_measured_them():
+    doc = loop.build_priors(_counts(), run_id="20260105T000000-demo-2", profile="demo")
+    assert priors.of_profile(doc, "demo") and priors.of_profile(doc, None)
     # the recorded profile decides, not the run id: a profile named "demo-2" is not "demo"
-    other = processed / "20260106T000000-demo-2"
-    loop.write_priors(other, counts=_counts(), profile="demo-2")
-    assert loop.load_latest_priors(processed_dir=processed, profile="demo")["run_id"] == suffixed.name
-    assert loop.load_latest_priors(processed_dir=processed, profile="demo-2")["run_id"] == other.name
-
-
-def test_load_latest_priors_uses_config_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
-    assert loop.load_latest_priors() is None
-    run = tmp_path / "data" / "processed" / "20260105T000000-tiny"
-    loop.write_priors(run, counts=_counts())
-    assert loop.load_latest_priors()["run_id"] == run.name
-    assert loop.load_latest_priors(exclude_run_dir=run) is None
+    assert not priors.of_profile(doc, "demo-2") and not priors.of_profile(doc, "tiny")
+    assert not priors.of_profile(None, "demo")
 
 
 def test_invalid_priors_rejected(tmp_path):
     pri = loop.build_priors(_counts(), run_id="r")
     pri["cells"][0]["recommended_allocation"] = {"gpt2": 0.7, "template": 0.7}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="sums to 1.4"):
         loop.write_priors(tmp_path, pri)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="clicks"):
         loop.build_priors(_counts().drop(columns=["clicks"]), run_id="r")
-    assert not (tmp_path / loop.PRIORS_FILE).exists()
+    assert not contract.product("feedback_priors").exists(tmp_path)
+    contract.product("feedback_priors").at(tmp_path).write_text(json.dumps(pri) + "x", encoding="utf-8")
+    with pytest.raises(ValueError, match="cannot be read"):
+        priors.read_priors(tmp_path)
+    no_cells = {k: v for k, v in pri.items() if k != "cells"}
+    with pytest.raises(ValueError, match="cells"):
+        priors.validate_priors(no_cells)

@@ -5,17 +5,25 @@ import json
 import pandas as pd
 import pytest
 
+from contentlab import contract
 from contentlab.data.simulate import simulate
 from contentlab.generate.baseline import baseline_for_slots
 from contentlab.generate.guardrails import load_guardrails
 from contentlab.generate.guides import check_guides, shopping_guides
+from contentlab.generate.inputs import StageInputs
 from contentlab.generate.prices import price_format
 from contentlab.generate.prompts import copy_problems, load_templates
-from contentlab.generate.publish import (CONTENT_COLUMNS, content_table, render_cards_html, render_cards_markdown,
-                                         write_cards, write_content)
+from contentlab.generate.publish import (
+    CONTENT_COLUMNS,
+    content_table,
+    render_cards_html,
+    render_cards_markdown,
+    write_cards,
+    write_content,
+)
 from contentlab.generate.reviews import review_digests, sentence_polarity
 from contentlab.generate.scoring import AttributeLexicon, faithfulness
-from contentlab.generate.slots import Inputs, build_slots, read_inputs, variant_mix
+from contentlab.generate.slots import build_slots
 
 XSS = "<script>alert(1)</script>"
 
@@ -30,7 +38,7 @@ def test_baseline_fits_channels_and_is_faithful(shop):
     ds, loc = shop
     tpl = load_templates(loc, prices=price_format(ds.meta))
     products = ds.products
-    slots = build_slots(products, Inputs(), ["push", "email", "product_page"], n_slots=30, products_per_persona=10,
+    slots = build_slots(products, StageInputs(), ["push", "email", "product_page"], n_slots=30, products_per_persona=10,
                         events=ds.events)
     assert len(slots) == 30 and set(slots["channel"]) == {"push", "email", "product_page"}
     base = baseline_for_slots(slots, products, {}, tpl)
@@ -55,20 +63,10 @@ def test_slots_follow_recommendations_and_personas(shop):
                          for i, u in enumerate(users) for k in range(3)])
     personas = [{"persona_id": "P01", "segment": "a", "name": "trend_seeker", "favourite_categories": []},
                 {"persona_id": "P02", "segment": "b", "name": "bargain_hunter", "favourite_categories": []}]
-    inputs = Inputs(personas=personas, profiles=profiles, recommendations=recs)
+    inputs = StageInputs(personas=personas, profiles=profiles, recommendations=recs)
     slots = build_slots(ds.products, inputs, ["push"], n_slots=4, products_per_persona=2)
     assert slots.groupby("persona_id")["product_id"].apply(list).to_dict() == {"P01": pids[7:9], "P02": pids[0:2]}
     assert set(slots["source"]) == {"recommendations"}
-
-
-def test_read_inputs_defensive(tmp_path):
-    (tmp_path / "personas.json").write_text("{not json", encoding="utf-8")
-    pd.DataFrame({"user_id": ["u1"]}).to_parquet(tmp_path / "recommendations.parquet")
-    inputs = read_inputs(tmp_path, use_priors=False)
-    assert inputs.personas == [] and inputs.recommendations is None and inputs.profiles is None
-    notes = " ".join(inputs.notes)
-    assert "unreadable" in notes and "lacks" in notes and "not found" in notes
-    assert variant_mix(None, "a", "push") == {"gpt2": 0.5, "template": 0.5}
 
 
 def test_review_digests(shop):
@@ -140,7 +138,9 @@ def test_content_files_round_trip(tmp_path):
     products = pd.DataFrame([{"product_id": "X1", "title": "Red bag", "price": 10.0}])
     content = _content(products)
     pq, jl = write_content(content, tmp_path)
-    back = pd.read_parquet(pq)
+    # written where the contract puts them, and readable through it by the feedback stage
+    assert (pq, jl) == (contract.product("content").at(tmp_path), contract.product("content_jsonl").at(tmp_path))
+    back = contract.product("content").read(tmp_path)
     assert len(back) == 3 and back["content_id"].is_unique
     rows = [json.loads(line) for line in jl.read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 3 and set(rows[0]) == set(CONTENT_COLUMNS)
@@ -148,22 +148,3 @@ def test_content_files_round_trip(tmp_path):
     assert set(rejected) == {"banned_claim", "markup"} and not any(r["published"] for r in rejected.values())
     assert rejected["markup"]["text"] == "Fresh look & more"  # stored without its markup
     assert {r["variant"] for r in rows} == {"gpt2", "template"}
-
-
-def test_read_inputs_takes_priors_of_its_own_profile_only(tmp_path, monkeypatch):
-    from contentlab.feedback import loop
-
-    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
-    processed = tmp_path / "data" / "processed"
-    counts = pd.DataFrame({"segment": ["s", "s"], "channel": ["push", "push"], "variant": ["gpt2", "template"],
-                           "impressions": [1000, 1000], "clicks": [80, 40], "conversions": [8, 4],
-                           "revenue": [80.0, 40.0]})
-    loop.write_priors(processed / "20260101T000000-demo", counts=counts, profile="demo")
-    loop.write_priors(processed / "20260102T000000-tiny", counts=counts, profile="tiny")  # newer, another profile
-    current = processed / "20260103T000000-demo"
-    current.mkdir(parents=True)
-    inputs = read_inputs(current, profile="demo")
-    assert inputs.priors["run_id"] == "20260101T000000-demo"
-    assert read_inputs(current).priors["run_id"] == "20260102T000000-tiny"  # unscoped: newest of any profile
-    none = read_inputs(current, profile="cdnow")
-    assert none.priors is None and any("of profile 'cdnow'" in n for n in none.notes)

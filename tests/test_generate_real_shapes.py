@@ -19,12 +19,15 @@ import yaml
 from conftest import FIXTURES, run_cli
 from contentlab import pipeline
 from contentlab.data.simulate import simulate
+from contentlab.generate import evaluation as ev
 from contentlab.generate import load_guardrails, load_templates
 from contentlab.generate import workflow as wf
+from contentlab.generate.config import GenerateConfig
 from contentlab.generate.guides import check_guides, shopping_guides
+from contentlab.generate.inputs import StageInputs
 from contentlab.generate.prompts import copy_problems
 from contentlab.generate.publish import content_table
-from contentlab.generate.slots import Inputs, build_slots
+from contentlab.generate.slots import build_slots
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
            "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds"]
@@ -106,11 +109,11 @@ def test_learnable_text_rule(shapes):
 def test_plan_skips_gpt2_without_text_unless_pretrained(shapes):
     data, _, _ = shapes
     retail = wf.text_check(data["online_retail"].products)
-    plan = wf.plan_model(wf.Settings(), retail)
+    plan = wf.plan_model(GenerateConfig(), retail)
     assert not plan.generate and "no product descriptions" in plan.reason and "template baseline" in plan.reason
-    pre = wf.plan_model(wf.Settings(model="/models/distilgpt2", finetune_steps=50), retail)
+    pre = wf.plan_model(GenerateConfig(model="/models/distilgpt2", finetune_steps=50), retail)
     assert pre.generate and not pre.train and "not fine-tuned" in pre.reason
-    demo = wf.plan_model(wf.Settings(), wf.text_check(data["demo"].products))
+    demo = wf.plan_model(GenerateConfig(), wf.text_check(data["demo"].products))
     assert demo.generate and demo.train and demo.reason == ""
 
 
@@ -118,7 +121,7 @@ def _template_run(ds):
     cat = wf.prepare_catalogue(ds.products, ds.meta, ds.locale, ds.ratings if ds.has("ratings") else None)
     tpl = load_templates(ds.locale, prices=cat.prices)
     gr = load_guardrails()
-    slots = build_slots(cat.products, Inputs(), ["push", "email", "product_page"], n_slots=45, products_per_persona=15,
+    slots = build_slots(cat.products, StageInputs(), ["push", "email", "product_page"], n_slots=45, products_per_persona=15,
                         events=ds.events if ds.has("events") else None)
     cands = wf.template_candidates(slots, cat.products, {}, tpl)
     lex = wf.catalogue_lexicon(cat, ds.locale, tpl)
@@ -157,12 +160,12 @@ def test_template_copy_on_real_shapes(shapes, name, sign, foreign):
     assert (copy.loc[~copy["length_ok"] & (copy["text"] != ""), "reject_reason"].str.contains("length")).all()
     # release years, prices and stock codes are not phone numbers
     assert not scored["reject_reason"].str.contains("pii_phone").any()
-    m = wf.metrics(scored, slots, None, None, None, ds.locale)
+    m = ev.metrics(scored, slots, None, None, None, ds.locale)
     assert list(m) == METRICS
-    assert all(m[k] is None for k in wf.GPT2_METRICS) and m["model"] is None
+    assert all(m[k] is None for k in ev.GPT2_METRICS) and m["model"] is None
     assert m["n_copies"] == int(scored["published"].sum()) and m["template_hallucination_rate"] == 0.0
-    plan = wf.plan_model(wf.Settings(), cat.text)
-    lines = wf.summary_lines(m, scored, wf.model_comparison(scored, ds.locale), plan, cat, 2)
+    plan = wf.plan_model(GenerateConfig(), cat.text)
+    lines = ev.summary_lines(m, scored, ev.model_comparison(scored, ds.locale), plan, cat, 2)
     text = "\n".join(lines)
     assert "nan" not in text.lower().replace("nano", "") and "**No GPT-2 copy.** The catalogue has no product descriptions" in text
 
@@ -172,18 +175,18 @@ def test_movielens_product_pages_are_rejected_for_length_not_published(shapes):
     _, tpl, _, scored, _ = _template_run(data["movielens"])
     page = scored[scored["channel"] == "product_page"]
     assert len(page) and not page["published"].any() and page["reject_reason"].str.contains("length").all()
-    lines = wf.summary_lines(wf.metrics(scored, scored[["slot_id"]], None, None, None, "en"), scored,
-                             wf.model_comparison(scored, "en"), wf.ModelPlan(False, False, "no text"),
+    lines = ev.summary_lines(ev.metrics(scored, scored[["slot_id"]], None, None, None, "en"), scored,
+                             ev.model_comparison(scored, "en"), wf.ModelPlan(False, False, "no text"),
                              wf.prepare_catalogue(data["movielens"].products, data["movielens"].meta), 2)
     assert any(line.startswith("- No product-page copy published: all") and "length" in line for line in lines)
 
 
 def test_coverage_is_na_with_a_reason(shapes):
     data, _, _ = shapes
-    assert "no product has a category, colour, material or brand" in wf.coverage_note(data["online_retail"].products)
-    assert wf.coverage_note(data["demo"].products) == ""
-    assert wf.fmt_metric(float("nan"), ".0%", "no attributes") == "n/a (no attributes)"
-    assert wf.fmt_metric(None) == "n/a" and wf.fmt_metric(0.25) == "25%"
+    assert "no product has a category, colour, material or brand" in ev.coverage_note(data["online_retail"].products)
+    assert ev.coverage_note(data["demo"].products) == ""
+    assert ev.fmt_metric(float("nan"), ".0%", "no attributes") == "n/a (no attributes)"
+    assert ev.fmt_metric(None) == "n/a" and ev.fmt_metric(0.25) == "25%"
 
 
 def _only_04(tmp_path, name, spec, extra=None):
@@ -208,7 +211,7 @@ def test_notebook_04_skips_gpt2_on_catalogues_without_text(shapes, tmp_path, nam
     nb, content, html, md = _only_04(tmp_path, name, specs[name])
     assert nb["status"] == "ok"
     m = nb["metrics"]
-    assert set(METRICS) <= set(m) and m["model"] is None and all(m[k] is None for k in wf.GPT2_METRICS)
+    assert set(METRICS) <= set(m) and m["model"] is None and all(m[k] is None for k in ev.GPT2_METRICS)
     assert set(content["variant"]) == {"template"} and content["published"].any()
     assert "GPT-2 copy is not generated" in html and "no product descriptions" in html
     body = re.sub(r"<style.*?</style>|<script.*?</script>", "", html, flags=re.S)

@@ -16,9 +16,10 @@ from contentlab.data.simulate import simulate
 from contentlab.generate import load_guardrails, load_templates
 from contentlab.generate import workflow as wf
 from contentlab.generate.guides import check_guides, shopping_guides
+from contentlab.generate.inputs import StageInputs
 from contentlab.generate.publish import content_table, render_cards_html, write_cards, write_content
 from contentlab.generate.sanitise import clean_text, markup_problems, sanitise_personas, sanitise_products
-from contentlab.generate.slots import Inputs, build_slots
+from contentlab.generate.slots import build_slots
 
 PAYLOADS = [
     "<script>alert(3)</script>", "<img src=x onerror=alert(1)>", "<a href='javascript:alert(1)'>deal</a>",
@@ -99,7 +100,7 @@ def test_published_catalogue_never_contains_markup(seed, tmp_path):
     gr = load_guardrails()
     personas = [{"persona_id": "P01", "segment": "s<b>1</b>", "name": "<i>bargain</i> hunters", "price_band": "budget",
                  "favourite_categories": []}]
-    inputs = Inputs(personas=sanitise_personas(personas))
+    inputs = StageInputs(personas=sanitise_personas(personas))
     slots = build_slots(clean, inputs, ["push", "email", "product_page"], n_slots=30, products_per_persona=10)
     tpl_c = wf.template_candidates(slots, clean, inputs.persona_map, tpl)
     # a stand-in for model output that repeats the hostile raw text: must be rejected for markup

@@ -191,14 +191,15 @@ def test_non_words_are_hallucinations():
 def test_demo_template_copy_is_never_a_hallucination():
     from contentlab.data.simulate import simulate
     from contentlab.generate import workflow as wf
+    from contentlab.generate.inputs import StageInputs
     from contentlab.generate.prompts import load_templates
-    from contentlab.generate.slots import Inputs, build_slots
+    from contentlab.generate.slots import build_slots
 
     ds = simulate(150, 40, 15, "en", 3)
     cat = wf.prepare_catalogue(ds.products, ds.meta, "en")
     tpl = load_templates("en", prices=cat.prices)
     lex = wf.catalogue_lexicon(cat, "en", tpl)
-    slots = build_slots(cat.products, Inputs(), ["push", "email", "product_page"], n_slots=60, products_per_persona=20)
+    slots = build_slots(cat.products, StageInputs(), ["push", "email", "product_page"], n_slots=60, products_per_persona=20)
     base = wf.template_candidates(slots, cat.products, {}, tpl)
     by_id = cat.products.set_index("product_id")
     for r in base.itertuples():

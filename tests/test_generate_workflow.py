@@ -1,17 +1,23 @@
-"""The notebook's steps end to end on tiny simulated shops, English and Chinese."""
+"""The stage's steps end to end on tiny simulated shops, English and Chinese; the stage in one call
+(:func:`run_generate`) with inputs handed over as the runner does, the previous cycle's feedback priors included;
+its configuration checks and the variant verdicts the report shows."""
 
 import pandas as pd
 import pytest
 
 import contentlab.generate  # noqa: F401  (sets OMP_WAIT_POLICY before torch loads)
+from contentlab import contract, pipeline, priors
 from contentlab.data.simulate import simulate
-from contentlab.generate import load_guardrails, load_templates
+from contentlab.feedback import loop
+from contentlab.generate import GenerateConfig, load_guardrails, load_templates, run_generate
+from contentlab.generate import evaluation as ev
 from contentlab.generate import workflow as wf
-from contentlab.generate.publish import CONTENT_COLUMNS, content_table, write_cards, write_content
+from contentlab.generate.inputs import StageInputs
 from contentlab.generate.prompts import copy_problems
+from contentlab.generate.publish import CONTENT_COLUMNS, content_table, write_cards, write_content
 from contentlab.generate.sanitise import markup_problems
 from contentlab.generate.scoring import NGramIndex
-from contentlab.generate.slots import Inputs, build_slots
+from contentlab.generate.slots import build_slots
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
            "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds"]
@@ -28,9 +34,9 @@ def test_generation_workflow(locale, tmp_path, monkeypatch):
     tpl, gr = load_templates(locale, prices=catalogue.prices), load_guardrails()
     personas = [{"persona_id": "P01", "segment": "bargain_hunter", "name": "bargain_hunter", "price_band": "budget",
                  "favourite_categories": list(products["category"].unique()[:2])}]
-    inputs = Inputs(personas=personas)
-    st = wf.Settings(model_size="tiny", train_steps=40, eval_every=20, n_slots=6, products_per_persona=2,
-                     n_candidates=2, seed=1)
+    inputs = StageInputs(personas=personas)
+    st = GenerateConfig(model_size="tiny", train_steps=40, eval_every=20, n_slots=6, products_per_persona=2,
+                        n_candidates=2, seed=1)
     plan = wf.plan_model(st, catalogue.text)
     assert plan.generate and plan.train
     cm, corpus, train_seconds = wf.build_model(products, inputs, tpl, st, progress=False, train=plan.train)
@@ -56,9 +62,9 @@ def test_generation_workflow(locale, tmp_path, monkeypatch):
     assert pub["length_ok"].all() and not pub["truncated"].any()
     for r in pub.itertuples():
         assert copy_problems(r.text, locale, by_id.loc[r.product_id].tolist()) == [] and not markup_problems(r.text)
-    comp = wf.model_comparison(scored, locale).set_index("variant")
+    comp = ev.model_comparison(scored, locale).set_index("variant")
     assert (comp["published_length_compliance"].dropna() == 1.0).all()
-    m = wf.metrics(scored, slots, cm, stats, train_seconds, locale)
+    m = ev.metrics(scored, slots, cm, stats, train_seconds, locale)
     assert list(m) == METRICS
     assert m["n_slots"] == len(slots) and m["n_copies"] == int(scored["published"].sum())
     assert m["hallucination_rate"] == pytest.approx(scored.loc[scored["variant"] == "gpt2", "hallucinated"].mean())
@@ -85,9 +91,9 @@ def test_complete_sentences():
 def test_metrics_without_gpt2_keep_their_names_as_none():
     scored = pd.DataFrame({"slot_id": ["s0", "s1"], "variant": "template", "published": [True, False],
                            "hallucinated": [False, False], "text": ["a", "b"]})
-    m = wf.metrics(scored, scored[["slot_id"]], None, None, None, "en")
+    m = ev.metrics(scored, scored[["slot_id"]], None, None, None, "en")
     assert list(m) == METRICS
-    assert m["model"] is None and all(m[k] is None for k in wf.GPT2_METRICS)
+    assert m["model"] is None and all(m[k] is None for k in ev.GPT2_METRICS)
     assert m["n_slots"] == 2 and m["n_copies"] == 1 and m["template_hallucination_rate"] == 0.0
 
 
@@ -109,3 +115,86 @@ def test_copy_endings_reject_copy_that_stops_mid_phrase():
                                  endings=endings)
     assert scored["reject_reason"].tolist()[0] == "truncated" and "'winter'" in scored["reject_detail"].iloc[0]
     assert "truncated" not in scored["reject_reason"].iloc[1]
+
+
+def test_recorded_metric_names_are_fixed():
+    assert list(ev.METRIC_NAMES) == METRICS and set(ev.GPT2_METRICS) < set(METRICS)
+
+
+def test_config_checks_every_parameter_before_anything_runs():
+    cfg = GenerateConfig(profile="tiny", model_size="tiny", channels=["push"], learning_rate="3e-3")
+    assert cfg.channels == ("push",) and cfg.learning_rate == 0.003  # YAML reads 3e-3 as text
+    assert cfg.relexicalise and not GenerateConfig(model="/models/gpt2").relexicalise
+    with pytest.raises(ValueError) as err:
+        GenerateConfig(model_size="huge", train_steps=0, top_p=1.5, channels=["sms", "push"], use_cache="yes",
+                       temperature=0)
+    for part in ("model_size must be one of", "train_steps must be an integer of at least 1", "top_p must be in",
+                 "channels must be distinct names", "use_cache must be True or False",
+                 "temperature must be a positive number"):
+        assert part in str(err.value), part
+    with pytest.raises(TypeError):
+        GenerateConfig(temprature=0.9)  # a misspelt sampling key in the notebook's `sampling` dict
+
+
+def test_variant_verdicts_are_data_rendered_once():
+    comparison = pd.DataFrame([
+        {"variant": "gpt2", "hallucination_rate": 0.2, "attribute_coverage": 0.5, "rejected_rate": 0.4,
+         "length_compliance": 0.9, "distinct_2": 0.7, "self_bleu": 0.2, "regurgitation_rate": 0.0,
+         "rouge_l": float("nan")},
+        {"variant": "template", "hallucination_rate": 0.0, "attribute_coverage": 0.5, "rejected_rate": 0.1,
+         "length_compliance": 0.8, "distinct_2": 0.5, "self_bleu": 0.4, "regurgitation_rate": 0.0, "rouge_l": 0.3},
+    ])
+    verdicts = ev.compare_variants(comparison)
+    assert [v.measure.metric for v in verdicts] == ["hallucination_rate", "attribute_coverage", "rejected_rate",
+                                                    "length_compliance", "distinct_2", "self_bleu",
+                                                    "regurgitation_rate"]  # ROUGE-L: n/a for GPT-2, left out
+    outcome = {v.measure.metric: v.outcome for v in verdicts}
+    assert outcome == {"hallucination_rate": "worse", "attribute_coverage": "same", "rejected_rate": "worse",
+                       "length_compliance": "better", "distinct_2": "better", "self_bleu": "better",
+                       "regurgitation_rate": "same"}
+    assert verdicts[0].markdown().endswith("GPT-2 20.0% vs template 0.0% — GPT-2 is **worse**.")
+    assert verdicts[4].markdown() == ("- distinct-2 of published copy: GPT-2 0.700 vs template 0.500 — GPT-2 is "
+                                      "**better**.")
+    text = ev.verdicts_markdown(verdicts)
+    assert "worse than the template baseline on 2 of 7 measures" in text
+    assert ev.verdicts_markdown([]).endswith("only the template baseline ran, so there is no comparison.")
+    assert ev.compare_variants(comparison[comparison["variant"] == "template"]) == []
+
+
+@pytest.mark.slow
+def test_run_generate_reads_what_it_is_handed_and_writes_through_the_contract(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    run_dir, previous = tmp_path / "run", tmp_path / "20260101T000000-tiny"
+    pipeline.prepare_data({"kind": "demo", "n_users": 120, "n_products": 30, "n_days": 15, "seed": 4}, run_dir)
+    counts = pd.DataFrame({"segment": "all", "channel": ["push", "push", "email", "email"],
+                           "variant": ["gpt2", "template"] * 2, "impressions": 1000, "clicks": [90, 30, 30, 90],
+                           "conversions": [9, 3, 3, 9]})
+    loop.write_priors(previous, loop.build_priors(counts, run_id=previous.name, profile="tiny", seed=1))
+    inputs = contract.resolve_inputs("04_generate", run_dir, previous_run_dir=previous)
+    cfg = GenerateConfig(profile="tiny", model_size="tiny", train_steps=20, eval_every=10, n_slots=6,
+                         products_per_persona=3, n_candidates=2, n_guide_users=0, channels=["push", "email"], seed=3)
+    res = run_generate(cfg, inputs, run_dir=run_dir, report_dir=tmp_path / "report", progress=False)
+    # no personas or recommendations in this run: one "all shoppers" persona, noted as such
+    assert "profiling: personas.json not found" in res.upstream.notes and set(res.slots["segment"]) == {"all"}
+    assert res.upstream.priors["run_id"] == previous.name and previous.name in res.priors_used
+    shares = res.mix.set_index("channel")["gpt2_share"]
+    pri = priors.read_priors(previous)
+    for ch in ("push", "email"):
+        assert shares[ch] == pytest.approx(priors.allocation_for(pri, "all", ch)["gpt2"])
+    assert shares["push"] > 0.9 > 0.1 > shares["email"]  # gpt2 won push, the template won email
+    content = contract.product("content").read(run_dir)  # written through the contract, readable by 05
+    copy = content[content["content_type"] == "copy"]
+    assert (copy.loc[copy["variant"] == "gpt2", "variant_share"].to_numpy() ==
+            copy.loc[copy["variant"] == "gpt2", "channel"].map(shares).to_numpy()).all()
+    assert len(contract.product("content_jsonl").read(run_dir)) == len(content)
+    assert res.paths["cards_html"] == tmp_path / "report" / "content_cards.html" and res.paths["cards_md"].is_file()
+    m = res.metrics()
+    assert list(m) == METRICS and m["model"] == "embedded" and m["n_slots"] == 6
+    assert m["n_copies"] == int(copy["published"].sum())
+    summary = res.summary_markdown()
+    assert summary.startswith(f"- **{m['n_copies']} copies published** for 6 slots")
+    assert f"- Variant mix: feedback priors of run {previous.name}" in summary
+    # a cycle of another profile does not learn from these priors
+    other = run_generate(GenerateConfig(**{**cfg.to_dict(), "profile": "demo"}), inputs, run_dir=run_dir,
+                         report_dir=tmp_path / "report", progress=False)
+    assert other.upstream.priors is None and (other.mix[["gpt2_share", "template_share"]] == 0.5).all().all()

@@ -15,6 +15,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
+from contentlab import contract
 from contentlab.feedback import loop
 from contentlab.report import lint_html
 
@@ -107,8 +108,9 @@ def test_05_metrics_recomputed(tiny_run, files):
 def test_05_priors_for_the_next_cycle(tiny_run, files):
     pri, exp = files["priors"], files["exposures"]
     assert pri["run_id"] == tiny_run.run_id
-    latest = loop.load_latest_priors(processed_dir=tiny_run.run_dir.parent)
-    assert latest is not None and latest["run_id"] == tiny_run.run_id
+    # the next cycle's 04 is handed this run's priors (the runner names this run as its previous cycle)
+    handed = contract.resolve_inputs("04_generate", tiny_run.run_dir, previous_run_dir=tiny_run.run_dir)
+    assert loop.read_priors(handed["previous_feedback_priors"])["run_id"] == tiny_run.run_id
     cells = {(c["segment"], c["channel"]): c for c in pri["cells"]}
     counts = exp.groupby(["segment", "channel", "variant"]).agg(n=("clicked", "size"), k=("clicked", "sum"))
     assert len(cells) == counts.reset_index()[["segment", "channel"]].drop_duplicates().shape[0]

@@ -161,7 +161,7 @@ def copy_perplexity(cm: CopyModel, prompts: Sequence[str], texts: Sequence[str],
     import torch
     import torch.nn.functional as F
 
-    from contentlab.generate.train import _batch, encode_pair
+    from contentlab.generate.train import encode_pair, pad_batch
 
     set_threads(threads)
     seqs = [encode_pair(cm.vocab, p, t, cm.max_positions) for p, t in zip(prompts, texts)]
@@ -172,7 +172,7 @@ def copy_perplexity(cm: CopyModel, prompts: Sequence[str], texts: Sequence[str],
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            ids, labels, mask = _batch([seqs[i] for i in idx], pad)
+            ids, labels, mask = pad_batch([seqs[i] for i in idx], pad)
             logits = cm.model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
             tgt = labels[:, 1:]
             loss = F.cross_entropy(logits.transpose(1, 2), tgt, ignore_index=-100, reduction="none")

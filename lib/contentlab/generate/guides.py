@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from contentlab.generate.prompts import PromptTemplates, _Fields
+from contentlab.generate.prompts import PromptTemplates, TemplateFields
 from contentlab.generate.reviews import digest_for
 
 
@@ -35,7 +35,7 @@ def guide_text(persona_name: str, products: Sequence[Mapping[str, Any]], templat
     prices are shown.
     """
     spec = templates.guide_spec()
-    fields = _Fields(persona_name=persona_name, currency=templates.prices.currency or "")
+    fields = TemplateFields(persona_name=persona_name, currency=templates.prices.currency or "")
     lines = [templates.render(spec["intro"], fields)]
     for rank, product in enumerate(products[:3], start=1):
         f = templates.product_fields(product)
@@ -46,7 +46,7 @@ def guide_text(persona_name: str, products: Sequence[Mapping[str, Any]], templat
         d = digest_for(digests, product.get("product_id"))
         if d and d.get("positive") is not None and len(d["positive"]) and d.get("social_proof"):
             quote = d["social_proof"].split("”")[0].lstrip("“")
-            lines.append("   " + templates.render_sentence(spec["social_proof"], _Fields(quote=quote)))
+            lines.append("   " + templates.render_sentence(spec["social_proof"], TemplateFields(quote=quote)))
     outro = templates.render(spec["outro"], fields)
     if outro:
         lines.append(outro)

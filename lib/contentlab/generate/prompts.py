@@ -45,7 +45,7 @@ _CLAUSE_ZH = re.compile(r"[，；：,;]")
 _MISSING_TEXT = {"nan", "none", "null", "<na>", "nat", "n/a"}
 
 
-def _clean(value: Any) -> str:
+def record_text(value: Any) -> str:
     """Whitespace-folded text of a record value ("" for None / NaN / NA and their text forms)."""
     if value is None:
         return ""
@@ -64,12 +64,14 @@ def _as_list(value: Any) -> list[str]:
     if isinstance(value, str):
         return [v.strip() for v in re.split(r"[,;，；]", value) if v.strip()]
     try:
-        return [str(v) for v in list(value) if _clean(v)]
+        return [str(v) for v in list(value) if record_text(v)]
     except TypeError:
         return [str(value)]
 
 
-class _Fields(dict):
+class TemplateFields(dict):
+    """Values for a template's placeholders: a placeholder without a value renders as ""."""
+
     def __missing__(self, key: str) -> str:
         return ""
 
@@ -80,7 +82,7 @@ def _placeholders(template: str) -> list[str]:
 
 def _usable(piece: str, fields: Mapping[str, str]) -> bool:
     """True when every placeholder of ``piece`` has a non-empty value."""
-    return all(_clean(fields.get(n)) for n in _placeholders(piece))
+    return all(record_text(fields.get(n)) for n in _placeholders(piece))
 
 
 # ---- broken copy ---------------------------------------------------------------------------------
@@ -122,7 +124,7 @@ def copy_problems(text: str, locale: str = "en", values: Iterable[Any] = ()) -> 
     """
     pats = _PROBLEMS_ZH if str(locale).startswith("zh") else _PROBLEMS_EN
     text = str(text or "")
-    for v in sorted({_clean(v) for v in values} - {""}, key=len, reverse=True):
+    for v in sorted({record_text(v) for v in values} - {""}, key=len, reverse=True):
         if len(v) >= 2:
             text = text.replace(v, "Xx")
     found: list[str] = []
@@ -182,7 +184,7 @@ class PromptTemplates:
 
     def sentences(self, text: str) -> list[str]:
         pattern = _SENT_ZH if self.locale == "zh" else _SENT_EN
-        return [s.strip() for s in pattern.split(_clean(text)) if s.strip()]
+        return [s.strip() for s in pattern.split(record_text(text)) if s.strip()]
 
     def crop_length(self, text: str, max_len: int, whole_sentences: bool = False) -> str:
         """Keep whole sentences up to ``max_len`` length units (at least the first sentence, cut, unless
@@ -231,7 +233,7 @@ class PromptTemplates:
         if not persona or str(persona.get("persona_id")) == "ALL":
             return self.spec.get("persona_fallback", "all shoppers")
         sep = "、" if self.locale == "zh" else ", "
-        fields = _Fields(
+        fields = TemplateFields(
             name=self.persona_name(persona),
             price_band=self.price_band(persona.get("price_band")),
             favourite_categories=sep.join(_as_list(persona.get("favourite_categories"))[:3]),
@@ -242,10 +244,10 @@ class PromptTemplates:
         if not persona or str(persona.get("persona_id")) == "ALL":
             return self.spec.get("persona_fallback", "all shoppers")
         name = persona.get("name_zh") if self.locale == "zh" and persona.get("name_zh") else persona.get("name")
-        return _clean(name or persona.get("segment") or persona.get("persona_id")).replace("_", " ")
+        return record_text(name or persona.get("segment") or persona.get("persona_id")).replace("_", " ")
 
     def price_band(self, band: Any) -> str:
-        band = _clean(band)
+        band = record_text(band)
         if band in ("", "unknown"):
             return ""
         return str(self.spec.get("price_bands", {}).get(band, band))
@@ -255,9 +257,9 @@ class PromptTemplates:
         ch = self.channels[channel]
         return int(ch.get("min_new_tokens", 0)), int(ch.get("max_new_tokens", 64))
 
-    def product_fields(self, product: Mapping[str, Any]) -> _Fields:
-        f = _Fields({k: _clean(product.get(k)) for k in PRODUCT_FIELDS})
-        f["description"] = _clean(product.get("description"))
+    def product_fields(self, product: Mapping[str, Any]) -> TemplateFields:
+        f = TemplateFields({k: record_text(product.get(k)) for k in PRODUCT_FIELDS})
+        f["description"] = record_text(product.get("description"))
         f["price"] = self.format_price(product.get("price"))
         f["currency"] = self.prices.currency or ""
         sents = self.sentences(f["description"])
@@ -347,9 +349,9 @@ class PromptTemplates:
         return forms
 
     def category_singular(self, category: str) -> str:
-        c = _clean(category).lower()
+        c = record_text(category).lower()
         if self.locale == "zh":
-            return _clean(category)
+            return record_text(category)
         if c.split(" ")[-1] in PLURALIA_TANTUM:
             return c
         if re.search(r"(ss|sh|ch|x)es$", c):
@@ -406,7 +408,7 @@ class PromptTemplates:
 
     def hook(self, persona: Mapping[str, Any] | None) -> str:
         hooks = self.spec.get("hooks", {})
-        band = _clean((persona or {}).get("price_band")).lower()
+        band = record_text((persona or {}).get("price_band")).lower()
         return hooks.get(band, hooks.get("default", ""))
 
     def baseline(self, persona: Mapping[str, Any] | None, product: Mapping[str, Any], channel: str) -> str:
@@ -424,9 +426,10 @@ class PromptTemplates:
             fields = f
             if "max_words" in ch and f["description"] and "{description}" in str(tpl):
                 # fit the description so the whole blurb stays inside the word range
-                skeleton = self.render(tpl, _Fields({**f, "description": "x"}))
+                skeleton = self.render(tpl, TemplateFields({**f, "description": "x"}))
                 budget = int(ch["max_words"]) - self.text_length(skeleton) + 1
-                fields = _Fields({**f, "description": self.crop_length(f["description"], max(budget, 0), whole_sentences=True)})
+                cropped = self.crop_length(f["description"], max(budget, 0), whole_sentences=True)
+                fields = TemplateFields({**f, "description": cropped})
             text = self.render(tpl, fields)
             if not text:
                 continue

@@ -1,4 +1,4 @@
-"""Publishing: the content catalogue (``content.parquet`` / ``content.jsonl``) and content cards.
+"""Publishing: the content catalogue (the contract's ``content`` and ``content_jsonl`` products) and content cards.
 
 The catalogue holds every candidate with its scores: published copy (``published``: the best
 accepted GPT-2 candidate per slot and the slot's template copy), candidates that lost the selection,
@@ -13,27 +13,26 @@ and rejected with reason ``markup``, and the text of every row rejected for mark
 files hold no markup at all. ``price`` / ``price_text`` follow the data's price policy (empty when the data has
 no real prices or no currency).
 
-Cards (``content_cards.html`` / ``content_cards.md``) show the published copy. Every string that
-comes from data is HTML-escaped as well (defence in depth); the HTML is self-contained (inline CSS, no
-scripts, nothing loaded from the web).
+Cards (:data:`CARDS_HTML` / :data:`CARDS_MD` in the report directory) show the published copy. Every string that
+comes from data is escaped as well (defence in depth: :func:`contentlab.fmt.esc_html` in the HTML,
+:func:`contentlab.fmt.esc_md` in the Markdown); the HTML is self-contained (inline CSS, no scripts, nothing loaded
+from the web).
 """
 
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
+from contentlab import contract
+from contentlab.fmt import esc_html, esc_md, num
 from contentlab.generate.prices import PriceFormat
 from contentlab.generate.sanitise import clean_text, markup_problems
 from contentlab.generate.workflow import content_id
 
-CONTENT_FILE = "content.parquet"
-CONTENT_JSONL = "content.jsonl"
 CARDS_HTML = "content_cards.html"
 CARDS_MD = "content_cards.md"
 
@@ -146,36 +145,14 @@ def _markup_gate(full: pd.DataFrame) -> pd.DataFrame:
     return full
 
 
-def _json_default(x: Any):
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (np.floating,)):
-        return None if np.isnan(x) else float(x)
-    if isinstance(x, (np.bool_,)):
-        return bool(x)
-    return str(x)
-
-
 def write_content(content: pd.DataFrame, run_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``content.parquet`` and ``content.jsonl`` (one JSON object per row, NaN as null)."""
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    pq = run_dir / CONTENT_FILE
-    content.to_parquet(pq, index=False)
-    jl = run_dir / CONTENT_JSONL
-    with jl.open("w", encoding="utf-8") as fh:
-        for rec in content.to_dict(orient="records"):
-            clean = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in rec.items()}
-            fh.write(json.dumps(clean, ensure_ascii=False, default=_json_default) + "\n")
-    return pq, jl
-
-
-def read_content(run_dir: str | Path) -> pd.DataFrame:
-    return pd.read_parquet(Path(run_dir) / CONTENT_FILE)
+    """Write the catalogue through the contract: ``content`` (Parquet) and ``content_jsonl`` (one JSON object per
+    row, NaN as null); returns both paths."""
+    return (contract.product("content").write(run_dir, content),
+            contract.product("content_jsonl").write(run_dir, content))
 
 
 # ---- cards ---------------------------------------------------------------------------------------
-_E = html.escape
 
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans SC",sans-serif;margin:24px;color:#222;background:#fafafa}
@@ -189,37 +166,35 @@ h1{font-size:22px}h2{font-size:17px;margin-top:28px}
 """
 
 
-def _fmt(x: Any, spec: str = ".2f") -> str:
-    try:
-        if x is None or (isinstance(x, float) and np.isnan(x)):
-            return "n/a"
-        return format(float(x), spec)
-    except (TypeError, ValueError):
-        return "n/a"
+def _css_class(variant: object) -> str:
+    """The card's colour class: chosen from the known variants, so no data reaches an HTML attribute."""
+    return "v-gpt2" if str(variant) == "gpt2" else "v-template"
 
 
 def render_cards_html(content: pd.DataFrame, title: str = "Content cards", max_cards: int | None = None,
                       pseudonymise=None) -> str:
     """Self-contained HTML of the published content; every data string is escaped."""
     pub = content[content["published"]].copy()
-    parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">", f"<title>{_E(title)}</title>",
-             f"<style>{_CSS}</style></head><body>", f"<h1>{_E(title)}</h1>"]
+    parts = ["<!DOCTYPE html>", "<html><head><meta charset=\"utf-8\">", f"<title>{esc_html(title)}</title>",
+             f"<style>{_CSS}</style></head><body>", f"<h1>{esc_html(title)}</h1>"]
     copy_rows = pub[pub["content_type"] == "copy"].sort_values(["segment", "product_id", "channel", "variant"])
     if max_cards:
         copy_rows = copy_rows.head(max_cards)
     for seg, g in copy_rows.groupby("segment", sort=True):
-        parts.append(f"<h2>Segment: {_E(str(seg))}</h2><div class=\"grid\">")
+        parts.append(f"<h2>Segment: {esc_html(seg)}</h2><div class=\"grid\">")
         for r in g.itertuples():
             parts.append(
-                f"<div class=\"card v-{_E(str(r.variant))}\">"
-                f"<div class=\"meta\"><span class=\"tag\">{_E(str(r.channel))}</span><span class=\"tag\">{_E(str(r.variant))}</span>"
-                f"{_E(str(r.content_id))}</div>"
-                f"<div class=\"title\">{_E(str(r.product_title))}"
-                + (f" · {_E(str(r.price_text))}" if r.price_text else "") + "</div>"
-                f"<div class=\"copy\">{_E(str(r.text))}</div>"
-                + (f"<div class=\"proof\">{_E(str(r.social_proof))}</div>" if r.social_proof else "")
-                + f"<div class=\"scores\">coverage {_E(_fmt(r.attribute_coverage))} · perplexity {_E(_fmt(r.perplexity, '.1f'))}"
-                f" · ROUGE-L {_E(_fmt(r.rouge_l))}</div></div>")
+                f"<div class=\"card {_css_class(r.variant)}\">"
+                f"<div class=\"meta\"><span class=\"tag\">{esc_html(r.channel)}</span>"
+                f"<span class=\"tag\">{esc_html(r.variant)}</span>"
+                f"{esc_html(r.content_id)}</div>"
+                f"<div class=\"title\">{esc_html(r.product_title)}"
+                + (f" · {esc_html(r.price_text)}" if r.price_text else "") + "</div>"
+                f"<div class=\"copy\">{esc_html(r.text)}</div>"
+                + (f"<div class=\"proof\">{esc_html(r.social_proof)}</div>" if r.social_proof else "")
+                + f"<div class=\"scores\">coverage {esc_html(num(r.attribute_coverage, 2))} · "
+                f"perplexity {esc_html(num(r.perplexity, 1))}"
+                f" · ROUGE-L {esc_html(num(r.rouge_l, 2))}</div></div>")
         parts.append("</div>")
     guides = pub[pub["content_type"] == "guide"]
     if len(guides):
@@ -229,19 +204,12 @@ def render_cards_html(content: pd.DataFrame, title: str = "Content cards", max_c
             if who is not None and pseudonymise is not None:
                 who = pseudonymise(who)
             label = f"user {who}" if r.user_id is not None else f"segment {r.segment}"
-            parts.append(f"<div class=\"card v-template\"><div class=\"meta\">{_E(str(label))} · {_E(str(r.content_id))}</div>"
-                         f"<div class=\"title\">{_E(str(r.subject))}</div><div class=\"copy\">{_E(str(r.text))}</div></div>")
+            parts.append(f"<div class=\"card v-template\"><div class=\"meta\">{esc_html(label)} · "
+                         f"{esc_html(r.content_id)}</div><div class=\"title\">{esc_html(r.subject)}</div>"
+                         f"<div class=\"copy\">{esc_html(r.text)}</div></div>")
         parts.append("</div>")
     parts.append("</body></html>")
     return "\n".join(parts)
-
-
-def _md_escape(text: Any) -> str:
-    """HTML-escape, then neutralise Markdown markup characters."""
-    s = _E(str(text))
-    for ch in "\\`*_[]#|":
-        s = s.replace(ch, "\\" + ch)
-    return s
 
 
 def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", max_cards: int | None = None,
@@ -249,23 +217,23 @@ def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", m
     """Markdown of the published content: data strings HTML-escaped and Markdown-neutralised, copy as plain
     paragraphs (no block quotes: the file holds no ``<`` or ``>`` at all)."""
     pub = content[content["published"]]
-    lines = [f"# {_md_escape(title)}", ""]
+    lines = [f"# {esc_md(title)}", ""]
     copy_rows = pub[pub["content_type"] == "copy"].sort_values(["segment", "product_id", "channel", "variant"])
     if max_cards:
         copy_rows = copy_rows.head(max_cards)
     for seg, g in copy_rows.groupby("segment", sort=True):
-        lines += [f"## Segment: {_md_escape(seg)}", ""]
+        lines += [f"## Segment: {esc_md(seg)}", ""]
         for r in g.itertuples():
-            price = f" ({_md_escape(r.price_text)})" if r.price_text else ""
-            lines.append(f"### {_md_escape(r.product_title)}{price} · {_md_escape(r.channel)} · "
-                         f"{_md_escape(r.variant)}")
+            price = f" ({esc_md(r.price_text)})" if r.price_text else ""
+            lines.append(f"### {esc_md(r.product_title)}{price} · {esc_md(r.channel)} · "
+                         f"{esc_md(r.variant)}")
             lines.append("")
-            lines += [_md_escape(line.strip()) + "  " for line in str(r.text).splitlines()]
+            lines += [esc_md(line.strip()) + "  " for line in str(r.text).splitlines()]
             if r.social_proof:
-                lines += ["", "Social proof: " + _md_escape(r.social_proof)]
+                lines += ["", "Social proof: " + esc_md(r.social_proof)]
             lines.append("")
-            lines.append(f"{_md_escape(r.content_id)} · coverage {_fmt(r.attribute_coverage)} · "
-                         f"perplexity {_fmt(r.perplexity, '.1f')}")
+            lines.append(f"{esc_md(r.content_id)} · coverage {num(r.attribute_coverage, 2)} · "
+                         f"perplexity {num(r.perplexity, 1)}")
             lines.append("")
     guides = pub[pub["content_type"] == "guide"]
     if len(guides):
@@ -275,8 +243,8 @@ def render_cards_markdown(content: pd.DataFrame, title: str = "Content cards", m
             if who is not None and pseudonymise is not None:
                 who = pseudonymise(who)
             label = f"user {who}" if r.user_id is not None else f"segment {r.segment}"
-            lines += [f"### {_md_escape(r.subject)} ({_md_escape(label)})", ""]
-            lines += [_md_escape(line.strip()) + "  " for line in str(r.text).splitlines()]
+            lines += [f"### {esc_md(r.subject)} ({esc_md(label)})", ""]
+            lines += [esc_md(line.strip()) + "  " for line in str(r.text).splitlines()]
             lines.append("")
     return "\n".join(lines)
 

@@ -51,7 +51,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import pandas as pd
 
 from contentlab.generate.prices import PriceFormat
-from contentlab.generate.prompts import _clean
+from contentlab.generate.prompts import record_text
 
 ATTRIBUTE_TYPES = ("category", "colour", "material", "brand")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
@@ -79,7 +79,7 @@ def tokens(text: str, locale: str = "en") -> list[str]:
 
 def _norm(value: Any) -> str:
     """Lower-cased, whitespace-folded text of a record value ("" for missing)."""
-    return _clean(value).lower()
+    return record_text(value).lower()
 
 
 # ---- faithfulness --------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ class AttributeLexicon:
         if not self.titles:
             return []
         own = self.title_of.get(str(product.get("product_id")), _norm(product.get("title")))
-        context = " " + " ".join(tokens(" ".join(_clean(product.get(k)) for k in ("title", "description")),
+        context = " " + " ".join(tokens(" ".join(record_text(product.get(k)) for k in ("title", "description")),
                                         self.locale)) + " "
         toks = tokens(text, self.locale)
         found: list[str] = []

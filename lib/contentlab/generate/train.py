@@ -139,7 +139,9 @@ class TrainResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _batch(seqs: Sequence[tuple[list[int], list[int]]], pad_id: int):
+def pad_batch(seqs: Sequence[tuple[list[int], list[int]]], pad_id: int):
+    """(input ids, labels, attention mask) tensors of (ids, labels) pairs, right-padded to the longest: ``pad_id``
+    in the ids, -100 (ignored by the loss) in the labels, 0 in the mask."""
     import torch
 
     n = max(len(s[0]) for s in seqs)
@@ -166,7 +168,7 @@ def evaluate_loss(model, seqs: Sequence[tuple[list[int], list[int]]], pad_id: in
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i][0]))
     with torch.inference_mode():
         for start in range(0, len(order), batch_size):
-            ids, labels, mask = _batch([seqs[i] for i in order[start:start + batch_size]], pad_id)
+            ids, labels, mask = pad_batch([seqs[i] for i in order[start:start + batch_size]], pad_id)
             logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
             tgt = labels[:, 1:]
             loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), tgt.reshape(-1), ignore_index=-100,
@@ -216,7 +218,7 @@ def train_lm(model, train_seqs: Sequence[tuple[list[int], list[int]]], heldout_s
         if len(order) < cfg.batch_size:
             order.extend(rng.permutation(len(train_seqs)).tolist())
         idx, order = order[: cfg.batch_size], order[cfg.batch_size:]
-        ids, labels, mask = _batch([train_seqs[i] for i in idx], pad_id)
+        ids, labels, mask = pad_batch([train_seqs[i] for i in idx], pad_id)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]

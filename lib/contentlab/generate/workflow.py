@@ -1,7 +1,7 @@
-"""The steps of notebook 04, as functions: catalogue checks, model, candidates, scoring and filtering, selection,
-metrics and the report's summary.
+"""The steps of stage 04, as functions: catalogue checks, model, candidates, scoring and filtering, selection.
 
-The notebook calls these in order and shows what each produced; tests call them on small data.
+:func:`contentlab.generate.stage.run_generate` calls them in order; tests call them on small data. What the report
+says about their results (tables, recorded metrics, summary) is :mod:`contentlab.generate.evaluation`.
 
 Catalogue checks (:func:`prepare_catalogue`) come first:
 
@@ -14,7 +14,8 @@ Catalogue checks (:func:`prepare_catalogue`) come first:
   Online Retail's upper-case stock descriptions, CDNOW's single "CD" and MovieLens' movie titles give a model
   nothing to learn copy from, and what it writes is garbled. Then no GPT-2 copy is generated (unless a
   pretrained checkpoint is given: it is used as it is, without fine-tuning), the report says why, only the
-  template baseline is published, and the GPT-2 metrics are recorded as None (see :func:`metrics`).
+  template baseline is published, and the GPT-2 metrics are recorded as None
+  (see :func:`contentlab.generate.evaluation.metrics`).
 
 Rejection (:func:`score_candidates`): a candidate is rejected, with every reason that applies, when it is
 ``empty``, ``malformed`` (a broken placeholder, undecodable bytes, a broken sentence by
@@ -28,87 +29,31 @@ word range), contains ``markup`` (:func:`~contentlab.generate.sanitise.markup_pr
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from contentlab.generate.baseline import baseline_for_slots
-from contentlab.generate.decode import SamplingParams, copy_perplexity, generate
+from contentlab.generate.config import GenerateConfig
+from contentlab.generate.decode import copy_perplexity, generate
 from contentlab.generate.guardrails import Guardrails
-from contentlab.generate.model import CopyModel
+from contentlab.generate.inputs import StageInputs
+from contentlab.generate.model import EMBEDDED, CopyModel
 from contentlab.generate.prices import PriceFormat, price_format
 from contentlab.generate.prompts import CHANNELS, PromptTemplates, copy_problems
-from contentlab.generate.sanitise import clean_text, markup_problems, sanitise_frame, sanitise_personas, sanitise_products
-from contentlab.generate.scoring import (
-    AttributeLexicon,
-    NGramIndex,
-    distinct_n,
-    faithfulness,
-    quality_score,
-    reference_scores,
-    self_bleu,
-)
-from contentlab.generate.slots import Inputs
-from contentlab.generate.train import TrainConfig, build_corpus, fit_copy_model
+from contentlab.generate.sanitise import clean_text, markup_problems, sanitise_frame, sanitise_products
+from contentlab.generate.scoring import AttributeLexicon, NGramIndex, faithfulness, quality_score, reference_scores
+from contentlab.generate.train import build_corpus, fit_copy_model
 
-VARIANTS = ("gpt2", "template")
+VARIANTS = ("gpt2", "template")  # the GPT-2 copy and the rule-based template baseline
 MIN_DESCRIPTION_WORDS = {"en": 8, "zh": 16}  # words (en) / characters (zh) for a product to count as described
 MIN_DESCRIBED_SHARE = 0.5
 MIN_VOCABULARY = 100
 RECORD_TEXT = ("title", "category", "brand", "colour", "material", "style", "description")
-GPT2_METRICS = ("attribute_coverage", "hallucination_rate", "distinct_2", "self_bleu", "rejected_rate",
-                "heldout_perplexity", "tokens_per_s", "train_seconds")
-
-
-@dataclass
-class Settings:
-    """Everything notebook 04 can tune (its parameters map onto these)."""
-
-    # training and sampling defaults come from TrainConfig and SamplingParams (one place each)
-    model: str = "embedded"
-    model_size: str = "small"
-    train_steps: int = TrainConfig.steps
-    train_batch_size: int = TrainConfig.batch_size
-    learning_rate: float = TrainConfig.lr
-    eval_every: int = TrainConfig.eval_every
-    patience: int = TrainConfig.patience
-    finetune_steps: int = 0
-    heldout_share: float = 0.1
-    delexicalise: bool = True
-    temperature: float = SamplingParams.temperature
-    top_p: float = SamplingParams.top_p
-    top_k: int = SamplingParams.top_k
-    repetition_penalty: float = SamplingParams.repetition_penalty
-    no_repeat_ngram_size: int = SamplingParams.no_repeat_ngram_size
-    n_candidates: int = 4  # the notebook keeps the best of several; decode's own default is 3
-    gen_batch_size: int = 32
-    n_slots: int = 60
-    products_per_persona: int = 4
-    channels: Sequence[str] = CHANNELS
-    n_guide_users: int = 10
-    threads: int = 2
-    seed: int = 0
-    cache: bool = True
-
-    def train_config(self) -> TrainConfig:
-        return TrainConfig(steps=int(self.train_steps), batch_size=int(self.train_batch_size), lr=float(self.learning_rate),
-                           eval_every=int(self.eval_every), patience=int(self.patience), seed=int(self.seed),
-                           threads=int(self.threads))
-
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(do_sample=True, temperature=float(self.temperature), top_p=float(self.top_p),
-                              top_k=int(self.top_k), repetition_penalty=float(self.repetition_penalty),
-                              no_repeat_ngram_size=int(self.no_repeat_ngram_size), n_candidates=int(self.n_candidates))
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["channels"] = list(self.channels)
-        return d
 
 
 # ---- catalogue checks ----------------------------------------------------------------------------
@@ -218,8 +163,8 @@ class ModelPlan:
     reason: str = ""  # why not (empty when both)
 
 
-def plan_model(settings: "Settings", text: TextCheck) -> ModelPlan:
-    if settings.model == "embedded":
+def plan_model(settings: GenerateConfig, text: TextCheck) -> ModelPlan:
+    if settings.model == EMBEDDED:
         if text.ok:
             return ModelPlan(True, True)
         return ModelPlan(False, False, f"{text.reason[:1].upper()}{text.reason[1:]}; the embedded model learns "
@@ -236,8 +181,6 @@ def catalogue_lexicon(catalogue: Catalogue, locale: str, templates: PromptTempla
     """The faithfulness lexicon: attribute values, titles, the price policy and the reference vocabulary
     (catalogue text, training copy, template text, persona names). With a pretrained model ``cm`` GPT-2's own
     words count as words too; the embedded model (or none) is held to the reference vocabulary."""
-    from contentlab.generate.scoring import AttributeLexicon
-
     ref: list[str] = []
     if corpus is not None and len(corpus):
         ref.extend(corpus["target"].astype(str))
@@ -259,17 +202,18 @@ def _strings(obj: Any) -> list[str]:
     return []
 
 
-def build_model(products: pd.DataFrame, inputs: Inputs, templates: PromptTemplates, settings: Settings,
+def build_model(products: pd.DataFrame, inputs: StageInputs, templates: PromptTemplates, settings: GenerateConfig,
                 progress: bool = True, train: bool = True) -> tuple[CopyModel, pd.DataFrame, float]:
     """(copy model, training corpus, seconds spent training in this call: 0 when cached or pretrained).
 
     ``train`` False (see :func:`plan_model`): a pretrained model is not fine-tuned."""
     corpus = build_corpus(products, templates, inputs.personas, channels=settings.channels,
                           heldout_share=settings.heldout_share, seed=settings.seed,
-                          delexicalise=settings.delexicalise and settings.model == "embedded")
+                          delexicalise=settings.relexicalise)
     t0 = time.perf_counter()
     cm = fit_copy_model(corpus, model=settings.model, size=settings.model_size, train=settings.train_config(),
-                        finetune_steps=settings.finetune_steps if train else 0, cache=settings.cache, progress=progress)
+                        finetune_steps=settings.finetune_steps if train else 0, cache=settings.use_cache,
+                        progress=progress)
     spent = time.perf_counter() - t0 if cm.info.get("trained") and not cm.info.get("cached") else 0.0
     return cm, corpus, spent
 
@@ -279,14 +223,14 @@ def _products_by_id(products: pd.DataFrame) -> dict[str, dict]:
 
 
 def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFrame, personas: Mapping[str, Mapping],
-                        templates: PromptTemplates, settings: Settings) -> tuple[pd.DataFrame, dict[str, float]]:
+                        templates: PromptTemplates, settings: GenerateConfig) -> tuple[pd.DataFrame, dict[str, float]]:
     """GPT-2 candidates for every slot (``n_candidates`` each), generated per channel in batches."""
     by_id = _products_by_id(products)
     slots = slots.copy()
     slots["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel)
                        for s in slots.itertuples()]
     rows = []
-    relex = settings.delexicalise and settings.model == "embedded"
+    relex = settings.relexicalise
     tokens, seconds, copies = 0, 0.0, 0
     for ch, g in slots.groupby("channel", sort=False):
         lo, hi = templates.new_tokens(ch)
@@ -471,216 +415,3 @@ def select_best(scored: pd.DataFrame) -> pd.DataFrame:
 
 def content_id(*parts: Any) -> str:
     return "c_" + hashlib.sha1("|".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:12]
-
-
-def diversity_by_segment(published: pd.DataFrame, locale: str) -> pd.DataFrame:
-    """distinct-1/2 and self-BLEU of the published copy per variant and segment."""
-    rows = []
-    for (variant, seg), g in published.groupby(["variant", "segment"], sort=True):
-        texts = g["text"].tolist()
-        rows.append({"variant": variant, "segment": seg, "copies": len(texts), "distinct_1": distinct_n(texts, 1, locale),
-                     "distinct_2": distinct_n(texts, 2, locale), "self_bleu": self_bleu(texts, locale)})
-    return pd.DataFrame(rows, columns=["variant", "segment", "copies", "distinct_1", "distinct_2", "self_bleu"])
-
-
-def _mean(x) -> float:
-    x = pd.to_numeric(pd.Series(x), errors="coerce").dropna()
-    return float(x.mean()) if len(x) else float("nan")
-
-
-def model_comparison(scored: pd.DataFrame, locale: str) -> pd.DataFrame:
-    """One row per variant: every metric, over all candidates (before filtering) and over published copy.
-
-    ``length_compliance`` is over the candidates; ``published_length_compliance`` over the published copy (copy
-    outside its channel's length rule is rejected, so it is 1.0 whenever anything is published).
-    """
-    rows = []
-    for variant in VARIANTS:
-        g = scored[scored["variant"] == variant]
-        if g.empty:
-            continue
-        pub = g[g["published"]]
-        div = diversity_by_segment(pub, locale)
-        rows.append({
-            "variant": variant, "candidates": len(g), "published": len(pub),
-            "attribute_coverage": _mean(g["attribute_coverage"]), "hallucination_rate": _mean(g["hallucinated"]),
-            "rejected_rate": _mean(g["rejected"]), "length_compliance": _mean(g["length_ok"]),
-            "published_length_compliance": _mean(pub["length_ok"]),
-            "regurgitation_rate": _mean(g["regurgitated"]), "perplexity_median": _mean([g["perplexity"].median()]),
-            "bleu": _mean(g["bleu"]), "rouge_l": _mean(g["rouge_l"]),
-            "distinct_1": distinct_n(pub["text"], 1, locale), "distinct_2": distinct_n(pub["text"], 2, locale),
-            "self_bleu": _mean(div["self_bleu"]),
-            "published_coverage": _mean(pub["attribute_coverage"]),
-        })
-    return pd.DataFrame(rows)
-
-
-def channel_table(scored: pd.DataFrame) -> pd.DataFrame:
-    """Per channel and variant: candidates, published, length compliance of candidates and of published copy,
-    faithfulness and rejection rates (all shares of the candidates unless named ``published_``)."""
-    rows = []
-    for (ch, variant), g in scored.groupby(["channel", "variant"], sort=True):
-        pub = g[g["published"]]
-        rows.append({"channel": ch, "variant": variant, "candidates": len(g), "published": len(pub),
-                     "length_compliance": _mean(g["length_ok"]), "published_length_compliance": _mean(pub["length_ok"]),
-                     "attribute_coverage": _mean(g["attribute_coverage"]), "hallucination_rate": _mean(g["hallucinated"]),
-                     "rejected_rate": _mean(g["rejected"]),
-                     "median_length_chars": _mean([g["text"].fillna("").str.len().median()])})
-    return pd.DataFrame(rows, columns=["channel", "variant", "candidates", "published", "length_compliance",
-                                       "published_length_compliance", "attribute_coverage", "hallucination_rate",
-                                       "rejected_rate", "median_length_chars"])
-
-
-def rejection_table(scored: pd.DataFrame) -> pd.DataFrame:
-    """Rejected candidates per variant and reason (a candidate can have several reasons)."""
-    rej = scored[scored["rejected"]]
-    if rej.empty:
-        return pd.DataFrame(columns=["variant", "reason", "candidates", "share_of_variant"])
-    ex = rej.assign(reason=rej["reject_reason"].str.split(";")).explode("reason")
-    t = ex.groupby(["variant", "reason"]).size().rename("candidates").reset_index()
-    totals = scored.groupby("variant").size()
-    t["share_of_variant"] = t["candidates"] / t["variant"].map(totals)
-    return t.sort_values(["variant", "candidates"], ascending=[True, False]).reset_index(drop=True)
-
-
-def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen_stats: Mapping[str, float] | None,
-            train_seconds: float | None, locale: str) -> dict[str, Any]:
-    """The recorded metrics (names fixed by the issue), computed from the scored candidate table.
-
-    GPT-2 coverage / hallucination / rejection rates are over *all* GPT-2 candidates (before
-    filtering: after it hallucination is zero by construction); diversity is over published GPT-2 copy.
-    A figure that cannot be computed is None, never NaN: without GPT-2 copy (``cm`` None: the catalogue had
-    no descriptive text, see :func:`plan_model`) ``model`` and every GPT-2 metric (:data:`GPT2_METRICS`) are
-    None; ``attribute_coverage`` is None when no product has a category, colour, material or brand.
-    """
-    gpt = scored[scored["variant"] == "gpt2"] if len(scored) else scored
-    tpl = scored[scored["variant"] == "template"] if len(scored) else scored
-    pub = gpt[gpt["published"]] if len(gpt) else gpt
-    copies = scored[scored["published"]] if len(scored) else scored
-    out: dict[str, Any] = {
-        "model": cm.name if cm is not None else None,
-        "n_slots": int(slots["slot_id"].nunique()),
-        "n_copies": int(len(copies)),
-        "attribute_coverage": None, "hallucination_rate": None,
-        "template_hallucination_rate": _none(_mean(tpl["hallucinated"])) if len(tpl) else None,
-        "distinct_2": None, "self_bleu": None, "rejected_rate": None, "heldout_perplexity": None,
-        "tokens_per_s": None, "train_seconds": None,
-    }
-    if cm is not None and len(gpt):
-        div = diversity_by_segment(pub, locale)
-        out.update({
-            "attribute_coverage": _none(_mean(gpt["attribute_coverage"])),
-            "hallucination_rate": _none(_mean(gpt["hallucinated"])),
-            "distinct_2": _none(distinct_n(pub["text"], 2, locale)),
-            "self_bleu": _none(_mean(div["self_bleu"])),
-            "rejected_rate": _none(_mean(gpt["rejected"])),
-            "heldout_perplexity": _none(float(cm.info.get("heldout_perplexity", float("nan")))),
-            "tokens_per_s": _none(float((gen_stats or {}).get("tokens_per_s", float("nan")))),
-            "train_seconds": float(train_seconds or 0.0),
-        })
-    return out
-
-
-def _none(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
-
-
-def coverage_note(products: pd.DataFrame) -> str:
-    """Why attribute coverage cannot be computed ("" when it can)."""
-    from contentlab.generate.scoring import ATTRIBUTE_TYPES
-
-    present = [t for t in ATTRIBUTE_TYPES if t in products.columns and products[t].map(clean_text).astype(bool).any()]
-    if present:
-        return ""
-    return "no product has a " + ", ".join(ATTRIBUTE_TYPES[:-1]) + f" or {ATTRIBUTE_TYPES[-1]} to cover"
-
-
-def fmt_metric(value: Any, spec: str = ".0%", why: str = "") -> str:
-    """A figure for the report: formatted, or "n/a" with the reason (never "nan")."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return f"n/a ({why})" if why else "n/a"
-    return format(value, spec)
-
-
-COMPARED = (  # (metric, higher is better, label, shown as a percentage)
-    ("hallucination_rate", False, "Hallucination (share of candidates naming a wrong attribute, price, title or a non-word)", True),
-    ("attribute_coverage", True, "Attribute coverage", True),
-    ("rejected_rate", False, "Rejected by scoring and guardrails", True),
-    ("length_compliance", True, "Channel length compliance of the candidates", True),
-    ("distinct_2", True, "distinct-2 of published copy", False),
-    ("self_bleu", False, "Self-BLEU within a segment (lower = more varied)", False),
-    ("regurgitation_rate", False, "Verbatim regurgitation of training copy", True),
-    ("rouge_l", True, "ROUGE-L against the product description", False),
-)
-
-
-def variant_lines(comparison: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """("- label: GPT-2 x vs template y — GPT-2 is **better/worse**." per comparable measure, the worse ones).
-
-    A measure that cannot be computed for either variant is left out; without GPT-2 copy there is nothing to
-    compare (two empty lists).
-    """
-    g = comparison.set_index("variant") if len(comparison) else pd.DataFrame()
-    if not {"gpt2", "template"} <= set(g.index):
-        return [], []
-    lines = []
-    for metric, higher, label, pct in COMPARED:
-        a, b = g.loc["gpt2", metric], g.loc["template", metric]
-        if pd.isna(a) or pd.isna(b):
-            continue
-        fmt = (lambda x: f"{x:.1%}") if pct else (lambda x: f"{x:.3f}")
-        if abs(a - b) < 1e-9:
-            lines.append(f"- {label}: the same for both ({fmt(a)}).")
-            continue
-        better = (a > b) == higher
-        lines.append(f"- {label}: GPT-2 {fmt(a)} vs template {fmt(b)} — GPT-2 is **{'better' if better else 'worse'}**.")
-    return lines, [line for line in lines if "**worse**" in line]
-
-
-def summary_lines(m: Mapping[str, Any], scored: pd.DataFrame, comparison: pd.DataFrame, plan: ModelPlan,
-                  catalogue: Catalogue, threads: int, worse: Sequence[str] = (), n_measures: int = 0,
-                  priors_used: str = "") -> list[str]:
-    """The report's summary bullets (Markdown; data strings are not included)."""
-    lines: list[str] = []
-    pub = scored[scored["published"]]
-    by_var = pub.groupby("variant").size().to_dict()
-    channels = sorted(scored["channel"].unique()) if len(scored) else []
-    lines.append(f"- **{m['n_copies']} copies published** for {m['n_slots']} slots (persona × product × channel): "
-                 + ", ".join(f"{by_var.get(v, 0)} {'GPT-2' if v == 'gpt2' else 'template'}" for v in VARIANTS) + ".")
-    empty_channels = [c for c in channels if not (pub["channel"] == c).any()]
-    for ch in empty_channels:
-        g = scored[scored["channel"] == ch]
-        reasons = g["reject_reason"].str.split(";").explode()
-        reasons = reasons[reasons != ""].value_counts()
-        top = ", ".join(f"{r} ({n})" for r, n in reasons.head(3).items())
-        lines.append(f"- No {ch.replace('_', '-')} copy published: all {len(g)} candidates rejected"
-                     + (f" ({top})." if top else "."))
-    if m.get("model") is None:
-        lines.append(f"- **No GPT-2 copy.** {plan.reason}")
-    else:
-        cov_why = coverage_note(catalogue.products)
-        gp = comparison.set_index("variant") if len(comparison) else pd.DataFrame()
-        hall_t = gp.loc["template", "hallucination_rate"] if "template" in gp.index else None
-        train = (f"trained in {m['train_seconds']:.0f} s" if (m.get("train_seconds") or 0) > 0
-                 else "checkpoint reused, no training" if plan.train else "pretrained, not fine-tuned")
-        lines.append(f"- Model `{m['model']}` (held-out perplexity {fmt_metric(m['heldout_perplexity'], '.2f', 'no held-out copy')}; "
-                     f"{train}).")
-        lines.append(f"- GPT-2 candidates: attribute coverage {fmt_metric(m['attribute_coverage'], '.0%', cov_why)}, "
-                     f"hallucination {fmt_metric(m['hallucination_rate'])} (template baseline {fmt_metric(hall_t)}); "
-                     f"{fmt_metric(m['rejected_rate'])} rejected by scoring and guardrails.")
-        lines.append(f"- Diversity of published GPT-2 copy: distinct-2 {fmt_metric(m['distinct_2'], '.2f', 'no published GPT-2 copy')}, "
-                     f"self-BLEU {fmt_metric(m['self_bleu'], '.2f', 'fewer than two published copies per segment')}; "
-                     f"generation {fmt_metric(m['tokens_per_s'], '.0f')} tokens/s on {threads} threads.")
-        if plan.reason:
-            lines.append(f"- Note: {plan.reason}")
-    if worse:
-        lines.append(f"- GPT-2 is worse than the template baseline on {len(worse)} of {n_measures} measures "
-                     "(see “Where each variant stands”), notably " + worse[0][2:].split(":")[0].lower() + ".")
-    lines.append(f"- Prices: {catalogue.prices.describe()}.")
-    if priors_used:
-        lines.append(f"- Variant mix: {priors_used}.")
-    return lines
-
-
-def finite(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not (isinstance(x, float) and math.isnan(x))

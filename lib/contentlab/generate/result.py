@@ -1,0 +1,272 @@
+"""What stage 04 produced (:class:`GenerateResult`): the tables and figures of its report, the recorded metrics
+(:meth:`GenerateResult.metrics`) and the summary (:meth:`GenerateResult.summary_markdown`).
+
+Every string that carries data and is shown as Markdown is escaped here (:mod:`contentlab.fmt`), so the notebook
+only displays what these methods return.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from contentlab.fmt import esc_html
+from contentlab.generate import evaluation as ev
+from contentlab.generate.config import GenerateConfig
+from contentlab.generate.guardrails import Guardrails
+from contentlab.generate.inputs import StageInputs
+from contentlab.generate.model import EMBEDDED_SIZES, CopyModel
+from contentlab.generate.prompts import PromptTemplates
+from contentlab.generate.tokenizer import GPT2_VOCAB_SIZE
+from contentlab.generate.workflow import Catalogue, ModelPlan
+from contentlab.privacy import pseudonymise
+
+
+@dataclass
+class GenerateResult:
+    config: GenerateConfig
+    run_dir: Path
+    report_dir: Path
+    locale: str
+    catalogue: Catalogue
+    templates: PromptTemplates
+    guardrails: Guardrails
+    plan: ModelPlan
+    upstream: StageInputs  # what 02, 03 and the previous cycle's 05 handed over
+    user_ids: set[str]
+    slots: pd.DataFrame
+    mix: pd.DataFrame  # segment, channel, gpt2_share, template_share
+    model: CopyModel | None
+    corpus: pd.DataFrame | None
+    train_seconds: float | None
+    gen_stats: dict[str, float]
+    scored: pd.DataFrame  # every candidate with its scores, rejection reasons and the selection
+    comparison: pd.DataFrame  # one row per variant (evaluation.model_comparison)
+    verdicts: list[ev.Verdict]
+    digests: pd.DataFrame
+    guides: pd.DataFrame
+    guide_checks: pd.DataFrame
+    content: pd.DataFrame  # the published catalogue
+    paths: dict[str, Path] = field(default_factory=dict)  # content, content_jsonl, cards_html, cards_md
+    seconds: float = 0.0
+
+    # ---- the recorded metrics and the summary ---------------------------------------------------------------
+    def metrics(self) -> dict[str, Any]:
+        """The metrics notebook 04 records (:data:`contentlab.generate.evaluation.METRIC_NAMES`; GPT-2's are None
+        when no GPT-2 copy was generated)."""
+        return ev.metrics(self.scored, self.slots, self.model, self.gen_stats, self.train_seconds, self.locale)
+
+    def summary_markdown(self) -> str:
+        return "\n".join(ev.summary_lines(self.metrics(), self.scored, self.comparison, self.plan, self.catalogue,
+                                          self.config.threads, self.verdicts, self.priors_used))
+
+    # ---- inputs --------------------------------------------------------------------------------------------
+    @property
+    def products(self) -> pd.DataFrame:
+        return self.catalogue.products
+
+    @property
+    def priors_used(self) -> str:
+        priors = self.upstream.priors
+        if priors:
+            return (f"feedback priors of run {priors.get('run_id', '?')} (Thompson-sampling variant mix per segment "
+                    "and channel)")
+        return "no earlier feedback priors: even 50/50 variant mix"
+
+    def inputs_table(self) -> pd.DataFrame:
+        return pd.DataFrame({"input": self.upstream.notes + self.catalogue.notes()})
+
+    def plan_markdown(self) -> str:
+        """Why GPT-2 copy is not generated, or a note on how the model is used ("" when there is nothing to say)."""
+        if not self.plan.generate:
+            return f"**GPT-2 copy is not generated.** {esc_html(self.plan.reason)}"
+        return f"**Note:** {esc_html(self.plan.reason)}" if self.plan.reason else ""
+
+    def persona_table(self) -> pd.DataFrame:
+        return pd.DataFrame([{"persona": self.templates.persona_name(p), "segment": p.get("segment"),
+                              "price band": p.get("price_band"),
+                              "favourite categories": ", ".join(map(str, p.get("favourite_categories") or [])),
+                              "slots": int((self.slots["persona_id"] == str(p.get("persona_id"))).sum())}
+                             for p in self.upstream.personas])
+
+    def slots_markdown(self) -> str:
+        s = self.slots
+        return (f"**{len(s)} slots**: {s['persona_id'].nunique()} personas × "
+                f"{s.groupby('persona_id')['product_id'].nunique().max()} products × {len(self.config.channels)} "
+                f"channels; products chosen from {', '.join(sorted(s['source'].unique()))}.")
+
+    def example_prompt(self) -> str:
+        """The model prompt of the first slot."""
+        first = self.slots.iloc[0]
+        product = self.products.set_index("product_id").loc[first["product_id"]].to_dict()
+        return self.templates.model_prompt(self.upstream.persona_map.get(first["persona_id"]), product,
+                                           first["channel"])
+
+    # ---- the model -----------------------------------------------------------------------------------------
+    def model_table(self) -> pd.DataFrame:
+        """The copy model: size, vocabulary, training pairs, checkpoint, training (empty without a model)."""
+        cm, cfg = self.model, self.config
+        if cm is None:
+            return pd.DataFrame(columns=["", "value"])
+        info, corpus = cm.info, self.corpus
+        size = EMBEDDED_SIZES.get(cfg.model_size, {})
+        rows = [
+            ("model", cm.name + (f" ({cfg.model_size}: {size.get('n_layer')} layers × {size.get('n_embd')} dims)"
+                                 if cm.kind == "embedded" else "")),
+            ("fingerprint", cm.fingerprint),
+            ("parameters", f"{cm.n_params:,}"),
+            ("vocabulary", f"{cm.vocab.size:,} of GPT-2's {GPT2_VOCAB_SIZE:,} tokens" if cm.vocab.kind == "compact"
+             else f"{cm.vocab.size:,} (GPT-2)"),
+            ("training pairs (train / held-out)",
+             f"{(corpus['split'] == 'train').sum():,} / {(corpus['split'] == 'heldout').sum():,}"),
+            ("checkpoint", "loaded from cache (trained in an earlier run)" if info.get("cached") else
+             ("trained in this run" if info.get("trained") else "pretrained, not fine-tuned")),
+            ("steps run (best step)", f"{info.get('steps_run', 0)} ({info.get('best_step', 0)})" +
+             (", stopped early" if info.get("stopped_early") else "")),
+            ("held-out loss at start → best", f"{info.get('initial_heldout_loss', float('nan')):.3f} → "
+                                              f"{info.get('heldout_loss', float('nan')):.3f}"),
+            ("held-out perplexity", f"{info.get('heldout_perplexity', float('nan')):.2f}"),
+            ("training time this run", f"{self.train_seconds:.1f} s" + (
+                f" (original training: {info.get('train_seconds', 0):.1f} s)" if info.get("cached") else "")),
+        ]
+        return pd.DataFrame(rows, columns=["", "value"])
+
+    @property
+    def history(self) -> pd.DataFrame:
+        """The training history (``step``, ``train_loss``, ``heldout_loss``; empty without a model)."""
+        return self.model.history if self.model is not None else pd.DataFrame()
+
+    @property
+    def best_step(self) -> int:
+        return int(self.model.info.get("best_step", 0)) if self.model is not None else 0
+
+    @property
+    def has_loss_curve(self) -> bool:
+        """Whether training recorded a curve worth drawing (at least two held-out evaluations)."""
+        h = self.history
+        return len(h) > 0 and int(h["heldout_loss"].notna().sum()) > 1
+
+    def model_markdown(self) -> str:
+        """What the report says instead of the loss curve when there is none ("" when there is one)."""
+        if self.model is None:
+            return f"No GPT-2 model: {esc_html(self.plan.reason)}"
+        if not self.has_loss_curve:
+            return "No loss curve: the model was not trained in a way that recorded one (pretrained, not fine-tuned)."
+        return ""
+
+    # ---- generation ----------------------------------------------------------------------------------------
+    def sampling_table(self) -> pd.DataFrame:
+        """Sampling settings and throughput (empty without GPT-2 copy)."""
+        if self.model is None:
+            return pd.DataFrame(columns=["", "value"])
+        cfg, st = self.config, self.gen_stats
+        rows = [("temperature", cfg.temperature), ("top-p", cfg.top_p), ("top-k", cfg.top_k),
+                ("repetition penalty (generated tokens only)", cfg.repetition_penalty),
+                ("no-repeat n-gram size (within the copy)", cfg.no_repeat_ngram_size),
+                ("candidates per slot", cfg.n_candidates), ("batch size", cfg.gen_batch_size),
+                ("threads", cfg.threads), ("generated tokens", st["tokens"]), ("seconds", round(st["seconds"], 2)),
+                ("tokens / s", round(st["tokens_per_s"], 1)), ("copies / s", round(st["copies_per_s"], 2))]
+        return pd.DataFrame([(k, str(v)) for k, v in rows], columns=["", "value"])
+
+    def template_only_markdown(self) -> str:
+        n = int((self.scored["variant"] == "template").sum()) if len(self.scored) else 0
+        return f"Template baseline only: {n} copies for {len(self.slots)} slots."
+
+    # ---- scoring -------------------------------------------------------------------------------------------
+    def comparison_table(self) -> pd.DataFrame:
+        """:attr:`comparison` with one column per variant and one row per metric."""
+        return self.comparison.set_index("variant").T.reset_index().rename(columns={"index": "metric"})
+
+    def channel_table(self) -> pd.DataFrame:
+        return ev.channel_table(self.scored)
+
+    def channel_caption(self) -> str:
+        return ("Per channel: length compliance of the candidates and of the published copy ("
+                + "; ".join(f"{c}: {self.templates.constraint_text(c)}" for c in self.config.channels)
+                + ") and faithfulness")
+
+    def coverage_markdown(self) -> str:
+        """Why attribute coverage is n/a ("" when it can be computed)."""
+        note = ev.coverage_note(self.products)
+        return f"Attribute coverage: n/a ({esc_html(note)})." if note else ""
+
+    def verdicts_markdown(self) -> str:
+        return ev.verdicts_markdown(self.verdicts)
+
+    # ---- published copy, rejections, diversity --------------------------------------------------------------
+    @property
+    def published(self) -> pd.DataFrame:
+        return self.scored[self.scored["published"]]
+
+    def examples(self, per_channel: int = 3) -> pd.DataFrame:
+        """Published copy of the same slots side by side (GPT-2 beside the template), a few per channel."""
+        pub = self.published
+        if pub.empty:
+            return pd.DataFrame()
+        pairs = pub.pivot_table(index=["slot_id", "segment", "product_id", "channel"], columns="variant", values="text",
+                                aggfunc="first").reset_index()
+        pairs.insert(3, "product", pairs["product_id"].map(self.products.set_index("product_id")["title"]))
+        return pairs.groupby("channel", sort=False).head(per_channel).drop(columns=["slot_id", "product_id"])
+
+    def examples_caption(self) -> str:
+        both = "gpt2" in set(self.published["variant"])
+        return "Published copy: GPT-2 vs template" if both else "Published copy (template baseline)"
+
+    def rejection_table(self) -> pd.DataFrame:
+        return ev.rejection_table(self.scored)
+
+    def rejected_examples(self, per_reason: int = 2) -> pd.DataFrame:
+        """A few rejected candidates per variant and first reason."""
+        rej = self.scored[self.scored["rejected"]]
+        first = rej.assign(reason=rej["reject_reason"].str.split(";").str[0])
+        ex = first.groupby(["variant", "reason"]).head(per_reason)
+        return ex[["variant", "channel", "reject_reason", "reject_detail", "text"]]
+
+    def guardrails_markdown(self) -> str:
+        return (f"Guardrail lists version **{self.guardrails.version}**: "
+                + ", ".join(f"{k} {v}" for k, v in self.guardrails.describe().items()) + " entries.")
+
+    def diversity(self) -> pd.DataFrame:
+        return ev.diversity_by_segment(self.published, self.locale)
+
+    # ---- review digests and shopping guides ------------------------------------------------------------------
+    def digest_table(self, n: int = 8) -> pd.DataFrame:
+        """Review digests of the slots' products (of any products when none of those has reviews)."""
+        d = self.digests
+        if d.empty:
+            return d
+        shown = d[d["product_id"].isin(self.slots["product_id"])].head(n).copy()
+        if shown.empty:
+            shown = d.head(n).copy()
+        shown.insert(1, "product", shown["product_id"].map(self.products.set_index("product_id")["title"]))
+        shown["positive"] = shown["positive"].map(lambda x: " / ".join(x))
+        shown["negative"] = shown["negative"].map(lambda x: " / ".join(x))
+        return shown.drop(columns=["social_proof"])
+
+    def guide_previews(self, n: int = 2) -> list[str]:
+        """The first guides as Markdown: subject and addressee (user ids pseudonymised), the body as an indented
+        code block (literal text: nothing to escape, nothing doubled)."""
+        out = []
+        for r in self.guides.head(n).itertuples():
+            who = f"customer {pseudonymise([r.user_id])[0]}" if r.user_id else f"persona {r.persona_id}"
+            out.append(f"**{esc_html(r.subject)}** ({esc_html(who)})\n\n"
+                       + "\n".join("    " + line for line in str(r.text).splitlines()))
+        return out
+
+    def guides_markdown(self) -> str:
+        g = self.guides
+        return (f"{len(g)} guides ({(g['level'] == 'segment').sum()} per persona, {(g['level'] == 'user').sum()} per "
+                f"customer); {int(self.guide_checks['rejected'].sum())} rejected.")
+
+    # ---- publishing ----------------------------------------------------------------------------------------
+    def published_counts(self) -> pd.DataFrame:
+        c = self.content
+        return c[c["published"]].groupby(["content_type", "variant"]).size().rename("published").reset_index()
+
+    def publishing_markdown(self) -> str:
+        names = {k: Path(p).name for k, p in self.paths.items()}
+        return (f"Wrote `{names['content']}` and `{names['content_jsonl']}` ({len(self.content):,} rows) and "
+                f"`{names['cards_html']}` / `{names['cards_md']}`. Stage time: {self.seconds:.0f} s.")
