@@ -26,7 +26,6 @@ mix of true segments and channels.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -63,15 +62,6 @@ def stage_inputs(inputs: Mapping[str, str | None] | None, run_dir: str | Path) -
     if inputs:
         return contract.Inputs.of(inputs)
     return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
-
-
-def _scratch_run_dir(profile: str | None, dataset: Mapping[str, Any] | None) -> Path:
-    """A notebook opened by hand without a run directory: a scratch one, with the ``dataset`` spec prepared in it."""
-    project.ensure_dirs()
-    run_dir = Path(tempfile.mkdtemp(prefix=f"scratch-{STAGE}-{profile or 'adhoc'}-", dir=project.processed_dir()))
-    if dataset is not None:
-        pipeline.prepare_data(dataset, run_dir)
-    return run_dir
 
 
 def resolve_source(ds: Dataset, requested: str, content: pd.DataFrame | None = None,
@@ -126,13 +116,12 @@ def _campaign_start(ds: Dataset) -> pd.Timestamp:
 
 
 def run_feedback(config: FeedbackConfig | None = None, inputs: Mapping[str, str | None] | None = None, *,
-                 run_dir: str | Path = "", dataset: Mapping[str, Any] | None = None,
-                 write: bool = True) -> FeedbackResult:
+                 run_dir: str | Path = "", write: bool = True) -> FeedbackResult:
     """Read the stage's inputs, build or load the exposures, run every analysis and (``write``) write
     ``feedback_priors``, ``ab_results`` (every comparison) and ``ab_exposures`` (the impressions analysed) into
-    ``run_dir`` (a scratch run directory prepared from ``dataset`` when empty)."""
+    ``run_dir`` (01's products must be there: a stage never prepares data)."""
     cfg = config or FeedbackConfig()
-    run_dir = Path(run_dir) if run_dir else _scratch_run_dir(cfg.profile, dataset)
+    run_dir = Path(run_dir) if run_dir else project.scratch_run_dir(STAGE, cfg.profile or "adhoc")
     handed = stage_inputs(inputs, run_dir)
     ds = pipeline.load_prepared(run_dir)
     result = analyse(ds, cfg, content=handed.optional("content"), profiles=handed.optional("user_profiles"),

@@ -14,7 +14,6 @@ prepared from the ``dataset`` spec first, as a stage run alone has always done.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from contentlab import config, contract, pipeline
+from contentlab import config, contract
 from contentlab.generate.sanitise import sanitise_personas
 from contentlab.priors import of_profile, validate_priors
 
@@ -33,18 +32,14 @@ def run_directory(run_dir: str | Path | None, profile: str | None = None) -> Pat
     """``run_dir``, or a scratch run directory when a notebook opened by hand has none."""
     if run_dir:
         return Path(run_dir)
-    config.ensure_dirs()
-    return Path(tempfile.mkdtemp(prefix=f"scratch-{STAGE}-{profile or 'adhoc'}-", dir=config.processed_dir()))
+    return config.scratch_run_dir(STAGE, profile or "adhoc")
 
 
-def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path,
-            dataset: Mapping[str, Any] | None = None) -> contract.Inputs:
-    """The stage's inputs: ``inputs`` as handed over, else resolved from ``run_dir`` (prepared from ``dataset``
-    first when the run directory has no prepared data and the spec is given)."""
+def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path) -> contract.Inputs:
+    """The stage's inputs: ``inputs`` as handed over, else resolved from ``run_dir`` (a ``ContractError`` names the
+    stage that writes a missing one: a stage never prepares data itself)."""
     if inputs:
         return contract.Inputs.of(inputs)
-    if dataset is not None and not contract.product("clean").exists(run_dir):
-        pipeline.prepare_data(dataset, run_dir)
     return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -50,17 +49,17 @@ def mix_table(slots: pd.DataFrame, priors: dict | None, channels: tuple[str, ...
 
 def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None = None, *,
                  run_dir: str | Path | None = None, report_dir: str | Path | None = None,
-                 dataset: Mapping[str, Any] | None = None, progress: bool = True) -> GenerateResult:
+                 progress: bool = True) -> GenerateResult:
     """Run stage 04 (see the module docstring).
 
     ``inputs``: the products the runner hands the stage (``{name: path or None}``, with the previous cycle's
-    ``previous_feedback_priors``); empty: resolved from ``run_dir`` (prepared from the ``dataset`` spec when it has
-    no prepared data). ``report_dir`` (default ``run_dir/report``) receives the content cards."""
+    ``previous_feedback_priors``); empty: resolved from ``run_dir`` (01's products must be there: a stage never
+    prepares data). ``report_dir`` (default ``run_dir/report``) receives the content cards."""
     started = time.perf_counter()
     cfg = config
     run_dir = run_directory(run_dir, cfg.profile)
     report_dir = Path(report_dir) if report_dir else run_dir / "report"
-    got = resolve(inputs, run_dir, dataset)
+    got = resolve(inputs, run_dir)
     ds = pipeline.load_prepared(run_dir)
     locale = ds.locale
     catalogue = wf.prepare_catalogue(ds.products, ds.meta, locale, ds.ratings if ds.has("ratings") else None)

@@ -221,7 +221,6 @@ def user_features(store: EventStore, novelty_days: int = 14) -> FeatureSet:
             skipped["order ids"] = "events have no order_id; an order is a session with a purchase"
 
     ref = pd.Timestamp(store.scalar(f"SELECT MAX(timestamp) FROM {src}"))
-    ref_sql = f"TIMESTAMP '{ref.isoformat(sep=' ')}'"
     order_key = "order_id" if has_order else "session_id"
 
     # ---- activity, funnel, RFM inputs, time pattern

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from contentlab.data.io import META_FILE
 from contentlab.fmt import NA, esc_md, is_missing, num, pct
 from contentlab.privacy import merge_small_cells, pseudonymise
 from contentlab.profiling.clv import NO_DROPOUT_LR
@@ -138,7 +139,7 @@ def data_source(meta: dict | None) -> str:
     if meta.get("kind") == "demo":
         return f"the simulated shop {meta.get('name', '')}".rstrip()
     files = [str(f).replace("\\", "/").rsplit("/", 1)[-1] for f in (meta.get("inputs") or {})]
-    files = [f for f in files if f and f != "dataset.json"]
+    files = [f for f in files if f and f != META_FILE]  # a simulated shop's own metadata file is no input
     if not files:
         return f"dataset {meta.get('name', 'unnamed')}"
     return ("file " if len(files) == 1 else "files ") + ", ".join(sorted(set(files)))
