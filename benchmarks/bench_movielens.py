@@ -37,9 +37,17 @@ from pathlib import Path
 import pandas as pd
 
 from contentlab.data.adapters import load_movielens
-from contentlab.recommend import (PopularityRecommender, SurpriseRecommender, build_interactions, evaluate_model,
-                                  make_context, resolve_protocol, results_table, split_for_protocol)
-from contentlab.recommend import search
+from contentlab.recommend import (
+    PopularityRecommender,
+    SurpriseRecommender,
+    build_interactions,
+    evaluate_model,
+    make_context,
+    resolve_protocol,
+    results_table,
+    search,
+    split_for_protocol,
+)
 
 PUBLISHED_NDCG_AT_10 = {"popularity": 0.248, "svd (rating)": 0.096, "SAR": 0.382, "BPR": 0.442, "BiVAE": 0.475}
 DEFAULT_RANKING = {"algo": "SVD", "neg_ratio": 4, "pop_exponent": 0.5, "n_factors": 64, "n_epochs": 40,

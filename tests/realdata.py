@@ -218,7 +218,7 @@ def visible_text(html_text: str) -> str:
 
 def foreign_currency(text: str, currency: str | None) -> list[str]:
     """Currency symbols in ``text`` that are not the data's own (every symbol when the data has no currency)."""
-    own = CURRENCY_SYMBOLS.get(currency or "", None)
+    own = CURRENCY_SYMBOLS.get(currency or "")
     found = []
     for code, sym in CURRENCY_SYMBOLS.items():
         if sym != own and sym in text:
@@ -247,6 +247,7 @@ def run_whole_pipeline(home: Path, name: str, dataset: dict, notebooks: dict | N
     import json
 
     import yaml
+
     from conftest import run_cli
 
     overrides = {"04_generate": {"model_size": "tiny", "train_steps": 40, "n_slots": 12, "n_candidates": 2,

@@ -9,6 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
+from conftest import FIXTURES
 from contentlab.data import adapters
 from contentlab.data.adapters import (
     CD_PRODUCT_ID,
@@ -19,8 +20,6 @@ from contentlab.data.adapters import (
     load_online_retail,
 )
 from contentlab.data.validate import DataValidationError, validate_tables
-
-from conftest import FIXTURES
 
 T = pd.Timestamp
 

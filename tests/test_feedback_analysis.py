@@ -8,7 +8,6 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportion_confint, proportions_ztest
 
 from contentlab.feedback import analysis as A
-from contentlab.feedback import stats as fs
 
 
 def _exposures(n_users=6000, ipu=1, lifts=None, base=None, seed=0, split=0.5):

@@ -8,7 +8,6 @@ import html
 import json
 import math
 import re
-
 from pathlib import Path
 
 import pandas as pd
@@ -185,10 +184,10 @@ def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):
         assert not re.search(r"(?<![A-Za-z0-9_,.])" + re.escape(u) + r"(?![A-Za-z0-9_,.])", shown), u
     # the published report: nothing a report must not show, and the small-cell rule on its cohorts (6 and 1
     # customers) and best sellers (each bought by fewer than 5 customers)
+    import nbformat
+
     from contentlab import eda
     from contentlab.report import ReportHeader, render_report
-
-    import nbformat
 
     page = render_report(nbformat.read(str(out), as_version=4), ReportHeader(stage="01_eda", run_id="r", profile="retail", run_date="today"))
     assert lint_html(page) == [], lint_html(page)

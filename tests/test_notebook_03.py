@@ -18,7 +18,7 @@ from conftest import run_cli
 NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_recommend.ipynb"
 FIXED_METRICS = ["best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10",
                  "coverage", "rmse", "mae", "popularity_ndcg_at_10", "svd_rating_ndcg_at_10"]
-PARAMETERS = ["dataset", "seed", "run_dir", "inputs", "interaction_source", "event_weights", "protocol", "split",
+PARAMETERS = ["seed", "run_dir", "inputs", "interaction_source", "event_weights", "protocol", "split",
               "train_ratio", "holdout_days", "cold_item_share", "k", "models", "svdpp_max_ratings", "knn_max_items",
               "model_params", "rating_grid", "ranking_params", "ranking_grid", "search_options", "search_max_users",
               "hybrid_weights", "selection_metric", "refit_full", "ratings_path"]
@@ -136,7 +136,7 @@ def test_every_figure_names_its_model(tiny_run):
         m["best_model"] in rating_models
     html = (tiny_run.report_dir / "03_recommend.html").read_text(encoding="utf-8")
     if m["best_model"] not in rating_models:
-        assert f"predicts no ratings: the rating accuracy reported with it belongs to" in html
+        assert "predicts no ratings: the rating accuracy reported with it belongs to" in html
 
 
 @pytest.mark.slow

@@ -5,14 +5,10 @@ The whole pipeline on each real format (MovieLens, UCI Online Retail, CDNOW) is 
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from conftest import run_cli
 from contentlab.data.simulate import simulate
 from contentlab.notebook import StageNotApplicable, skip_stage
 from contentlab.report import CellFailure

@@ -7,9 +7,9 @@ import warnings
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from contentlab import plotting  # noqa: E402
+from contentlab import plotting
 
 
 def test_cjk_font_is_bundled_and_used_as_fallback():

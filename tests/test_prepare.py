@@ -10,12 +10,11 @@ import shutil
 import pandas as pd
 import pytest
 
+from conftest import FIXTURES
 from contentlab import config, pipeline
 from contentlab.contract import ContractError
 from contentlab.data.io import file_fingerprint
 from contentlab.data.validate import DataValidationError
-
-from conftest import FIXTURES
 
 MAPPING = {
     "users": {"customer": "user_id", "joined": "signup_date", "country": "region", "source": "channel"},

@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 
 from contentlab.profiling.clv import (
-    LOG_BOUND, NO_DROPOUT_LR, BetaGeoNBD, GammaGamma, calibration_holdout_summary, customer_lifetime_value,
-    rfm_summary, spend_frequency_correlation,
+    LOG_BOUND,
+    NO_DROPOUT_LR,
+    BetaGeoNBD,
+    GammaGamma,
+    calibration_holdout_summary,
+    customer_lifetime_value,
+    rfm_summary,
+    spend_frequency_correlation,
 )
 
 try:

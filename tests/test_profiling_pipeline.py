@@ -10,15 +10,20 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pandas as pd
 import pytest
 
+from contentlab import contract
 from contentlab.data.io import write_dataset
 from contentlab.data.simulate import simulate
-from contentlab import contract
 from contentlab.profiling import (
-    ProfilingConfig, basket_rules, build_personas, confusion_table, precision_recall, profile_users, segment_ari,
+    ProfilingConfig,
+    basket_rules,
+    build_personas,
+    confusion_table,
+    precision_recall,
+    profile_users,
+    segment_ari,
     write_outputs,
 )
 from contentlab.profiling.features import CAT_PREFIX

@@ -96,7 +96,7 @@ def write_movielens_u_data(path, n_users=300, n_items=400, seed=0, min_ratings=2
         ts = 874_724_710 + rng.integers(0, 18_500_000, len(items))
         rows += [(u + 1, int(i) + 1, int(r), int(t)) for i, r, t in zip(items, ratings, ts)]
     order = rng.permutation(len(rows))
-    path.write_text("".join("%d\t%d\t%d\t%d\n" % rows[n] for n in order), encoding="ascii")
+    path.write_text("".join("{}\t{}\t{}\t{}\n".format(*rows[n]) for n in order), encoding="ascii")
     return len(rows)
 
 
@@ -251,7 +251,9 @@ def test_movielens_file_runs_under_both_protocols_from_the_ratings_table(tmp_pat
     flagged = {"7", "123"}
     train, test, cold = split_for_protocol(inter, resolve_protocol("recommenders", split="stratified_user"),
                                            ratings=ds.ratings, exclude_users=flagged)
-    ref_keep = lambda d: _pairs(d[~d["user_id"].astype(str).isin(flagged)])
+    def ref_keep(d):
+        return _pairs(d[~d["user_id"].astype(str).isin(flagged)])
+
     assert _pairs(train) == ref_keep(ref_train) and _pairs(test) == ref_keep(ref_test) and cold == []
     # the preset's default stratifies per item, as recommenders' MovieLens benchmark does
     item_train, item_test = recommenders_stratified(file, 0.75, "item", 42)

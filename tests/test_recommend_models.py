@@ -8,9 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from contentlab.recommend import (ContentRecommender, HybridRecommender, PopularityRecommender, RandomRecommender,
-                                  RankingRecommender, SurpriseRecommender, evaluate_model, make_context)
-from contentlab.recommend import outputs, reasons, search
+from contentlab.recommend import (
+    ContentRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    RandomRecommender,
+    RankingRecommender,
+    SurpriseRecommender,
+    evaluate_model,
+    make_context,
+    outputs,
+    reasons,
+    search,
+)
 from contentlab.recommend.content import tune_hybrid_weight
 from contentlab.recommend.ranking import augmented_training, sample_negatives
 from contentlab.recommend.split import hold_out_items, stratified_split

@@ -7,9 +7,8 @@ import pandas as pd
 import pytest
 from surprise import SVD, Dataset, Reader
 
-from contentlab.recommend.models import SurpriseRecommender, build_trainset, to_surprise
-from contentlab.recommend.topn import (surprise_recipe_top_n, surprise_scores, surprise_top_k, top_k,
-                                       top_k_from_scores)
+from contentlab.recommend.models import SurpriseRecommender, to_surprise
+from contentlab.recommend.topn import surprise_recipe_top_n, surprise_scores, surprise_top_k, top_k, top_k_from_scores
 
 
 def low_rank_ratings(n_users=120, n_items=70, n_factors=3, per_user=(4, 25), seed=0) -> pd.DataFrame:

@@ -7,19 +7,17 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pandas as pd
+import pytest
 
-from contentlab import config, contract, pipeline  # noqa: E402
-from contentlab.recommend import (RecommendConfig, RecommendNotApplicable, make_context,  # noqa: E402
-                                  plots, run_recommend, search)
-from contentlab.recommend.lineup import run_models  # noqa: E402
-from contentlab.recommend.models import Recommender, rating_skip_reason  # noqa: E402
-from contentlab.recommend.outputs import rating_reference  # noqa: E402
-from contentlab.recommend.truth import planted_spearman  # noqa: E402
-
-from test_recommend_data import write_movielens_u_data  # noqa: E402
+from contentlab import config, contract, pipeline
+from contentlab.recommend import RecommendConfig, RecommendNotApplicable, make_context, plots, run_recommend, search
+from contentlab.recommend.lineup import run_models
+from contentlab.recommend.models import Recommender, rating_skip_reason
+from contentlab.recommend.outputs import rating_reference
+from contentlab.recommend.truth import planted_spearman
+from test_recommend_data import write_movielens_u_data
 
 SPEC = {"kind": "demo", "n_users": 150, "n_products": 40, "n_days": 20, "locale": "en", "seed": 5}
 FAST = dict(models=["popularity", "random", "SVD", "BaselineOnly", "ranking", "content", "hybrid"],

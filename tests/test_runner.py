@@ -319,7 +319,7 @@ def test_run_ids_are_unique_and_never_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
     import datetime as dt
 
-    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    now = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     ids = [run.allocate("demo", None, now)[0] for _ in range(3)]
     assert ids == ["20260102T030405-demo", "20260102T030405-demo-2", "20260102T030405-demo-3"]
     with pytest.raises(run.RunError, match="already exists"):

@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import pytest
 
 from contentlab.data.io import read_dataset, write_dataset
 from contentlab.data.schema import TABLES
-from contentlab.data.simulate import PROFILES, SEGMENTS, SEGMENT_SPECS, simulate, simulate_campaign
+from contentlab.data.simulate import PROFILES, SEGMENT_SPECS, SEGMENTS, simulate, simulate_campaign
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -284,14 +285,14 @@ def test_bought_together_pairs_are_planted(small):
     orders = buys.groupby("order_id")["product_id"].apply(set)
     n_a = hits = 0
     for a, b in small.truth["bought_together"]:
-        with_a = orders[orders.apply(lambda s: a in s)]
+        with_a = orders[orders.apply(lambda s, a=a: a in s)]
         if len(with_a) < 5:
             continue
-        conf = with_a.apply(lambda s: b in s).mean()
-        base = orders.apply(lambda s: b in s).mean()
+        conf = with_a.apply(lambda s, b=b: b in s).mean()
+        base = orders.apply(lambda s, b=b: b in s).mean()
         assert conf > 0.15 and conf > 5 * base, (a, b, conf, base)  # lift > 5 for every pair
         n_a += len(with_a)
-        hits += int(with_a.apply(lambda s: b in s).sum())
+        hits += int(with_a.apply(lambda s, b=b: b in s).sum())
     # pooled confidence A -> B close to the planted pair probability (0.5)
     assert n_a >= 50 and abs(hits / n_a - small.truth["pair_prob"]) < 0.12, (hits, n_a)
 
@@ -523,7 +524,7 @@ def test_audience_model_stands_alone():
 
     from contentlab.data.simulate import audience
 
-    tree = ast.parse(open(audience.__file__, encoding="utf-8").read())
+    tree = ast.parse(Path(audience.__file__).read_text(encoding="utf-8"))
     own = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
            and n.module.startswith("contentlab")}
     assert own == {"contentlab.data.simulate.spec"}, own

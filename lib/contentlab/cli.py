@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 EPILOG_RUN = """\
 examples:
@@ -90,7 +90,7 @@ def _configure_logging() -> None:
     logging.captureWarnings(True)
 
 
-def _terminate(signum, frame):  # noqa: ARG001 - signal handler signature
+def _terminate(signum, frame):
     # SIGTERM (kill, CI time-outs) ends the run like Ctrl-C: the index records the interrupted notebook
     raise KeyboardInterrupt
 

@@ -68,7 +68,7 @@ class Product:
                 obj = serial.read_json(path)
             else:
                 return path
-        except Exception as exc:  # noqa: BLE001 - every unreadable file is reported the same way
+        except Exception as exc:
             raise ContractError(f"{self.name}: {path} cannot be read ({type(exc).__name__}: {exc})") from exc
         self.check(obj, where=str(path))
         return obj
@@ -272,7 +272,7 @@ class Inputs:
     paths: dict[str, str | None] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, inputs: Mapping[str, str | None] | None) -> "Inputs":
+    def of(cls, inputs: Mapping[str, str | None] | None) -> Inputs:
         return cls(dict(inputs or {}))
 
     def read(self, name: str) -> Any:

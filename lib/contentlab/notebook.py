@@ -49,7 +49,7 @@ def skip_stage(reason: str) -> None:
     raise StageNotApplicable(" ".join(str(reason).split())) from None
 
 
-def recorded_metrics(notebook: "str | Path | Any") -> dict[str, Any]:
+def recorded_metrics(notebook: str | Path | Any) -> dict[str, Any]:
     """Metrics recorded by :func:`record` in an executed notebook (path or nbformat node).
 
     A metric recorded twice keeps its last value.

@@ -36,14 +36,21 @@ import os
 import shutil
 import stat
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from contentlab import config
 from contentlab.contract import STAGE_NAMES, ContractError, product
 from contentlab.data import adapters
 from contentlab.data.io import (
-    META_FILE, TRUTH_DIR, Dataset, file_fingerprint, read_dataset, read_truth, write_dataset,
+    META_FILE,
+    TRUTH_DIR,
+    Dataset,
+    file_fingerprint,
+    read_dataset,
+    read_truth,
+    write_dataset,
 )
 from contentlab.data.validate import validate_tables
 from contentlab.fmt import display_path

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import html as _html
 import re
-from typing import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
@@ -41,7 +41,7 @@ SEQUENTIAL = "Blues"
 CJK_FONT_PACKAGE = "cvttf_NotoSansCJK_Regular"
 
 
-def cjk_font_path() -> "str | None":
+def cjk_font_path() -> str | None:
     """Path of the bundled CJK font file, or ``None`` when the package is not installed."""
     import importlib.util
     from pathlib import Path
@@ -56,7 +56,7 @@ def cjk_font_path() -> "str | None":
     return None
 
 
-def _register_cjk_fallback() -> "str | None":
+def _register_cjk_fallback() -> str | None:
     """Add the CJK font behind the default sans-serif font (per-glyph fallback); returns its family name."""
     from matplotlib import font_manager
 
@@ -511,13 +511,13 @@ def table(df: pd.DataFrame, *, percent: Sequence[str] = (), money: Sequence[str]
                                 else v[: max_text - 1].rstrip() + "…")
     sty = d.style.format(escape="html", na_rep="–").format_index(escape="html", axis=0)
     num = [c for c in d.columns if pd.api.types.is_numeric_dtype(d[c]) and not pd.api.types.is_bool_dtype(d[c])]
-    fmt: dict[str, str] = {c: "{:,.2f}" for c in num}
+    fmt: dict[str, str] = dict.fromkeys(num, "{:,.2f}")
     fmt.update({c: "{:,.0f}" for c in integer if c in d.columns})
     fmt.update({c: "{:,.2f}" for c in money if c in d.columns})
     fmt.update({c: "{:.1%}" for c in percent if c in d.columns})
     for c, k in (decimals or {}).items():
         if c in d.columns:
-            fmt[c] = "{:,.%df}" % k
+            fmt[c] = f"{{:,.{k}f}}"
     for c in num:
         if c not in integer and c not in money and c not in percent and c not in (decimals or {}) \
                 and pd.api.types.is_integer_dtype(d[c]):

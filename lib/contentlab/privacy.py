@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from typing import Iterable
+from collections.abc import Iterable
 
 import pandas as pd
 
@@ -33,11 +33,11 @@ def salt() -> str:
 
 def pseudonymise_one(user_id: object, salt_value: str | None = None) -> str:
     s = salt() if salt_value is None else salt_value
-    digest = hashlib.sha256(f"{s}:{user_id}".encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(f"{s}:{user_id}".encode()).hexdigest()
     return PREFIX + digest[:12]
 
 
-def pseudonymise(ids: "Iterable[object] | pd.Series", salt_value: str | None = None) -> "list[str] | pd.Series":
+def pseudonymise(ids: Iterable[object] | pd.Series, salt_value: str | None = None) -> list[str] | pd.Series:
     """Salted-hash pseudonyms; a Series keeps its index."""
     s = salt() if salt_value is None else salt_value
     if isinstance(ids, pd.Series):
@@ -67,7 +67,7 @@ def merge_small_cells(
     label_col: str,
     min_cell: int = MIN_CELL,
     merged_label: str = MERGED_LABEL,
-) -> "tuple[pd.DataFrame, int]":
+) -> tuple[pd.DataFrame, int]:
     """Rows whose ``count_col`` is under ``min_cell`` are summed into one row labelled ``merged_label``;
     if that row still counts fewer than ``min_cell`` it is left out.
 
@@ -89,9 +89,9 @@ def merge_small_cells(
 def mask_small_cells(
     table: pd.DataFrame,
     count_col: str,
-    value_cols: "Iterable[str] | None" = None,
+    value_cols: Iterable[str] | None = None,
     min_cell: int = MIN_CELL,
-) -> "tuple[pd.DataFrame, int]":
+) -> tuple[pd.DataFrame, int]:
     """For cross tables where rows cannot be merged (segment × channel, cohort × week): the figures of
     rows whose ``count_col`` is under ``min_cell`` are withheld (set to missing, the count shown as
     ``"<min_cell"``). Returns a display copy and the number of rows masked."""

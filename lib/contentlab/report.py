@@ -40,9 +40,10 @@ import html
 import json
 import logging
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import bleach
 import markupsafe
@@ -137,7 +138,7 @@ def sanitize_html(fragment: str) -> str:
 
 
 def _sanitize_filter(value: Any) -> markupsafe.Markup:
-    return markupsafe.Markup(sanitize_html(value))  # noqa: S704 - sanitised above
+    return markupsafe.Markup(sanitize_html(value))
 
 
 def markdown_output_html(source: str) -> str:
@@ -153,7 +154,7 @@ def markdown_output_html(source: str) -> str:
 
 
 def _markdown_output_filter(value: Any) -> markupsafe.Markup:
-    return markupsafe.Markup(markdown_output_html(value))  # noqa: S704 - escaped and sanitised
+    return markupsafe.Markup(markdown_output_html(value))
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -591,8 +592,8 @@ def render_report(nb: Any, header: ReportHeader, failure: CellFailure | None = N
             "parameters": params,
             "failure": failure,
             "not_run": not_run,
-            "css": markupsafe.Markup(_css()),  # noqa: S704 - the package's own stylesheet
-            "generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "css": markupsafe.Markup(_css()),
+            "generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "version": _version(),
         },
     }
@@ -720,7 +721,7 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
         run_status += f"; no notebook for {', '.join(r['name'] for r in rows if r['status'] == 'missing')}"
     template = _jinja_env().get_template(INDEX_TEMPLATE)
     return template.render(
-        css=markupsafe.Markup(_css()),  # noqa: S704 - the package's own stylesheet
+        css=markupsafe.Markup(_css()),
         run_id=manifest.get("run_id", ""),
         profile=manifest.get("profile", ""),
         description=profile_params.get("description", ""),
@@ -763,7 +764,7 @@ def render_runs_index(manifests: Iterable[Mapping[str, Any]], latest: str | None
                      "status_label": STATUS_LABELS.get(status, status),
                      "status_class": "st-" + status.replace(" ", "-"), "notebooks": notebooks})
     template = _jinja_env().get_template("runs_index.html.j2")
-    return template.render(css=markupsafe.Markup(_css()), runs=runs, latest=latest)  # noqa: S704
+    return template.render(css=markupsafe.Markup(_css()), runs=runs, latest=latest)
 
 
 def _duration(seconds: Any) -> str:

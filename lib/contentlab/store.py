@@ -35,7 +35,7 @@ class EventStore:
                 self.tables.append(name)
 
     @classmethod
-    def for_run(cls, run_dir: str | Path, threads: int | None = None) -> "EventStore":
+    def for_run(cls, run_dir: str | Path, threads: int | None = None) -> EventStore:
         """The store over a run's prepared tables (the contract's ``clean`` product of stage 01)."""
         return cls(contract.product("clean").at(run_dir), threads=threads)
 
@@ -86,7 +86,7 @@ class EventStore:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> "EventStore":
+    def __enter__(self) -> EventStore:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -22,9 +22,10 @@ import difflib
 import importlib.util
 import inspect
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,7 +84,7 @@ class AdapterReport:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "AdapterReport":
+    def from_dict(cls, d: Mapping[str, Any]) -> AdapterReport:
         """The report back from :meth:`to_dict` (``validation.json["adapter"]``); ``rows_excluded`` is recomputed
         from ``excluded``."""
         return cls(adapter=str(d.get("adapter", "")), files=list(d.get("files") or []),

@@ -35,8 +35,9 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import warnings
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -232,7 +233,7 @@ class ValidationReport:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ValidationReport":
+    def from_dict(cls, d: Mapping[str, Any]) -> ValidationReport:
         rep = cls(foreign_key_policy=d.get("foreign_key_policy", FOREIGN_KEY_POLICY),
                   time_range=dict(d.get("time_range") or {}))
         for name, t in d.get("tables", {}).items():
@@ -391,7 +392,7 @@ def _coerce_datetime(s: pd.Series, col: Column, source: str) -> _Coerced:
         bad = ~null & out.isna().to_numpy()
         return _Coerced(out.astype(DATETIME_DTYPE), bad, rule + " (unix seconds)")
     # text or Python objects: datetime objects become ISO strings so tz awareness is visible
-    if dtype == object:
+    if pd.api.types.is_object_dtype(dtype):
         s = s.map(lambda v: v.isoformat() if isinstance(v, (_dt.datetime, pd.Timestamp)) else v)
     text = _to_text(s).str.strip()
     has_tz = text.str.contains(_TZ_RE, na=False).to_numpy(dtype=bool) & ~null

@@ -18,17 +18,52 @@ This module is the package's face: the names the notebook, the tests and other c
 from contentlab.data.adapters import AdapterReport
 from contentlab.data.validate import ValidationReport
 from contentlab.eda.findings import (
-    adapter_markdown, basket_markdown, dataset_markdown, findings_markdown, repeat_markdown,
+    adapter_markdown,
+    basket_markdown,
+    dataset_markdown,
+    findings_markdown,
+    repeat_markdown,
 )
 from contentlab.eda.metrics import key_metrics
 from contentlab.eda.quality import (
-    DataQuality, adapter_summary, read_validation, rows_rejected, rows_repaired, validation_rules, validation_tables,
+    DataQuality,
+    adapter_summary,
+    read_validation,
+    rows_rejected,
+    rows_repaired,
+    validation_rules,
+    validation_tables,
 )
 from contentlab.eda.queries import (
-    ALL, FUNNEL_COLUMNS, UNKNOWN, Capabilities, LongTail, basket_sizes, basket_summary, capabilities,
-    cohort_retention, daily_volumes, funnel, funnel_stages, funnel_summary, gini, item_popularity, long_tail_table,
-    mean_retention, open_store, order_key_sql, orders_per_user, period_volumes, price_by_category, repeat_purchase,
-    retention_display, top_categories, top_products, top_share, user_activity, weekly_volumes,
+    ALL,
+    FUNNEL_COLUMNS,
+    UNKNOWN,
+    Capabilities,
+    LongTail,
+    basket_sizes,
+    basket_summary,
+    capabilities,
+    cohort_retention,
+    daily_volumes,
+    funnel,
+    funnel_stages,
+    funnel_summary,
+    gini,
+    item_popularity,
+    long_tail_table,
+    mean_retention,
+    open_store,
+    order_key_sql,
+    orders_per_user,
+    period_volumes,
+    price_by_category,
+    repeat_purchase,
+    retention_display,
+    top_categories,
+    top_products,
+    top_share,
+    user_activity,
+    weekly_volumes,
 )
 from contentlab.eda.truth import segment_check
 from contentlab.eda.workflow import FUNNEL_FORMAT, EdaConfig, EdaResult, analyse, run_eda

@@ -8,7 +8,8 @@ printed with :func:`contentlab.fmt.num` / :func:`contentlab.fmt.pct` ("n/a" when
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 

@@ -28,8 +28,16 @@ import pandas as pd
 
 from contentlab.eda.quality import DataQuality
 from contentlab.eda.queries import (
-    basket_summary, capabilities, funnel, item_popularity, order_key_sql, ratio, repeat_purchase, session_key_sql,
-    top_categories, user_activity,
+    basket_summary,
+    capabilities,
+    funnel,
+    item_popularity,
+    order_key_sql,
+    ratio,
+    repeat_purchase,
+    session_key_sql,
+    top_categories,
+    user_activity,
 )
 from contentlab.store import EventStore
 

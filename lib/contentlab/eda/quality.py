@@ -34,14 +34,14 @@ class DataQuality:
     adapter: AdapterReport | None = None
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "DataQuality":
+    def from_dict(cls, d: Mapping[str, Any]) -> DataQuality:
         """From the contents of ``validation.json``."""
         adapter = d.get("adapter")
         return cls(ValidationReport.from_dict(d),
                    AdapterReport.from_dict(adapter) if isinstance(adapter, Mapping) else None)
 
     @classmethod
-    def of(cls, report: "DataQuality | ValidationReport | Mapping[str, Any] | None") -> "DataQuality | None":
+    def of(cls, report: DataQuality | ValidationReport | Mapping[str, Any] | None) -> DataQuality | None:
         """``report`` as a :class:`DataQuality`: one already, a :class:`ValidationReport`, or ``validation.json``'s
         contents (``None`` stays ``None``: the run has no validation report)."""
         if report is None or isinstance(report, DataQuality):

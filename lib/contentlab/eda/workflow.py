@@ -24,14 +24,34 @@ import pandas as pd
 from contentlab import config as paths
 from contentlab import contract, pipeline
 from contentlab.eda.findings import (
-    adapter_markdown, basket_markdown, dataset_markdown, findings_markdown, repeat_markdown,
+    adapter_markdown,
+    basket_markdown,
+    dataset_markdown,
+    findings_markdown,
+    repeat_markdown,
 )
 from contentlab.eda.metrics import key_metrics
 from contentlab.eda.quality import DataQuality, adapter_summary, validation_rules, validation_tables
 from contentlab.eda.queries import (
-    Capabilities, LongTail, basket_sizes, basket_summary, capabilities, cohort_retention, daily_volumes, funnel,
-    funnel_summary, item_popularity, long_tail_table, open_store, orders_per_user, period_volumes, price_by_category,
-    repeat_purchase, top_categories, top_products, user_activity,
+    Capabilities,
+    LongTail,
+    basket_sizes,
+    basket_summary,
+    capabilities,
+    cohort_retention,
+    daily_volumes,
+    funnel,
+    funnel_summary,
+    item_popularity,
+    long_tail_table,
+    open_store,
+    orders_per_user,
+    period_volumes,
+    price_by_category,
+    repeat_purchase,
+    top_categories,
+    top_products,
+    user_activity,
 )
 from contentlab.eda.truth import segment_check
 from contentlab.privacy import MIN_CELL

@@ -174,7 +174,7 @@ def _compare_group(g: pd.DataFrame, control: str, treatment: str, primary: str, 
     if sums["clicks_control"] > 0 and sums["clicks_treatment"] > 0:
         row["cvr_control"] = sums["conversions_control"] / sums["clicks_control"]
         row["cvr_treatment"] = sums["conversions_treatment"] / sums["clicks_treatment"]
-        if 0 < sums["conversions_control"] + sums["conversions_treatment"]:
+        if sums["conversions_control"] + sums["conversions_treatment"] > 0:
             _, row["p_cvr"] = fs.two_proportion_ztest(sums["conversions_treatment"], sums["clicks_treatment"],
                                                       sums["conversions_control"], sums["clicks_control"])
     if len(c) > 1 and len(t) > 1:

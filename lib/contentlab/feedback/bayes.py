@@ -8,7 +8,7 @@ draws (reproducible) for P(best), expected loss ``E[max_j p_j - p_i]`` and the T
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import integrate, special, stats

@@ -8,7 +8,7 @@ directory. Its JSON shape, its validation and the views 04 uses to choose its va
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -84,7 +84,7 @@ def build_priors(counts: pd.DataFrame, *, run_id: str, profile: str | None = Non
         "schema_version": SCHEMA_VERSION,
         "run_id": run_id,
         "profile": profile,
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "source": source or {},
         "metric": metric,
         "prior": {"alpha": float(prior[0]), "beta": float(prior[1])},

@@ -21,8 +21,8 @@ audited; ``tests/test_feedback_stats.py`` checks each one against the reference 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from scipy import optimize, stats
@@ -267,7 +267,7 @@ class SRMResult:
         return f"No sample ratio mismatch (chi-square p = {self.p:.3g} ≥ {self.threshold}; counts {obs})."
 
 
-def srm_test(counts: "dict | Sequence[int]", planned: "dict | Sequence[float] | None" = None,
+def srm_test(counts: dict | Sequence[int], planned: dict | Sequence[float] | None = None,
              threshold: float = SRM_THRESHOLD) -> SRMResult:
     """Chi-square goodness of fit of assignment counts against the planned split (equal split by default).
 

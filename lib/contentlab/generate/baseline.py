@@ -7,7 +7,8 @@ first template that fits the channel's hard length limit is used.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 

@@ -7,8 +7,10 @@ profile's) override them.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Sequence
+from typing import Any
 
 from contentlab.generate.decode import SamplingParams
 from contentlab.generate.model import EMBEDDED, EMBEDDED_SIZES
@@ -60,10 +62,8 @@ class GenerateConfig:
         for name in _NUMBERS:  # YAML reads 3e-3 (no dot) as text
             value = getattr(self, name)
             if isinstance(value, str):
-                try:
+                with contextlib.suppress(ValueError):
                     setattr(self, name, float(value))
-                except ValueError:
-                    pass
         problems = self.problems()
         if problems:
             raise ValueError("04 parameters: " + "; ".join(problems))

@@ -8,8 +8,9 @@ never NaN (the report prints :data:`contentlab.fmt.NA` with the reason).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 

@@ -13,9 +13,9 @@ expression. Chinese copy is checked against both lists (Latin claims such as "No
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Mapping
 
 import yaml
 

@@ -9,7 +9,8 @@ scored and checked by the guardrails like every other copy.
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 

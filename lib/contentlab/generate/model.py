@@ -118,7 +118,7 @@ class CopyModel:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "CopyModel":
+    def load(cls, path: str | Path) -> CopyModel:
         from transformers import AutoModelForCausalLM
 
         path = Path(path)

@@ -22,7 +22,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 

@@ -8,7 +8,7 @@ they are the persona's favourite categories' best sellers, and without personas 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 

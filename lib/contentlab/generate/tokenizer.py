@@ -23,8 +23,8 @@ import functools
 import importlib.resources
 import json
 import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 EOS_TOKEN = "<|endoftext|>"
 GPT2_VOCAB_SIZE = 50257
@@ -162,7 +162,7 @@ class CompactVocab:
         return [(bool(i % 2), part) for i, part in enumerate(_CJK_CHAR.split(text)) if part]
 
     @classmethod
-    def from_texts(cls, tokenizer, texts: Iterable[str], char_units: bool = True) -> "CompactVocab":
+    def from_texts(cls, tokenizer, texts: Iterable[str], char_units: bool = True) -> CompactVocab:
         used: set[int] = set()
         chars: set[str] = set()
         plain: list[str] = []
@@ -221,10 +221,10 @@ class CompactVocab:
         Path(path).write_text(json.dumps(self.to_dict()), encoding="utf-8")
 
     @classmethod
-    def load(cls, path: str | Path, tokenizer) -> "CompactVocab":
+    def load(cls, path: str | Path, tokenizer) -> CompactVocab:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         return cls.from_dict(data, tokenizer)
 
     @classmethod
-    def from_dict(cls, data: dict, tokenizer) -> "CompactVocab":
+    def from_dict(cls, data: dict, tokenizer) -> CompactVocab:
         return cls(tokenizer, data["gpt2_ids"], data.get("units", ()))

@@ -31,8 +31,9 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -395,7 +396,7 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
         else:
             ppl_texts = df["text"].tolist()
         df["perplexity"] = copy_perplexity(cm, df["prompt"].tolist(), ppl_texts, threads=threads)
-    df["quality"] = [quality_score(c, l, p, g) for c, l, p, g in
+    df["quality"] = [quality_score(c, ok, p, g) for c, ok, p, g in
                      zip(df["attribute_coverage"], df["length_ok"], df["perplexity"], df["regurgitated"])]
     return df
 

@@ -11,12 +11,21 @@ rules and the products), :mod:`.report` (tables and text of the report), :mod:`.
 """
 
 from contentlab.profiling.clv import (
-    BetaGeoNBD, GammaGamma, calibration_holdout_summary, customer_lifetime_value, rfm_summary,
+    BetaGeoNBD,
+    GammaGamma,
+    calibration_holdout_summary,
+    customer_lifetime_value,
+    rfm_summary,
     spend_frequency_correlation,
 )
 from contentlab.profiling.config import ProfilingConfig
 from contentlab.profiling.core import (
-    UserProfiles, basket_rules, customer_value, order_transactions, profile_users, write_outputs,
+    UserProfiles,
+    basket_rules,
+    customer_value,
+    order_transactions,
+    profile_users,
+    write_outputs,
 )
 from contentlab.profiling.features import FeatureSet, NoActivityError, user_features
 from contentlab.profiling.personas import build_personas, price_band
@@ -25,7 +34,13 @@ from contentlab.profiling.rfm import NO_PURCHASE, RFM_GRID, RFM_SEGMENTS, rfm_gr
 from contentlab.profiling.risk import precision_recall, risk_flags, robust_z
 from contentlab.profiling.rules import baskets_from_purchases, mine_rules, planted_pairs_found, rules_by_segment
 from contentlab.profiling.segments import (
-    cluster_profiles, cluster_users, confusion_table, merge_small_segments, name_clusters, pca_projection, segment_ari,
+    cluster_profiles,
+    cluster_users,
+    confusion_table,
+    merge_small_segments,
+    name_clusters,
+    pca_projection,
+    segment_ari,
 )
 from contentlab.profiling.workflow import run_profiling
 

@@ -59,7 +59,7 @@ def rfm_summary(
     customer_col: str = "user_id",
     datetime_col: str = "timestamp",
     monetary_col: str | None = "revenue",
-    observation_end: "str | pd.Timestamp | None" = None,
+    observation_end: str | pd.Timestamp | None = None,
     period_days: float = 7.0,
 ) -> pd.DataFrame:
     """The BG/NBD summary per customer: ``frequency``, ``recency``, ``T`` (+ ``monetary_value``).
@@ -96,8 +96,8 @@ def rfm_summary(
 
 def calibration_holdout_summary(
     transactions: pd.DataFrame,
-    calibration_end: "str | pd.Timestamp",
-    observation_end: "str | pd.Timestamp | None" = None,
+    calibration_end: str | pd.Timestamp,
+    observation_end: str | pd.Timestamp | None = None,
     customer_col: str = "user_id",
     datetime_col: str = "timestamp",
     monetary_col: str | None = "revenue",
@@ -285,7 +285,7 @@ class BetaGeoNBD:
                 starts.append(np.log([r, r / rate, a, b]))
         return starts
 
-    def fit(self, frequency, recency, T, weights=None, x0=None, multistart: bool = True) -> "BetaGeoNBD":
+    def fit(self, frequency, recency, T, weights=None, x0=None, multistart: bool = True) -> BetaGeoNBD:
         """Maximum likelihood. ``x0`` (log-parameters) is added to the starts; ``multistart=False`` searches
         from ``x0`` alone (or the first default start), without polishing, for comparisons."""
         x, tx, T = _as_arrays(frequency, recency, T)
@@ -444,7 +444,7 @@ class GammaGamma:
             + q * np.log(v) + (p * x - 1) * np.log(m) + p * x * np.log(x) - (p * x + q) * np.log(v + x * m)
         )
 
-    def fit(self, frequency, monetary, x0=None) -> "GammaGamma":
+    def fit(self, frequency, monetary, x0=None) -> GammaGamma:
         x, m = _as_arrays(frequency, monetary)
         keep = (x > 0) & (m > 0)
         x, m = x[keep], m[keep]

@@ -23,7 +23,11 @@ from contentlab.profiling.rfm import rfm_scores
 from contentlab.profiling.risk import RiskResult, risk_flags
 from contentlab.profiling.rules import baskets_from_purchases, rules_by_segment
 from contentlab.profiling.segments import (
-    FLAGGED_SEGMENT, INACTIVE_SEGMENT, Clustering, cluster_users, name_clusters,
+    FLAGGED_SEGMENT,
+    INACTIVE_SEGMENT,
+    Clustering,
+    cluster_users,
+    name_clusters,
 )
 from contentlab.store import EventStore
 
@@ -123,11 +127,11 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
     bg = gg = None
     try:
         bg = clvmod.BetaGeoNBD().fit(summary["frequency"], summary["recency"], summary["T"])
-    except Exception as exc:  # noqa: BLE001 - reported, the stage continues without CLV
+    except Exception as exc:
         notes.append(f"BG/NBD fit failed: {exc}")
     try:
         gg = clvmod.GammaGamma().fit(summary["frequency"], summary["monetary_value"])
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         notes.append(f"Gamma-Gamma fit failed ({exc}); spend per order = the customer's mean order value")
     if gg is not None and gg.at_bound:
         notes.append(f"Gamma-Gamma parameter(s) {', '.join(gg.at_bound)} reached the search bound: customers' mean "
@@ -169,7 +173,7 @@ def customer_value(tx: pd.DataFrame, reference_time: pd.Timestamp, cfg: Profilin
             cal["predicted_holdout"] = cal_bg.conditional_expected_purchases(
                 cal["duration_holdout"].to_numpy(), cal["frequency"], cal["recency"], cal["T"])
             calib = cal
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             notes.append(f"calibration/holdout check failed: {exc}")
     else:
         notes.append(f"no holdout check: {why}")

@@ -57,7 +57,7 @@ def segment_table(profiles: pd.DataFrame, min_cell: int = 5, include_excluded: b
     """
     p = profiles.copy()
     p["_clv"] = p["clv"].fillna(0.0) if "clv" in p else 0.0
-    p["_alive"] = p["p_alive"] if "p_alive" in p else np.nan
+    p["_alive"] = p.get("p_alive", np.nan)
     g = p.groupby("segment", observed=True, dropna=False)
     agg = pd.DataFrame({
         "users": g.size(),

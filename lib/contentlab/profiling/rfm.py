@@ -102,7 +102,7 @@ def rfm_scores(
     frequency_col: str = "frequency",
     monetary_col: str = "monetary",
     id_col: str = "user_id",
-    exclude: "pd.Series | np.ndarray | None" = None,
+    exclude: pd.Series | np.ndarray | None = None,
     excluded_label: str = "Excluded",
 ) -> pd.DataFrame:
     """``R``, ``F``, ``M``, ``RFM`` (e.g. "545") and ``rfm_segment`` for every row of ``df``.

@@ -35,8 +35,8 @@ Flagged accounts are excluded from segmentation, CLV fitting and basket rules, a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 import numpy as np
 import pandas as pd

@@ -136,7 +136,7 @@ def rules_by_segment(
     return pd.concat(parts, ignore_index=True)
 
 
-def format_rule(rule: pd.Series, titles: "dict[str, str] | None" = None) -> str:
+def format_rule(rule: pd.Series, titles: dict[str, str] | None = None) -> str:
     """"A + B -> C" with product titles when given."""
     name = (lambda p: titles.get(p, p)) if titles else (lambda p: p)
     return " + ".join(map(name, rule["antecedents"])) + " → " + " + ".join(map(name, rule["consequents"]))

@@ -13,16 +13,16 @@ Modules: :mod:`~contentlab.recommend.configuration`, :mod:`~contentlab.recommend
 :mod:`~contentlab.recommend.workflow`, :mod:`~contentlab.recommend.plots`.
 """
 
+from contentlab.recommend.configuration import MODEL_NAMES, RecommendConfig
 from contentlab.recommend.content import ContentRecommender, HybridRecommender, tune_hybrid_weight
 from contentlab.recommend.evaluate import EvalContext, evaluate_model, make_context, results_table, segment_breakdown
 from contentlab.recommend.interactions import build_interactions, describe_source, not_applicable_reason
 from contentlab.recommend.models import PopularityRecommender, RandomRecommender, Recommender, SurpriseRecommender
 from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol, split_for_protocol
 from contentlab.recommend.ranking import RankingRecommender
+from contentlab.recommend.result import RecommendResult
 from contentlab.recommend.split import hold_out_items, split_interactions, stratified_split, time_split
 from contentlab.recommend.topn import surprise_scores, surprise_top_k, top_k
-from contentlab.recommend.configuration import MODEL_NAMES, RecommendConfig
-from contentlab.recommend.result import RecommendResult
 from contentlab.recommend.workflow import RecommendNotApplicable, run_recommend
 
 __all__ = [

@@ -12,13 +12,13 @@ standardised (z-scores over the catalogue) and mixed as ``weight * z(cf) + (1 - 
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
-from scipy import sparse
 
 from contentlab.recommend.models import Recommender
 

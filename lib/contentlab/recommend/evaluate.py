@@ -15,8 +15,8 @@ scoring, and returns one results row plus the top-k lists and per-user metrics.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd

@@ -20,7 +20,7 @@ already met in the training period. The aggregation is SQL (DuckDB): over the ru
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import duckdb
 import numpy as np
@@ -114,7 +114,7 @@ def _finish(out: pd.DataFrame, mode: str, weights: Mapping[str, float], exclude_
     return drop_users(out, exclude_users)
 
 
-def drop_users(interactions: pd.DataFrame, users: "set[str] | None") -> pd.DataFrame:
+def drop_users(interactions: pd.DataFrame, users: set[str] | None) -> pd.DataFrame:
     """``interactions`` without the pairs of ``users`` (its ``attrs`` kept; ``excluded_pairs`` counts the drop)."""
     attrs = dict(interactions.attrs)
     if not users:
@@ -133,7 +133,7 @@ def build_interactions(
     source: str = "auto",
     weights: Mapping[str, float] | None = None,
     store: EventStore | None = None,
-    exclude_users: "set[str] | None" = None,
+    exclude_users: set[str] | None = None,
 ) -> pd.DataFrame:
     """Interactions ``user_id, product_id, rating, timestamp, n_events`` (sorted by user, product).
 
@@ -184,7 +184,7 @@ def _weights_text(weights: Mapping[str, float] | None) -> str:
     return ", ".join(f"{k}={float(v):g}" for k, v in (weights or {}).items())
 
 
-def not_applicable_reason(interactions: pd.DataFrame, catalogue: "list[str] | pd.Index") -> str | None:
+def not_applicable_reason(interactions: pd.DataFrame, catalogue: list[str] | pd.Index) -> str | None:
     """Why the recommendation stage cannot run on these interactions, naming what is actually missing (``None``
     when it can): no interactions at all (and why: empty tables, zero-weight events, every pair excluded), a
     catalogue of fewer than two products, or customers who already have every product."""

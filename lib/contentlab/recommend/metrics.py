@@ -26,7 +26,7 @@ item positions, one per evaluated user. :func:`rmse` / :func:`mae` score rating 
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd

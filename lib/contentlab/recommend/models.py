@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -71,7 +72,7 @@ class Recommender:
         self.fit_seconds: float = float("nan")
         self.params: dict[str, Any] = {}
 
-    def fit(self, train: pd.DataFrame, items: Sequence[str]) -> "Recommender":
+    def fit(self, train: pd.DataFrame, items: Sequence[str]) -> Recommender:
         self.items = [str(i) for i in items]
         self.item_pos = {i: n for n, i in enumerate(self.items)}
         t0 = time.perf_counter()

@@ -19,8 +19,8 @@ so that every other customer's split is exactly the one recommenders draws on th
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 import pandas as pd

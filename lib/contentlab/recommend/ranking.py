@@ -18,7 +18,8 @@ Scores come from :func:`contentlab.recommend.topn.surprise_scores` (the model's 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd

@@ -17,7 +17,8 @@ interacted with excluded, each with its reason.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,7 +75,7 @@ def explain(
     products: pd.DataFrame,
     profiles: pd.DataFrame | None = None,
     rules: pd.DataFrame | None = None,
-    item_similarity: "tuple[list[str], np.ndarray] | None" = None,
+    item_similarity: tuple[list[str], np.ndarray] | None = None,
     min_similarity: float = 0.3,
 ) -> pd.Series:
     """A reason string for every row of ``recs`` (``user_id``, ``product_id``)."""

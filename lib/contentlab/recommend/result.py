@@ -16,8 +16,8 @@ import pandas as pd
 
 from contentlab import fmt
 from contentlab.privacy import MERGED_LABEL, pseudonymise, small_cell_note
-from contentlab.recommend.evaluate import EvalContext
 from contentlab.recommend.configuration import RecommendConfig
+from contentlab.recommend.evaluate import EvalContext
 from contentlab.recommend.interactions import describe_source
 from contentlab.recommend.lineup import Lineup
 from contentlab.recommend.outputs import popularity_bias

@@ -16,7 +16,7 @@ with ``argpartition``, chunked over users so memory stays bounded for large cata
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from surprise import NMF, SVD, BaselineOnly, KNNBaseline, SVDpp
@@ -216,7 +216,7 @@ def top_k(
     score_fn: Callable[[Sequence], np.ndarray],
     users: Sequence,
     k: int,
-    seen: "Sequence[np.ndarray] | tuple[np.ndarray, np.ndarray] | None" = None,
+    seen: Sequence[np.ndarray] | tuple[np.ndarray, np.ndarray] | None = None,
     chunk_size: int = 1024,
     candidates: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:

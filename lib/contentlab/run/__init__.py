@@ -27,17 +27,43 @@ listed in the run's index.
 
 from contentlab.contract import STAGE_NAMES as STAGES
 from contentlab.run.config import (
-    RUNNER_OWNED, STANDARD_PARAMETERS, available_profiles, load_profile, notebook_parameters, parse_overrides,
+    RUNNER_OWNED,
+    STANDARD_PARAMETERS,
+    available_profiles,
+    load_profile,
+    notebook_parameters,
+    parse_overrides,
     resolve_parameters,
 )
 from contentlab.run.orchestrate import run_pipeline
 from contentlab.run.progress import Progress
 from contentlab.run.registry import (
-    RUNNING_FILE, STAGES_FILE, CleanResult, allocate, clean_runs, is_running, latest_pointer, latest_run, list_runs,
-    point_latest, prune_empty_run, run_succeeded, running, write_runs_index,
+    RUNNING_FILE,
+    STAGES_FILE,
+    CleanResult,
+    allocate,
+    clean_runs,
+    is_running,
+    latest_pointer,
+    latest_run,
+    list_runs,
+    point_latest,
+    prune_empty_run,
+    run_succeeded,
+    running,
+    write_runs_index,
 )
 from contentlab.run.results import (
-    FAILED, MISSING, NOT_RUN, OK, PENDING, RUNNING, SKIPPED, NotebookResult, RunError, RunResult,
+    FAILED,
+    MISSING,
+    NOT_RUN,
+    OK,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    NotebookResult,
+    RunError,
+    RunResult,
 )
 
 __all__ = [

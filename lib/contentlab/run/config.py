@@ -17,8 +17,9 @@ import ast
 import copy
 import os
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import yaml
 
@@ -105,7 +106,7 @@ def notebook_parameters(path: str | Path) -> dict[str, Any]:
 
     try:
         params = papermill.inspect_notebook(str(path))
-    except Exception as exc:  # noqa: BLE001 - unreadable notebook or parameters cell
+    except Exception as exc:
         raise RunError(f"cannot read the parameters of {path}: {type(exc).__name__}: {exc}") from None
     return {name: info.get("default") for name, info in params.items()}
 

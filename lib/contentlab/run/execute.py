@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from contentlab.report import own_cell_numbers
 from contentlab.run.progress import Progress

@@ -12,8 +12,9 @@ run still on disk can be reused from. A reused stage keeps its status and record
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from contentlab.run import provenance, registry
 from contentlab.run.context import RunContext

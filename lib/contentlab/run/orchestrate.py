@@ -4,8 +4,9 @@ contract, reuse it (``--incremental``) or execute its notebook, and publish the 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from contentlab import config, contract
 from contentlab.fmt import display_path
@@ -19,7 +20,17 @@ from contentlab.run.execute import execute_notebook
 from contentlab.run.products import copy_upstream, snapshot, written
 from contentlab.run.progress import Progress
 from contentlab.run.results import (
-    DONE, FAILED, MISSING, NOT_RUN, OK, PENDING, RUNNING, SKIPPED, NotebookResult, RunError, RunResult,
+    DONE,
+    FAILED,
+    MISSING,
+    NOT_RUN,
+    OK,
+    PENDING,
+    RUNNING,
+    SKIPPED,
+    NotebookResult,
+    RunError,
+    RunResult,
 )
 
 STAGES = contract.STAGE_NAMES
@@ -191,7 +202,7 @@ def _run_allocated(ctx: RunContext) -> RunResult:
         registry.point_latest(ctx.run_id)
         try:
             registry.write_runs_index()
-        except Exception as exc:  # noqa: BLE001 - a convenience page; never fails a run
+        except Exception as exc:
             ctx.progress.note(f"reports/index.html not updated: {type(exc).__name__}: {exc}")
     return result
 
@@ -254,7 +265,7 @@ def _execute(ctx: RunContext, res: NotebookResult, params: dict[str, Any], posit
         execute_notebook(nb_path, out_nb, params, ctx.run_dir, ctx.progress, ctx.cell_timeout, log_path)
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure is reported, the run stops
+    except Exception as exc:
         error = exc
     finally:
         res.duration_s = time.monotonic() - t0

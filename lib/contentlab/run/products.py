@@ -9,8 +9,8 @@ earlier run holds.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from contentlab import contract
 

@@ -22,8 +22,9 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from contentlab import config, contract, serial
 from contentlab.data.io import file_fingerprint

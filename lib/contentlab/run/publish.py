@@ -11,7 +11,14 @@ from typing import Any
 
 from contentlab.notebook import recorded_metrics
 from contentlab.report import (
-    CellFailure, ReportHeader, export_html, find_failure, lint_report, notebook_title, retarget_report, write_index,
+    CellFailure,
+    ReportHeader,
+    export_html,
+    find_failure,
+    lint_report,
+    notebook_title,
+    retarget_report,
+    write_index,
 )
 from contentlab.run import provenance
 from contentlab.run.context import RunContext
@@ -61,7 +68,7 @@ def export_report(ctx: RunContext, res: NotebookResult, executed: Any) -> None:
         export_html(executed, out_html, report_header(ctx, res), res.failure, resources_path=ctx.notebooks_dir)
         res.report = out_html.name
         _check(res, out_html)
-    except Exception as exc:  # noqa: BLE001 - the run must still be published
+    except Exception as exc:
         res.report = None
         if res.failure is None:
             res.status = FAILED
@@ -86,7 +93,7 @@ def export_partial(ctx: RunContext, res: NotebookResult) -> None:
                     resources_path=ctx.notebooks_dir)
         res.report = f"{res.name}.html"
         res.metrics = recorded_metrics(nb)
-    except Exception:  # noqa: BLE001 - interrupted anyway; the manifest records the state
+    except Exception:
         pass
 
 

@@ -24,9 +24,10 @@ import json
 import os
 import re
 import shutil
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 from contentlab import config, serial
 from contentlab.run.results import MISSING, OK, SKIPPED, RunError
@@ -41,7 +42,7 @@ _TIMESTAMP = re.compile(r"^(\d{8}T\d{6})")
 
 
 def utcnow() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
+    return _dt.datetime.now(_dt.UTC)
 
 
 def run_dir_of(run_id: str) -> Path:
@@ -112,7 +113,7 @@ def run_order(run_id: str, directories: Iterable[Path] | None = None) -> str:
     if directories is None:
         directories = (report_dir_of(run_id), run_dir_of(run_id))
     mtimes = [d.stat().st_mtime for d in directories if d.exists()]
-    stamp = _dt.datetime.fromtimestamp(max(mtimes, default=0.0), _dt.timezone.utc)
+    stamp = _dt.datetime.fromtimestamp(max(mtimes, default=0.0), _dt.UTC)
     return f"{stamp:%Y%m%dT%H%M%S}"
 
 
