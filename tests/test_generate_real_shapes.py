@@ -3,7 +3,7 @@ MovieLens (titles with release years, nominal prices) and CDNOW (one product "CD
 
 Each is prepared through the real adapters (``pipeline.prepare_data``), so the price facts come from the data
 (``currency``, ``nominal_price``). Fast tests run the template path of the workflow; the slow ones run notebook 04
-alone (``contentlab run --only 04_generate``) and read what it published.
+alone after 01 (``contentlab run --only 01_eda,04_generate``) and read what it published.
 """
 
 from __future__ import annotations
@@ -193,7 +193,7 @@ def _only_04(tmp_path, name, spec, extra=None):
     profile = tmp_path / f"{name}.yaml"
     profile.write_text(yaml.safe_dump({"name": name, "seed": 1, "dataset": spec, "notebooks": {"04_generate": {
         "model_size": "tiny", "train_steps": 20, "n_slots": 12, "n_candidates": 2, "n_guide_users": 2, **(extra or {})}}}))
-    proc = run_cli(["run", "--profile", str(profile), "--only", "04_generate"], tmp_path, timeout=1200)
+    proc = run_cli(["run", "--profile", str(profile), "--only", "01_eda,04_generate"], tmp_path, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     run_id = (tmp_path / "reports" / "latest").resolve().name
     manifest = json.loads((tmp_path / "reports" / run_id / "manifest.json").read_text(encoding="utf-8"))

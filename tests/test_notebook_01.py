@@ -34,20 +34,21 @@ REQUIRED = ["events_rows", "rows_rejected", "users", "products", "conversion_vie
             "repeat_purchase_rate", "gmv"]
 
 # Every metric 01 records on the tiny profile (seed 7: 300 users, 80 products, 30 days), in recording order, as
-# recorded before the stage became the contentlab.eda package. Counts and amounts within TOL (relative), shares
+# recorded on the simulator with planted churn. Counts and amounts within TOL (relative), shares
 # within ABS_TOL (absolute); names and text exactly.
 TOL = 0.01
 ABS_TOL = 0.005
 TINY_EXPECTED = {
-    "events_rows": 10260, "rows_rejected": 0, "rows_repaired": 0, "rows_excluded_by_adapter": 0,
-    "users": 300, "products": 80, "date_start": "2026-01-05", "date_end": "2026-02-03", "days": 30,
-    "active_users": 300, "sessions": 1654, "orders": 699, "units_sold": 1039, "gmv": 65125.01, "aov": 93.1688,
-    "mean_daily_active_users": 44.2667, "view_events": 7225, "cart_events": 2095, "purchase_events": 940,
-    "conversion_view_to_purchase": 0.4226, "conversion_view_to_cart": 0.7128, "conversion_cart_to_purchase": 0.5929,
-    "purchases_per_view": 0.1301, "user_conversion_view_to_purchase": 0.7433, "purchasers": 223,
-    "repeat_purchase_rate": 0.6682, "top10_user_event_share": 0.3483, "gini_user_events": 0.5062,
-    "top20_product_share": 0.4585, "catalogue_coverage": 0.975, "mean_basket_units": 1.4864, "categories": 10,
-    "top_category": "Down Jackets", "top_category_gmv_share": 0.2866,
+    "events_rows": 9132, "rows_rejected": 0, "rows_repaired": 0, "rows_excluded_by_adapter": 0, "users": 300,
+    "products": 80, "date_start": "2026-01-05", "date_end": "2026-02-03", "days": 30, "active_users": 300,
+    "sessions": 1510, "orders": 616, "units_sold": 891, "gmv": 56043.89, "aov": 90.9803,
+    "mean_daily_active_users": 40.4333, "view_events": 6486, "cart_events": 1839, "purchase_events": 807,
+    "conversion_view_to_purchase": 0.4079, "conversion_view_to_cart": 0.6967,
+    "conversion_cart_to_purchase": 0.5856, "purchases_per_view": 0.1244,
+    "user_conversion_view_to_purchase": 0.7433, "purchasers": 223, "repeat_purchase_rate": 0.6682,
+    "top10_user_event_share": 0.351, "gini_user_events": 0.4916, "top20_product_share": 0.4622,
+    "catalogue_coverage": 0.9625, "mean_basket_units": 1.4464, "categories": 10, "top_category": "Down Jackets",
+    "top_category_gmv_share": 0.3072,
 }
 SHARES = {"conversion_view_to_purchase", "conversion_view_to_cart", "conversion_cart_to_purchase",
           "purchases_per_view", "user_conversion_view_to_purchase", "repeat_purchase_rate", "top10_user_event_share",
