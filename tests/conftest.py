@@ -1,5 +1,9 @@
 """Shared fixtures.
 
+Tests live in ``tests/unit/`` and ``tests/pipeline/``; this folder (``realdata``: writers of real public formats) and
+``tests/unit/`` (the seeded data writers of the unit tests, e.g. ``test_recommend_data.write_movielens_u_data``)
+are importable from both.
+
 ``tiny_run`` runs the whole pipeline once per test session on the ``tiny`` profile in a temporary
 project home (``CONTENTLAB_HOME``), through the real command line, and hands every stage's tests the
 manifest and the directories. With pytest-xdist the workers share one run (file lock + cache).
@@ -19,6 +23,7 @@ from filelock import FileLock
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+sys.path.insert(0, str(Path(__file__).resolve().parent / "unit"))
 
 
 @dataclass

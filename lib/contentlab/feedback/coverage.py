@@ -5,7 +5,7 @@ Many campaigns are drawn from the simulator's audience model
 is ``(1 + lift)`` times the control's in every segment x channel cell. Each campaign is analysed exactly as
 :func:`contentlab.feedback.analysis.compare_variants` does with several impressions per user (delta method over
 users, log-scale CI, one Holm / BH family per campaign), but vectorised over campaigns so that hundreds of campaigns
-take seconds; ``tests/test_feedback_coverage.py`` checks the two give the same numbers.
+take seconds; ``tests/unit/test_feedback_coverage.py`` checks the two give the same numbers.
 
 - coverage: share of 95% CIs that contain the planted lift (should be 93–97%);
 - false positives under no effect (``lift = 0``): the share of campaigns with at least one significant comparison

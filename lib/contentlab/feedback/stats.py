@@ -1,7 +1,7 @@
 """Frequentist A/B statistics, implemented here and checked against statsmodels / scipy.
 
 Every function is a closed-form formula (vectorised where it helps) so the numbers can be read and
-audited; ``tests/test_feedback_stats.py`` checks each one against the reference implementation to 1e-9.
+audited; ``tests/unit/test_feedback_stats.py`` checks each one against the reference implementation to 1e-9.
 
 - :func:`wilson_interval`: Wilson score interval for a proportion (= ``proportion_confint(method="wilson")``).
 - :func:`two_proportion_ztest`: pooled two-proportion z-test (= ``proportions_ztest``).

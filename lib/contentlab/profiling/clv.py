@@ -18,7 +18,7 @@ Units follow Fader & Hardie's CDNOW analysis: transactions are aggregated per da
 on one day are one purchase occasion), time is measured in weeks (``period_days=7``). The published
 estimates r=0.243, alpha=4.414, a=0.793, b=2.426 (log-likelihood -9582.4) are for their 1/10 sample of
 the cohort — 2,357 customers, ``CDNOW_sample.txt`` in the ``lifetimes`` package — over the 39-week
-calibration period 1997-01-01 to 1997-09-30; this module reproduces them (tests/test_profiling_clv.py).
+calibration period 1997-01-01 to 1997-09-30; this module reproduces them (tests/unit/test_profiling_clv.py).
 The full cohort of 23,570 customers (``CDNOW_master.txt``) over the same window gives r=0.252,
 alpha=4.789, a=0.723, b=2.161, and the whole 78-week log other values again: a figure is only comparable
 with the published one for the same file and window (the packaged ``cdnow`` run profile is that setting).

@@ -19,7 +19,7 @@ import pytest
 
 from contentlab import contract
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PKG = REPO / "lib" / "contentlab"
 STAGE_PACKAGES = ("eda", "profiling", "recommend", "generate", "feedback")
 NOTEBOOK_STAGE = {"01_eda": "eda", "02_profiling": "profiling", "03_recommend": "recommend",

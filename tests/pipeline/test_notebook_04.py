@@ -11,7 +11,7 @@ import pytest
 
 from contentlab.report import lint_html
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_generate.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_generate.ipynb"
 SECTIONS = ["Summary", "Inputs", "Prompt templates", "The model", "Generation", "Scoring, guardrails and selection",
             "Examples", "Rejections", "Diversity by segment", "Review digests", "Shopping guides", "Publishing"]
 

@@ -17,7 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from contentlab.profiling.clv import LOG_BOUND, BetaGeoNBD
 from contentlab.report import lint_html
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "02_profiling.ipynb"
 
 SECTIONS = ["Summary", "Segments", "RFM", "Segment profiles", "Personas", "Customer lifetime value",

@@ -19,7 +19,7 @@ from contentlab import contract
 from contentlab.feedback import loop
 from contentlab.report import lint_html
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "05_feedback.ipynb"
 STAGE = "05_feedback"
 SECTIONS = ["Summary", "Data and integrity", "Results per channel", "Lift with confidence intervals",

@@ -16,7 +16,7 @@ from contentlab.feedback import loop
 from contentlab.generate.inputs import PRIORS, read_inputs, resolve
 from contentlab.generate.slots import variant_mix
 
-LIB = Path(__file__).resolve().parent.parent / "lib" / "contentlab"
+LIB = Path(__file__).resolve().parents[2] / "lib" / "contentlab"
 STAGES = ("eda", "profiling", "recommend", "generate", "feedback")
 
 

@@ -514,7 +514,7 @@ def test_top_sellers_report_their_buyers_for_the_small_cell_rule(store):
 
 # ------------------------------------------------------------------------------------ the package's workflow
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def test_validation_is_read_as_the_validation_module_reports_it(hand_dir):

@@ -15,7 +15,7 @@ import pytest
 
 from contentlab.report import lint_html
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 NOTEBOOK = REPO / "notebooks" / "01_eda.ipynb"
 
 SECTIONS = [
@@ -155,7 +155,7 @@ def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):
 
     from contentlab.notebook import recorded_metrics
 
-    repo = Path(__file__).resolve().parent.parent
+    repo = Path(__file__).resolve().parents[2]
     monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("CONTENTLAB_SALT", "test-salt")
     run_dir = tmp_path / "run"

@@ -15,7 +15,7 @@ import yaml
 
 from conftest import run_cli
 
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "03_recommend.ipynb"
+NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "03_recommend.ipynb"
 FIXED_METRICS = ["best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10",
                  "coverage", "rmse", "mae", "popularity_ndcg_at_10", "svd_rating_ndcg_at_10"]
 PARAMETERS = ["seed", "run_dir", "inputs", "interaction_source", "event_weights", "protocol", "split",

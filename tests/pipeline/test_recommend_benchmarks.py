@@ -9,7 +9,7 @@ import pytest
 
 from test_recommend_data import write_movielens_u_data
 
-BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 
 
 def _load(name: str):
