@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 __all__ = ["NA", "is_missing", "esc_html", "esc_md", "num", "pct", "money", "display_path"]
 
 NA = "n/a"
@@ -27,13 +29,13 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
 
 
 def is_missing(x: Any) -> bool:
-    """``None``, NaN, ``pd.NA`` and ``pd.NaT``."""
-    if x is None:
+    """``None``, NaN, ``pd.NA`` and ``pd.NaT`` (a container is never "missing" as a whole)."""
+    if x is None or x is pd.NA or x is pd.NaT:
         return True
     try:
-        return bool(x != x)  # NaN, NaT
-    except (TypeError, ValueError):  # pd.NA raises on bool()
-        return True
+        return bool(pd.isna(x))
+    except (TypeError, ValueError):  # arrays and other containers
+        return False
 
 
 def esc_html(text: Any) -> str:

@@ -29,6 +29,7 @@ import pandas as pd
 import yaml
 
 from contentlab import config
+from contentlab.fmt import is_missing
 from contentlab.generate.prices import NO_PRICES, PriceFormat
 
 PROMPTS_DIR = config.RESOURCES_DIR / "prompts"
@@ -48,13 +49,8 @@ _MISSING_TEXT = {"nan", "none", "null", "<na>", "nat", "n/a"}
 
 def record_text(value: Any) -> str:
     """Whitespace-folded text of a record value ("" for None / NaN / NA and their text forms)."""
-    if value is None:
+    if is_missing(value):
         return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
     text = " ".join(str(value).split())
     return "" if text.lower() in _MISSING_TEXT else text
 

@@ -27,6 +27,8 @@ from typing import Any
 
 import pandas as pd
 
+from contentlab.fmt import is_missing
+
 MAX_PASSES = 6  # decode/strip rounds; nested tricks ("<scr<script>ipt>") need a few
 
 _BLOCK = re.compile(r"<\s*(script|style|iframe|object|embed|template|noscript)\b[^>]*>.*?<\s*/\s*\1\s*>",
@@ -76,13 +78,8 @@ def _decode(text: str) -> str:
 
 def clean_text(value: Any) -> str:
     """The value as plain text with no markup (see module docstring); ``""`` for a missing value."""
-    if value is None:
+    if is_missing(value):
         return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
     text = str(value)
     for _ in range(MAX_PASSES):
         before = text
