@@ -83,3 +83,16 @@ def tiny_run(tmp_path_factory, worker_id) -> PipelineRun:
                       stdout=info["stdout"], stderr=info["stderr"])
     assert run.returncode == 0, f"tiny pipeline failed:\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     return run
+
+
+def assert_recorded_metrics(metrics: dict, expected: dict, shares: set, rel: float, abs_: float) -> None:
+    """A stage's recorded metrics equal ``expected``: the same names in the same order; text, flags and mappings
+    exactly, shares (``shares``) within ``abs_``, counts and amounts within ``rel``."""
+    assert list(metrics) == list(expected), "the recorded metric names (or their order) changed"
+    for name, value in expected.items():
+        if isinstance(value, (str, bool, dict)) or value is None:
+            assert metrics[name] == value, name
+        elif name in shares:
+            assert metrics[name] == pytest.approx(value, abs=abs_), name
+        else:
+            assert metrics[name] == pytest.approx(value, rel=rel), name

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import assert_recorded_metrics
 from contentlab.report import lint_html
 
 REPO = Path(__file__).resolve().parents[2]
@@ -203,15 +204,7 @@ def test_01_runs_on_purchase_only_retail_data(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_01_recorded_metrics_equal_the_tiny_profile_expected_values(tiny_run):
-    m = tiny_run.metrics("01_eda")
-    assert list(m) == list(TINY_EXPECTED), "the recorded metric names (or their order) changed"
-    for name, expected in TINY_EXPECTED.items():
-        if isinstance(expected, str):
-            assert m[name] == expected, name
-        elif name in SHARES:
-            assert m[name] == pytest.approx(expected, abs=ABS_TOL), name
-        else:
-            assert m[name] == pytest.approx(expected, rel=TOL), name
+    assert_recorded_metrics(tiny_run.metrics("01_eda"), TINY_EXPECTED, SHARES, rel=TOL, abs_=ABS_TOL)
 
 
 def test_01_notebook_only_shows():

@@ -15,6 +15,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
+from conftest import assert_recorded_metrics
 from contentlab import contract
 from contentlab.feedback import loop
 from contentlab.report import lint_html
@@ -154,15 +155,7 @@ def test_05_tiny_findings_never_contradict_the_planted_truth(tiny_run, files):
 
 @pytest.mark.slow
 def test_05_recorded_metrics_equal_the_tiny_profile_expected_values(tiny_run):
-    m = tiny_run.metrics(STAGE)
-    assert list(m) == list(TINY_EXPECTED), "the recorded metric names (or their order) changed"
-    for name, expected in TINY_EXPECTED.items():
-        if isinstance(expected, (str, bool, dict)):
-            assert m[name] == expected, name
-        elif name in SHARES:
-            assert m[name] == pytest.approx(expected, abs=ABS_TOL), name
-        else:
-            assert m[name] == pytest.approx(expected, rel=TOL), name
+    assert_recorded_metrics(tiny_run.metrics(STAGE), TINY_EXPECTED, SHARES, rel=TOL, abs_=ABS_TOL)
 
 
 def test_05_notebook_only_shows():
