@@ -275,6 +275,15 @@ class Inputs:
     def of(cls, inputs: Mapping[str, str | None] | None) -> Inputs:
         return cls(dict(inputs or {}))
 
+    @classmethod
+    def for_stage(cls, stage_name: str, inputs: Mapping[str, str | None] | None, run_dir: str | Path) -> Inputs:
+        """What a stage reads: ``inputs`` as the runner handed them, else (a notebook opened by hand) resolved from
+        ``run_dir``; a missing required input raises :class:`ContractError` naming the stage that writes it (a
+        stage never prepares data itself)."""
+        if inputs:
+            return cls.of(inputs)
+        return cls.of(resolve_inputs(stage_name, run_dir))
+
     def read(self, name: str) -> Any:
         return read_input(self.paths, name)
 

@@ -13,7 +13,7 @@ import pytest
 
 from contentlab import contract, priors
 from contentlab.feedback import loop
-from contentlab.generate.inputs import PRIORS, read_inputs, resolve
+from contentlab.generate.inputs import PRIORS, STAGE, read_inputs
 from contentlab.generate.slots import variant_mix
 
 LIB = Path(__file__).resolve().parents[2] / "lib" / "contentlab"
@@ -103,12 +103,12 @@ def test_variant_mix_follows_the_priors(tmp_path):
 
 def test_inputs_as_handed_over_or_resolved_from_the_run_directory(tmp_path):
     handed = {"clean": "x", "previous_feedback_priors": "y"}
-    assert resolve(handed, tmp_path).paths == handed
+    assert contract.Inputs.for_stage(STAGE, handed, tmp_path).paths == handed
     with pytest.raises(contract.ContractError, match="04_generate needs clean"):
-        resolve({}, tmp_path)  # nothing prepared and no dataset spec to prepare it from
+        contract.Inputs.for_stage(STAGE, {}, tmp_path)  # nothing prepared: a stage never prepares data
     (tmp_path / "clean").mkdir()
     contract.product("dataset").write(tmp_path, {"name": "demo", "locale": "en"})
-    got = resolve({}, tmp_path)
+    got = contract.Inputs.for_stage(STAGE, {}, tmp_path)
     assert got.path("clean") == tmp_path / "clean" and got.path(PRIORS) is None  # by hand: no previous cycle
     assert got.path("user_profiles") is None
 

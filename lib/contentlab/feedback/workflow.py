@@ -42,7 +42,7 @@ from contentlab.feedback.config import FeedbackConfig
 from contentlab.feedback.result import PERSON, FeedbackResult
 
 __all__ = ["FeedbackConfig", "FeedbackResult", "NoExposuresError", "PERSON", "STAGE", "UNPROFILED", "analyse",
-           "favourite_categories", "resolve_source", "run_feedback", "stage_inputs", "write_outputs"]
+           "favourite_categories", "resolve_source", "run_feedback", "write_outputs"]
 
 STAGE = "05_feedback"
 UNPROFILED = "unprofiled"
@@ -54,14 +54,6 @@ UNPROFILED = "unprofiled"
 
 class NoExposuresError(ValueError):
     """Nothing to analyse: no exposure log and no way to simulate a campaign (the stage does not apply yet)."""
-
-
-def stage_inputs(inputs: Mapping[str, str | None] | None, run_dir: str | Path) -> contract.Inputs:
-    """The stage's inputs: ``inputs`` as the runner handed them, else resolved from ``run_dir`` (raises
-    :class:`~contentlab.contract.ContractError` naming the stage to run when 01's products are not there)."""
-    if inputs:
-        return contract.Inputs.of(inputs)
-    return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
 
 
 def resolve_source(ds: Dataset, requested: str, content: pd.DataFrame | None = None,
@@ -122,7 +114,7 @@ def run_feedback(config: FeedbackConfig | None = None, inputs: Mapping[str, str 
     ``run_dir`` (01's products must be there: a stage never prepares data)."""
     cfg = config or FeedbackConfig()
     run_dir = Path(run_dir) if run_dir else project.scratch_run_dir(STAGE, cfg.profile or "adhoc")
-    handed = stage_inputs(inputs, run_dir)
+    handed = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     ds = pipeline.load_prepared(run_dir)
     result = analyse(ds, cfg, content=handed.optional("content"), profiles=handed.optional("user_profiles"),
                      personas=handed.optional("personas"), run_id=run_dir.name)

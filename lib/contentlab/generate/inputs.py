@@ -35,14 +35,6 @@ def run_directory(run_dir: str | Path | None, profile: str | None = None) -> Pat
     return config.scratch_run_dir(STAGE, profile or "adhoc")
 
 
-def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path) -> contract.Inputs:
-    """The stage's inputs: ``inputs`` as handed over, else resolved from ``run_dir`` (a ``ContractError`` names the
-    stage that writes a missing one: a stage never prepares data itself)."""
-    if inputs:
-        return contract.Inputs.of(inputs)
-    return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
-
-
 @dataclass
 class StageInputs:
     """What 04 uses of the earlier stages' products."""

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from contentlab import pipeline
+from contentlab import contract, pipeline
 from contentlab.generate import evaluation as ev
 from contentlab.generate import workflow as wf
 from contentlab.generate.config import GenerateConfig
 from contentlab.generate.guardrails import load_guardrails
 from contentlab.generate.guides import check_guides, shopping_guides
-from contentlab.generate.inputs import read_inputs, resolve, run_directory
+from contentlab.generate.inputs import STAGE, read_inputs, run_directory
 from contentlab.generate.prompts import load_templates
 from contentlab.generate.publish import content_table, write_cards, write_content
 from contentlab.generate.result import GenerateResult
@@ -59,7 +59,7 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
     cfg = config
     run_dir = run_directory(run_dir, cfg.profile)
     report_dir = Path(report_dir) if report_dir else run_dir / "report"
-    got = resolve(inputs, run_dir)
+    got = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     ds = pipeline.load_prepared(run_dir)
     locale = ds.locale
     catalogue = wf.prepare_catalogue(ds.products, ds.meta, locale, ds.ratings if ds.has("ratings") else None)

@@ -39,15 +39,7 @@ from contentlab.profiling.rules import planted_pairs_found
 from contentlab.profiling.segments import confusion_table, segment_ari
 from contentlab.store import EventStore
 
-__all__ = ["run_profiling", "stage_inputs", "truth_checks"]
-
-
-def stage_inputs(inputs: Mapping[str, str | None] | None, run_dir: str | Path) -> contract.Inputs:
-    """The stage's inputs: ``inputs`` as the runner handed them, else resolved from ``run_dir`` (raises
-    :class:`~contentlab.contract.ContractError` naming the stage to run when 01's products are not there)."""
-    if inputs:
-        return contract.Inputs.of(inputs)
-    return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
+__all__ = ["run_profiling", "truth_checks"]
 
 
 def truth_checks(users: UserProfiles, rules: pd.DataFrame, truth: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -87,7 +79,7 @@ def run_profiling(config: ProfilingConfig, inputs: Mapping[str, str | None] | No
         raise ValueError("run_dir is empty: 02 profiles the data stage 01 prepared in a run directory. Set run_dir to "
                          "one (data/processed/<run id>), or run `contentlab run --only 01_eda,02_profiling`.")
     run_dir = Path(run_dir)
-    handed = stage_inputs(inputs, run_dir)
+    handed = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     meta = handed.read("dataset")
     ds = pipeline.load_prepared(run_dir)
     with EventStore(handed.path("clean")) as store:

@@ -46,14 +46,6 @@ def run_directory(run_dir: str | Path | None) -> Path:
     return config.scratch_run_dir(STAGE)
 
 
-def resolve(inputs: Mapping[str, str | None] | None, run_dir: Path) -> contract.Inputs:
-    """The stage's inputs: ``inputs`` as handed over, else resolved from ``run_dir`` (a ``ContractError`` names the
-    stage that writes a missing one: a stage never prepares data itself)."""
-    if inputs:
-        return contract.Inputs.of(inputs)
-    return contract.Inputs.of(contract.resolve_inputs(STAGE, run_dir))
-
-
 def read_prepared(inputs: contract.Inputs) -> Dataset:
     """01's validated tables with the planted truth the dataset metadata points at."""
     clean = inputs.read("clean")
@@ -78,7 +70,7 @@ def load(inputs: Mapping[str, str | None] | None, run_dir: Path, ratings_path: s
     if ratings_path:
         ds, _report = load_movielens(ratings_path)
         return StageData(dataset=ds, store=None, products=_products(ds))
-    got = resolve(inputs, run_dir)
+    got = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     ds = read_prepared(got)
     clean = got.read("clean")
     store = EventStore(clean) if (Path(clean) / "events.parquet").exists() else None
