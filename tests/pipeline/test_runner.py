@@ -539,7 +539,7 @@ def test_clean_on_a_fresh_home_does_nothing(tmp_path, monkeypatch):
 def test_make_clean_reports_calls_contentlab_clean():
     import subprocess
 
-    out = subprocess.run(["make", "-n", "-o", "setup", "clean-reports", "KEEP=3"], cwd=str(FIXTURES.parent.parent),
+    out = subprocess.run(["make", "-n", "--no-print-directory", "-o", "setup", "clean-reports", "KEEP=3"], cwd=str(FIXTURES.parent.parent),
                          capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines() == [".venv/bin/contentlab clean --keep 3"]
 
@@ -548,7 +548,7 @@ def test_make_report_incremental_runs_contentlab_incremental():
     import subprocess
 
     def dry(*args):
-        return subprocess.run(["make", "-n", "-o", "setup", *args], cwd=str(FIXTURES.parent.parent),
+        return subprocess.run(["make", "-n", "--no-print-directory", "-o", "setup", *args], cwd=str(FIXTURES.parent.parent),
                               capture_output=True, text=True, check=True).stdout.strip().splitlines()
 
     assert dry("report-incremental", "PROFILE=tiny") == [".venv/bin/contentlab run --profile tiny --incremental"]
