@@ -59,6 +59,12 @@ def ensure_dirs() -> None:
         d.mkdir(parents=True, exist_ok=True)
 
 
+def stage_run_dir(run_dir: str | Path | None, stage: str, label: str = "") -> Path:
+    """The run directory a stage works in: ``run_dir`` as given, or (a notebook opened by hand without one) a fresh
+    scratch directory (:func:`scratch_run_dir`)."""
+    return Path(run_dir) if run_dir else scratch_run_dir(stage, label)
+
+
 def scratch_run_dir(stage: str, label: str = "") -> Path:
     """A fresh run directory under ``data/processed`` for a stage notebook opened by hand (no ``run_dir`` given):
     ``scratch-<stage>[-<label>]-<random>``. ``contentlab clean`` leaves scratch folders alone."""

@@ -196,7 +196,7 @@ def run_eda(config: EdaConfig, run_dir: str | Path | None = None,
     """
     if config.dataset is None:
         raise ValueError("run_eda needs EdaConfig.dataset: the dataset spec to prepare")
-    run_dir = Path(run_dir) if run_dir else paths.scratch_run_dir(STAGE, config.profile)
+    run_dir = paths.stage_run_dir(run_dir, STAGE, config.profile)
     pipeline.prepare_data(config.dataset, run_dir)
     return analyse(run_dir, config)
 

@@ -113,7 +113,7 @@ def run_feedback(config: FeedbackConfig | None = None, inputs: Mapping[str, str 
     ``feedback_priors``, ``ab_results`` (every comparison) and ``ab_exposures`` (the impressions analysed) into
     ``run_dir`` (01's products must be there: a stage never prepares data)."""
     cfg = config or FeedbackConfig()
-    run_dir = Path(run_dir) if run_dir else project.scratch_run_dir(STAGE, cfg.profile or "adhoc")
+    run_dir = project.stage_run_dir(run_dir, STAGE, cfg.profile or "adhoc")
     handed = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     ds = pipeline.load_prepared(run_dir)
     result = analyse(ds, cfg, content=handed.optional("content"), profiles=handed.optional("user_profiles"),

@@ -21,18 +21,11 @@ from typing import Any
 
 import pandas as pd
 
-from contentlab import config, contract
+from contentlab import contract
 from contentlab.generate.sanitise import sanitise_personas
 from contentlab.priors import of_profile, validate_priors
 
 STAGE = "04_generate"
-
-
-def run_directory(run_dir: str | Path | None, profile: str | None = None) -> Path:
-    """``run_dir``, or a scratch run directory when a notebook opened by hand has none."""
-    if run_dir:
-        return Path(run_dir)
-    return config.scratch_run_dir(STAGE, profile or "adhoc")
 
 
 @dataclass

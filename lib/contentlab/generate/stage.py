@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from contentlab import config as project
 from contentlab import contract, pipeline
 from contentlab.generate import evaluation as ev
 from contentlab.generate import workflow as wf
 from contentlab.generate.config import GenerateConfig
 from contentlab.generate.guardrails import load_guardrails
 from contentlab.generate.guides import check_guides, shopping_guides
-from contentlab.generate.inputs import STAGE, read_inputs, run_directory
+from contentlab.generate.inputs import STAGE, read_inputs
 from contentlab.generate.prompts import load_templates
 from contentlab.generate.publish import content_table, write_cards, write_content
 from contentlab.generate.result import GenerateResult
@@ -57,7 +58,7 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
     prepares data). ``report_dir`` (default ``run_dir/report``) receives the content cards."""
     started = time.perf_counter()
     cfg = config
-    run_dir = run_directory(run_dir, cfg.profile)
+    run_dir = project.stage_run_dir(run_dir, STAGE, cfg.profile or "adhoc")
     report_dir = Path(report_dir) if report_dir else run_dir / "report"
     got = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     ds = pipeline.load_prepared(run_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from contentlab import config, contract
+from contentlab import contract
 from contentlab.data.adapters import load_movielens
 from contentlab.data.io import Dataset, read_dataset
 from contentlab.store import EventStore
@@ -37,13 +37,6 @@ class StageData:
 
     def table(self, name: str) -> pd.DataFrame | None:
         return self.dataset.tables[name] if self.dataset.has(name) else None
-
-
-def run_directory(run_dir: str | Path | None) -> Path:
-    """``run_dir``, or a scratch run directory when a notebook opened by hand has none."""
-    if run_dir:
-        return Path(run_dir)
-    return config.scratch_run_dir(STAGE)
 
 
 def read_prepared(inputs: contract.Inputs) -> Dataset:

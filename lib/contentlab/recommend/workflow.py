@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from contentlab import config as project
 from contentlab.recommend import inputs as stage_inputs
 from contentlab.recommend import search
 from contentlab.recommend.configuration import RecommendConfig
@@ -57,7 +58,7 @@ def run_recommend(config: RecommendConfig, inputs: Mapping[str, str | None] | No
     are written to ``run_dir`` (a scratch run directory when there is none)."""
     started = time.perf_counter()
     cfg = config
-    run_dir = stage_inputs.run_directory(run_dir)
+    run_dir = project.stage_run_dir(run_dir, stage_inputs.STAGE)
     proto = cfg.protocol_spec()
     data = stage_inputs.load(inputs, run_dir, cfg.ratings_path)
 
