@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -96,3 +97,31 @@ def assert_recorded_metrics(metrics: dict, expected: dict, shares: set, rel: flo
             assert metrics[name] == pytest.approx(value, abs=abs_), name
         else:
             assert metrics[name] == pytest.approx(value, rel=rel), name
+
+
+def assert_sections_in_order(page: str, sections: list[str], report: str,
+                             heading: str = r"<h[1-6][^>]*>\s*{}") -> None:
+    """Every section heading is in the report ``page``, in the order given (the summary moved to the top first);
+    ``heading`` is the pattern of one heading, ``{}`` standing for the escaped section title."""
+    positions = []
+    for section in sections:
+        m = re.search(heading.format(re.escape(section)), page)
+        assert m, f"section {section!r} missing from the {report} report"
+        positions.append(m.start())
+    assert positions == sorted(positions), "summary first, then the sections in notebook order"
+
+
+def comparable_manifest(manifest: dict, home: Path | None = None) -> dict:
+    """A manifest without what differs between two runs of the same work: run ids, timings, ``reused_from`` (and
+    the project home, for a run in a copy of it)."""
+    text = json.dumps(manifest)
+    if home is not None:
+        text = text.replace(str(home), "HOME")
+    for run_id in set(re.findall(r"\d{8}T\d{6}-[A-Za-z0-9_]+(?:-\d+)?", text)):
+        text = text.replace(run_id, "RUN")
+    out = json.loads(text)
+    for nb in out["notebooks"]:
+        nb.pop("duration_s")
+        nb.pop("reused_from", None)
+    return out
+

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import assert_recorded_metrics
+from conftest import assert_recorded_metrics, assert_sections_in_order
 from contentlab.report import lint_html
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,13 +69,7 @@ def _report_html(run) -> str:
 def test_01_report_has_its_sections_in_order(tiny_run):
     assert tiny_run.notebook("01_eda")["status"] == "ok"
     page = _report_html(tiny_run)
-    positions = []
-    for section in SECTIONS:
-        heading = re.search(r"<h[1-6][^>]*>\s*" + re.escape(section), page)
-        assert heading, f"section {section!r} missing from the 01 report"
-        positions.append(heading.start())
-    # the summary cell is moved to the top; the other sections keep the notebook's order
-    assert positions == sorted(positions)
+    assert_sections_in_order(page, SECTIONS, "01")
     assert "01 · Exploratory data analysis" in page
     assert page.count("<img") >= 8, "plots are missing (or not embedded) in the 01 report"
     assert "Traceback" not in page

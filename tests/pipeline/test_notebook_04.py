@@ -3,12 +3,12 @@ expected values, and against content.parquet; the published copy, the catalogue'
 
 import ast
 import json
-import re
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import assert_sections_in_order
 from contentlab.report import lint_html
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_generate.ipynb"
@@ -122,12 +122,7 @@ def test_cards_and_report(run):
                     "Rejections", "Review digests", "Shopping guides", "Where each variant stands"):
         assert section in html, section
     assert html.count("data:image/png") == 1  # the loss curve
-    positions = []
-    for section in SECTIONS:
-        m = re.search(r"<h[1-6][^>]*>\s*" + re.escape(section), html)
-        assert m, f"section {section!r} missing from the 04 report"
-        positions.append(m.start())
-    assert positions == sorted(positions), "summary first, then the sections in order"
+    assert_sections_in_order(html, SECTIONS, "04")
     assert lint_html(html) == [], lint_html(html)
     assert f"{run.metrics('04_generate')['n_copies']} copies published" in html
     assert "nan%" not in html and "Inputs and catalogue checks" in html and "prices shown in USD" in html

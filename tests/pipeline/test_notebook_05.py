@@ -15,7 +15,7 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import proportions_ztest
 
-from conftest import assert_recorded_metrics
+from conftest import assert_recorded_metrics, assert_sections_in_order
 from contentlab import contract
 from contentlab.feedback import loop
 from contentlab.report import lint_html
@@ -59,12 +59,7 @@ def test_05_report(tiny_run):
     assert nb["status"] == "ok"
     page = (tiny_run.report_dir / nb["report"]).read_text(encoding="utf-8")
     assert "05 · Feedback: A/B analysis" in page
-    positions = []
-    for section in SECTIONS:
-        m = re.search(r"<h[1-6][^>]*>\s*" + re.escape(section), page)
-        assert m, f"section {section!r} missing from the 05 report"
-        positions.append(m.start())
-    assert positions == sorted(positions), "summary first, then the sections in order"
+    assert_sections_in_order(page, SECTIONS, "05")
     assert page.count("<img") >= 6 and "Traceback" not in page  # 7 when the copy-feature regression can be fitted
     assert lint_html(page) == [], lint_html(page)
     assert "sample ratio mismatch" in page.lower()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from conftest import comparable_manifest
 from contentlab.data.io import file_fingerprint
 from contentlab.pipeline import STAGES
 
@@ -141,18 +141,6 @@ def test_a_failed_run_leaves_no_empty_directory_and_keeps_earlier_runs(tmp_path)
     assert (earlier / "index.html").read_text() == "<html>earlier</html>"
 
 
-def _comparable(manifest: dict, home: Path) -> dict:
-    """A manifest without what differs between two runs of the same work: run ids, timings, reused_from (and the
-    project home, for a run in a copy of it)."""
-    text = json.dumps(manifest).replace(str(home), "HOME")
-    for run_id in set(re.findall(r"\d{8}T\d{6}-tiny(?:-\d+)?", text)):
-        text = text.replace(run_id, "RUN")
-    out = json.loads(text)
-    for nb in out["notebooks"]:
-        nb.pop("duration_s")
-        nb.pop("reused_from", None)
-    return out
-
 
 def test_incremental_run_reuses_every_unchanged_stage(tiny_run, tmp_path):
     """On a copy of the tiny run's home: `--incremental` with nothing changed reuses all five stages (the same
@@ -172,7 +160,7 @@ def test_incremental_run_reuses_every_unchanged_stage(tiny_run, tmp_path):
     second = json.loads((home / "reports" / "latest" / "manifest.json").read_text(encoding="utf-8"))
     assert second["run_id"] != tiny_run.run_id
     assert [nb.get("reused_from") for nb in second["notebooks"]] == [tiny_run.run_id] * len(STAGES)
-    assert _comparable(second, home) == _comparable(tiny_run.manifest, tiny_run.home)
+    assert comparable_manifest(second, home) == comparable_manifest(tiny_run.manifest, tiny_run.home)
     assert elapsed < 20, f"an incremental run with nothing to do took {elapsed:.1f} s"
     for stage in STAGES:
         assert f"{stage}: reused from {tiny_run.run_id}" in proc.stdout

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, comparable_manifest, run_cli
 from contentlab import run
 from contentlab.run import registry
 
@@ -667,17 +667,6 @@ def test_each_stage_is_handed_its_inputs_and_the_previous_cycle_from_the_registr
 # --incremental
 
 
-def _comparable(manifest: dict) -> dict:
-    """A manifest without what differs between two runs of the same work: run ids, timings, reused_from."""
-    text = json.dumps(manifest)
-    for run_id in re.findall(r"\d{8}T\d{6}-[A-Za-z0-9_]+(?:-\d+)?", text):
-        text = text.replace(run_id, "RUN")
-    out = json.loads(text)
-    for nb in out["notebooks"]:
-        nb.pop("duration_s")
-        nb.pop("reused_from", None)
-    return out
-
 
 @pytest.mark.slow
 def test_incremental_reuses_unchanged_stages_and_executes_what_changed(tmp_path, monkeypatch):
@@ -696,7 +685,7 @@ def test_incremental_reuses_unchanged_stages_and_executes_what_changed(tmp_path,
     entries = {nb["name"]: nb for nb in second.manifest["notebooks"]}
     assert entries["01_eda"]["reused_from"] == plain.run_id and entries["02_profiling"]["reused_from"] == plain.run_id
     assert all("reused_from" not in entries[s] for s in ("03_recommend", "04_generate", "05_feedback"))
-    assert _comparable(second.manifest) == _comparable(plain.manifest)
+    assert comparable_manifest(second.manifest) == comparable_manifest(plain.manifest)
     assert set(entries["01_eda"]) == NOTEBOOK_KEYS | {"reused_from"}
     # the same products and executed notebooks; the report names the new run and where it comes from
     digest = _digest(second.run_dir)
