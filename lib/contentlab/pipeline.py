@@ -325,13 +325,19 @@ def load_prepared(run_dir: str | os.PathLike, dataset: Mapping[str, Any] | None 
             f"(contentlab.pipeline.prepare_data): run it in the same run (`contentlab run`, or `contentlab run "
             f"--only {p.stage},STAGE`), or take it from an earlier run with `contentlab run --only STAGE "
             f"--from-run RUN_ID`")
-    meta_path = product("dataset").at(run_dir)
-    meta = product("dataset").read_optional(run_dir) or {}
+    return prepared_dataset(clean, product("dataset").read_optional(run_dir), product("dataset").at(run_dir))
+
+
+def prepared_dataset(clean: str | os.PathLike, meta: Mapping[str, Any] | None,
+                     meta_path: str | os.PathLike | None = None) -> Dataset:
+    """The Dataset of 01's ``clean`` tables and its ``dataset`` metadata (wherever they were handed over), with the
+    planted truth the metadata points at; a truth directory that has gone raises ``FileNotFoundError``."""
+    meta = dict(meta or {})
     truth_dir = meta.get("truth_dir")
     if truth_dir and not Path(truth_dir).is_dir():
-        raise FileNotFoundError(f"{meta_path}: truth directory {truth_dir} no longer exists; prepare the run again "
-                                f"(stage {PREPARING_STAGE})")
-    ds = read_dataset(clean, truth_dir=truth_dir)
+        raise FileNotFoundError(f"{meta_path or 'dataset metadata'}: truth directory {truth_dir} no longer exists; "
+                                f"prepare the run again (stage {PREPARING_STAGE})")
+    ds = read_dataset(Path(clean), truth_dir=truth_dir)
     if meta:
         ds.meta = meta
         ds.name = meta.get("name", ds.name)

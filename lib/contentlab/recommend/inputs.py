@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from contentlab import contract
+from contentlab import contract, pipeline
 from contentlab.data.adapters import load_movielens
-from contentlab.data.io import Dataset, read_dataset
+from contentlab.data.io import Dataset
 from contentlab.store import EventStore
 
 STAGE = "03_recommend"
@@ -39,19 +39,6 @@ class StageData:
         return self.dataset.tables[name] if self.dataset.has(name) else None
 
 
-def read_prepared(inputs: contract.Inputs) -> Dataset:
-    """01's validated tables with the planted truth the dataset metadata points at."""
-    clean = inputs.read("clean")
-    meta = inputs.read("dataset")
-    truth_dir = meta.get("truth_dir")
-    if truth_dir and not Path(truth_dir).is_dir():
-        raise contract.ContractError(f"{inputs.path('dataset')}: truth directory {truth_dir} no longer exists; "
-                                     "prepare the run again (stage 01_eda)")
-    ds = read_dataset(clean, truth_dir=truth_dir)
-    ds.meta = meta
-    return ds
-
-
 def flagged_accounts(profiles: pd.DataFrame | None) -> set[str]:
     if profiles is None or "is_flagged" not in profiles.columns:
         return set()
@@ -64,7 +51,7 @@ def load(inputs: Mapping[str, str | None] | None, run_dir: Path, ratings_path: s
         ds, _report = load_movielens(ratings_path)
         return StageData(dataset=ds, store=None, products=_products(ds))
     got = contract.Inputs.for_stage(STAGE, inputs, run_dir)
-    ds = read_prepared(got)
+    ds = pipeline.prepared_dataset(got.read("clean"), got.read("dataset"), got.path("dataset"))
     clean = got.read("clean")
     store = EventStore(clean) if (Path(clean) / "events.parquet").exists() else None
     profiles = got.optional("user_profiles")
