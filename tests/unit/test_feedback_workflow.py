@@ -143,9 +143,12 @@ def test_planted_copy_effect_is_reported_against_the_estimate(shop):
     ds, run_dir = shop
     res = run(run_dir, impressions_per_user=60, seed=1)
     ct = res.copy_truth.set_index("feature")
-    mult = ds.truth["copy_effects"]["mentions_price"]
-    assert ct.loc["mentions_price", "planted_ctr_multiplier"] == mult
-    assert np.log(mult) < ct.loc["mentions_price", "planted_log_odds"] < np.log(mult) + 0.02
+    # the planted audience's price weight (log-odds), averaged over the true segments of the impressions
+    share = res.exposures["true_segment"].value_counts(normalize=True)
+    segs = ds.truth["audience"]["segments"]
+    planted = sum(w * segs[s]["ctr_weights"]["price"] for s, w in share.items())
+    assert ct.loc["mentions_price", "planted_log_odds"] == pytest.approx(planted)
+    assert ct.loc["mentions_price", "planted_ctr_multiplier"] == pytest.approx(np.exp(planted))
     assert ct.loc["mentions_price", "covered"] == bool(
         ct.loc["mentions_price", "ci_low"] <= ct.loc["mentions_price", "planted_log_odds"] <= ct.loc["mentions_price", "ci_high"])
     assert "**Copy:** `mentions_price`" in res.summary_markdown()
