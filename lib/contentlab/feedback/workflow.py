@@ -38,7 +38,7 @@ from contentlab import contract, pipeline
 from contentlab.data.io import Dataset
 from contentlab.data.simulate.audience import expected_rates, has_planted_response, reads_text, response_channels
 from contentlab.feedback import analysis as A
-from contentlab.feedback import bayes, campaign, cuped, loop
+from contentlab.feedback import bayes, campaign, cuped, loop, strategy
 from contentlab.feedback.config import FeedbackConfig
 from contentlab.feedback.result import PERSON, FeedbackResult
 
@@ -232,11 +232,38 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
     if truth is not None and logit is not None and not logit.table.empty:
         copy_truth = _copy_truth(exp, logit, truth)
 
+    plan, plan_recovery = _strategy(ds, exp, profiles, cfg) if cfg.strategy else (None, None)
+
     result = FeedbackResult(cfg, source, exp, notes, excluded, srm, several, unit, rates, comparison, verdicts, posteriors,
                             cuped_res, cuped_note, power, daily, cumulative, logit, segment_map, truth_table,
-                            copy_truth)
+                            copy_truth, strategy=plan, strategy_recovery=plan_recovery)
     result.priors = _priors(result, run_id, getattr(ds, "name", ""))
     return result
+
+
+def _strategy(ds: Dataset, exp: pd.DataFrame, profiles: pd.DataFrame | None, cfg: FeedbackConfig
+              ) -> tuple[strategy.PublishingStrategy | None, dict | None]:
+    """The publishing strategy per profile segment from the events and an exposure log (the dataset's own, else the
+    campaign just analysed), and, with planted truth, how many segments it recovers."""
+    if profiles is None or "segment" not in profiles or not ds.has("events") or not len(ds.events):
+        return None, None
+    prof = profiles
+    if "is_flagged" in prof and not cfg.include_flagged:  # accounts the campaign leaves out are not planned for
+        prof = prof[~prof["is_flagged"].fillna(False).astype(bool)]
+    seg = pd.Series(prof["segment"].astype(str).to_numpy(), index=prof["user_id"].astype(str).to_numpy())
+    if ds.has("exposures") and len(ds.exposures):
+        log = ds.exposures
+    else:
+        log = exp.assign(user_id=exp[PERSON])
+    plan = strategy.publishing_strategy(ds.events, seg, log, seed=cfg.seed)
+    recovery = None
+    truth = ds.truth or {}
+    if truth.get("best_hour") and truth.get("users") is not None:
+        m = A.map_clusters_to_truth(prof.assign(cluster=prof["segment"].astype(str)), truth["users"])
+        planted = {s: {"best_hour": truth["best_hour"][s], "best_channel": truth["best_channel"][s],
+                       "fatigue_point": truth["fatigue_point"][s]} for s in truth["best_hour"]}
+        recovery = plan.recovery(planted, dict(zip(m["cluster"].astype(str), m["true_segment"].astype(str))))
+    return plan, recovery
 
 
 def _run_cuped(ds, exp: pd.DataFrame, cfg: FeedbackConfig, num_flag: str) -> tuple[cuped.CupedResult | None, str]:
