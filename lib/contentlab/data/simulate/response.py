@@ -73,8 +73,8 @@ def plant_model(seed: int, locale: str, products: pd.DataFrame, favourite_words:
                 attribute_choices: Mapping[str, list[str]]) -> dict[str, Any]:
     """The planted audience model (a JSON-able dict, ``truth["audience"]``).
 
-    ``products``: the products table (its colours, materials, brands and categories are the vocabulary a wrong
-    attribute is judged with); ``favourite_words``: per segment, the words that name its favourite categories;
+    ``products``: the products table (its colours, materials, brands, categories and product types, when it has a
+    ``type`` / ``noun`` / ``product_type`` column, are the vocabulary a wrong attribute is judged with); ``favourite_words``: per segment, the words that name its favourite categories;
     ``attribute_choices``: per segment, candidate colours and materials (of its favourite categories) from which its
     preferred attributes are drawn. Draws come from their own stream seeded by ``seed``: planting changes no other
     draw of the simulator."""
@@ -104,6 +104,9 @@ def plant_model(seed: int, locale: str, products: pd.DataFrame, favourite_words:
     for c in products["category"].dropna().astype(str).unique() if "category" in products else []:
         low = c.lower()
         types |= {low, low.rstrip("s"), low.replace("-", "").rstrip("s")}
+    for col in ("type", "noun", "product_type"):  # a product-type column, when the table has one
+        if col in products:
+            types |= {str(v).lower() for v in products[col].dropna().astype(str) if str(v).strip()}
     vocab["type"] = sorted(t for t in types if len(t) >= 2)
     return {"locale": locale, "features": list(FEATURES), "channels": list(RESPONSE_CHANNELS),
             "message_channels": sorted(MESSAGE_CHANNELS), "length_norm": dict(LENGTH_NORM), "hour_sd": HOUR_SD,
