@@ -155,6 +155,10 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
                 exp[feat] = exp["content_id"].map(props[feat]).fillna(False).astype(bool)
         notes.append(f"campaign of {cfg.campaign_days} days from {start.date()} (after the event log ends), "
                      f"{plan.audience:,} users, on average {cfg.impressions_per_user:g} impressions per user")
+        weekly = strategy.weekly_messages(exp)
+        notes.append(f"messages (email, push) a user had received in the week up to each impression: median "
+                     f"{np.median(weekly):g}, 90th percentile {np.quantile(weekly, 0.9):g} (compare the frequency "
+                     "caps of the publishing strategy: beyond them click-through falls)")
     else:
         exp = ds.exposures.copy()
         if profiles is not None:
