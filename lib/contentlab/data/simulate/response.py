@@ -74,9 +74,10 @@ def plant_model(seed: int, locale: str, products: pd.DataFrame, favourite_words:
     """The planted audience model (a JSON-able dict, ``truth["audience"]``).
 
     ``products``: the products table (its colours, materials, brands, categories and product types, when it has a
-    ``type`` / ``noun`` / ``product_type`` column, are the vocabulary a wrong attribute is judged with); ``favourite_words``: per segment, the words that name its favourite categories;
-    ``attribute_choices``: per segment, candidate colours and materials (of its favourite categories) from which its
-    preferred attributes are drawn. Draws come from their own stream seeded by ``seed``: planting changes no other
+    ``type`` / ``noun`` / ``product_type`` column, are the vocabulary a wrong attribute is judged with);
+    ``favourite_words``: per segment, the words that name its favourite categories; ``attribute_choices``: per
+    segment, candidate colours and materials (of its favourite categories) from which its two preferred attributes
+    are drawn. Draws come from their own stream seeded by ``seed``: planting changes no other
     draw of the simulator."""
     rng = np.random.default_rng([int(seed), 0xA0D1E])
     segs: dict[str, Any] = {}
@@ -121,7 +122,7 @@ def _own_text(product: Mapping[str, Any] | None) -> str:
     if not product:
         return ""
     return " ".join(str(product.get(c) or "") for c in ("title", "description", "colour", "material", "brand",
-                                                          "style", "category", "noun", "type")).lower()
+                                                          "style", "category", "noun", "type", "product_type")).lower()
 
 
 def _grams(text_low: str, n_max: int = 4) -> set[str]:
@@ -135,7 +136,8 @@ class Reader:
 
     def __init__(self, model: Mapping[str, Any]):
         self.model = model
-        phrases = {str(p).lower().strip() for ps in model["vocabulary"].values() for p in ps if len(str(p).strip()) >= 2}
+        phrases = {str(p).lower().strip() for ps in model["vocabulary"].values() for p in ps
+                   if len(str(p).strip()) >= 2}
         self.cjk_vocab = sorted(p for p in phrases if _CJK.search(p))
         # other phrases as word runs, the way _grams splits a text
         self.word_vocab = {" ".join(_WORD.findall(p)) for p in phrases if not _CJK.search(p)} - {""}
@@ -145,7 +147,8 @@ class Reader:
     @staticmethod
     def _phrases(phrases) -> tuple[set[str], list[str]]:
         ps = {str(p).lower().strip() for p in phrases if str(p).strip()}
-        return {" ".join(_WORD.findall(p)) for p in ps if not _CJK.search(p)} - {""}, sorted(p for p in ps if _CJK.search(p))
+        words = {" ".join(_WORD.findall(p)) for p in ps if not _CJK.search(p)} - {""}
+        return words, sorted(p for p in ps if _CJK.search(p))
 
     def text_features(self, text: str, product: Mapping[str, Any] | None, channel: str) -> dict[str, float]:
         """The features that do not depend on the reader's segment (all but ``favourite`` and ``preferred``)."""
