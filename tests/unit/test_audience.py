@@ -98,6 +98,21 @@ def test_truncated_and_repeated_copy_lose(model):
         assert expected_ctr(repeated, PRODUCT, seg, {"channel": "email"}, model) < base
 
 
+def test_headlines_and_plurals_are_not_mistakes(model):
+    """A headline that closes on its price is finished; the product's own category in the singular is no wrong type;
+    a sentence without its full stop, or ending on a function word, is cut off."""
+    assert copy_features("Northpeak down jacket in black, $67.99", PRODUCT, "loyal_premium", model)["truncated"] == 0
+    assert copy_features("Northpeak built this warm jacket for winter", PRODUCT, "loyal_premium", model)["truncated"] == 1
+    assert copy_features("Northpeak built this warm jacket for.", PRODUCT, "loyal_premium", model)["truncated"] == 1
+    assert copy_features("A warm down jacket.", PRODUCT, "loyal_premium", model)["wrong_attribute"] == 0
+    assert copy_features("A warm t-shirt.", PRODUCT, "loyal_premium", model)["wrong_attribute"] == 1
+    # saying the material twice is normal, a third time is repetition
+    twice = "Crafted from goose down. The goose down keeps you warm."
+    thrice = twice + " Goose down, goose down."
+    assert copy_features(twice, PRODUCT, "loyal_premium", model)["repetition"] < \
+        copy_features(thrice, PRODUCT, "loyal_premium", model)["repetition"]
+
+
 def test_the_segments_preferred_attribute_wins(model):
     for seg in SEGMENTS:
         pref = model["segments"][seg]["preferred_attributes"][0]

@@ -78,7 +78,7 @@ _COMMON = {
 RECORDED = {
     "tiny": {
         "users": "15f96397ad7911a4", "products": "05e476c4360ec54c", "events": "97ad0adbbd4a1775",
-        "ratings": "3061866a31231f65", "exposures": "8f63f2a814581414", "truth.users": "f3e404568c646571",
+        "ratings": "3061866a31231f65", "exposures": "72dee85e8446e113", "truth.users": "f3e404568c646571",
         "truth.segments": "973380c6d84d1e1a", "truth.user_factors": "220f07fd9decf52f",
         "truth.item_factors": "0e73db0d834a7a5d", "truth.item_bias": "5a446051a0f34fa3",
         "truth.audience": "f3e20c64bc7a7073", "truth.response": "df2c1bf70695ce82",
@@ -89,7 +89,7 @@ RECORDED = {
     },
     "small": {
         "users": "a04968904d05e42b", "products": "7331782f95e5c00a", "events": "a744b51072126dd9",
-        "ratings": "d83be76f84a5bc17", "exposures": "706dccb595a727dc", "truth.users": "677d5e304bfcc8c6",
+        "ratings": "d83be76f84a5bc17", "exposures": "0f214de5dd932594", "truth.users": "677d5e304bfcc8c6",
         "truth.segments": "0b449e75cf425908", "truth.user_factors": "b1adaa3535b1f956",
         "truth.item_factors": "b0d5a3c5376450ac", "truth.item_bias": "816988874db53cad",
         "truth.audience": "703386c38e640e9f", "truth.response": "d88d1597a2c85939",

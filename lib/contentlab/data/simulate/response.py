@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
@@ -55,6 +56,7 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,]\d+)?")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 _END = re.compile(r"[.!?。！？…][\"'”’)\]]*\s*$")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?。！？])\s*")
+_CLOSING_NUMBER = re.compile(r"\d\s*(%|元)?\s*$")
 
 
 def _sigmoid(x):
@@ -174,12 +176,16 @@ class Reader:
             if cjk:
                 wrong = sum(p in low and p not in own for p in self.cjk_vocab)
             else:
-                wrong = len((_grams(low) & self.word_vocab) - _grams(own))
+                own_grams = _grams(own)
+                own_grams |= {g.rstrip("s") for g in own_grams} | {g.replace("-", "").rstrip("s") for g in own_grams}
+                wrong = len((_grams(low) & self.word_vocab) - own_grams)
             f["wrong_attribute"] = float(min(wrong, 2))
         stripped = text.strip()
         if stripped:
             last = words[-1] if words else ""
-            f["truncated"] = float(not _END.search(stripped) or (not cjk and last in FUNCTION_WORDS))
+            # a sentence end, or a headline that closes on a price or a number ("..., $41.99")
+            ends = bool(_END.search(stripped) or _CLOSING_NUMBER.search(stripped))
+            f["truncated"] = float(not ends or (not cjk and last in FUNCTION_WORDS))
         if not cjk and sentences:
             bad = 0
             for x in sentences:
@@ -193,9 +199,10 @@ class Reader:
         toks = list(text.replace(" ", "")) if cjk else words
         if len(toks) >= 3:
             bigrams = list(zip(toks, toks[1:]))
-            rep_bi = 1.0 - len(set(bigrams)) / len(bigrams)
+            rep_bi = 1.0 - len(set(bigrams)) / len(bigrams)  # share of bigrams that repeat an earlier one
             content = [w for w in toks if w not in FUNCTION_WORDS and len(w) > 2] if not cjk else []
-            rep_w = (1.0 - len(set(content)) / len(content)) if len(content) >= 3 else 0.0
+            # content words said a third time or more (twice is normal in a description)
+            rep_w = sum(max(k - 2, 0) for k in Counter(content).values()) / len(content) if content else 0.0
             f["repetition"] = rep_bi + rep_w
         return f
 
