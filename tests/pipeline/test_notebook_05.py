@@ -33,7 +33,7 @@ REQUIRED = ["srm_p", "srm_flag", "n_variants", "n_tests", "n_significant_after_c
 # Every metric 05 records on the tiny profile (seed 7: 300 users, 80 products, 30 days; 20 impressions per user), in
 # recording order, as recorded when the simulated audience began to read the copy (and 05 to plan publishing).
 # Counts within TOL (relative), p-values and shares within ABS_TOL (absolute); names, flags and verdicts exactly. At
-# this size one comparison is significant (push: the template's copy, whose GPT-2 rival never ends its sentence);
+# this size one comparison is significant (push: the template wins);
 # the segments are inconclusive, so none can confirm the planted truth; the publishing strategy recovers every
 # planted send hour and channel.
 TOL = 0.01
