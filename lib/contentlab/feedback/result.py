@@ -283,7 +283,7 @@ class FeedbackResult:
         if self.srm.flag:
             parts.append("### ⚠️ Sample ratio mismatch\n\n" + self.srm.describe())
         src = {"campaign": "a campaign simulated from the copy the generation stage published, outcomes drawn "
-                           "from the planted response",
+                           "from the planted audience, which reads each text",
                "dataset": "the dataset's own exposure log"}[self.source]
         corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}[cfg.correction]
         parts.append(
