@@ -76,6 +76,26 @@ def test_campaign_source_truth_check_and_outputs(shop):
     assert res.logit is not None and "mentions_price" in set(res.logit.table["feature"])
 
 
+def test_publishing_strategy_per_profile_segment(shop):
+    ds, run_dir = shop
+    res = run(run_dir, impressions_per_user=5, seed=2)
+    m = res.metrics()
+    assert set(m["best_hour"]) == set(m["best_channel"]) == set(NAMES.values())
+    assert all(0 <= h < 24 for h in m["best_hour"].values())
+    assert set(m["best_channel"].values()) <= {"email", "push", "product_page"}
+    # profile segment -> planted segment by majority: the recovery counts are checked against the planted truth
+    truth = ds.truth
+    inverse = {v: k for k, v in NAMES.items()}
+    hours = sum(min(abs(h - truth["best_hour"][inverse[s]]), 24 - abs(h - truth["best_hour"][inverse[s]])) <= 1
+                for s, h in m["best_hour"].items())
+    channels = sum(c == truth["best_channel"][inverse[s]] for s, c in m["best_channel"].items())
+    assert m["hours_recovered"] == hours and m["channels_recovered"] == channels
+    assert hours >= 4 and channels >= 3
+    assert "**Publishing strategy**" in res.summary_markdown()
+    assert res.strategy_table() is not None and len(res.strategy_table()) == 5
+    assert run(run_dir, impressions_per_user=5, seed=2, strategy=False).strategy is None
+
+
 def test_srm_alarm_goes_first_and_marks_results_untrustworthy(shop):
     ds, run_dir = shop
     res = run(run_dir, impressions_per_user=5, planned_split={"template": 0.6, "gpt2": 0.4}, seed=2)
@@ -143,9 +163,12 @@ def test_planted_copy_effect_is_reported_against_the_estimate(shop):
     ds, run_dir = shop
     res = run(run_dir, impressions_per_user=60, seed=1)
     ct = res.copy_truth.set_index("feature")
-    mult = ds.truth["copy_effects"]["mentions_price"]
-    assert ct.loc["mentions_price", "planted_ctr_multiplier"] == mult
-    assert np.log(mult) < ct.loc["mentions_price", "planted_log_odds"] < np.log(mult) + 0.02
+    # the planted audience's price weight (log-odds), averaged over the true segments of the impressions
+    share = res.exposures["true_segment"].value_counts(normalize=True)
+    segs = ds.truth["audience"]["segments"]
+    planted = sum(w * segs[s]["ctr_weights"]["price"] for s, w in share.items())
+    assert ct.loc["mentions_price", "planted_log_odds"] == pytest.approx(planted)
+    assert ct.loc["mentions_price", "planted_ctr_multiplier"] == pytest.approx(np.exp(planted))
     assert ct.loc["mentions_price", "covered"] == bool(
         ct.loc["mentions_price", "ci_low"] <= ct.loc["mentions_price", "planted_log_odds"] <= ct.loc["mentions_price", "ci_high"])
     assert "**Copy:** `mentions_price`" in res.summary_markdown()

@@ -41,7 +41,7 @@ def test_same_seed_same_data_different_seed_different_data(tiny):
     again = simulate(**PROFILES["tiny"], seed=7)
     for name, df in tiny.tables.items():
         pd.testing.assert_frame_equal(df, again.tables[name], obj=name)
-    for key in ("users", "user_factors", "item_factors", "response"):
+    for key in ("users", "user_factors", "item_factors", "response", "copy_weights", "historical_copy"):
         pd.testing.assert_frame_equal(tiny.truth[key], again.truth[key], obj=key)
     assert tiny.truth["segments"] == again.truth["segments"]
     plain = {k: v for k, v in tiny.truth.items() if not isinstance(v, pd.DataFrame)}
@@ -67,9 +67,9 @@ def _digest(obj) -> str:
 _COMMON = {
     "truth.locale": "50eac10e7966a04e", "truth.start": "be2877b2e99fca95", "truth.segment_names": "a35dfe4cf0fedafc",
     "truth.categories": "b8a94d81a1bfa735", "truth.fraud_share": "312b95ee5a344d2f",
-    "truth.fraud_patterns": "f4b0310b85507a5d", "truth.ctr_lift": "fe8f9111e615b954",
-    "truth.cvr_lift": "d31dc11d73c43112", "truth.gpt2_loses_in": "c466c0502adb1bdf",
-    "truth.copy_effects": "2756fc4c311d4b34", "truth.exposure_channel_mix": "8c09a4ad3f2aa89a",
+    "truth.fraud_patterns": "f4b0310b85507a5d", "truth.best_hour": "faa0fb9a6c871c6c",
+    "truth.best_channel": "6ca9807895f39a09", "truth.fatigue_point": "572e67a50ccb1357",
+    "truth.exposure_channel_mix": "8c09a4ad3f2aa89a",
     "truth.variant_split": "d6d325306a868bd2", "truth.pair_prob": "d2cbad71ff333de6",
     "truth.weekend_lift": "98737cf8964673a0", "truth.hour_profile": "1da9d278765239c6",
     "truth.choice_model": "3f6a85024da15ed0", "truth.rating_model": "7c19ba3415bb24e7",
@@ -77,20 +77,24 @@ _COMMON = {
 }
 RECORDED = {
     "tiny": {
-        "users": "a7efbc8b57b86d69", "products": "05e476c4360ec54c", "events": "9e8472dd693172af",
-        "ratings": "d365396a9936c007", "exposures": "ecd7c9b15ea09ff1", "truth.users": "3835f69c9341d01f",
-        "truth.segments": "89009e3295229f09", "truth.user_factors": "220f07fd9decf52f",
+        "users": "15f96397ad7911a4", "products": "05e476c4360ec54c", "events": "97ad0adbbd4a1775",
+        "ratings": "3061866a31231f65", "exposures": "72dee85e8446e113", "truth.users": "f3e404568c646571",
+        "truth.segments": "973380c6d84d1e1a", "truth.user_factors": "220f07fd9decf52f",
         "truth.item_factors": "0e73db0d834a7a5d", "truth.item_bias": "5a446051a0f34fa3",
-        "truth.response": "69d14ed9114e34de", "truth.seed": "7902699be42c8a8e", "truth.sizes": "52ba268f193cb608",
+        "truth.audience": "f3e20c64bc7a7073", "truth.response": "df2c1bf70695ce82",
+        "truth.copy_weights": "2d546283d6963ade", "truth.historical_copy": "f616b385c448e3fe",
+        "truth.seed": "7902699be42c8a8e", "truth.sizes": "9f4da13e92a2fe57",
         "truth.dropout": "f4eb25309c6e5fca", "truth.fraud": "65dfe05f609e7a31",
         "truth.bought_together": "1a6d45e88693dac2", "truth.cold_start_products": "63072ba7f4e15ebe", **_COMMON,
     },
     "small": {
-        "users": "b5dc873a0ee8fcc9", "products": "7331782f95e5c00a", "events": "471c3d7e1f1efe2c",
-        "ratings": "46013bc7bca5a64c", "exposures": "8d6033f33042b5f1", "truth.users": "4d9a93f0c1f53b33",
-        "truth.segments": "4ff162f1062ff857", "truth.user_factors": "b1adaa3535b1f956",
+        "users": "a04968904d05e42b", "products": "7331782f95e5c00a", "events": "a744b51072126dd9",
+        "ratings": "d83be76f84a5bc17", "exposures": "0f214de5dd932594", "truth.users": "677d5e304bfcc8c6",
+        "truth.segments": "0b449e75cf425908", "truth.user_factors": "b1adaa3535b1f956",
         "truth.item_factors": "b0d5a3c5376450ac", "truth.item_bias": "816988874db53cad",
-        "truth.response": "dcd26bd712f97144", "truth.seed": "4fc82b26aecb47d2", "truth.sizes": "f82db9308bec7ff0",
+        "truth.audience": "703386c38e640e9f", "truth.response": "d88d1597a2c85939",
+        "truth.copy_weights": "a79c5c3f78dfbca6", "truth.historical_copy": "e001bd617aec4191",
+        "truth.seed": "4fc82b26aecb47d2", "truth.sizes": "d4225719aa5bd331",
         "truth.dropout": "35c80a345bd3782f", "truth.fraud": "969a1df0e610a95b",
         "truth.bought_together": "0fde7dc88c352584", "truth.cold_start_products": "a97cc402d9701029", **_COMMON,
     },
@@ -169,24 +173,31 @@ def test_tables_conform_to_schema(locale):
 
 def test_truth_has_documented_keys_and_round_trips(tiny, tmp_path):
     t = tiny.truth
-    for key in ("users", "segments", "user_factors", "item_factors", "response", "seed", "sizes", "ctr_lift",
-                "bought_together", "fraud", "gpt2_loses_in"):
+    for key in ("users", "segments", "user_factors", "item_factors", "response", "seed", "sizes", "audience",
+                "copy_weights", "historical_copy", "best_hour", "best_channel", "fatigue_point", "bought_together",
+                "fraud"):
         assert key in t, key
     assert list(t["users"].columns) == ["user_id", "segment", "is_fraud", "dropout_prob", "dropped_out", "dropout_time"]
     assert set(t["users"]["segment"]) == set(SEGMENTS)
     assert list(t["user_factors"].columns) == ["user_id"] + [f"f{j}" for j in range(8)]
     assert list(t["item_factors"].columns) == ["product_id"] + [f"f{j}" for j in range(8)]
-    assert list(t["response"].columns) == ["segment", "channel", "variant", "ctr", "cvr", "aov"]
-    assert len(t["response"]) == 5 * 3 * 2
+    assert list(t["response"].columns) == ["segment", "channel", "ctr", "cvr", "aov"]
+    assert len(t["response"]) == 5 * 3
+    assert list(t["copy_weights"].columns) == ["segment", "feature", "ctr_weight", "cvr_weight"]
+    assert list(t["historical_copy"].columns) == ["content_id", "product_id", "channel", "variant", "text"]
+    assert set(t["historical_copy"]["content_id"]) == set(tiny.exposures["content_id"])
     for seg in SEGMENTS:
-        for k in ("favourite_categories", "price_sensitivity", "activity_rate", "channel_mix"):
+        for k in ("favourite_categories", "price_sensitivity", "activity_rate", "channel_mix", "best_hour",
+                  "best_channel", "fatigue_point"):
             assert k in t["segments"][seg]
+        assert t["best_hour"][seg] == t["audience"]["segments"][seg]["best_hour"] == t["segments"][seg]["best_hour"]
     path = write_dataset(tiny, tmp_path / "ds")
     back = read_dataset(path)
     pd.testing.assert_frame_equal(back.events, tiny.events, check_dtype=False)
     pd.testing.assert_frame_equal(back.truth["users"], t["users"], check_dtype=False)
     assert back.truth["segments"] == t["segments"]
     assert back.truth["sizes"] == t["sizes"]
+    assert back.truth["audience"] == t["audience"]  # the planted audience round-trips as JSON
 
 
 def test_cold_start_products_have_no_events_before_launch(small):
@@ -464,41 +475,41 @@ def test_historical_exposures_are_balanced_and_tagged(small):
     assert (ex["segment"] == ex["user_id"].map(seg)).all()
 
 
-def test_campaign_ctr_matches_planted_response(small):
-    truth = small.truth
-    rng = np.random.default_rng(0)
-    n = 360_000
-    resp = truth["response"]
-    users = truth["users"]
+def _campaign_from_the_log(ds, n: int, seed: int = 0) -> pd.DataFrame:
+    """``n`` impressions of the shop's own historical copy to random users at random times over 14 days."""
+    rng = np.random.default_rng(seed)
+    copy, users = ds.truth["historical_copy"], ds.truth["users"]
+    c = copy.iloc[rng.integers(0, len(copy), n)].reset_index(drop=True)
     pick = rng.integers(0, len(users), n)
-    a = pd.DataFrame({
-        "user_id": users["user_id"].to_numpy()[pick],
-        "content_id": np.char.add("C", np.char.zfill(rng.integers(1, 500, n).astype(str), 5)),
-        "product_id": "P0001",
-        "variant": np.where(rng.random(n) < 0.5, "template", "gpt2"),
-        "channel": rng.choice(["email", "push", "product_page"], n),
-        "segment": users["segment"].to_numpy()[pick],
-    })
-    ex = simulate_campaign(a, truth, seed=1, start="2026-04-01", n_days=14)
-    assert len(ex) == n and list(ex.columns) == TABLES["exposures"].names
+    return pd.DataFrame({
+        "timestamp": pd.Timestamp("2026-04-01") + pd.to_timedelta(rng.integers(0, 14 * 86400, n), unit="s"),
+        "user_id": users["user_id"].to_numpy()[pick], "content_id": c["content_id"], "product_id": c["product_id"],
+        "variant": c["variant"], "channel": c["channel"], "segment": users["segment"].to_numpy()[pick],
+        "text": c["text"]})
+
+
+def test_campaign_ctr_matches_the_planted_audience(small):
+    truth, products = small.truth, small.products
+    a = _campaign_from_the_log(small, 150_000)
+    ex = simulate_campaign(a, truth, seed=1, products=products, with_expected=True)
+    assert len(ex) == len(a) and list(ex.columns) == TABLES["exposures"].names + ["expected_ctr", "expected_cvr"]
     assert not ex.duplicated(["timestamp", "user_id", "content_id"]).any()
-    emp = ex.groupby(["segment", "channel", "variant"]).agg(n=("clicked", "size"), ctr=("clicked", "mean"))
-    planted = resp.set_index(["segment", "channel", "variant"])["ctr"]
-    z = (emp["ctr"] - planted.loc[emp.index]) / np.sqrt(planted.loc[emp.index] * (1 - planted.loc[emp.index]) / emp["n"])
+    # clicks follow each impression's planted probability (text, context and the user's true segment)
+    g = ex.groupby(["segment", "channel"]).agg(n=("clicked", "size"), k=("clicked", "sum"), p=("expected_ctr", "mean"),
+                                               v=("expected_ctr", lambda x: float((x * (1 - x)).sum())))
+    z = (g["k"] - g["n"] * g["p"]) / np.sqrt(g["v"])
     assert (z.abs() < 4.5).all(), z[z.abs() >= 4.5]
-    # GPT-2 wins on CTR in every segment except the planted one, where the template wins
-    by = ex.groupby(["segment", "variant"])["clicked"].mean().unstack()
-    losers = set(by.index[by["gpt2"] < by["template"]])
-    assert losers == set(truth["gpt2_loses_in"]) == {"loyal_premium"}
-    # an unknown segment label falls back to the user's true segment
-    b = a.head(2000).assign(segment="cluster_3")
-    out = simulate_campaign(b, truth, seed=2)
-    assert len(out) == 2000 and (out["segment"] == "cluster_3").all()
-    # copy effects: mentioning the price lifts CTR by the documented factor
-    c = a.assign(mentions_price=rng.random(n) < 0.5)
-    exc = simulate_campaign(c, truth, seed=3)
-    r = exc.assign(mp=c["mentions_price"].to_numpy()).groupby("mp")["clicked"].mean()
-    assert 1.0 < r[True] / r[False] < 1.25
+    clicked = ex[ex["clicked"]]
+    zc = (clicked["converted"].sum() - clicked["expected_cvr"].sum()) / np.sqrt(
+        (clicked["expected_cvr"] * (1 - clicked["expected_cvr"])).sum())
+    assert abs(zc) < 4.5
+    # an unknown segment label falls back to the user's true segment: the same probabilities
+    out = simulate_campaign(a.assign(segment="cluster_3"), truth, seed=1, products=products, with_expected=True)
+    assert (out["segment"] == "cluster_3").all()
+    np.testing.assert_allclose(out["expected_ctr"], ex["expected_ctr"])
+    # the planted audience reads the copy: without a text column there is nothing to respond to
+    with pytest.raises(ValueError, match="text column"):
+        simulate_campaign(a.drop(columns="text"), truth, seed=1)
 
 
 def test_campaign_keeps_exposure_key_unique_and_input_order(small):
@@ -508,6 +519,7 @@ def test_campaign_keeps_exposure_key_unique_and_input_order(small):
         "user_id": rng.choice(["U00001", "U00002"], n), "content_id": rng.choice(["C00001", "C00002", "C00003"], n),
         "product_id": "P0001", "variant": "gpt2", "channel": "email", "segment": "trend_seeker",
         "timestamp": pd.Timestamp("2026-02-01 09:00"),  # every impression at the same second
+        "text": "New sneakers, loved by our customers.",
     })
     ex = simulate_campaign(a, small.truth, seed=0)
     assert not ex.duplicated(["timestamp", "user_id", "content_id"]).any()
@@ -522,18 +534,29 @@ def test_audience_model_stands_alone():
     names, and a campaign can be drawn from a response planted by hand."""
     import ast
 
-    from contentlab.data.simulate import audience
+    from contentlab.data.simulate import audience, response
 
-    tree = ast.parse(Path(audience.__file__).read_text(encoding="utf-8"))
-    own = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
-           and n.module.startswith("contentlab")}
-    assert own == {"contentlab.data.simulate.spec"}, own
+    def own_imports(module) -> set[str]:
+        tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
+        names = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        return {n for n in names if n.startswith("contentlab")}
+
+    assert own_imports(audience) == {"contentlab.data.simulate.spec", "contentlab.data.simulate.response"}
+    assert own_imports(response) == {"contentlab.data.simulate.spec"}
     resp = pd.DataFrame({"segment": ["s"] * 2, "channel": ["email"] * 2, "variant": ["template", "gpt2"],
                          "ctr": [0.0, 1.0], "cvr": [1.0, 1.0], "aov": [10.0, 10.0]})
     a = pd.DataFrame({"user_id": ["u1", "u2"] * 50, "content_id": "c", "product_id": "p",
                       "variant": ["template", "gpt2"] * 50, "channel": "email", "segment": "s"})
     out = simulate_campaign(a, {"response": resp}, seed=0)
     assert (out["clicked"] == (a["variant"] == "gpt2")).all() and (out["converted"] == out["clicked"]).all()
+    # copy effects of a response planted by hand multiply the CTR where the impression has the property
+    resp = resp.assign(ctr=[0.2, 0.2])
+    b = pd.concat([a] * 200, ignore_index=True)
+    b["mentions_price"] = np.arange(len(b)) % 2 == 0
+    out = simulate_campaign(b, {"response": resp, "copy_effects": {"mentions_price": 2.0}}, seed=1, with_expected=True)
+    assert set(out.loc[b["mentions_price"], "expected_ctr"]) == {0.4}
+    assert set(out.loc[~b["mentions_price"], "expected_ctr"]) == {0.2}
 
 
 def test_campaign_rejects_unknown_channel(small):

@@ -12,6 +12,8 @@
 - :mod:`contentlab.feedback.result`: :class:`~contentlab.feedback.result.FeedbackResult`, its metrics, summary and
   the report's tables
 - :mod:`contentlab.feedback.plots`: the report's charts
+- :mod:`contentlab.feedback.strategy`: the publishing strategy per segment (send hour and day, channel mix, frequency
+  cap) from the event log's activity patterns and an exposure log, with its uncertainty
 - :mod:`contentlab.feedback.coverage`: coverage / false-positive study on simulated campaigns
 - :mod:`contentlab.feedback.loop`: ``feedback_priors.json``, written here and read by 04 on the next cycle
 """

@@ -539,3 +539,30 @@ def truth_winners(exposures: pd.DataFrame, response: pd.DataFrame, by: list[str]
     out["true_lift"] = out[f"true_{treatment}"] / out[f"true_{control}"] - 1
     out["true_winner"] = np.where(out[f"true_{treatment}"] > out[f"true_{control}"], treatment, control)
     return out
+
+
+def expected_winners(exposures: pd.DataFrame, by: list[str], control: str = CONTROL, treatment: str = TREATMENT,
+                     metric: str = "ctr") -> pd.DataFrame:
+    """The planted right answer per group from each impression's planted probabilities (``expected_ctr`` and, for
+    ``metric="cpi"``, ``expected_cvr``, as the simulator's audience gave them to the text actually shown in its
+    context): each variant's mean expected rate over the impressions it received, and the variant with the higher
+    one. Same columns as :func:`truth_winners` (``true_<control>``, ``true_<treatment>``, ``true_lift``,
+    ``true_winner``)."""
+    if "expected_ctr" not in exposures:
+        raise ValueError("the exposures carry no expected_ctr (no planted audience behind them)")
+    rate = exposures["expected_ctr"].astype(float)
+    if metric == "cpi":
+        rate = rate * exposures["expected_cvr"].astype(float)
+    by_cols = list(dict.fromkeys(by))
+    base = exposures[by_cols].copy()
+    base["_rate"] = rate.to_numpy()
+    rates = {}
+    for v in (control, treatment):
+        part = base[(exposures["variant"].astype(str) == v).to_numpy()]
+        rates[v] = part.groupby(by_cols, observed=True)["_rate"].mean()
+    out = pd.DataFrame({f"true_{control}": rates[control], f"true_{treatment}": rates[treatment]}).reset_index()
+    for c in by_cols:
+        out[c] = out[c].astype(str)
+    out["true_lift"] = out[f"true_{treatment}"] / out[f"true_{control}"] - 1
+    out["true_winner"] = np.where(out[f"true_{treatment}"] > out[f"true_{control}"], treatment, control)
+    return out

@@ -8,11 +8,12 @@
 2. each user is assigned to a variant with the planned probabilities (user-level randomisation, seeded);
 3. each user receives ``1 + Poisson(impressions_per_user - 1)`` impressions, each a copy drawn from the rows
    published for the user (or the user's segment) in the assigned variant; the copy's channel and product are
-   kept, and ``mentions_price`` is derived from its text (the simulator applies its planted copy effect).
+   kept with its text (the simulator's audience reads it), and ``mentions_price`` is derived from the text.
 
 :func:`simulate_exposures` then asks the simulator's audience model
 (:func:`contentlab.data.simulate.audience.simulate_campaign`, its one interface to this stage) for clicks,
-conversions and revenue from ``truth["response"]`` using each user's *true* segment, so the analysis has a
+conversions and revenue from the planted audience (the text and context of every impression, each user's *true*
+segment), with each impression's planted probabilities (``expected_ctr``, ``expected_cvr``), so the analysis has a
 known right answer. The content is read defensively: ``content_id`` and ``variant`` are required;
 ``segment`` and/or ``user_id``, ``product_id``, ``channel`` and ``text`` are used when present.
 """
@@ -77,7 +78,7 @@ def build_assignments(content: pd.DataFrame, profiles: pd.DataFrame, *, seed: in
                       channel_mix: dict[str, float] | None = None, include_flagged: bool = False,
                       max_users: int | None = None, channels: set[str] | None = None) -> CampaignPlan:
     """Impressions for the campaign (one row each): user_id, content_id, product_id, variant, channel,
-    segment (the user's profile segment), mentions_price. ``channels``: the channels the response model
+    segment (the user's profile segment), mentions_price, text. ``channels``: the channels the response model
     knows (copy for other channels is not shown)."""
     rng = np.random.default_rng(seed)
     notes: list[str] = []
@@ -130,7 +131,7 @@ def build_assignments(content: pd.DataFrame, profiles: pd.DataFrame, *, seed: in
     prof = prof.sort_values("user_id").reset_index(drop=True)
     if prof.empty:
         return CampaignPlan(pd.DataFrame(columns=["user_id", "content_id", "product_id", "variant", "channel",
-                                                  "segment", "mentions_price"]), 0, excluded, notes)
+                                                  "segment", "mentions_price", "text"]), 0, excluded, notes)
 
     # numpy object arrays throughout: indexing Arrow-backed strings row by row is slow at campaign scale
     user_var = np.array(variants, dtype=object)[rng.choice(len(variants), size=len(prof), p=probs)]
@@ -168,18 +169,21 @@ def build_assignments(content: pd.DataFrame, profiles: pd.DataFrame, *, seed: in
         out["channel"] = np.array(names, dtype=object)[rng.choice(len(names), size=len(out), p=p / p.sum())]
         notes.append("content has no channel column: channels drawn from " + ", ".join(f"{c} {v:.0%}" for c, v in mix.items()))
     out["mentions_price"] = content["mentions_price"].to_numpy(dtype=bool)[picked]
+    out["text"] = content["text"].to_numpy(dtype=object)[picked]
     for c in ("user_id", "content_id", "product_id", "variant", "segment", "channel"):
         out[c] = out[c].astype(str)
     return CampaignPlan(out, int(len(prof)), excluded, notes)
 
 
-def simulate_exposures(plan: CampaignPlan, truth: dict, *, seed: int = 0, start=None, n_days: int = 14
-                       ) -> pd.DataFrame:
-    """Outcomes for the planned impressions from the planted response (``simulate_campaign``).
+def simulate_exposures(plan: CampaignPlan, truth: dict, *, seed: int = 0, start=None, n_days: int = 14,
+                       products: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Outcomes for the planned impressions from the planted response (``simulate_campaign``; ``products``: the
+    products table the copy is judged against).
 
-    Returns the exposures table plus ``true_segment`` (from ``truth["users"]``; ``None`` when unknown).
+    Returns the exposures table plus ``expected_ctr`` / ``expected_cvr`` (each impression's planted probabilities)
+    and ``true_segment`` (from ``truth["users"]``; ``None`` when unknown).
     """
-    kwargs = {"seed": seed, "n_days": n_days}
+    kwargs = {"seed": seed, "n_days": n_days, "products": products, "with_expected": True}
     if start is not None:
         kwargs["start"] = start
     exp = simulate_campaign(plan.assignments, truth, **kwargs)

@@ -30,6 +30,7 @@ class FeedbackConfig:
     thompson_min_share: float = 0.05
     posterior_draws: int = 20000
     seed: int = 0  # campaign assignment and outcomes, posterior draws, Thompson allocation
+    strategy: bool = True  # publishing strategy per segment (send hour, channel, frequency cap)
 
     def __post_init__(self) -> None:
         if self.exposures_source not in EXPOSURE_SOURCES:

@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from contentlab.feedback import analysis as A
 from contentlab.feedback import cuped, loop
 from contentlab.feedback import stats as fs
 from contentlab.feedback.config import FeedbackConfig
+from contentlab.fmt import esc_md
 from contentlab.privacy import MIN_CELL, small_cell_note
 
 PERSON = "person_id"  # the customer behind an impression (``user_id`` becomes the randomisation unit's id)
@@ -48,6 +50,8 @@ class FeedbackResult:
     truth_table: pd.DataFrame | None  # per segment: analysis winner vs planted winner
     copy_truth: pd.DataFrame | None = None  # planted copy effects vs the regression's estimates
     priors: dict | None = None
+    strategy: Any = None  # strategy.PublishingStrategy: send hour, channel and frequency cap per segment
+    strategy_recovery: dict | None = None  # with planted truth: segments whose planted values were recovered
     priors_path: Path | None = None
     results_path: Path | None = None
 
@@ -217,7 +221,53 @@ class FeedbackResult:
             out["segments_agreeing"] = int(self.truth_table["agrees"].sum())
             out["segments_contradicting"] = int(self.truth_table["contradicts"].sum())
             out["segments_checked"] = int(len(self.truth_table))
+        if self.strategy is not None:
+            out["best_hour"] = self.strategy.best_hour
+            out["best_channel"] = self.strategy.best_channel
+        if self.strategy_recovery is not None:
+            out["hours_recovered"] = int(self.strategy_recovery["hours_recovered"])
+            out["channels_recovered"] = int(self.strategy_recovery["channels_recovered"])
         return out
+
+    def strategy_table(self) -> pd.DataFrame | None:
+        """The publishing strategy per segment: send hour (± hour, bootstrap agreement), day, channel (P(best), where
+        the evidence comes from), channel mix and frequency cap (messages per week, likelihood interval)."""
+        if self.strategy is None:
+            return None
+        t = self.strategy.table.copy()
+        if "channel_mix" in t:
+            t["channel_mix"] = t["channel_mix"].map(
+                lambda m: ", ".join(f"{k} {v:.0%}" for k, v in m.items()) if isinstance(m, dict) else "")
+        return t
+
+    def strategy_markdown(self) -> str:
+        """One line per segment: when, where and how often to publish."""
+        if self.strategy is None:
+            return ""
+        lines = []
+        hidden = 0
+        for r in self.strategy.table.itertuples():
+            if pd.isna(getattr(r, "best_hour", np.nan)):
+                continue
+            if r.users < MIN_CELL:
+                hidden += 1
+                continue
+            cap = getattr(r, "frequency_cap", None)
+            cap_txt = (f"at most **{int(cap)}** messages per week (95% interval {int(r.cap_low)}–{int(r.cap_high)})"
+                       if cap is not None and not pd.isna(cap) else "no frequency cap estimated")
+            lines.append(f"- **{esc_md(str(r.segment))}**: send at **{int(r.best_hour):02d}:00** (± {int(r.hour_pm)} h, "
+                         f"{r.hour_agreement:.0%} of bootstrap samples agree), best day {r.best_day}; channel "
+                         f"**{esc_md(str(r.best_channel))}** (P(best) {r.channel_p_best:.0%}, from {r.channel_source}); "
+                         f"{cap_txt}.")
+        if self.strategy_recovery is not None:
+            rc = self.strategy_recovery
+            lines.append(f"- Planted truth: send hour recovered (within 1 h) in {rc['hours_recovered']} of "
+                         f"{rc['segments_checked']} segments, best channel in {rc['channels_recovered']}, fatigue point "
+                         f"(within one message per week) in {rc['caps_recovered']}.")
+        if hidden:
+            lines.append(f"- {hidden} segment(s) with fewer than {MIN_CELL} users not named.")
+        lines += [f"- {esc_md(n)}" for n in self.strategy.notes]
+        return "\n".join(lines)
 
     def _shown_cells(self) -> set[tuple[str, str]]:
         rows = pd.DataFrame([{"segment": A.ALL, "channel": str(ch)} for ch in self.verdicts])
@@ -233,7 +283,7 @@ class FeedbackResult:
         if self.srm.flag:
             parts.append("### ⚠️ Sample ratio mismatch\n\n" + self.srm.describe())
         src = {"campaign": "a campaign simulated from the copy the generation stage published, outcomes drawn "
-                           "from the planted response",
+                           "from the planted audience, which reads each text",
                "dataset": "the dataset's own exposure log"}[self.source]
         corr = {"holm": "Holm", "bh": "Benjamini–Hochberg"}[cfg.correction]
         parts.append(
@@ -276,6 +326,9 @@ class FeedbackResult:
                 parts.append(f"**Copy:** `{r.feature}` — planted CTR × {r.planted_ctr_multiplier:g} (log-odds "
                              f"{r.planted_log_odds:+.3f}); estimated {r.estimate:+.3f} (95% CI {r.ci_low:+.3f} to "
                              f"{r.ci_high:+.3f}), {'covers' if r.covered else 'misses'} the planted effect.")
+        if self.strategy is not None and self.strategy_markdown():
+            parts.append("**Publishing strategy** (send hour and day from the event log, channel and frequency cap "
+                         "from the exposure log):\n\n" + self.strategy_markdown())
         if self.priors_path is not None:
             parts.append(f"**The loop:** posteriors and Thompson-sampling traffic shares for the next campaign were "
                          f"written to `{self.priors_path.name}` ({len(self.priors['cells'])} segment × channel cells); "

@@ -36,8 +36,9 @@ import pandas as pd
 from contentlab import config as project
 from contentlab import contract, pipeline
 from contentlab.data.io import Dataset
+from contentlab.data.simulate.audience import expected_rates, has_planted_response, reads_text, response_channels
 from contentlab.feedback import analysis as A
-from contentlab.feedback import bayes, campaign, cuped, loop
+from contentlab.feedback import bayes, campaign, cuped, loop, strategy
 from contentlab.feedback.config import FeedbackConfig
 from contentlab.feedback.result import PERSON, FeedbackResult
 
@@ -59,7 +60,7 @@ class NoExposuresError(ValueError):
 def resolve_source(ds: Dataset, requested: str, content: pd.DataFrame | None = None,
                    profiles: pd.DataFrame | None = None) -> str:
     """Where the exposures come from (see the module docstring); raises when ``requested`` cannot be served."""
-    has_response = bool(ds.truth) and ds.truth.get("response") is not None
+    has_response = has_planted_response(ds.truth)
     has_content = content is not None and profiles is not None
     has_log = ds.has("exposures") and len(ds.tables["exposures"]) > 0
     content_file, profiles_file = contract.product("content").path, contract.product("user_profiles").path
@@ -74,7 +75,8 @@ def resolve_source(ds: Dataset, requested: str, content: pd.DataFrame | None = N
                                "exposures table, and the next run analyses them.")
     if requested == "campaign":
         if not has_response:
-            raise ValueError("exposures_source='campaign' needs a simulated dataset (planted truth['response'])")
+            raise ValueError("exposures_source='campaign' needs a simulated dataset (the planted audience, "
+                             "truth['audience'])")
         if not has_content:
             raise ValueError(f"exposures_source='campaign' needs {content_file} (stage 04) and {profiles_file} "
                              f"(stage 02)")
@@ -138,20 +140,25 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
     if source == "campaign":
         plan = campaign.build_assignments(content, profiles, seed=seed, impressions_per_user=cfg.impressions_per_user,
                                           split=cfg.planned_split, include_flagged=cfg.include_flagged,
-                                          channels=set(truth["response"]["channel"].astype(str)))
+                                          channels=response_channels(truth))
         notes += plan.notes
         excluded.update(plan.excluded)
         if plan.assignments.empty:
             raise ValueError("the campaign has no audience: no profiled user has published copy in every variant")
         start = _campaign_start(ds)
-        exp = campaign.simulate_exposures(plan, truth, seed=seed, start=start, n_days=cfg.campaign_days)
-        # copy properties the simulator's planted copy effects act on (part of the right answer)
+        exp = campaign.simulate_exposures(plan, truth, seed=seed, start=start, n_days=cfg.campaign_days,
+                                          products=ds.products if ds.has("products") else None)
+        # copy properties that the copy effects of a response planted by hand act on (part of the right answer)
         props = plan.assignments.drop_duplicates("content_id").set_index("content_id")
         for feat in (truth.get("copy_effects") or {}):
             if feat in props.columns:
                 exp[feat] = exp["content_id"].map(props[feat]).fillna(False).astype(bool)
         notes.append(f"campaign of {cfg.campaign_days} days from {start.date()} (after the event log ends), "
                      f"{plan.audience:,} users, on average {cfg.impressions_per_user:g} impressions per user")
+        weekly = strategy.weekly_messages(exp)
+        notes.append(f"messages (email, push) a user had received in the week up to each impression: median "
+                     f"{np.median(weekly):g}, 90th percentile {np.quantile(weekly, 0.9):g} (compare the frequency "
+                     "caps of the publishing strategy: beyond them click-through falls)")
     else:
         exp = ds.exposures.copy()
         if profiles is not None:
@@ -162,6 +169,7 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
             notes.append("segments are the profile segments of stage 02 (the logged segment is kept as "
                          "logged_segment)")
         exp = campaign.attach_true_segment(exp, truth)
+        exp = _expected_for_log(exp, ds, notes)
     exp = A.prepare_exposures(exp)
 
     # integrity first
@@ -221,19 +229,45 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
                          "copy-feature regression")
 
     segment_map, truth_table = None, None
-    if truth is not None and truth.get("response") is not None and "true_segment" in exp \
-            and exp["true_segment"].notna().all():
+    if truth is not None and "expected_ctr" in exp and "true_segment" in exp and exp["true_segment"].notna().all():
         segment_map, truth_table = _truth_check(exp, comparison, truth, cfg)
 
     copy_truth = None
-    if truth is not None and logit is not None and not logit.table.empty and truth.get("copy_effects"):
-        copy_truth = _copy_truth(exp, logit, truth["copy_effects"])
+    if truth is not None and logit is not None and not logit.table.empty:
+        copy_truth = _copy_truth(exp, logit, truth)
+
+    plan, plan_recovery = _strategy(ds, exp, profiles, cfg) if cfg.strategy else (None, None)
 
     result = FeedbackResult(cfg, source, exp, notes, excluded, srm, several, unit, rates, comparison, verdicts, posteriors,
                             cuped_res, cuped_note, power, daily, cumulative, logit, segment_map, truth_table,
-                            copy_truth)
+                            copy_truth, strategy=plan, strategy_recovery=plan_recovery)
     result.priors = _priors(result, run_id, getattr(ds, "name", ""))
     return result
+
+
+def _strategy(ds: Dataset, exp: pd.DataFrame, profiles: pd.DataFrame | None, cfg: FeedbackConfig
+              ) -> tuple[strategy.PublishingStrategy | None, dict | None]:
+    """The publishing strategy per profile segment from the events and an exposure log (the dataset's own, else the
+    campaign just analysed), and, with planted truth, how many segments it recovers."""
+    if profiles is None or "segment" not in profiles or not ds.has("events") or not len(ds.events):
+        return None, None
+    prof = profiles
+    if "is_flagged" in prof and not cfg.include_flagged:  # accounts the campaign leaves out are not planned for
+        prof = prof[~prof["is_flagged"].fillna(False).astype(bool)]
+    seg = pd.Series(prof["segment"].astype(str).to_numpy(), index=prof["user_id"].astype(str).to_numpy())
+    if ds.has("exposures") and len(ds.exposures):
+        log = ds.exposures
+    else:
+        log = exp.assign(user_id=exp[PERSON])
+    plan = strategy.publishing_strategy(ds.events, seg, log, seed=cfg.seed)
+    recovery = None
+    truth = ds.truth or {}
+    if truth.get("best_hour") and truth.get("users") is not None:
+        m = A.map_clusters_to_truth(prof.assign(cluster=prof["segment"].astype(str)), truth["users"])
+        planted = {s: {"best_hour": truth["best_hour"][s], "best_channel": truth["best_channel"][s],
+                       "fatigue_point": truth["fatigue_point"][s]} for s in truth["best_hour"]}
+        recovery = plan.recovery(planted, dict(zip(m["cluster"].astype(str), m["true_segment"].astype(str))))
+    return plan, recovery
 
 
 def _run_cuped(ds, exp: pd.DataFrame, cfg: FeedbackConfig, num_flag: str) -> tuple[cuped.CupedResult | None, str]:
@@ -255,20 +289,58 @@ def _run_cuped(ds, exp: pd.DataFrame, cfg: FeedbackConfig, num_flag: str) -> tup
     return res, note
 
 
-def _copy_truth(exp: pd.DataFrame, logit: A.LogitResult, effects: dict[str, float]) -> pd.DataFrame | None:
-    """Planted multiplicative CTR effects as log-odds at the campaign's CTR, next to the regression's estimates."""
+def _expected_for_log(exp: pd.DataFrame, ds: Dataset, notes: list[str]) -> pd.DataFrame:
+    """The planted probabilities of a logged campaign's impressions (``expected_ctr``, ``expected_cvr``), when the
+    dataset's truth knows the audience and the text of every content id shown (``truth["historical_copy"]``)."""
+    truth = ds.truth
+    if not truth or not has_planted_response(truth) or "timestamp" not in exp:
+        return exp
+    a = exp
+    if reads_text(truth):
+        copy = truth.get("historical_copy")
+        if copy is None or "text" not in copy:
+            return exp
+        text = exp["content_id"].astype(str).map(dict(zip(copy["content_id"].astype(str), copy["text"].astype(str))))
+        if text.isna().any():
+            notes.append("the planted truth does not know the text of every logged content id: no truth check")
+            return exp
+        a = exp.assign(text=text)
+    rates = expected_rates(a, truth, ds.products if ds.has("products") else None)
+    return exp.assign(expected_ctr=rates["expected_ctr"].to_numpy(), expected_cvr=rates["expected_cvr"].to_numpy())
+
+
+# the copy features of the click regression and the planted audience's feature each one measures
+_PLANTED_FEATURE = {"mentions_price": "price", "mentions_favourite_category": "favourite"}
+
+
+def _copy_truth(exp: pd.DataFrame, logit: A.LogitResult, truth: dict) -> pd.DataFrame | None:
+    """The planted copy effects next to the regression's estimates. With the planted audience: the weight (log-odds)
+    of the feature, averaged over the true segments of the impressions; with a response planted by hand:
+    multiplicative CTR effects as log-odds at the campaign's CTR."""
     rows = []
     t = logit.table.set_index("feature")
-    for feat, mult in effects.items():
-        if feat not in t.index or feat not in exp.columns:
-            continue
-        p = float(exp.loc[~exp[feat].astype(bool), "clicked"].mean())
-        planted = float(np.log(mult) + np.log((1 - p) / (1 - mult * p)))  # logit(m p) - logit(p)
-        r = t.loc[feat]
-        rows.append({"feature": feat, "planted_ctr_multiplier": float(mult), "planted_log_odds": planted,
-                     "estimate": float(r["coef"]), "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
-                     "covered": bool(r["ci_low"] <= planted <= r["ci_high"])})
-    return pd.DataFrame(rows) if rows else None
+    if reads_text(truth):
+        segs = truth["audience"]["segments"]
+        if "true_segment" not in exp or exp["true_segment"].isna().any():
+            return None
+        share = exp["true_segment"].astype(str).value_counts(normalize=True)
+        for feat, planted_name in _PLANTED_FEATURE.items():
+            if feat not in t.index:
+                continue
+            planted = float(sum(w * segs[s]["ctr_weights"].get(planted_name, 0.0) for s, w in share.items()
+                                if s in segs))
+            rows.append((feat, float(np.exp(planted)), planted, t.loc[feat]))
+    else:
+        for feat, mult in (truth.get("copy_effects") or {}).items():
+            if feat not in t.index or feat not in exp.columns:
+                continue
+            p = float(exp.loc[~exp[feat].astype(bool), "clicked"].mean())
+            planted = float(np.log(mult) + np.log((1 - p) / (1 - mult * p)))  # logit(m p) - logit(p)
+            rows.append((feat, float(mult), planted, t.loc[feat]))
+    out = [{"feature": feat, "planted_ctr_multiplier": mult, "planted_log_odds": planted, "estimate": float(r["coef"]),
+            "ci_low": float(r["ci_low"]), "ci_high": float(r["ci_high"]),
+            "covered": bool(r["ci_low"] <= planted <= r["ci_high"])} for feat, mult, planted, r in rows]
+    return pd.DataFrame(out) if out else None
 
 
 def _truth_check(exp: pd.DataFrame, comparison: pd.DataFrame, truth: dict, cfg: FeedbackConfig):
@@ -278,16 +350,15 @@ def _truth_check(exp: pd.DataFrame, comparison: pd.DataFrame, truth: dict, cfg: 
                                 "purity": (ct.max(axis=1) / ct.sum(axis=1)).to_numpy(),
                                 "users": ct.sum(axis=1).to_numpy()})
     metric = "ctr" if cfg.primary_metric == "ctr" else "cpi"
-    tw = A.truth_winners(exp, truth["response"], ["segment"], cfg.control, cfg.treatment, metric,
-                         copy_effects=truth.get("copy_effects") or {})
+    # the right answer: the planted probabilities of the texts each variant actually showed, in their contexts
+    tw = A.expected_winners(exp, ["segment"], cfg.control, cfg.treatment, metric)
     seg_cmp = comparison[comparison["level"] == "segment"][["segment", "winner", "lift", "lift_low", "lift_high",
                                                             "p_adj"]]
     t = segment_map.merge(tw, on="segment").merge(seg_cmp.rename(columns={"winner": "analysis_winner"}), on="segment")
     t["covers_true_lift"] = (t["lift_low"] <= t["true_lift"]) & (t["true_lift"] <= t["lift_high"])
     t["agrees"] = t["analysis_winner"] == t["true_winner"]
     t["contradicts"] = (t["analysis_winner"] != A.INCONCLUSIVE) & ~t["agrees"]
-    loses = set(truth.get("gpt2_loses_in") or [])
-    t["gpt2_loses_here"] = t["true_segment"].isin(loses)
+    t["gpt2_loses_here"] = t["true_winner"] == cfg.control
     return segment_map, t
 
 

@@ -57,26 +57,37 @@ long they stay, purchase histories end before the window does, and a lifetime-va
 **Reviews.** A share of purchases is rated; every rating has a 1-3 sentence review whose wording
 agrees with the stars and mentions the product's real colour, material, fit, delivery or value.
 
-**Content campaign** (``exposures``, ``truth["response"]``). A historical A/B log: every impression was
-randomised 50/50 to copy variant ``template`` or ``gpt2`` and shown on ``email``, ``push`` or
-``product_page``. True CTR, CVR (conversion given click) and AOV per segment x channel x variant
-are in ``truth["response"]``; GPT-2 copy lifts CTR in every segment except ``loyal_premium``, where
-the template wins (``truth["ctr_lift"]``, ``truth["gpt2_loses_in"]``). ``simulate_campaign`` draws
-outcomes for any set of impressions from the same truth.
+**Content campaign** (``exposures``, ``truth["audience"]``, ``truth["historical_copy"]``). A historical A/B log:
+every impression was randomised 50/50 to copy variant ``template`` or ``gpt2`` and shown on ``email``, ``push`` or
+``product_page``; the text of every content id is in ``truth["historical_copy"]``. The audience *reads* it
+(:mod:`~contentlab.data.simulate.response`): P(click) and P(convert | click) are logistic in features of the text
+(favourite category, the segment's planted preferred colour / material, price x price sensitivity, novelty x trend
+affinity, social proof, length against the channel's norm, readability, a wrong attribute, a truncated ending,
+broken sentences, repetition) and of the context (channel, hour, weekend, messages received in the last 7 days),
+with planted per-segment weights (``truth["copy_weights"]``). Each segment has a planted best channel, best send
+hour (also the peak of its sessions, whose channel mix favours the best channel) and fatigue point (messages per
+week beyond which CTR falls): ``truth["best_channel"]``, ``truth["best_hour"]``, ``truth["fatigue_point"]``. The
+variant label never enters: a variant wins where its texts read better to that segment. ``truth["response"]`` is
+the reference CTR / CVR of a plain copy per segment x channel (at the best hour, no fatigue) and the AOV.
+``simulate_campaign`` draws outcomes for any set of impressions with their texts from the same truth.
 
 ``truth`` keys
 --------------
 DataFrames (written as ``truth/<key>.parquet``): ``users`` (user_id, segment, is_fraud, dropout_prob,
 dropped_out, dropout_time),
 ``user_factors`` (user_id, f0..f{k-1}), ``item_factors`` (product_id, f0..f{k-1}), ``item_bias``
-(product_id, bias, popularity_rank), ``response`` (segment, channel, variant, ctr, cvr, aov).
+(product_id, bias, popularity_rank), ``response`` (segment, channel, ctr, cvr, aov), ``copy_weights`` (segment,
+feature, ctr_weight, cvr_weight), ``historical_copy`` (content_id, product_id, channel, variant, text).
 ``segments`` (``truth/segments.json``): per segment favourite_categories (locale names) and
 favourite_category_keys, price_sensitivity, activity_rate, views_per_session, cart_rate,
-purchase_rate, cart_abandonment, discount_prob, channel_mix, peak_hour, signup_window_days,
+purchase_rate, cart_abandonment, discount_prob, channel_mix, peak_hour, best_hour, best_channel, fatigue_point,
+signup_window_days,
 activity_trend, new_item_bonus, rating_share, acquisition_mix, age_mix, typical_price.
 Everything else (``truth/truth.json``): seed, locale, start, sizes, segment_names, categories,
-fraud_share, dropout, fraud (user_id -> patterns), fraud_patterns, ctr_lift, cvr_lift, gpt2_loses_in,
-copy_effects, exposure_channel_mix, variant_split, bought_together, pair_prob,
+fraud_share, dropout, fraud (user_id -> patterns), fraud_patterns, audience (the planted audience model: per
+segment intercepts, copy-feature weights, best channel / hour, fatigue point and power, favourite words, preferred
+attributes; the vocabulary wrong attributes are judged with), best_hour, best_channel, fatigue_point,
+exposure_channel_mix, variant_split, bought_together, pair_prob,
 cold_start_products, weekend_lift, hour_profile, choice_model, rating_model, discount_levels.
 
 Size presets are in :data:`PROFILES` (``tiny``: 300 users, 80 products, 30 days, about a tenth of
@@ -93,8 +104,8 @@ the parts drawn so far), called by :func:`simulate` in a fixed order (the draws 
 :mod:`~contentlab.data.simulate.churn` (planted drop-out), :mod:`~contentlab.data.simulate.eventlog` (the events
 table), :mod:`~contentlab.data.simulate.fraud`, :mod:`~contentlab.data.simulate.reviews`,
 :mod:`~contentlab.data.simulate.exposures` (the historical campaign) and :mod:`~contentlab.data.simulate.truth`.
-The audience model (:mod:`~contentlab.data.simulate.audience`: the planted response and :func:`simulate_campaign`)
-needs none of the others; it is what the feedback stage uses.
+The audience model (:mod:`~contentlab.data.simulate.audience`: :func:`simulate_campaign`, over the planted response
+of :mod:`~contentlab.data.simulate.response`) needs none of the others; it is what the feedback stage uses.
 """
 
 from __future__ import annotations
@@ -105,10 +116,10 @@ from pathlib import Path
 from contentlab.data.io import Dataset
 from contentlab.data.simulate import catalogue, churn, exposures, fraud, reviews, sessions, taste, truth, users
 from contentlab.data.simulate.audience import (
-    COPY_EFFECTS,
     EXPOSURE_CHANNELS,
     VARIANTS,
-    response_table,
+    expected_ctr,
+    expected_cvr,
     simulate_campaign,
 )
 from contentlab.data.simulate.eventlog import EventLog
@@ -116,8 +127,8 @@ from contentlab.data.simulate.spec import CHANNELS, PROFILES, SEGMENT_SPECS, SEG
 from contentlab.data.simulate.state import Settings, ShopState
 
 __all__ = [
-    "CHANNELS", "COPY_EFFECTS", "EXPOSURE_CHANNELS", "PROFILES", "SEGMENTS", "SEGMENT_SPECS", "VARIANTS",
-    "code_version", "response_table", "simulate", "simulate_campaign",
+    "CHANNELS", "EXPOSURE_CHANNELS", "PROFILES", "SEGMENTS", "SEGMENT_SPECS", "VARIANTS",
+    "code_version", "expected_ctr", "expected_cvr", "simulate", "simulate_campaign",
 ]
 
 
@@ -183,7 +194,7 @@ def simulate(
     state.tables["users"] = users.users_table(state)
     state.tables["products"] = catalogue.products_table(state)
     planted = truth.truth_tables(state)
-    state.tables["exposures"] = exposures.historical_exposures(state, planted)
+    state.tables["exposures"], planted["historical_copy"] = exposures.historical_exposures(state, planted)
     planted.update(truth.truth_summary(state))
     tables = {k: state.tables[k] for k in ("users", "products", "events", "ratings", "exposures")}
     return Dataset(

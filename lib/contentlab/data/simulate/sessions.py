@@ -1,7 +1,9 @@
 """Sessions and the funnel: when customers come (weekday, hour, channel, trend), what they view, cart and buy.
 
 Sessions per user follow the segment's activity rate over the user's active weeks (weekends get ``WEEKEND_LIFT``
-times the traffic, hours mix a global daily profile with the segment's peak). Each session is a run of views drawn
+times the traffic, hours mix a global daily profile with the segment's peak, which is its planted best send hour;
+the channel mix puts the segment's planted best campaign channel above its share among all customers, web and app
+counting as on-site: so both show in the activity patterns). Each session is a run of views drawn
 from the choice model (items not yet launched are redrawn); each view is carted with the segment's cart rate
 (adjusted by taste and discount) and each cart line bought with the segment's purchase rate at the session's
 checkout. Planted "frequently bought together" pairs add the partner item to the order with ``pair_prob``.

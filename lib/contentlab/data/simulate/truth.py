@@ -12,9 +12,11 @@ import numpy as np
 import pandas as pd
 
 from contentlab.data.simulate import audience, churn, fraud
+from contentlab.data.simulate import response as R
 from contentlab.data.simulate.draws import strings, timestamps
 from contentlab.data.simulate.spec import (
     AGE_BANDS,
+    AUDIENCE_SPECS,
     DISCOUNT_LEVELS,
     HOUR_PROFILE,
     SEGMENT_AGE,
@@ -58,6 +60,9 @@ def segment_description(state: ShopState, typical_price: dict[str, float]) -> di
             "discount_prob": sp["discount_prob"],
             "channel_mix": dict(sp["channel_mix"]),
             "peak_hour": sp["peak_hour"],
+            "best_hour": int(AUDIENCE_SPECS[name]["best_hour"]),
+            "best_channel": AUDIENCE_SPECS[name]["best_channel"],
+            "fatigue_point": int(AUDIENCE_SPECS[name]["fatigue_point"]),
             "signup_window_days": [float(x) for x in signup_window(sp["signup"], s.n_days)],
             "activity_trend": sp["activity_trend"],
             "new_item_bonus": sp["new_item_bonus"],
@@ -69,8 +74,41 @@ def segment_description(state: ShopState, typical_price: dict[str, float]) -> di
     return out
 
 
+def favourite_words(state: ShopState) -> dict[str, list[str]]:
+    """Per segment: the words that name its favourite categories (display names, their singular, the nouns)."""
+    out = {}
+    for name in SEGMENTS:
+        words: set[str] = set()
+        for key in SEGMENT_SPECS[name]["favourites"]:
+            v = state.vocab[key]
+            low = v.name.lower()
+            words |= {low, low.rstrip("s"), low.replace("-", "").rstrip("s")}
+            words |= {n.lower() for n in v.nouns}
+        out[name] = sorted(w for w in words if len(w) >= 2)
+    return out
+
+
+def attribute_choices(state: ShopState) -> dict[str, list[str]]:
+    """Per segment: the colours and materials of its favourite categories (its preferred attributes are drawn
+    from these)."""
+    out = {}
+    for name in SEGMENTS:
+        vals: set[str] = set()
+        for key in SEGMENT_SPECS[name]["favourites"]:
+            vals |= set(state.vocab[key].colours) | set(state.vocab[key].materials)
+        out[name] = sorted(vals)
+    return out
+
+
+def plant_audience(state: ShopState) -> dict[str, Any]:
+    """The planted audience model (``truth["audience"]``; needs the products table)."""
+    return R.plant_model(state.settings.seed, state.settings.locale, state.tables["products"], favourite_words(state),
+                         attribute_choices(state))
+
+
 def truth_tables(state: ShopState) -> dict[str, Any]:
-    """``users``, ``segments``, ``user_factors``, ``item_factors``, ``item_bias`` and ``response``."""
+    """``users``, ``segments``, ``user_factors``, ``item_factors``, ``item_bias``, the planted ``audience`` with its
+    reference ``response`` and ``copy_weights``."""
     people, taste, cat, dropout = state.people, state.taste, state.catalogue, state.dropout
     dropped_out = dropout.dropped_out(state.end_sec)
     users = pd.DataFrame({
@@ -82,6 +120,7 @@ def truth_tables(state: ShopState) -> dict[str, Any]:
         "dropout_time": timestamps(state.start, np.where(dropped_out, dropout.time, 0)).where(dropped_out),
     })
     prices = typical_prices(state)
+    model = plant_audience(state)
     k = state.settings.n_factors
     return {
         "users": users,
@@ -92,7 +131,9 @@ def truth_tables(state: ShopState) -> dict[str, Any]:
                                       **{f"f{j}": taste.item_factors[:, j] for j in range(k)}}),
         "item_bias": pd.DataFrame({"product_id": strings(cat.ids), "bias": taste.item_bias,
                                    "popularity_rank": cat.pop_rank.astype(np.int64)}),
-        "response": audience.response_table(prices),
+        "audience": model,
+        "response": R.reference_response(model, prices),
+        "copy_weights": R.copy_weights_table(model),
     }
 
 
@@ -115,10 +156,9 @@ def truth_summary(state: ShopState) -> dict[str, Any]:
                     "n_dropped_out": int(state.dropout.dropped_out(state.end_sec).sum()), "model": churn.MODEL},
         "fraud": state.fraud.patterns,
         "fraud_patterns": dict(fraud.PATTERNS),
-        "ctr_lift": dict(audience.GPT2_CTR_LIFT),
-        "cvr_lift": dict(audience.GPT2_CVR_LIFT),
-        "gpt2_loses_in": [x for x in SEGMENTS if audience.GPT2_CTR_LIFT[x] < 0],
-        "copy_effects": dict(audience.COPY_EFFECTS),
+        "best_hour": {x: int(AUDIENCE_SPECS[x]["best_hour"]) for x in SEGMENTS},
+        "best_channel": {x: AUDIENCE_SPECS[x]["best_channel"] for x in SEGMENTS},
+        "fatigue_point": {x: int(AUDIENCE_SPECS[x]["fatigue_point"]) for x in SEGMENTS},
         "exposure_channel_mix": dict(audience.EXPOSURE_CHANNEL_MIX),
         "variant_split": dict(audience.VARIANT_SPLIT),
         "bought_together": [[str(cat.ids[a]), str(cat.ids[b])] for a, b in funnel.pairs],
