@@ -40,7 +40,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -679,8 +679,12 @@ def _jinja_env():
 
 
 def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Mapping[str, str] | None = None,
-                 failures: Mapping[str, CellFailure] | None = None, notes: Iterable[str] = ()) -> str:
-    """The HTML text of a run's ``index.html`` (everything shown is escaped)."""
+                 failures: Mapping[str, CellFailure] | None = None, notes: Iterable[str] = (),
+                 executive: Sequence[Mapping[str, Any]] = (), chart: str = "") -> str:
+    """The HTML text of a run's ``index.html`` (everything shown is escaped).
+
+    ``executive``: the executive summary's findings (:func:`contentlab.run.executive.as_rows`), shown first;
+    ``chart``: its inline SVG (:func:`contentlab.run.executive.segment_chart`, which escapes its own labels)."""
     titles = titles or {}
     failures = failures or {}
     versions = manifest.get("versions") or {}
@@ -733,6 +737,8 @@ def render_index(manifest: Mapping[str, Any], *, run_date: str = "", titles: Map
         overrides=[(k, format_value(v)) for k, v in
                    ((manifest.get("parameters") or {}).get("overrides") or {}).items()],
         notes=list(notes),
+        executive=list(executive),
+        chart=markupsafe.Markup(chart) if chart.startswith("<svg") else "",
     )
 
 

@@ -30,7 +30,8 @@ from contentlab.generate.publish import content_table
 from contentlab.generate.slots import build_slots
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
-           "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds"]
+           "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds",
+           "truncated_rate", "model_params"]
 WORDS = ["Heat", "Contact", "Story", "Night", "River", "Dream", "Star", "City", "Game", "House", "Road", "Wild", "Lost",
          "Moon", "Blue", "Dark", "King", "Love", "Time", "Fire"]
 

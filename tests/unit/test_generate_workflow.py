@@ -20,7 +20,8 @@ from contentlab.generate.scoring import NGramIndex
 from contentlab.generate.slots import build_slots
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
-           "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds"]
+           "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds",
+           "truncated_rate", "model_params"]
 
 
 @pytest.mark.slow
@@ -117,6 +118,16 @@ def test_copy_endings_reject_copy_that_stops_mid_phrase():
     assert "truncated" not in scored["reject_reason"].iloc[1]
 
 
+def test_ends_mid_sentence_is_judged_on_the_text_alone():
+    cut = ["A soft tee that earns its place in your", "Made for the.", "Made with cotton so it", "好看，舒服，"]
+    whole = ["A soft tee for warm days.", "New in: the slim-fit jeans!", "Is it the one?", "好看又舒服。",
+             '"Rated five stars."']
+    assert [ev.ends_mid_sentence(t, "zh" if "好" in t else "en") for t in cut] == [True] * 4
+    assert [ev.ends_mid_sentence(t, "zh" if "好" in t else "en") for t in whole] == [False] * 5
+    pub = pd.DataFrame({"text": cut[:2] + whole[:2]})
+    assert ev.truncated_rate(pub, "en") == 0.5 and pd.isna(ev.truncated_rate(pub.head(0), "en"))
+
+
 def test_recorded_metric_names_are_fixed():
     assert list(ev.METRIC_NAMES) == METRICS and set(ev.GPT2_METRICS) < set(METRICS)
 
@@ -194,6 +205,18 @@ def test_run_generate_reads_what_it_is_handed_and_writes_through_the_contract(tm
     summary = res.summary_markdown()
     assert summary.startswith(f"- **{m['n_copies']} copies published** for 6 slots")
     assert f"- Variant mix: feedback priors of run {previous.name}" in summary
+    assert m["model_params"] == res.model.n_params > 0
+    assert m["truncated_rate"] == pytest.approx(ev.truncated_rate(res.published[res.published["variant"] == "gpt2"],
+                                                                  "en"))
+    # read it yourself: up to 12 random published copies per variant with their scores; per persona one per channel
+    read = res.read_yourself(12)
+    per_variant = res.published.groupby("variant").size().clip(upper=12)
+    assert read.groupby("variant").size().to_dict() == per_variant.to_dict()
+    assert set(read["copy"]) <= set(res.published["text"]) and {"hallucinated", "quality"} <= set(read.columns)
+    assert read.equals(res.read_yourself(12))  # seeded by the run's seed
+    per_persona = res.persona_channel_examples()
+    assert list(per_persona["persona"]) == ["all"]
+    assert set(per_persona.columns) >= set(res.published["channel"])
     # a cycle of another profile does not learn from these priors
     other = run_generate(GenerateConfig(**{**cfg.to_dict(), "profile": "demo"}), inputs, run_dir=run_dir,
                          report_dir=tmp_path / "report", progress=False)

@@ -8,6 +8,7 @@ never NaN (the report prints :data:`contentlab.fmt.NA` with the reason).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,16 +17,41 @@ import pandas as pd
 
 from contentlab import fmt
 from contentlab.generate.model import CopyModel
+from contentlab.generate.prompts import copy_problems
 from contentlab.generate.sanitise import clean_text
 from contentlab.generate.scoring import ATTRIBUTE_TYPES, distinct_n, self_bleu
 from contentlab.generate.workflow import VARIANTS, Catalogue, ModelPlan
 
 GPT2_METRICS = ("attribute_coverage", "hallucination_rate", "distinct_2", "self_bleu", "rejected_rate",
-                "heldout_perplexity", "tokens_per_s", "train_seconds")
+                "heldout_perplexity", "tokens_per_s", "train_seconds", "truncated_rate", "model_params")
 METRIC_NAMES = ("model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate",
                 "template_hallucination_rate", "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity",
-                "tokens_per_s", "train_seconds")
+                "tokens_per_s", "train_seconds", "truncated_rate", "model_params")
 """The metrics 04 records, in order (:func:`metrics`)."""
+
+
+_END = re.compile(r"(?:[.!?]|[。！？])[\"'”’)）]*$")
+
+
+def ends_mid_sentence(text: Any, locale: str = "en") -> bool:
+    """Whether ``text`` stops mid-sentence: it does not end with a sentence end (``.!?``, ``。！？``, possibly closed
+    by a quote or bracket) or its last sentence ends on a dangling function word ("... made for the.").
+
+    Independent of the selection rules: measured on the final text of published copy (``truncated_rate``).
+    """
+    text = clean_text(text).strip()
+    if not text:
+        return False
+    if not _END.search(text):
+        return True
+    return "cut sentence" in copy_problems(re.sub(r"[.!?。！？\"'”’)）]+$", "", text), locale)
+
+
+def truncated_rate(published: pd.DataFrame, locale: str) -> float:
+    """Share of published copy that stops mid-sentence (:func:`ends_mid_sentence`); NaN when nothing is published."""
+    if published.empty:
+        return float("nan")
+    return float(published["text"].map(lambda t: ends_mid_sentence(t, locale)).mean())
 
 
 def diversity_by_segment(published: pd.DataFrame, locale: str) -> pd.DataFrame:
@@ -122,7 +148,7 @@ def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen
         "attribute_coverage": None, "hallucination_rate": None,
         "template_hallucination_rate": _none(_mean(tpl["hallucinated"])) if len(tpl) else None,
         "distinct_2": None, "self_bleu": None, "rejected_rate": None, "heldout_perplexity": None,
-        "tokens_per_s": None, "train_seconds": None,
+        "tokens_per_s": None, "train_seconds": None, "truncated_rate": None, "model_params": None,
     }
     if cm is not None and len(gpt):
         div = diversity_by_segment(pub, locale)
@@ -135,6 +161,8 @@ def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen
             "heldout_perplexity": _none(float(cm.info.get("heldout_perplexity", float("nan")))),
             "tokens_per_s": _none(float((gen_stats or {}).get("tokens_per_s", float("nan")))),
             "train_seconds": float(train_seconds or 0.0),
+            "truncated_rate": _none(truncated_rate(pub, locale)),
+            "model_params": int(cm.n_params),
         })
     return out
 

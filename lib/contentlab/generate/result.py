@@ -211,6 +211,42 @@ class GenerateResult:
         pairs.insert(3, "product", pairs["product_id"].map(self.products.set_index("product_id")["title"]))
         return pairs.groupby("channel", sort=False).head(per_channel).drop(columns=["slot_id", "product_id"])
 
+    READ_COLUMNS = ("style", "attribute_coverage", "hallucinated", "fluent", "length_ok", "quality")
+
+    def read_yourself(self, n: int = 12, seed: int | None = None) -> pd.DataFrame:
+        """``n`` published copies per variant drawn at random (seeded by the run's seed), with the product they are
+        for and their scores, so a reader can check the scores against the text."""
+        pub = self.published
+        if pub.empty:
+            return pd.DataFrame()
+        seed = self.config.seed if seed is None else seed
+        picked = pd.concat([g.sample(min(n, len(g)), random_state=seed) for _, g in pub.groupby("variant", sort=True)])
+        titles = self.products.set_index("product_id")["title"]
+        out = pd.DataFrame({"variant": picked["variant"], "persona": picked["segment"], "channel": picked["channel"],
+                            "product": picked["product_id"].map(titles), "copy": picked["text"]})
+        for col in self.READ_COLUMNS:
+            if col in picked.columns:
+                out[col] = picked[col]
+        return out.reset_index(drop=True)
+
+    def persona_channel_examples(self) -> pd.DataFrame:
+        """Per persona, one published copy for each channel (GPT-2's when there is one, else the template's): what
+        each persona is told, side by side."""
+        pub = self.published
+        if pub.empty:
+            return pd.DataFrame()
+        ranked = pub.assign(_v=(pub["variant"] != "gpt2").astype(int)).sort_values(
+            ["_v", "quality"], ascending=[True, False], kind="stable")
+        first = ranked.groupby(["segment", "channel"], sort=True).head(1)
+        table = first.pivot_table(index="segment", columns="channel", values="text", aggfunc="first")
+        table = table.reindex(columns=[c for c in self.config.channels if c in table.columns])
+        variant = first.pivot_table(index="segment", columns="channel", values="variant", aggfunc="first")
+        for ch in table.columns:
+            table[ch] = [f"{t} [{v}]" if isinstance(t, str) else t for t, v in zip(table[ch], variant[ch])]
+        if "style" in first.columns:
+            table.insert(0, "style", first.groupby("segment")["style"].first())
+        return table.reset_index().rename(columns={"segment": "persona"})
+
     def examples_caption(self) -> str:
         both = "gpt2" in set(self.published["variant"])
         return "Published copy: GPT-2 vs template" if both else "Published copy (template baseline)"

@@ -20,7 +20,7 @@ from contentlab.report import (
     retarget_report,
     write_index,
 )
-from contentlab.run import provenance
+from contentlab.run import executive, provenance
 from contentlab.run.context import RunContext
 from contentlab.run.results import FAILED, NotebookResult
 from contentlab.serial import write_text_atomic
@@ -51,7 +51,9 @@ def publish_run(ctx: RunContext) -> None:
     write_index(ctx.report_dir, ctx.manifest, run_date=ctx.run_date,
                 titles={r.name: r.title for r in ctx.results if r.title},
                 failures={r.name: r.failure for r in ctx.results if r.failure is not None},
-                notes=ctx.notes + [report_check_note(r) for r in ctx.results if r.report_problems])
+                notes=ctx.notes + [report_check_note(r) for r in ctx.results if r.report_problems],
+                executive=executive.as_rows(executive.findings(ctx.manifest, ctx.run_dir)),
+                chart=executive.segment_chart(ctx.run_dir))
 
 
 def report_header(ctx: RunContext, res: NotebookResult) -> ReportHeader:
