@@ -54,7 +54,7 @@ VARIANTS = ("gpt2", "template")  # the GPT-2 copy and the rule-based template ba
 MIN_DESCRIPTION_WORDS = {"en": 8, "zh": 16}  # words (en) / characters (zh) for a product to count as described
 MIN_DESCRIBED_SHARE = 0.5
 MIN_VOCABULARY = 100
-RECORD_TEXT = ("title", "category", "brand", "colour", "material", "style", "description")
+RECORD_TEXT = ("title", "category", "product_type", "brand", "colour", "material", "style", "description")
 
 
 # ---- catalogue checks ----------------------------------------------------------------------------
