@@ -64,7 +64,7 @@ from contentlab.generate.prompts import record_text
 ATTRIBUTE_TYPES = ("category", "colour", "material", "brand")  # the key attributes coverage counts
 CHECKED_TYPES = ("category", "product_type", "colour", "material", "brand", "style")  # checked for faithfulness
 _DIGITS = re.compile(r"\d")
-_NUMBER = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*")
+_NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")  # after a Chinese character too: "洗了20次"
 _LIST_NUMBER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
@@ -204,7 +204,7 @@ class AttributeLexicon:
 
     def _pattern(self, value: str, kind: str) -> re.Pattern:
         if is_zh(self.locale) and _CJK.search(value):
-            return re.compile(re.escape(value))
+            return re.compile(re.escape(value), re.IGNORECASE)  # "T恤" in copy, "t恤" as the lexicon holds it
         stem, plural = value, ""
         if kind in ("category", "product_type"):  # "Down Jackets" also matches "down jacket"; "dress" "dresses"
             if re.search(r"(ss|sh|ch|x)es$", value):
