@@ -147,9 +147,10 @@ class CatalogueLexicon:
                 for b in bases:
                     forms.update(case_forms(b))
         texts = self._record_texts(products)
+        own_text = self._own_texts(products, fields)
         self.generic: set[tuple[str, str]] = set()
         for (f, v) in list(seen):
-            if f in GENERIC_FIELDS and (v in generic_words or self._used_as_word(f, v, products, texts)):
+            if f in GENERIC_FIELDS and (v in generic_words or self._used_as_word(v, texts, own_text)):
                 self.generic.add((f, v))
         self.terms: list[Term] = [Term(f, v, tuple(sorted(forms, key=lambda s: (-len(s), s))))
                                   for (f, v), forms in sorted(seen.items()) if (f, v) not in self.generic]
@@ -162,18 +163,24 @@ class CatalogueLexicon:
             return pd.Series([""] * len(products), index=products.index)
         return products[cols].astype(object).apply(lambda r: " ".join(record_text(x) for x in r).lower(), axis=1)
 
-    def _used_as_word(self, field: str, value: str, products: pd.DataFrame, texts: pd.Series) -> bool:
+    @staticmethod
+    def _own_texts(products: pd.DataFrame, fields: Sequence[str]) -> pd.Series:
+        if not fields:
+            return pd.Series([""] * len(products), index=products.index)
+        return products[list(fields)].astype(object).apply(
+            lambda r: "\n".join(record_text(x) for x in r).lower(), axis=1)
+
+    @staticmethod
+    def _used_as_word(value: str, texts: pd.Series, own_text: pd.Series) -> bool:
         """True when a title or description names ``value`` where none of that product's own values holds it."""
         if _CJK.search(value):
             hits = texts.str.contains(value, regex=False)
+            own = own_text[hits].str.contains(value, regex=False)
         else:
-            hits = texts.str.contains(rf"(?<![\w-]){re.escape(value)}(?![\w-])", regex=True)
-        for i in hits[hits].index:
-            row = products.loc[i]
-            own = [record_text(row.get(f)).lower() for f in FIELDS if f in products.columns]
-            if not any(contains(o, value) for o in own if o):
-                return True
-        return False
+            pattern = rf"(?<![\w-]){re.escape(value)}(?:s|es)?(?![\w-])"
+            hits = texts.str.contains(pattern, regex=True)
+            own = own_text[hits].str.contains(pattern, regex=True)
+        return bool(len(own)) and not bool(own.all())
 
     # ---- one product ---------------------------------------------------------------------------------
     def record_values(self, product: Mapping[str, Any]) -> list[str]:
