@@ -161,3 +161,14 @@ def test_scorer_zh():
     assert faithfulness("洗了20次也不起球的床单", b, lex).wrong == ["number=20"]
     assert faithfulness("云眠白色床单，长绒棉，简约百搭，到手价¥199", b, lex).wrong == []
     assert faithfulness("雪域长款羽绒服，黑色白鹅绒，连帽设计，零下也能保暖。", a, lex).wrong == []
+
+
+def test_product_type_is_an_optional_products_column_kept_by_validation():
+    from contentlab.data.schema import PRODUCTS
+    from contentlab.data.validate import validate_table
+
+    assert not PRODUCTS.column("product_type").required
+    clean, rep = validate_table(EN.drop(columns=["description"]), "products")
+    assert clean["product_type"].tolist() == EN["product_type"].tolist() and "product_type" not in rep.dropped_columns
+    without, _ = validate_table(EN.drop(columns=["product_type"]), "products")
+    assert "product_type" not in without.columns
