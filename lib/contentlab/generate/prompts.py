@@ -33,7 +33,7 @@ from contentlab.fmt import is_missing
 from contentlab.generate.prices import NO_PRICES, PriceFormat
 
 PROMPTS_DIR = config.RESOURCES_DIR / "prompts"
-PRODUCT_FIELDS = ("title", "category", "brand", "colour", "material", "style")
+PRODUCT_FIELDS = ("title", "category", "product_type", "brand", "colour", "material", "style")
 PLURALIA_TANTUM = {"jeans", "trousers", "shorts", "leggings", "tights", "pants", "headphones", "earbuds",
                    "sunglasses", "glasses", "pyjamas", "sportswear", "bedding", "skincare"}
 CHANNELS = ("push", "email", "product_page")  # the exposure log's channel names
@@ -121,9 +121,9 @@ def copy_problems(text: str, locale: str = "en", values: Iterable[Any] = ()) -> 
     """
     pats = _PROBLEMS_ZH if str(locale).startswith("zh") else _PROBLEMS_EN
     text = str(text or "")
-    for v in sorted({record_text(v) for v in values} - {""}, key=len, reverse=True):
-        if len(v) >= 2:
-            text = text.replace(v, "Xx")
+    for k, v in enumerate(sorted({record_text(v) for v in values} - {""}, key=len, reverse=True)):
+        if len(v) >= 2:  # a distinct stand-in per value: two adjacent values are not a repeated word
+            text = text.replace(v, "Xx" + "".join(chr(ord("a") + int(d)) for d in str(k)))
     found: list[str] = []
     for line in text.splitlines():
         line = line.strip()
@@ -133,6 +133,21 @@ def copy_problems(text: str, locale: str = "en", values: Iterable[Any] = ()) -> 
             if name not in found and pat.search(line):
                 found.append(name)
     return found
+
+
+SLOT_NAMES = ("brand", "colour", "material", "style", "category", "type", "price")
+_SLOT = re.compile(r"\[(" + "|".join(SLOT_NAMES) + r")\]")
+_ARTICLE_SLOT = re.compile(r"\b(an|a|An|A)\s+\[(" + "|".join(SLOT_NAMES) + r")\]")
+_VOWEL_SOUND = re.compile(r"^(?:[aiAI]|[eE](?!u|we)|[oO](?!ne|nce)|[uU](?!ni|s[eu]|ti|r[aeiou]))")
+
+
+def _agree(article: str, word: str) -> str:
+    """``article`` ("a", "an", "A", "An") made to agree with the sound ``word`` starts with."""
+    if not word or not word[:1].isalpha():
+        return article
+    an = bool(_VOWEL_SOUND.match(word))
+    out = "an" if an else "a"
+    return out.capitalize() if article[:1].isupper() else out
 
 
 @dataclass
@@ -331,9 +346,11 @@ class PromptTemplates:
 
     # ---- delexicalisation ----------------------------------------------------------------------
     def _slot_forms(self, product: Mapping[str, Any]) -> dict[str, list[str]]:
-        """Surface forms of the product's attribute values, per placeholder field."""
+        """Surface forms of the product's attribute values, per placeholder field (``type``: the product type)."""
         f = self.product_fields(product)
         forms: dict[str, list[str]] = {}
+        if f["product_type"]:
+            forms["type"] = [f["product_type"]]
         for name in ("brand", "colour", "material", "style"):
             if f[name]:
                 forms[name] = [f[name]]
@@ -366,7 +383,8 @@ class PromptTemplates:
         """
         spans: list[tuple[int, int, str]] = []
         pairs = [(name, form) for name, fs in self._slot_forms(product).items() for form in fs if form]
-        for name, form in sorted(pairs, key=lambda x: -len(x[1])):
+        # longest first; a type that is also the category's name ("jeans", "羽绒服") becomes [type]
+        for name, form in sorted(pairs, key=lambda x: (-len(x[1]), x[0] != "type")):
             body = re.escape(form)
             if name == "price":
                 pattern = re.compile(rf"(?:(?:US\$|[$£€¥￥₹₩])\s?|\b[A-Z]{{3}}\s)?(?<![\d.,]){body}(?![\d])(?:\.\d+)?"
@@ -374,7 +392,7 @@ class PromptTemplates:
             elif self.locale == "zh" or not form[:1].isalnum():
                 pattern = re.compile(body)
             else:
-                pattern = re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])" if name == "category"
+                pattern = re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])" if name in ("category", "type")
                                      else rf"(?<![\w-]){body}(?![\w-])", re.IGNORECASE)
             for m in pattern.finditer(text):
                 if not any(m.start() < e and a < m.end() for a, e, _ in spans):
@@ -383,21 +401,31 @@ class PromptTemplates:
             text = text[:a] + f"[{name}]" + text[e:]
         return text
 
+    def slot_values(self, product: Mapping[str, Any]) -> dict[str, str]:
+        """What each placeholder becomes for ``product`` ("" when the record has no value). ``type`` falls back to
+        the category's singular when the record has no product type: a faithful, if plainer, noun."""
+        f = self.product_fields(product)
+        zh = self.locale == "zh"
+        category = self.category_singular(f["category"]) if f["category"] else ""
+        return {"brand": f["brand"], "colour": f["colour"] if zh else f["colour"].lower(),
+                "material": f["material"] if zh else f["material"].lower(),
+                "style": f["style"] if zh else f["style"].lower(),
+                "category": category, "type": f["product_type"] or category, "price": f["price"]}
+
     def relexicalise(self, text: str, product: Mapping[str, Any]) -> str:
         """Fill placeholders with the product's values (category in its singular form for English).
 
         The rendering rule applies: a sentence with a placeholder the product has no value for (a price in a
-        catalogue without real prices, a brand the record lacks) is left out.
+        catalogue without real prices, a brand the record lacks) is left out. An English "a" / "an" written
+        before a placeholder is made to agree with the value that fills it ("a [type]" -> "an everyday t-shirt").
         """
-        f = self.product_fields(product)
-        fill = {"brand": f["brand"], "colour": f["colour"].lower() if self.locale != "zh" else f["colour"],
-                "material": f["material"].lower() if self.locale != "zh" else f["material"],
-                "style": f["style"].lower() if self.locale != "zh" else f["style"],
-                "category": self.category_singular(f["category"]) if f["category"] else "", "price": f["price"]}
-        slot = re.compile(r"\[(brand|colour|material|style|category|price)\]")
-        kept = [s for s in self.sentences(text) if all(fill.get(m.group(1)) for m in slot.finditer(s))]
+        fill = self.slot_values(product)
+        kept = [s for s in self.sentences(text) if all(fill.get(m.group(1)) for m in _SLOT.finditer(s))]
         out = ("" if self.locale == "zh" else " ").join(kept)
-        out = slot.sub(lambda m: fill.get(m.group(1), ""), out)
+        if self.locale != "zh":
+            out = _ARTICLE_SLOT.sub(lambda m: _agree(m.group(1), fill.get(m.group(2), "")) + m.group(0)[len(m.group(1)):],
+                                    out)
+        out = _SLOT.sub(lambda m: fill.get(m.group(1), ""), out)
         out = " ".join(out.split())
         if self.locale != "zh":
             out = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)

@@ -40,9 +40,11 @@ import pandas as pd
 
 from contentlab.generate.baseline import baseline_for_slots
 from contentlab.generate.config import GenerateConfig
+from contentlab.generate.constrain import ProductConstraint, TermIndex
 from contentlab.generate.decode import copy_perplexity, generate
 from contentlab.generate.guardrails import Guardrails
 from contentlab.generate.inputs import StageInputs
+from contentlab.generate.lexicon import CatalogueLexicon
 from contentlab.generate.model import EMBEDDED, CopyModel
 from contentlab.generate.prices import PriceFormat, price_format
 from contentlab.generate.prompts import CHANNELS, PromptTemplates, copy_problems
@@ -54,7 +56,7 @@ VARIANTS = ("gpt2", "template")  # the GPT-2 copy and the rule-based template ba
 MIN_DESCRIPTION_WORDS = {"en": 8, "zh": 16}  # words (en) / characters (zh) for a product to count as described
 MIN_DESCRIBED_SHARE = 0.5
 MIN_VOCABULARY = 100
-RECORD_TEXT = ("title", "category", "brand", "colour", "material", "style", "description")
+RECORD_TEXT = ("title", "category", "product_type", "brand", "colour", "material", "style", "description")
 
 
 # ---- catalogue checks ----------------------------------------------------------------------------
@@ -190,7 +192,8 @@ def catalogue_lexicon(catalogue: Catalogue, locale: str, templates: PromptTempla
     if catalogue.prices.currency:
         ref.append(catalogue.prices.currency)
     return AttributeLexicon(catalogue.products, locale, prices=catalogue.prices, reference_texts=ref,
-                            open_vocabulary=cm is not None and cm.kind != "embedded")
+                            open_vocabulary=cm is not None and cm.kind != "embedded",
+                            generic_texts=_strings(templates.spec))
 
 
 def _strings(obj: Any) -> list[str]:
@@ -224,20 +227,30 @@ def _products_by_id(products: pd.DataFrame) -> dict[str, dict]:
 
 
 def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFrame, personas: Mapping[str, Mapping],
-                        templates: PromptTemplates, settings: GenerateConfig) -> tuple[pd.DataFrame, dict[str, float]]:
-    """GPT-2 candidates for every slot (``n_candidates`` each), generated per channel in batches."""
+                        templates: PromptTemplates, settings: GenerateConfig,
+                        constrain: bool = True) -> tuple[pd.DataFrame, dict[str, float]]:
+    """GPT-2 candidates for every slot (``n_candidates`` each), generated per channel in batches.
+
+    With ``constrain`` (the default) every candidate is faithful by construction: the decoder cannot write a
+    term of another product (type, category, brand, colour, material, style), a digit its record does not hold
+    or a currency (:func:`slot_constraints`, :mod:`contentlab.generate.constrain`). ``False`` only to measure
+    what the constraint prevents."""
     by_id = _products_by_id(products)
-    slots = slots.copy()
+    slots = slots.reset_index(drop=True)
     slots["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel)
                        for s in slots.itertuples()]
     rows = []
     relex = settings.relexicalise
+    t0 = time.perf_counter()
+    constraints = slot_constraints(cm, slots, products, templates, relex) if constrain else None
+    build_seconds = time.perf_counter() - t0
     tokens, seconds, copies = 0, 0.0, 0
     for ch, g in slots.groupby("channel", sort=False):
         lo, hi = templates.new_tokens(ch)
         res = generate(cm, g["prompt"].tolist(), settings.sampling(), batch_size=settings.gen_batch_size,
                        seed=settings.seed + CHANNELS.index(ch) if ch in CHANNELS else settings.seed,
-                       threads=settings.threads, max_new_tokens=hi, min_new_tokens=lo)
+                       threads=settings.threads, max_new_tokens=hi, min_new_tokens=lo,
+                       constraints=None if constraints is None else [constraints[i] for i in g.index])
         tokens += res.total_tokens
         seconds += res.seconds
         ended = res.ended or [[True] * len(t) for t in res.texts]
@@ -253,8 +266,30 @@ def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFra
                              "truncated": truncated})
     stats = {"tokens": tokens, "seconds": seconds, "copies": copies,
              "tokens_per_s": tokens / seconds if seconds else float("nan"),
-             "copies_per_s": copies / seconds if seconds else float("nan")}
+             "copies_per_s": copies / seconds if seconds else float("nan"),
+             "constrained": bool(constrain), "constraint_build_seconds": build_seconds}
     return pd.DataFrame(rows), stats
+
+
+def slot_constraints(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFrame, templates: PromptTemplates,
+                     relexicalised: bool) -> dict[Any, ProductConstraint]:
+    """The decoding constraint of every slot (by ``slots``' index): its product's own terms and digits, from the
+    catalogue lexicon. Words of the templates are generic. A model that writes placeholders
+    (``relexicalised``) writes a price only as ``[price]``: no currency, no digit of the price; a pretrained
+    model may name the shown price in the data's currency."""
+    by_id = _products_by_id(products)
+    lexicon = CatalogueLexicon(products, templates.locale, generic_texts=_strings(templates.spec))
+    index = TermIndex.build(lexicon, cm.vocab)
+    show = bool(templates.prices.show) and not relexicalised
+    out: dict[Any, ProductConstraint] = {}
+    made: dict[str, ProductConstraint] = {}
+    for i, pid in zip(slots.index, slots["product_id"].astype(str)):
+        if pid not in made:
+            product = by_id[pid]
+            price = templates.format_price(product.get("price")) if show else ""
+            made[pid] = index.constraint(product, allow_currency=show and bool(price), allowed_text=[price])
+        out[i] = made[pid]
+    return out
 
 
 _SENT_END = re.compile(r"(?:[.!?](?=[\s\"'”’)）]|$)|[。！？])[\"'”’)）]*")
