@@ -415,6 +415,7 @@ ASPECT_SLOTS = ("value", "quality", "novelty", "social")
 """The selling angles description sentences are written from (besides the general intro/feature sentences): price
 and value, material and craft, newness and trend, and what other shoppers think (no made-up figures)."""
 ASPECT_SHARE = 0.9  # probability that a description speaks to a (non-quality) aspect at all
+GENERAL_SHARE = 0.6  # probability that a general sentence (colour, feature, care) the base left out is added
 
 
 def _article(phrase: str) -> str:
@@ -446,9 +447,9 @@ def _aspect_templates(rng: np.random.Generator, desc_t: dict[str, tuple[str, ...
 def product_texts(
     rng: np.random.Generator, keys: list[str], prices: np.ndarray, locale: str
 ) -> list[dict[str, str]]:
-    """Title, brand, colour, material, style and a description of about 4-12 sentences for each product.
+    """Title, brand, colour, material, style and a description of about 4-14 sentences for each product.
 
-    A description opens with a general intro, then mixes, in random order, a material sentence, 0-2 general
+    A description opens with a general intro, then mixes, in random order, a material sentence, 0-3 general
     sentences (colour, feature, care) and sentences for the selling aspects (:data:`ASPECT_SLOTS`: value, quality,
     novelty, social proof), short ones that fit a push notification and longer ones. ``keys`` are category keys,
     ``prices`` list prices. Every attribute written to the text is the attribute stored in the returned record (no
@@ -485,12 +486,18 @@ def product_texts(
         n_extra = int(rng.integers(0, 3))
         extra = [slots_optional[i] for i in rng.permutation(len(slots_optional))[:n_extra]]
         base = [desc_t[slot][rng.integers(len(desc_t[slot]))] for slot in ("intro", "material", *extra)]
-        rest = [i for i in range(len(v.features)) if i not in (f1, f2)]
-        fields["feature3"] = v.features[rest[text_rng.integers(len(rest))]]
+        # the general sentences the base left out, each most of the time: a blurb of one aspect has enough to say
+        base += [desc_t[slot][text_rng.integers(len(desc_t[slot]))] for slot in slots_optional
+                 if slot not in extra and text_rng.random() < GENERAL_SHARE]
+        # aspect sentences name the features the base did not, a different one each while they last
+        rest = [v.features[i] for i in text_rng.permutation(len(v.features)) if i not in (f1, f2)]
         body = base[1:] + _aspect_templates(text_rng, desc_t)
         order = text_rng.permutation(len(body))
         sentences = []
         for tmpl in [base[0], *(body[i] for i in order)]:
+            if "{feature3}" in tmpl:
+                fields["feature3"] = rest[0]
+                rest = rest[1:] + rest[:1]
             sentence = tmpl.format(**fields)
             sentences.append(sentence[0].upper() + sentence[1:] if locale == "en" else sentence)
         sep = " " if locale == "en" else ""
