@@ -228,7 +228,8 @@ def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFra
     """GPT-2 candidates for every slot (``n_candidates`` each), generated per channel in batches."""
     by_id = _products_by_id(products)
     slots = slots.copy()
-    slots["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel)
+    slots["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel,
+                                              style=getattr(s, "style", None))
                        for s in slots.itertuples()]
     rows = []
     relex = settings.relexicalise
@@ -301,7 +302,8 @@ def template_candidates(slots: pd.DataFrame, products: pd.DataFrame, personas: M
                         templates: PromptTemplates) -> pd.DataFrame:
     out = baseline_for_slots(slots, products, personas, templates)
     by_id = _products_by_id(products)
-    out["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel)
+    out["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel,
+                                            style=getattr(s, "style", None))
                      for s in out.itertuples()]
     out["n_tokens"] = np.nan
     out["truncated"] = False
