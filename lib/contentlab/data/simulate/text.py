@@ -278,7 +278,7 @@ _EN_DESC = {
     "care": (
         "Easy care: follow the label and it will look good for a long time.",
         "Ships in recyclable packaging with free returns.",
-        "Simple to look after and easy to live with.",
+        "Simple to look after and easy to love.",
     ),
     # ---- aspects: each has short sentences (a push or a subject line once filled) and longer ones
     "value_short": (
