@@ -40,11 +40,14 @@ def test_probabilities_are_nltks_kneser_ney_scores(judged):
                                                                              rel=1e-9, abs=1e-15)
 
 
-def test_threshold_passes_about_975_of_unseen_reference_sentences(judged):
+def test_threshold_passes_unseen_reference_sentences_and_fails_corrupted_ones(judged):
     _, _, _, judge = judged
     cal = judge.calibration
     assert cal["heldout_sentences"] > 200
-    assert 0.93 <= cal["heldout_fluent_share"] <= 0.99
+    assert cal["heldout_lm_pass_share"] >= 0.97 and cal["heldout_fluent_share"] >= 0.95
+    assert cal["corrupted_sentences"] > 2 * cal["heldout_sentences"]
+    assert 0.95 <= cal["corrupted_rejected_share"] <= 0.98 or cal["threshold_bits"] == cal["heldout_quantile_bits"]
+    assert cal["threshold_bits"] == max(cal["heldout_quantile_bits"], cal["corrupted_quantile_bits"])
     assert cal["heldout_median_bits"] < cal["threshold_bits"] <= cal["sentence_threshold_bits"]
 
 
