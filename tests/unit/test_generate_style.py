@@ -172,8 +172,11 @@ def test_corpus_is_conditioned_on_the_style(locale, shop, shop_zh):
                 assert sentence_style(target, rec, locale) == s
                 assert len(target) <= tpl.channels[ch]["max_chars"] and tpl.complete_sentence(target)
     assert (corpus["model_target"] != corpus["target"]).mean() > 0.3  # delexicalised
-    # about five times the old one-pair-per-product-and-channel corpus, minus pairs with no fitting sentence
-    assert 3.5 * len(ds.products) * 3 < len(corpus) <= 5 * len(ds.products) * 3
+    held = corpus[corpus["split"] == "heldout"]
+    assert held.groupby(["product_id", "channel"]).size().max() == 1 and held["style"].nunique() >= 4
+    assert not set(held["product_id"]) & set(corpus.loc[corpus["split"] == "train", "product_id"])
+    # about five pairs per product and channel (one for a held-out product), minus pairs with no fitting sentence
+    assert 3.2 * len(ds.products) * 3 < len(corpus) <= 5 * len(ds.products) * 3
 
 
 def test_model_prompt_style_comes_from_the_argument_then_the_persona():

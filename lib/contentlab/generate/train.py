@@ -65,7 +65,9 @@ def build_corpus(products: pd.DataFrame, templates: PromptTemplates, personas: S
     what the model is trained on (with ``delexicalise``, the product's own attribute values replaced by
     placeholders, see :meth:`PromptTemplates.delexicalise`). A product x channel x style with no fitting sentence
     is left out. The persona in a prompt is drawn independently of the style (one whose favourite categories hold
-    the product's), so the style code, not the persona's name, is what tells the styles apart.
+    the product's), so the style code, not the persona's name, is what tells the styles apart. A held-out product
+    keeps one style per channel, drawn at random: the held-out loss still covers every style, and evaluating it
+    (every ``eval_every`` steps) costs what it did before the styles multiplied the corpus.
     """
     rng = random.Random(seed)
     personas = list(personas or [])
@@ -73,14 +75,15 @@ def build_corpus(products: pd.DataFrame, templates: PromptTemplates, personas: S
     ids = sorted(products["product_id"].astype(str).unique())
     n_held = max(1, int(round(len(ids) * heldout_share))) if len(ids) > 1 and heldout_share > 0 else 0
     held = set(random.Random(seed + 1).sample(ids, n_held))
+    pick = random.Random(seed + 2)
     rows = []
     for rec in products.to_dict(orient="records"):
         pid = str(rec["product_id"])
         for ch in channels:
-            for style in styles:
-                target = templates.training_target(rec, ch, style)
-                if not target:
-                    continue
+            fitting = [(style, t) for style in styles if (t := templates.training_target(rec, ch, style))]
+            if pid in held and fitting:
+                fitting = [fitting[pick.randrange(len(fitting))]]
+            for style, target in fitting:
                 persona = _persona_for(rec, personas, rng)
                 rows.append({
                     "product_id": pid, "channel": ch, "style": style,
