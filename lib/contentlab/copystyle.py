@@ -40,9 +40,10 @@ RULES: tuple[tuple[str, str, float, str], ...] = (
     ("median_tenure_days", "below", 0.5, "social_proof"),
 )
 _WHAT = {
-    "discount_share": "buys on discount", "price_index": "pays a price index of",
-    "novelty_share": "spends this share of its attention on new products:",
-    "median_tenure_days": "has a median tenure (days) of",
+    "discount_share": "buys {v} of its items on discount against {ref} for all users",
+    "price_index": "pays a price index of {v} against {ref} for all users",
+    "novelty_share": "gives {v} of its attention to newly launched products against {ref} for all users",
+    "median_tenure_days": "has been with the shop {v} days on median against {ref} for all users",
 }
 
 
@@ -56,7 +57,7 @@ def _number(v: Any) -> float | None:
 
 def _show(metric: str, v: float) -> str:
     if metric in ("discount_share", "novelty_share"):
-        return f"{v:.0%}"
+        return f"{v:.1%}" if abs(v) < 0.1 else f"{v:.0%}"
     if metric == "median_tenure_days":
         return f"{v:.0f}"
     return f"{v:.2f}"
@@ -82,8 +83,9 @@ def persona_style(metrics: Mapping[str, Any], reference: Mapping[str, Any] | Non
             strength = threshold / ratio if ratio > 0 else math.inf
         if strength < 1.0:
             continue
-        reason = (f"{_WHAT[metric]} {_show(metric, v)} against {_show(metric, ref)} for all users "
-                  f"({ratio:.2f} times; the {style.replace('_', ' ')} rule needs {direction} {threshold:g} times)")
+        bound = "at least" if direction == "above" else "at most"
+        reason = (_WHAT[metric].format(v=_show(metric, v), ref=_show(metric, ref))
+                  + f" ({ratio:.2f} times theirs; {style.replace('_', ' ')} needs {bound} {threshold:g} times)")
         if best is None or strength > best[0]:
             best = (strength, style, reason)
     if best is None:
