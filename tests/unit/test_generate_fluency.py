@@ -111,13 +111,15 @@ def test_score_candidates_rejects_disfluent_gpt2_copy_and_trims_long_copy():
     tpl_cand = cands.iloc[[0]].assign(variant="template", text=f"{brand} down jacket, $1", candidate=0)
     lex = wf.catalogue_lexicon(catalogue, locale, tpl, None)
     scored = wf.score_candidates(pd.concat([cands, tpl_cand], ignore_index=True), products, tpl, load_guardrails(),
-                                 lex, None, None, locale, fluency=judge)
+                                 lex, None, None, locale, fluency=judge, delexicalised=True,
+                                 endings=wf.copy_endings(pd.DataFrame({"model_target": ["Shoppers love this one."]})))
     assert {"fluent", "fluency_score", "fluency_reasons", "style", "trimmed"} <= set(scored.columns)
     g = scored[scored["variant"] == "gpt2"].set_index("candidate")
     assert bool(g.loc[0, "fluent"]) and "disfluent" not in g.loc[0, "reject_reason"]
     assert not bool(g.loc[1, "fluent"]) and "disfluent" in g.loc[1, "reject_reason"].split(";")
     assert g.loc[2, "text"] == "Shoppers love this one." and bool(g.loc[2, "trimmed"])
-    assert "length" not in g.loc[2, "reject_reason"]
+    assert g.loc[2, "raw_text"] == "Shoppers love this one."
+    assert g.loc[2, "reject_reason"] == ""  # the kept sentence fits and ends like training copy
     assert "truncated" in g.loc[3, "reject_reason"] and "sentence boundary" in g.loc[3, "reject_detail"]
     assert (scored["style"] == "social_proof").all()
     t = scored[scored["variant"] == "template"].iloc[0]

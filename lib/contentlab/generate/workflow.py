@@ -376,8 +376,8 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
             fitted, trimmed = fit_channel(text, df.at[i, "channel"], templates)
             if trimmed:
                 df.at[i, "text"], df.at[i, "trimmed"] = fitted, True
-                if "raw_text" in df.columns:
-                    df.at[i, "raw_text"] = None  # perplexity of the kept sentences, not of the cut-off copy
+                if "raw_text" in df.columns:  # the kept sentences in the model's (placeholder) form
+                    df.at[i, "raw_text"] = templates.delexicalise(fitted, by_id[str(df.at[i, "product_id"])])
     cov, hall, wrong, len_ok, bleu, rouge, over, regur, reasons, terms = ([] for _ in range(10))
     fluent, fl_score, fl_reasons = [], [], []
     for r in df.itertuples():
