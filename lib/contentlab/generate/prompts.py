@@ -31,6 +31,7 @@ import yaml
 from contentlab import config
 from contentlab.fmt import is_missing
 from contentlab.generate.prices import NO_PRICES, PriceFormat
+from contentlab.generate.style import GENERAL, check_style, sentence_style
 
 PROMPTS_DIR = config.RESOURCES_DIR / "prompts"
 PRODUCT_FIELDS = ("title", "category", "product_type", "brand", "colour", "material", "style")
@@ -40,8 +41,7 @@ CHANNELS = ("push", "email", "product_page")  # the exposure log's channel names
 
 _SENT_EN = re.compile(r"(?<=[.!?])\s+")
 _SENT_ZH = re.compile(r"(?<=[。！？!?])")
-_CLAUSE_EN = re.compile(r"\s*[,;:\u2013\u2014]\s+|\s+-\s+")
-_CLAUSE_ZH = re.compile(r"[，；：,;]")
+_COMPLETE = re.compile(r"[.!?。！？][\"'”’)）]*\s*$")
 
 
 _MISSING_TEXT = {"nan", "none", "null", "<na>", "nat", "n/a"}
@@ -314,26 +314,66 @@ class PromptTemplates:
         return "\n".join(line.strip() for line in text.split("\n")).strip()
 
     # ---- prompts, targets, baseline -----------------------------------------------------------
-    def model_prompt(self, persona: Mapping[str, Any] | None, product: Mapping[str, Any], channel: str) -> str:
+    def model_prompt(self, persona: Mapping[str, Any] | None, product: Mapping[str, Any], channel: str,
+                     style: str | None = None) -> str:
+        """The prompt the model writes from. ``style``: the copy style control code (one of
+        :data:`contentlab.generate.style.ALL_STYLES`); None takes the persona's ``copy_style``, else ``general``."""
         fields = self.product_fields(product)
+        fields["copy_style"] = self.copy_style(style, persona)
         fields["persona"] = self.persona_text(persona)
         fields["channel_label"] = self.channels[channel]["label"]
         return self._fill_segments(self.spec["model_prompt"], fields, self.separator)
 
-    def training_target(self, product: Mapping[str, Any], channel: str) -> str:
-        """The catalogue's own copy cut to the channel, at clause or sentence boundaries: the model's training
-        target. "" when the clause or sentence is over the channel's limit: that pair is left out of training
-        rather than cut mid-phrase, so the model never learns to stop half-way."""
+    @staticmethod
+    def copy_style(style: str | None, persona: Mapping[str, Any] | None = None) -> str:
+        """The style code a prompt carries: ``style``, else the persona's ``copy_style``, else ``general``."""
+        chosen = style if record_text(style) else record_text((persona or {}).get("copy_style"))
+        return check_style(chosen or GENERAL)
+
+    def complete_sentence(self, sentence: str) -> bool:
+        """Whether ``sentence`` ends at a sentence boundary (. ! ? or 。！？, closing quotes aside)."""
+        return bool(_COMPLETE.search(sentence.strip()))
+
+    def tagged_sentences(self, text: str, product: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        """The complete sentences of ``text`` with their aspect (:func:`~contentlab.generate.style.sentence_style`)."""
+        return _tagged_sentences(self.locale, record_text(text), record_text(product.get("material")),
+                                 record_text(product.get("price")))
+
+    def training_target(self, product: Mapping[str, Any], channel: str, style: str | None = None) -> str:
+        """The model's training target for ``product`` on ``channel`` in copy ``style`` (default ``general``): the
+        catalogue's own copy, whole sentences only. "" when nothing fits: that pair is left out of training rather
+        than cut mid-phrase, so the model never learns to stop half-way.
+
+        Target kinds (the YAML's ``targets``): ``style_sentence`` (push, email): one complete description sentence
+        of the style's aspect (:func:`~contentlab.generate.style.sentence_style`) within the channel's character
+        limit, the first for a push and the longest for an email subject; ``style_blurb`` (product page): the
+        style's sentences first, then the general ones, in description order and within the word range (for
+        ``general``: the description as written); ``first_sentence``, ``title``, ``description`` as named."""
         f = self.product_fields(product)
+        style = check_style(style or GENERAL)
         kind = self.spec.get("targets", {}).get(channel, "description")
         ch = self.channels[channel]
         desc = f["description"] or f["title"]
-        if kind == "first_clause":
-            first = self.sentences(desc)[0] if self.sentences(desc) else desc
-            pattern = _CLAUSE_ZH if self.locale == "zh" else _CLAUSE_EN
-            text = pattern.split(first)[0].rstrip("。.!?！？")
-        elif kind == "first_sentence":
-            text = self.sentences(desc)[0] if self.sentences(desc) else desc
+        sents = self.sentences(desc)
+        sep = "" if self.locale == "zh" else " "
+        if kind in ("style_sentence", "style_blurb"):
+            tagged = self.tagged_sentences(desc, product)
+        if kind == "style_sentence":
+            fits = [s for s, t in tagged if t == style and ("max_chars" not in ch or len(s) <= int(ch["max_chars"]))]
+            if not fits:
+                return ""
+            return fits[0] if channel == "push" else max(fits, key=len)
+        if kind == "style_blurb":
+            sents = [s for s, _ in tagged]
+            if style != GENERAL:
+                own = [s for s, t in tagged if t == style]
+                if not own:
+                    return ""
+                sents = own + [s for s, t in tagged if t == GENERAL]
+            text = self.crop_length(sep.join(sents), int(ch.get("max_words", 10**6)), whole_sentences=True)
+            return text if text and self.text_length(text) >= int(ch.get("min_words", 0)) else ""
+        if kind == "first_sentence":
+            text = sents[0] if sents else desc
         elif kind == "title":
             text = f["title"]
         else:
@@ -485,6 +525,14 @@ class PromptTemplates:
                              "constraint": self.constraint_text(name)})
         rows.append({"part": "persona", "channel": "all", "template": self.spec["persona"], "constraint": ""})
         return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tagged_sentences(locale: str, text: str, material: str, price: str) -> tuple[tuple[str, str], ...]:
+    pattern = _SENT_ZH if locale == "zh" else _SENT_EN
+    sents = [s.strip() for s in pattern.split(text) if s.strip()]
+    product = {"material": material, "price": price}
+    return tuple((s, sentence_style(s, product, locale)) for s in sents if _COMPLETE.search(s))
 
 
 @functools.lru_cache(maxsize=8)

@@ -1,7 +1,8 @@
 """Training corpus and the one training routine (from scratch and fine-tuning alike).
 
-Corpus: for every product and channel, the structured prompt (persona facts + product attributes +
-channel) paired with the catalogue's own copy cut to that channel (:meth:`PromptTemplates.training_target`).
+Corpus: for every product, channel and copy style, the structured prompt (style control code + persona facts +
+product attributes + channel) paired with the catalogue's own sentences of that style's aspect, whole sentences
+that fit the channel (:meth:`PromptTemplates.training_target`).
 Each pair gets a persona whose favourite categories include the product's category (any persona if
 none does), so the model sees the same prompt format it is later asked with. The held-out split is
 by product: held-out perplexity measures copy for products the model never saw.
@@ -32,6 +33,7 @@ import pandas as pd
 from contentlab import config
 from contentlab.generate.model import EMBEDDED, CopyModel, embedded_config, load_pretrained
 from contentlab.generate.prompts import CHANNELS, PromptTemplates
+from contentlab.generate.style import ALL_STYLES, check_style
 from contentlab.generate.tokenizer import CompactVocab, gpt2_tokenizer
 
 CACHE_FORMAT = 2
@@ -54,34 +56,44 @@ def _persona_for(product: Mapping[str, Any], personas: Sequence[Mapping[str, Any
 
 def build_corpus(products: pd.DataFrame, templates: PromptTemplates, personas: Sequence[Mapping[str, Any]] | None = None,
                  channels: Sequence[str] = CHANNELS, heldout_share: float = 0.1, seed: int = 0,
-                 delexicalise: bool = True) -> pd.DataFrame:
-    """Prompt -> copy pairs from the catalogue.
+                 delexicalise: bool = True, styles: Sequence[str] = ALL_STYLES) -> pd.DataFrame:
+    """Prompt -> copy pairs from the catalogue, for every product x channel x copy style.
 
-    Columns ``product_id, channel, persona_id, prompt, target, model_target, split``: ``target`` is the
-    catalogue's copy, ``model_target`` what the model is trained on (with ``delexicalise``, the
-    product's own attribute values replaced by placeholders, see :meth:`PromptTemplates.delexicalise`).
+    Columns ``product_id, channel, style, persona_id, prompt, target, model_target, split``: the prompt carries the
+    style control code, ``target`` is the catalogue's copy in that style (:meth:`PromptTemplates.training_target`:
+    the product's own sentences of the style's aspect, whole sentences that fit the channel), ``model_target``
+    what the model is trained on (with ``delexicalise``, the product's own attribute values replaced by
+    placeholders, see :meth:`PromptTemplates.delexicalise`). A product x channel x style with no fitting sentence
+    is left out. The persona in a prompt is drawn independently of the style (one whose favourite categories hold
+    the product's), so the style code, not the persona's name, is what tells the styles apart. A held-out product
+    keeps one style per channel, drawn at random: the held-out loss still covers every style, and evaluating it
+    (every ``eval_every`` steps) costs what it did before the styles multiplied the corpus.
     """
     rng = random.Random(seed)
     personas = list(personas or [])
+    styles = [check_style(s) for s in styles]
     ids = sorted(products["product_id"].astype(str).unique())
     n_held = max(1, int(round(len(ids) * heldout_share))) if len(ids) > 1 and heldout_share > 0 else 0
     held = set(random.Random(seed + 1).sample(ids, n_held))
+    pick = random.Random(seed + 2)
     rows = []
     for rec in products.to_dict(orient="records"):
         pid = str(rec["product_id"])
         for ch in channels:
-            target = templates.training_target(rec, ch)
-            if not target:
-                continue
-            persona = _persona_for(rec, personas, rng)
-            rows.append({
-                "product_id": pid, "channel": ch,
-                "persona_id": None if persona is None else str(persona.get("persona_id", "")),
-                "prompt": templates.model_prompt(persona, rec, ch), "target": target,
-                "model_target": templates.delexicalise(target, rec) if delexicalise else target,
-                "split": "heldout" if pid in held else "train",
-            })
-    return pd.DataFrame(rows, columns=["product_id", "channel", "persona_id", "prompt", "target", "model_target", "split"])
+            fitting = [(style, t) for style in styles if (t := templates.training_target(rec, ch, style))]
+            if pid in held and fitting:
+                fitting = [fitting[pick.randrange(len(fitting))]]
+            for style, target in fitting:
+                persona = _persona_for(rec, personas, rng)
+                rows.append({
+                    "product_id": pid, "channel": ch, "style": style,
+                    "persona_id": None if persona is None else str(persona.get("persona_id", "")),
+                    "prompt": templates.model_prompt(persona, rec, ch, style=style), "target": target,
+                    "model_target": templates.delexicalise(target, rec) if delexicalise else target,
+                    "split": "heldout" if pid in held else "train",
+                })
+    return pd.DataFrame(rows, columns=["product_id", "channel", "style", "persona_id", "prompt", "target", "model_target",
+                                       "split"])
 
 
 def _targets(corpus: pd.DataFrame) -> pd.Series:
