@@ -189,6 +189,7 @@ def swapped_model(tmp_path_factory):
     return products, tpl, corpus, cm
 
 
+@pytest.mark.slow
 def test_without_the_constraint_foreign_types_appear_with_it_none_do(swapped_model):
     products, tpl, corpus, cm = swapped_model
     # the training copy itself names other products' types (the data error), delexicalised or not

@@ -39,6 +39,7 @@ def llama_dir(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_a_llama_checkpoint_runs_the_whole_stage(llama_dir, shop, tmp_path, monkeypatch):
     monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
     cm0 = load_pretrained(str(llama_dir))
