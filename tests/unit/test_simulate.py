@@ -77,7 +77,7 @@ _COMMON = {
 }
 RECORDED = {
     "tiny": {
-        "users": "a7efbc8b57b86d69", "products": "05be5509f0a6943e", "events": "9e8472dd693172af",
+        "users": "a7efbc8b57b86d69", "products": "a8aed093161497a1", "events": "9e8472dd693172af",
         "ratings": "d365396a9936c007", "exposures": "ecd7c9b15ea09ff1", "truth.users": "3835f69c9341d01f",
         "truth.segments": "89009e3295229f09", "truth.user_factors": "220f07fd9decf52f",
         "truth.item_factors": "0e73db0d834a7a5d", "truth.item_bias": "5a446051a0f34fa3",
@@ -86,7 +86,7 @@ RECORDED = {
         "truth.bought_together": "1a6d45e88693dac2", "truth.cold_start_products": "63072ba7f4e15ebe", **_COMMON,
     },
     "small": {
-        "users": "b5dc873a0ee8fcc9", "products": "166a80c01720bace", "events": "471c3d7e1f1efe2c",
+        "users": "b5dc873a0ee8fcc9", "products": "72a1ce70fb82bedd", "events": "471c3d7e1f1efe2c",
         "ratings": "46013bc7bca5a64c", "exposures": "8d6033f33042b5f1", "truth.users": "4d9a93f0c1f53b33",
         "truth.segments": "4ff162f1062ff857", "truth.user_factors": "b1adaa3535b1f956",
         "truth.item_factors": "b0d5a3c5376450ac", "truth.item_bias": "816988874db53cad",
