@@ -12,6 +12,7 @@ import pytest
 from contentlab import priors as pr
 from contentlab.copystyle import ALL_STYLES, GENERAL, STYLES, persona_style
 from contentlab.data.simulate import PROFILES, simulate
+from contentlab.generate import load_guardrails
 from contentlab.generate.inputs import StageInputs
 from contentlab.generate.prices import price_format
 from contentlab.generate.prompts import load_templates
@@ -83,6 +84,9 @@ def test_simulated_descriptions_speak_to_every_aspect(locale, shop, shop_zh):
                          for r in ds.products.to_dict(orient="records")])
     assert seen.mean().min() > 0.75, seen.mean()  # every aspect in most descriptions
     assert seen["quality"].all() and seen["general"].all()
+    # the reference copy never teaches a claim the guardrails ban ("best seller", "首选")
+    guard = load_guardrails()
+    assert not [d for d in ds.products["description"] if guard.check(d, locale, set())]
 
 
 # ---- the persona rule ----------------------------------------------------------------------------

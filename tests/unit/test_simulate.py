@@ -77,23 +77,23 @@ _COMMON = {
 }
 RECORDED = {
     "tiny": {
-        "users": "15f96397ad7911a4", "products": "2244a86cb833b583", "events": "97ad0adbbd4a1775",
+        "users": "15f96397ad7911a4", "products": "231460a2ebb662fe", "events": "97ad0adbbd4a1775",
         "ratings": "3061866a31231f65", "exposures": "d74853c98bf8f3c7", "truth.users": "f3e404568c646571",
         "truth.segments": "973380c6d84d1e1a", "truth.user_factors": "220f07fd9decf52f",
         "truth.item_factors": "0e73db0d834a7a5d", "truth.item_bias": "5a446051a0f34fa3",
         "truth.audience": "8b33bce0dda7095a", "truth.response": "df2c1bf70695ce82",
-        "truth.copy_weights": "2d546283d6963ade", "truth.historical_copy": "dec0c897b3122a78",
+        "truth.copy_weights": "2d546283d6963ade", "truth.historical_copy": "ace6095ec48376a7",
         "truth.seed": "7902699be42c8a8e", "truth.sizes": "9f4da13e92a2fe57",
         "truth.dropout": "f4eb25309c6e5fca", "truth.fraud": "65dfe05f609e7a31",
         "truth.bought_together": "1a6d45e88693dac2", "truth.cold_start_products": "63072ba7f4e15ebe", **_COMMON,
     },
     "small": {
-        "users": "a04968904d05e42b", "products": "96e9f586c8af3e7a", "events": "a744b51072126dd9",
+        "users": "a04968904d05e42b", "products": "cf4ad16db08d2a8b", "events": "a744b51072126dd9",
         "ratings": "d83be76f84a5bc17", "exposures": "805310b294bba4d1", "truth.users": "677d5e304bfcc8c6",
         "truth.segments": "0b449e75cf425908", "truth.user_factors": "b1adaa3535b1f956",
         "truth.item_factors": "b0d5a3c5376450ac", "truth.item_bias": "816988874db53cad",
         "truth.audience": "2603fdf022f56263", "truth.response": "d88d1597a2c85939",
-        "truth.copy_weights": "a79c5c3f78dfbca6", "truth.historical_copy": "7339b1cfe0af0e02",
+        "truth.copy_weights": "a79c5c3f78dfbca6", "truth.historical_copy": "af89b47d5688d982",
         "truth.seed": "4fc82b26aecb47d2", "truth.sizes": "d4225719aa5bd331",
         "truth.dropout": "35c80a345bd3782f", "truth.fraud": "969a1df0e610a95b",
         "truth.bought_together": "0fde7dc88c352584", "truth.cold_start_products": "a97cc402d9701029", **_COMMON,

@@ -318,7 +318,7 @@ _EN_DESC = {
         "On trend for the new season, it {feature3}.",
     ),
     "social_short": (
-        "A best seller from {brand}.",
+        "A customer favourite from {brand}.",
         "Shoppers love this one.",
         "Reviewers keep coming back to it.",
         "A customer favourite for {occasion}.",
@@ -327,7 +327,7 @@ _EN_DESC = {
     "social_long": (
         "Shoppers love how it {feature3}.",
         "Reviewers rave about the {material} and how it {feature3}.",
-        "One of our best sellers, loved by shoppers for {occasion}.",
+        "A popular pick, loved by shoppers for {occasion}.",
     ),
 }
 _ZH_TITLE = (
@@ -390,7 +390,7 @@ _ZH_DESC = {
         "新季新品，抢先上新。",
         "本季新品，时髦有型。",
         "{brand}新品上市。",
-        "当季流行款，潮流首选。",
+        "当季流行款，潮流必备。",
         "新品首发，{colour}正当季。",
     ),
     "novelty_long": (
