@@ -280,6 +280,11 @@ class PromptTemplates:
         f["category_one"] = self.category_singular(f["category"]) if f["category"] else ""
         f["category_title"] = f["category"][:1].upper() + f["category"][1:]
         f["colour_title"] = f["colour"][:1].upper() + f["colour"][1:]
+        # the thing itself, for template sentences: the product type, else the category in the singular
+        thing = f["product_type"] or f["category_one"]
+        f["thing"] = thing.lower() if self.locale != "zh" and thing[1:2].islower() else thing
+        f["thing_verb"] = "are" if self.locale != "zh" and thing.lower().split(" ")[-1:] and \
+            thing.lower().split(" ")[-1] in PLURALIA_TANTUM else "is"
         return f
 
     def _fill_segments(self, template: str, fields: Mapping[str, str], sep: str) -> str:
@@ -480,13 +485,16 @@ class PromptTemplates:
         """Rule-based copy from the product's attributes: the first template that renders and fits the channel.
 
         Templates are tried in order; a template renders only the sentences whose fields the product has
-        (see :meth:`render`). When none fits the channel's length rule the shortest rendering is returned (and
+        (see :meth:`render`), and a rendering with a broken sentence (:func:`copy_problems`: "goose down down
+        jacket", "a oversized") gives way to the next template. When none fits the channel's length rule the shortest rendering is returned (and
         rejected for length by the scorer) rather than a cut sentence.
         """
         f = self.product_fields(product)
         f["hook"] = self.hook(persona)
         ch = self.channels[channel]
         rendered: list[str] = []
+        broken: list[str] = []
+        values = [product.get(k) for k in (*PRODUCT_FIELDS, "description")]
         for tpl in self.spec["baseline"][channel]:
             fields = f
             if "max_words" in ch and f["description"] and "{description}" in str(tpl):
@@ -498,9 +506,13 @@ class PromptTemplates:
             text = self.render(tpl, fields)
             if not text:
                 continue
+            if copy_problems(text, self.locale, values):  # "goose down down jacket": try the next template
+                broken.append(text)
+                continue
             if self.length_ok(text, channel):
                 return text
             rendered.append(text)
+        rendered = rendered or broken
         if not rendered:
             return ""
         return min(rendered, key=len) if "max_chars" in ch else max(rendered, key=self.text_length)

@@ -7,7 +7,7 @@ Each pair gets a persona whose favourite categories include the product's catego
 none does), so the model sees the same prompt format it is later asked with. The held-out split is
 by product: held-out perplexity measures copy for products the model never saw.
 
-Training (:func:`train_lm`): AdamW, linear warmup then cosine decay, gradient clipping, loss on the
+Training (:func:`train_lm`): batches of similar-length pairs (:func:`length_bucketed_batches`), AdamW, linear warmup then cosine decay, gradient clipping, loss on the
 copy tokens only (the prompt is context), held-out loss every ``eval_every`` steps with early
 stopping and restore of the best weights, a tqdm bar, seeded. :func:`fit_copy_model` puts it
 together and caches the result under ``config.models_dir()/generate`` keyed by the corpus
@@ -192,6 +192,23 @@ def evaluate_loss(model, seqs: Sequence[tuple[list[int], list[int]]], pad_id: in
     return total / max(count, 1)
 
 
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator,
+                            pool: int = 50) -> list[list[int]]:
+    """One epoch of batches (as a stack: pop from the end) of similar-length sequences.
+
+    The epoch is shuffled, cut into pools of ``pool`` batches, each pool sorted by length and cut into batches, and
+    the batches shuffled again: every sequence is seen once per epoch as with plain shuffling, but a batch pads to a
+    length close to its members' (copy for a push is a tenth of a product-page blurb), which roughly halves the
+    tokens a step computes on."""
+    perm = rng.permutation(len(lengths))
+    batches: list[list[int]] = []
+    step = batch_size * pool
+    for start in range(0, len(perm), step):
+        chunk = sorted(perm[start:start + step].tolist(), key=lambda i: lengths[i])
+        batches.extend(chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def train_lm(model, train_seqs: Sequence[tuple[list[int], list[int]]], heldout_seqs: Sequence[tuple[list[int], list[int]]],
              cfg: TrainConfig, pad_id: int = 0, progress: bool = True) -> TrainResult:
     """The one training routine (see module docstring). Leaves ``model`` in eval mode with the best weights."""
@@ -220,7 +237,8 @@ def train_lm(model, train_seqs: Sequence[tuple[list[int], list[int]]], heldout_s
     initial = evaluate_loss(model, heldout_seqs, pad_id)
     rows = [{"step": 0, "lr": 0.0, "train_loss": np.nan, "heldout_loss": initial}]
     best, best_step, best_state, bad = initial, 0, copy.deepcopy(model.state_dict()), 0
-    order: list[int] = []
+    order: list[list[int]] = []
+    lengths = [len(x) for x, _ in train_seqs]
     tokens = 0
     stopped = False
     model.train()
@@ -228,9 +246,9 @@ def train_lm(model, train_seqs: Sequence[tuple[list[int], list[int]]], heldout_s
                ascii=True, dynamic_ncols=False, ncols=90)
     step = 0
     for step in bar:
-        if len(order) < cfg.batch_size:
-            order.extend(rng.permutation(len(train_seqs)).tolist())
-        idx, order = order[: cfg.batch_size], order[cfg.batch_size:]
+        if not order:
+            order = length_bucketed_batches(lengths, cfg.batch_size, rng)
+        idx = order.pop()
         ids, labels, mask = pad_batch([train_seqs[i] for i in idx], pad_id)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)

@@ -257,7 +257,7 @@ _EN_DESC = {
     "intro": (
         "This {styled} from {brand} is made for {occasion}.",
         "Meet the {brand} {noun}: {a_style} design you will reach for again and again.",
-        "{A_styled} that earns its place in your {occasion} rotation.",
+        "{A_styled} that earns its place in your rotation for {occasion}.",
         "{brand} built this {styled} for {occasion}.",
     ),
     "material": (
