@@ -75,6 +75,7 @@ class FluencyJudge:
         self.discount = discount
         self.threshold = math.inf
         self.sentence_threshold = math.inf
+        self.peak_threshold = math.inf
         self.calibration: dict[str, float] = {}
         self._tables()
 
@@ -123,6 +124,10 @@ class FluencyJudge:
         bad_q = float(np.quantile(bad, 1 - quantile)) if len(bad) else ref_q
         self.threshold = max(ref_q, bad_q)
         self.sentence_threshold = float(max(np.quantile(scores, sentence_quantile), self.threshold))
+        # one word sequence the reference copy makes (nearly) impossible, however ordinary the rest of the sentence
+        # ("it works for road [colour] shade"): the peak single-token surprisal, at the same held-out quantile
+        peaks = np.array([self._bits_and_peak(t)[2] for t in toks], dtype=float)
+        self.peak_threshold = float(np.quantile(peaks, sentence_quantile))
         passed = [self.judge(s).fluent for s in heldout if tokens(s, self.locale)]
         self.calibration = {"heldout_sentences": float(len(scores)), "quantile": quantile,
                             "threshold_bits": self.threshold, "sentence_threshold_bits": self.sentence_threshold,
@@ -131,7 +136,8 @@ class FluencyJudge:
                             "heldout_lm_pass_share": float(np.mean(scores <= self.threshold)),
                             "corrupted_sentences": float(len(bad)),
                             "corrupted_rejected_share": float(np.mean(bad > self.threshold)) if len(bad) else np.nan,
-                            "heldout_median_bits": float(np.median(scores))}
+                            "heldout_median_bits": float(np.median(scores)),
+                            "peak_threshold_bits": self.peak_threshold}
 
     # ---- scoring -------------------------------------------------------------------------------
     def _tables(self) -> None:
@@ -197,14 +203,20 @@ class FluencyJudge:
         return self._bits(tokens(sentence, self.locale))
 
     def _bits(self, toks: Sequence[str]) -> tuple[float, int]:
+        bits, n, _ = self._bits_and_peak(toks)
+        return bits, n
+
+    def _bits_and_peak(self, toks: Sequence[str]) -> tuple[float, int, float]:
+        """(total bits, tokens, the largest single-token surprisal) of a token sequence."""
         if not toks:
-            return 0.0, 0
+            return 0.0, 0, 0.0
         seq = [PAD_START] * (ORDER - 1) + list(toks) + [PAD_END]
-        bits = 0.0
+        bits, peak = 0.0, 0.0
         for i in range(ORDER - 1, len(seq)):
             p = self.token_probability(seq[i], seq[i - ORDER + 1:i])
-            bits -= math.log2(p if p > 0 else self._floor())
-        return bits, len(seq) - (ORDER - 1)
+            b = -math.log2(p if p > 0 else self._floor())
+            bits, peak = bits + b, max(peak, b)
+        return bits, len(seq) - (ORDER - 1), peak
 
     def cross_entropy(self, text: str) -> float:
         """Per-token cross-entropy (bits) of ``text`` over all its sentences; NaN for a text without tokens."""
@@ -225,15 +237,20 @@ class FluencyJudge:
             return Judgement(False, float("nan"), ["empty"])
         scored = text if lm_text is None else str(lm_text)
         reasons: list[str] = []
-        parts = [b for b in (self.sentence_bits(s) for s in sentences(scored, self.locale)) if b[1]]
-        n = sum(k for _, k in parts)
-        score = sum(b for b, _ in parts) / n if n else float("nan")
-        worst = max((b / k for b, k in parts), default=float("nan"))
+        parts = [b for b in (self._bits_and_peak(tokens(s, self.locale)) for s in sentences(scored, self.locale))
+                 if b[1]]
+        n = sum(k for _, k, _ in parts)
+        score = sum(b for b, _, _ in parts) / n if n else float("nan")
+        worst = max((b / k for b, k, _ in parts), default=float("nan"))
+        peak = max((p for _, _, p in parts), default=float("nan"))
         if not math.isnan(score) and score > self.threshold:
             reasons.append(f"unlike the reference copy ({score:.2f} bits/token; threshold {self.threshold:.2f})")
         elif not math.isnan(worst) and worst > self.sentence_threshold:
             reasons.append(f"a sentence unlike the reference copy ({worst:.2f} bits/token; threshold "
                            f"{self.sentence_threshold:.2f})")
+        elif not math.isnan(peak) and peak > self.peak_threshold:
+            reasons.append(f"a word sequence the reference copy never makes ({peak:.1f} bits; threshold "
+                           f"{self.peak_threshold:.1f})")
         reasons.extend(copy_problems(text, self.locale, values))
         if not _BOUNDARY.search(text):
             reasons.append("does not end at a sentence boundary")
