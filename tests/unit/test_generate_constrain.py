@@ -178,7 +178,9 @@ def swapped_model(tmp_path_factory):
     try:
         products = swapped_catalogue(swap=True)
         tpl = load_templates("en")
-        corpus = build_corpus(products, tpl, channels=("product_page",), heldout_share=0.1, seed=0)
+        # the intro sentences ("Meet the [brand] <type>: ...") are the general-style email targets
+        corpus = build_corpus(products, tpl, channels=("email",), heldout_share=0.1, seed=0)
+        corpus = corpus[corpus["style"] == "general"].reset_index(drop=True)
         cm = fit_copy_model(corpus, size="tiny", train=TrainConfig(steps=80, batch_size=8, lr=5e-3, eval_every=40, patience=10),
                             progress=False)
     finally:
@@ -194,12 +196,12 @@ def test_without_the_constraint_foreign_types_appear_with_it_none_do(swapped_mod
     products, tpl, corpus, cm = swapped_model
     # the training copy itself names other products' types (the data error), delexicalised or not
     types = "|".join(t for kind in KINDS.values() for t in kind[0])
-    assert corpus["model_target"].str.contains(types).all()
+    assert corpus["model_target"].str.contains(types).mean() > 0.8
     # the catalogue as it should be: the same products, each description naming the product's own type
     clean = swapped_catalogue(swap=False)
     lex = CatalogueLexicon(clean, "en")
     recs = clean.to_dict(orient="records")[:16]
-    prompts = [tpl.model_prompt(None, r, "product_page") for r in recs]
+    prompts = [tpl.model_prompt(None, r, "email", style="general") for r in recs]
     params = SamplingParams(n_candidates=4, temperature=1.0, max_new_tokens=40)
     free = generate(cm, prompts, params, batch_size=8, seed=3, max_new_tokens=40)
     cons = build_constraints(lex, cm.vocab, recs)
