@@ -195,6 +195,34 @@ def demo_catalogue(name: str, labelled: pd.DataFrame | None = None) -> pd.DataFr
     return products
 
 
+CATALOGUES_PATH = config.RESOURCES_DIR / "labelled_catalogues.csv"
+"""The whole product tables of the other labelled catalogues (``catalogue, product_id, title, category, price``):
+the Online-Retail- and MovieLens-shaped catalogues the copy was generated for, as their adapters load them."""
+
+
+def stored_catalogue(name: str, labelled: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """The stored whole catalogue ``name`` (None when it is not stored), checked against the labelled records like
+    :func:`demo_catalogue`."""
+    if not CATALOGUES_PATH.is_file():
+        return None
+    table = pd.read_csv(CATALOGUES_PATH, dtype={"product_id": str, "title": str, "category": str},
+                        keep_default_na=False, encoding="utf-8")
+    products = table[table["catalogue"] == name].drop(columns="catalogue").reset_index(drop=True)
+    if products.empty:
+        return None
+    products["price"] = pd.to_numeric(products["price"], errors="coerce")
+    products["category"] = products["category"].replace("", None)
+    if labelled is not None:
+        titles = products.set_index("product_id")["title"]
+        rows = labelled[labelled["catalogue"] == name]
+        differ = sorted({str(r["product_id"]) for r in rows.to_dict(orient="records")
+                         if titles.get(str(r["product_id"])) != record(r).get("title")})
+        if differ:
+            raise ValueError(f"labelled catalogue {name}: {CATALOGUES_PATH.name} lacks or retitles the labelled "
+                             f"products {differ[:5]}")
+    return products
+
+
 def catalogue_products(labelled: pd.DataFrame) -> pd.DataFrame:
     """One row per labelled product (``product_id`` and the record's fields)."""
     recs = {}
@@ -212,9 +240,9 @@ def faithfulness_flag(labelled: pd.DataFrame | None = None, open_vocabulary: boo
 
     Each catalogue's lexicon is built as stage 04 builds it (:func:`contentlab.generate.workflow.catalogue_lexicon`)
     from the catalogue's products, its currency as the price policy and the locale's template text as reference
-    copy. For the demo catalogues that is the whole catalogue (:func:`demo_catalogue`), and each copy is checked
-    against its product's full record (with the product type the labelled record predates); for the other
-    catalogues only the labelled products are known. There is no training corpus here and only the labelled products' words, so with the embedded
+    copy. That is the whole catalogue: rebuilt for the demo ones (:func:`demo_catalogue`; each copy is checked
+    against its product's full record, with the product type the labelled record predates), stored for the others
+    (:func:`stored_catalogue`); only without either are the labelled products all that is known. There is no training corpus here and only the labelled products' words, so with the embedded
     model's closed vocabulary (the default) the non-word check also fires on ordinary words the stage's larger
     vocabulary (whole catalogue, training copy) knows ("hoodie", "routines"); ``open_vocabulary`` counts GPT-2's
     words as words too, leaving the non-word check to garbled tokens. A row is matched to its catalogue by locale,
@@ -226,7 +254,9 @@ def faithfulness_flag(labelled: pd.DataFrame | None = None, open_vocabulary: boo
         locale, currency = str(g["locale"].iloc[0]), str(g["currency"].iloc[0] or "")
         if g["locale"].nunique() > 1 or g["currency"].nunique() > 1:
             raise ValueError(f"catalogue {cat}: one locale and one currency expected")
-        products = demo_catalogue(str(cat), g) if cat in DEMO_CATALOGUES else catalogue_products(g)
+        stored = None if cat in DEMO_CATALOGUES else stored_catalogue(str(cat), g)
+        products = (demo_catalogue(str(cat), g) if cat in DEMO_CATALOGUES
+                    else stored if stored is not None else catalogue_products(g))
         catalogue = wf.prepare_catalogue(products, {"currency": currency or None}, locale)
         if cat in DEMO_CATALOGUES:
             by_id = catalogue.products.set_index("product_id")
@@ -250,7 +280,7 @@ def faithfulness_flag(labelled: pd.DataFrame | None = None, open_vocabulary: boo
     return flag
 
 
-_SCORER_SOURCES = ("generate/scoring.py", "generate/lexicon.py", "generate/calibration.py", "generate/prompts.py",
+_SCORER_SOURCES = ("resources/labelled_catalogues.csv", "generate/scoring.py", "generate/lexicon.py", "generate/calibration.py", "generate/prompts.py",
                    "generate/sanitise.py", "data/simulate/text.py", "data/simulate/catalogue.py")
 
 

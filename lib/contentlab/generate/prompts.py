@@ -494,7 +494,9 @@ class PromptTemplates:
         ch = self.channels[channel]
         rendered: list[str] = []
         broken: list[str] = []
-        values = [product.get(k) for k in (*PRODUCT_FIELDS, "description")]
+        # the record's own free text is exempt from the checks; attribute values are not, so two values that
+        # overlap ("goose down" + "down jacket") show up as the repeated word they make
+        values = [product.get(k) for k in ("title", "description")]
         for tpl in self.spec["baseline"][channel]:
             fields = f
             if "max_words" in ch and f["description"] and "{description}" in str(tpl):

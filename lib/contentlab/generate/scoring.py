@@ -19,7 +19,8 @@ Faithfulness (:class:`AttributeLexicon`, :func:`faithfulness`)
     - the title of *another* product of the catalogue ("Air, The (1996)" in copy for "Contact (1997)"; titles
       of two or more words, matched word by word, also as "The Air (1996)"), unless the product's own title or
       description contains it: ``title=air, the (1996)``;
-    - a non-word (``nonword=partyiralage``): a word of Latin letters (three or more for a pretrained model) that
+    - (reported apart, in ``nonwords``, and not counted as a hallucination: garbled text is malformed copy, not a
+      false claim about the product) a non-word (``nonword=partyiralage``): a word of Latin letters (three or more for a pretrained model) that
       is neither in the
       catalogue (every product's text fields), nor in the reference copy (training copy, templates), nor -- for
       a pretrained model, which knows words the catalogue does not use -- a word of GPT-2's vocabulary (a single
@@ -95,6 +96,16 @@ def _norm(value: Any) -> str:
 
 
 # ---- faithfulness --------------------------------------------------------------------------------
+_PAIR_STOP = frozenset({"the", "and", "with", "for", "from", "set", "pack", "of", "in", "on", "to", "by", "a", "an",
+                        "its", "your", "this", "that", "new"})
+
+
+def _word_pairs(text: str) -> set[tuple[str, str]]:
+    """Consecutive pairs of Latin-letter words of three or more letters (stop words break a run)."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*|\S", str(text or ""))]
+    return {(a, b) for a, b in zip(words, words[1:])
+            if len(a) >= 3 and len(b) >= 3 and a.isalpha() and b.isalpha() and a not in _PAIR_STOP
+            and b not in _PAIR_STOP}
 class AttributeLexicon:
     """Attribute values of the catalogue, by type, and a matcher for mentions in copy."""
 
@@ -154,6 +165,23 @@ class AttributeLexicon:
                     toks = tuple(tokens(form, locale))
                     if len(toks) >= 2 and sum(len(t) for t in toks) >= 5:
                         self.titles[toks[0]].append((toks, norm))
+
+        # a catalogue whose titles are all it says of a product (Online Retail's stock descriptions, movie titles):
+        # the title is the product type, so two title words of another product in a row ("ALARM CLOCK", "CAKE
+        # CASES") that the product's own title and description do not hold name another product
+        has_types = "product_type" in products.columns and products["product_type"].notna().any()
+        self.title_pairs: set[tuple[str, str]] = set()
+        if not has_types and not is_zh(locale) and "title" in products.columns:
+            for title in products["title"].dropna().astype(str):
+                self.title_pairs.update(_word_pairs(title))
+
+    def other_title_words(self, text: str, product: Mapping[str, Any]) -> list[str]:
+        """Pairs of consecutive title words of other products named in ``text`` that the product's own title and
+        description do not hold (title-only catalogues, see the constructor)."""
+        if not self.title_pairs:
+            return []
+        own = _word_pairs(" ".join(record_text(product.get(k)) for k in ("title", "description")))
+        return sorted({" ".join(p) for p in _word_pairs(text) if p in self.title_pairs and p not in own})
 
     def add_reference(self, texts: Iterable[str]) -> None:
         """Words of ``texts`` (training copy, templates, persona names) count as real words."""
@@ -303,9 +331,12 @@ class Faithfulness:
     covered: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)  # "colour=navy", "type=puffer jacket", "price=19.99", "number=30", ...
     n_prices: int = 0
+    nonwords: list[str] = field(default_factory=list)  # "nonword=partyiralage": garbled text, not a false claim
 
     @property
     def hallucinated(self) -> bool:
+        """The copy names something the product's record does not hold. A non-word is not a claim about the
+        product: it makes the copy malformed (rejected as such), not unfaithful."""
         return bool(self.wrong)
 
 
@@ -391,12 +422,15 @@ def faithfulness(text: str, product: Mapping[str, Any], lexicon: AttributeLexico
     wrong.extend(_price_errors(prices, product.get("price"), lexicon.prices))
     others = lexicon.other_titles(text, product)
     wrong.extend(f"title={t}" for t in others)
+    if not others:
+        wrong.extend(f"title_words={t}" for t in lexicon.other_title_words(text, product))
     # a year inside a title the copy names is the title check's business ("Heat (1995)"), not a number of its own
     named = [t for t in lexicon.numbered_titles if t in low]
     wrong.extend(number_errors(text, [*record, *named, *others], product.get("price")))
-    wrong.extend(f"nonword={w}" for w in lexicon.nonwords(text))
+    garbled = sorted({f"nonword={w}" for w in lexicon.nonwords(text)})
     coverage = len(hit & set(keys)) / len(keys) if keys else float("nan")
-    return Faithfulness(coverage=coverage, covered=sorted(hit & set(keys)), wrong=sorted(set(wrong)), n_prices=len(prices))
+    return Faithfulness(coverage=coverage, covered=sorted(hit & set(keys)), wrong=sorted(set(wrong)), n_prices=len(prices),
+                        nonwords=garbled)
 
 
 # ---- diversity -----------------------------------------------------------------------------------

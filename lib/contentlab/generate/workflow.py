@@ -448,6 +448,7 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
         broken = copy_problems(text, locale, [product.get(k) for k in RECORD_TEXT])
         if "min_words" in templates.channels[r.channel] and text.strip() and not _SENT_END.search(text.strip()[-3:]):
             broken.append("blurb does not end with a full sentence")
+        broken.extend(f.nonwords)  # garbled words: malformed copy
         if "\ufffd" in text or "[" in text or "]" in text or broken:
             why.append("malformed")  # bytes that form no character, a broken placeholder, a broken sentence
             found.extend(f"malformed:{b}" for b in broken)
