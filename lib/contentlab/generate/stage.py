@@ -21,6 +21,7 @@ from contentlab import config as project
 from contentlab import contract, pipeline
 from contentlab.generate import evaluation as ev
 from contentlab.generate import workflow as wf
+from contentlab.generate.calibration import scorer_figures
 from contentlab.generate.config import GenerateConfig
 from contentlab.generate.guardrails import load_guardrails
 from contentlab.generate.guides import check_guides, shopping_guides
@@ -107,6 +108,10 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
                             cm.fingerprint if cm is not None else "", guardrails.version, templates.version,
                             variant_shares=shares, digests=digests, guide_checks=guide_checks,
                             prices=catalogue.prices)
+    try:
+        scorer = scorer_figures()
+    except (OSError, ValueError) as exc:  # a labelled set the code can no longer read: say so, do not guess
+        scorer = {"reason": f"{type(exc).__name__}: {exc}"}
     content_path, jsonl_path = write_content(content, run_dir)
     title = f"Content cards · {cfg.profile}" if cfg.profile else "Content cards"
     cards_html, cards_md = write_cards(content, report_dir, title=title, pseudonymise=lambda u: pseudonymise([u])[0])
@@ -117,4 +122,4 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
         verdicts=ev.compare_variants(comparison), digests=digests, guides=guides, guide_checks=guide_checks,
         content=content, paths={"content": content_path, "content_jsonl": jsonl_path, "cards_html": cards_html,
                                 "cards_md": cards_md},
-        seconds=time.perf_counter() - started)
+        seconds=time.perf_counter() - started, scorer=scorer)
