@@ -220,3 +220,30 @@ def test_without_the_constraint_foreign_types_appear_with_it_none_do(swapped_mod
     free_wrong = [w for texts, r in zip(free.texts, recs) for t in texts
                   for w in faithfulness(tpl.relexicalise(t, r), r, scorer).wrong]
     assert any(w.startswith("type=") for w in free_wrong)
+
+
+def test_words_only_other_categories_use_are_kept_out_of_a_products_copy():
+    rows = []
+    for i in range(8):
+        rows.append({"product_id": f"H{i}", "title": f"Pulse earbuds {i}", "category": "Headphones",
+                     "product_type": "earbuds", "brand": "Pulse", "colour": "black", "material": "aluminium",
+                     "style": "foldable", "price": 50.0,
+                     "description": "Meet the Pulse earbuds. It delivers deep, clear bass on every commute."})
+        rows.append({"product_id": f"J{i}", "title": f"Northpeak coat {i}", "category": "Down Jackets",
+                     "product_type": "down coat", "brand": "Northpeak", "colour": "navy", "material": "goose down",
+                     "style": "hooded", "price": 120.0,
+                     "description": "Meet the Northpeak coat. It keeps you warm well below freezing on every commute."})
+    products = pd.DataFrame(rows)
+    lex = CatalogueLexicon(products, "en")
+    coat, buds = products.iloc[1].to_dict(), products.iloc[0].to_dict()
+    foreign = {t.value for t in lex.category_foreign_words(coat)}
+    assert {"bass", "deep", "clear", "delivers"} <= foreign and not foreign & {"commute", "every", "meet", "warm"}
+    assert {"freezing", "warm"} <= {t.value for t in lex.category_foreign_words(buds)}
+    tok = gpt2_tokenizer()
+    vocab = CompactVocab.from_texts(tok, list(products["description"]) + list(products["title"]))
+    index = TermIndex.build(lex, vocab)
+    c = index.constraint(coat)
+    bass = vocab.encode(" bass")
+    assert bass[-1] in (c.static if len(bass) == 1 else c.banned_after(tuple(bass[:-1]), False))
+    warm = vocab.encode(" warm")
+    assert warm[-1] not in (c.static if len(warm) == 1 else c.banned_after(tuple(warm[:-1]), False))

@@ -83,6 +83,7 @@ class TermIndex:
     boundary: dict[tuple[int, ...], dict[int, set[int]]] = field(default_factory=dict)
     max_len: int = 1
     size: int = 0
+    word_tid: dict[str, int] = field(default_factory=dict)  # category words (see build) and their term ids
 
     @classmethod
     def build(cls, lexicon: CatalogueLexicon, vocab) -> TermIndex:
@@ -96,6 +97,13 @@ class TermIndex:
         for tid, term in enumerate(lexicon.terms):
             for form in term.forms:
                 idx._add_forms(tid, form, enc, char_units)
+        # words only some categories' copy uses (CatalogueLexicon.category_words): ids after the attribute terms
+        words = {t.value: t for ts in lexicon.category_words.values() for t in ts}
+        base = len(lexicon.terms)
+        for k, (value, term) in enumerate(sorted(words.items())):
+            idx.word_tid[value] = base + k
+            for form in term.forms:
+                idx._add_forms(base + k, form, enc, char_units)
         for sign in CURRENCY_SIGNS:
             idx._add_forms(CURRENCY, sign, enc, char_units)
         for code in CURRENCY_CODES:
@@ -131,6 +139,9 @@ class TermIndex:
         e.g. its shown price), a currency only with ``allow_currency``."""
         foreign = {id(t) for t in self.lexicon.foreign_terms(product)}
         own = frozenset(i for i, t in enumerate(self.lexicon.terms) if id(t) not in foreign)
+        other_category = {self.word_tid[t.value] for t in self.lexicon.category_foreign_words(product)
+                          if t.value in self.word_tid}
+        own |= frozenset(tid for tid in self.word_tid.values() if tid not in other_category)
         allowed = own | ({CURRENCY} if allow_currency else frozenset())
         digits = self.lexicon.foreign_digits(product, allowed_text)
         static = {i for d in digits for i in self.digit_ids[d]}

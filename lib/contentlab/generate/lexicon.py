@@ -155,6 +155,49 @@ class CatalogueLexicon:
         self.terms: list[Term] = [Term(f, v, tuple(sorted(forms, key=lambda s: (-len(s), s))))
                                   for (f, v), forms in sorted(seen.items()) if (f, v) not in self.generic]
         self._patterns = [_form_pattern(t.forms) for t in self.terms]
+        # words only other categories' copy uses ("bass" for headphones, 降噪, "laptop"): per category, the words
+        # of the catalogue's text that at least MIN_OTHER products of other categories use and none of its own
+        self.category_words: dict[str, list[Term]] = self._category_words(products, locale)
+
+    MIN_OTHER = 3
+
+    @classmethod
+    def _category_words(cls, products: pd.DataFrame, locale: str) -> dict[str, list[Term]]:
+        if "category" not in products.columns or "description" not in products.columns:
+            return {}
+        zh = str(locale).startswith("zh")
+        texts = cls._record_texts(products)
+        cats = products["category"].map(record_text).str.lower()
+        if cats.nunique() < 2:
+            return {}
+
+        def units(text: str) -> set[str]:
+            if zh:  # two-character runs of Chinese
+                runs = re.findall(r"[\u3400-\u9fff]+", text)
+                return {r[i:i + 2] for r in runs for i in range(len(r) - 1)}
+            return {w for w in re.findall(r"[a-z][a-z'-]*[a-z]", text) if len(w) >= 4}
+
+        per_product = [units(t) for t in texts]
+        used: dict[str, set[str]] = {}
+        count: dict[str, int] = {}
+        for cat, us in zip(cats, per_product):
+            used.setdefault(cat, set()).update(us)
+            for u in us:
+                count[u] = count.get(u, 0) + 1
+        out: dict[str, list[Term]] = {}
+        for cat, own in used.items():
+            if not cat:
+                continue
+            others = set().union(*(u for c, u in used.items() if c != cat)) - own
+            words = sorted(w for w in others if count.get(w, 0) >= cls.MIN_OTHER)
+            out[cat] = [Term("category_word", w, tuple(dict.fromkeys([w] if zh else [w, w.capitalize()])))
+                        for w in words]
+        return out
+
+    def category_foreign_words(self, product: Mapping[str, Any]) -> list[Term]:
+        """Words of the catalogue's copy that only other categories use (the decoding constraint keeps them out
+        of this product's copy: no "deep, clear bass" for a coat); empty for a catalogue without categories."""
+        return self.category_words.get(record_text(product.get("category")).lower(), [])
 
     @staticmethod
     def _record_texts(products: pd.DataFrame) -> pd.Series:
