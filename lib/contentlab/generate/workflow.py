@@ -497,6 +497,10 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
     df["fluent"] = pd.array(fluent, dtype="boolean")
     df["fluency_score"] = fl_score
     df["fluency_reasons"] = fl_reasons
+    # how much of the copy speaks to the slot's copy style: the share of its sentences of that aspect
+    if "style" in df.columns:
+        df["on_style"] = [_on_style(t, st, by_id.get(str(pid)), templates)
+                          for t, st, pid in zip(df["text"], df["style"], df["product_id"])]
     df["reject_reason"] = reasons
     df["reject_detail"] = terms
     df["rejected"] = df["reject_reason"] != ""
@@ -514,15 +518,28 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
     return df
 
 
+def _on_style(text: Any, style: Any, product: Mapping[str, Any] | None, templates: PromptTemplates) -> float:
+    from contentlab.generate.style import sentence_style
+
+    sents = templates.sentences(text) if isinstance(text, str) and text.strip() else []
+    if not sents or not isinstance(style, str) or not style:
+        return float("nan")
+    return sum(sentence_style(x, product, templates.locale) == style for x in sents) / len(sents)
+
+
 def select_best(scored: pd.DataFrame) -> pd.DataFrame:
-    """Marks the published copy: the best accepted GPT-2 candidate per slot (highest quality; ties: the more fluent,
-    then the first), and the template copy if accepted."""
+    """Marks the published copy: per slot, the accepted GPT-2 candidate that speaks most to the slot's copy style
+    (``on_style``: the persona's style is what its copy is for), then the highest quality, the more fluent, the
+    first; and the template copy if accepted."""
     df = scored.copy()
     df["selected"] = False
     ok = df[~df["rejected"]]
     if len(ok):
-        keys = ["quality", "fluency_score", "candidate"] if "fluency_score" in ok.columns else ["quality", "candidate"]
-        best = ok.sort_values(keys, ascending=[False] + [True] * (len(keys) - 1), kind="stable",
+        keys = [k for k in ("on_style", "quality") if k in ok.columns]
+        keys += ["fluency_score"] if "fluency_score" in ok.columns else []
+        descending = len([k for k in keys if k != "fluency_score"])
+        keys += ["candidate"]
+        best = ok.sort_values(keys, ascending=[False] * descending + [True] * (len(keys) - descending), kind="stable",
                               na_position="last").groupby(
             ["slot_id", "variant"], sort=False).head(1).index
         df.loc[best, "selected"] = True
