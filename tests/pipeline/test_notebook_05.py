@@ -100,7 +100,10 @@ def test_05_metrics_recomputed(tiny_run, files):
     channels = sorted(exp["channel"].unique())
     assert sorted(m["winner"]) == channels
     for ch in channels:
-        row = res[(res["level"] == "channel") & (res["channel"] == ch)].iloc[0]
+        rows = res[(res["level"] == "channel") & (res["channel"] == ch)]
+        if rows.empty:  # untested: 04 published one variant only on this channel (checked above)
+            continue
+        row = rows.iloc[0]
         sub = exp[exp["channel"] == ch]
         k = [int(sub.loc[sub["variant"] == v, "clicked"].sum()) for v in ("gpt2", "template")]
         n = [int((sub["variant"] == v).sum()) for v in ("gpt2", "template")]

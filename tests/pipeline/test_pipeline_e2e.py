@@ -39,7 +39,7 @@ def test_latest_points_at_the_run_and_index_links_every_report(tiny_run):
         assert nb["report"] in index
     # the executive summary comes first: one finding per stage that has something to say, then the metric table
     assert index.index("Executive summary") < index.index("Stages and their recorded metrics") < index.index("<table")
-    assert index.count('class="cl-exec-chart"') == 1 and "Who the customers are." in index
+    assert index.count('class="cl-exec-chart"') == 1 and "Who the customers are:" in index
 
 
 def _html_files(run):
