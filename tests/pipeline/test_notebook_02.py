@@ -35,10 +35,10 @@ ABS_TOL = 0.005
 REL_TOL = 0.01
 RIDGE_TOL = 0.05
 TINY_EXPECTED = {
-    "n_segments": 4, "silhouette": 0.2244, "n_rules": 16, "risk_precision": 1.0, "risk_recall": 1.0,
-    "segment_ari": 0.5432, "bgnbd_r": 3.8961, "bgnbd_alpha": 6.1091, "bgnbd_a": 0.49507, "bgnbd_b": 3.7537,
-    "bgnbd_calibration_r": 18.640, "bgnbd_calibration_alpha": 29.068, "bgnbd_calibration_a": 0.047634,
-    "bgnbd_calibration_b": 0.30808, "bgnbd_dropout_identified": True, "clv_total": 46337.5, "users_profiled": 300,
+    "n_segments": 5, "silhouette": 0.22374, "n_rules": 22, "risk_precision": 1.0, "risk_recall": 0.66667,
+    "segment_ari": 0.72170, "bgnbd_r": 2.7624, "bgnbd_alpha": 4.1083, "bgnbd_a": 0.40653, "bgnbd_b": 2.8173,
+    "bgnbd_calibration_r": 4.1313, "bgnbd_calibration_alpha": 5.9206, "bgnbd_calibration_a": 0.17729,
+    "bgnbd_calibration_b": 0.92909, "bgnbd_dropout_identified": True, "clv_total": 47318.8, "users_profiled": 300,
 }
 
 
