@@ -226,8 +226,8 @@ class Measure:
 
 
 COMPARED = (
-    Measure("hallucination_rate", "Hallucination (share of candidates naming a wrong attribute, price, title or a "
-            "non-word)", False, True),
+    Measure("hallucination_rate", "Hallucination (share of candidates naming a type, attribute, number, price or "
+            "title the product does not have)", False, True),
     Measure("attribute_coverage", "Attribute coverage", True, True),
     Measure("rejected_rate", "Rejected by scoring and guardrails", False, True),
     Measure("length_compliance", "Channel length compliance of the candidates", True, True),
@@ -323,7 +323,8 @@ def summary_lines(m: Mapping[str, Any], scored: pd.DataFrame, comparison: pd.Dat
         ppl = fmt_metric(m["heldout_perplexity"], ".2f", "no held-out copy")
         lines.append(f"- Model `{m['model']}` (held-out perplexity {ppl}; {train}).")
         lines.append(f"- GPT-2 candidates: attribute coverage {fmt_metric(m['attribute_coverage'], '.0%', cov_why)}, "
-                     f"hallucination {fmt_metric(m['hallucination_rate'])} (template baseline {fmt_metric(hall_t)}); "
+                     f"hallucination {fmt_metric(m['hallucination_rate'], '.1%')} (template baseline "
+                     f"{fmt_metric(hall_t, '.1%')}); "
                      f"{fmt_metric(m['rejected_rate'])} rejected by scoring and guardrails.")
         lines.append(f"- Published GPT-2 copy: {fmt_metric(m.get('fluency_rate'), '.0%', 'none published')} judged "
                      "fluent by the independent n-gram judge, "
