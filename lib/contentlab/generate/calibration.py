@@ -184,15 +184,21 @@ def demo_catalogue(name: str, labelled: pd.DataFrame | None = None) -> pd.DataFr
     spec = DEMO_CATALOGUES[name]
     products = simulate(n_users=30, n_days=90, **spec).products.copy()
     products["product_id"] = products["product_id"].astype(str)
-    if labelled is not None:
-        titles = products.set_index("product_id")["title"]
-        rows = labelled[labelled["catalogue"] == name]
-        differ = sorted({str(r["product_id"]) for r in rows.to_dict(orient="records")
-                         if titles.get(str(r["product_id"])) != record(r).get("title")})
-        if differ:
-            raise ValueError(f"labelled catalogue {name}: the simulator no longer writes the labelled products "
-                             f"{differ[:5]} ({len(differ)} in all) with the same title; relabel or pin the text")
+    differ = _retitled(name, products, labelled)
+    if differ:
+        raise ValueError(f"labelled catalogue {name}: the simulator no longer writes the labelled products "
+                         f"{differ[:5]} ({len(differ)} in all) with the same title; relabel or pin the text")
     return products
+
+
+def _retitled(name: str, products: pd.DataFrame, labelled: pd.DataFrame | None) -> list[str]:
+    """Labelled products of catalogue ``name`` whose title ``products`` lacks or writes differently."""
+    if labelled is None:
+        return []
+    titles = products.set_index("product_id")["title"]
+    rows = labelled[labelled["catalogue"] == name]
+    return sorted({str(r["product_id"]) for r in rows.to_dict(orient="records")
+                   if titles.get(str(r["product_id"])) != record(r).get("title")})
 
 
 CATALOGUES_PATH = config.RESOURCES_DIR / "labelled_catalogues.csv"
@@ -212,14 +218,10 @@ def stored_catalogue(name: str, labelled: pd.DataFrame | None = None) -> pd.Data
         return None
     products["price"] = pd.to_numeric(products["price"], errors="coerce")
     products["category"] = products["category"].replace("", None)
-    if labelled is not None:
-        titles = products.set_index("product_id")["title"]
-        rows = labelled[labelled["catalogue"] == name]
-        differ = sorted({str(r["product_id"]) for r in rows.to_dict(orient="records")
-                         if titles.get(str(r["product_id"])) != record(r).get("title")})
-        if differ:
-            raise ValueError(f"labelled catalogue {name}: {CATALOGUES_PATH.name} lacks or retitles the labelled "
-                             f"products {differ[:5]}")
+    differ = _retitled(name, products, labelled)
+    if differ:
+        raise ValueError(f"labelled catalogue {name}: {CATALOGUES_PATH.name} lacks or retitles the labelled "
+                         f"products {differ[:5]}")
     return products
 
 
