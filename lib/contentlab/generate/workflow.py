@@ -535,11 +535,10 @@ def select_best(scored: pd.DataFrame) -> pd.DataFrame:
     df["selected"] = False
     ok = df[~df["rejected"]]
     if len(ok):
-        keys = [k for k in ("on_style", "quality") if k in ok.columns]
-        keys += ["fluency_score"] if "fluency_score" in ok.columns else []
-        descending = len([k for k in keys if k != "fluency_score"])
-        keys += ["candidate"]
-        best = ok.sort_values(keys, ascending=[False] * descending + [True] * (len(keys) - descending), kind="stable",
+        # (column, ascending): more on-style, higher quality, fewer bits per token, the first candidate
+        order = [(k, asc) for k, asc in (("on_style", False), ("quality", False), ("fluency_score", True),
+                                         ("candidate", True)) if k in ok.columns]
+        best = ok.sort_values([k for k, _ in order], ascending=[a for _, a in order], kind="stable",
                               na_position="last").groupby(
             ["slot_id", "variant"], sort=False).head(1).index
         df.loc[best, "selected"] = True
