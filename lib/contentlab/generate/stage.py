@@ -90,6 +90,8 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
                                  lexicon, train_index, cm, locale, user_ids, threads=cfg.threads,
                                  delexicalised=cm is not None and cfg.delexicalise and cm.kind == "embedded",
                                  endings=wf.copy_endings(corpus))
+    scored, rerank_notes = wf.rerank_by_policy(scored, upstream.priors, upstream.personas or [])
+    upstream.notes.extend(rerank_notes)
     scored = wf.select_best(scored)
     comparison = ev.model_comparison(scored, locale)
 

@@ -49,6 +49,7 @@ from contentlab.generate.prompts import CHANNELS, PromptTemplates, copy_problems
 from contentlab.generate.sanitise import clean_text, markup_problems, sanitise_frame, sanitise_products
 from contentlab.generate.scoring import AttributeLexicon, NGramIndex, faithfulness, quality_score, reference_scores
 from contentlab.generate.train import build_corpus, fit_copy_model
+from contentlab.priors import copy_signals, favourite_words, policy_of, rerank_score, segment_policy
 
 VARIANTS = ("gpt2", "template")  # the GPT-2 copy and the rule-based template baseline
 MIN_DESCRIPTION_WORDS = {"en": 8, "zh": 16}  # words (en) / characters (zh) for a product to count as described
@@ -401,13 +402,48 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
     return df
 
 
+def rerank_by_policy(scored: pd.DataFrame, priors: dict | None, personas: Sequence[Mapping[str, Any]] = ()
+                     ) -> tuple[pd.DataFrame, list[str]]:
+    """Adds ``policy_score``: the click log-odds the previous cycle's policy (its segment's ``rerank_weights``, the
+    copy-feature effects 05 estimated) predicts for each candidate from its copy signals
+    (:func:`contentlab.priors.copy_signals`) and its scores; 0 without a policy. :func:`select_best` publishes the
+    accepted candidate with the highest policy score, quality breaking ties. Returns the table and notes."""
+    df = scored.copy()
+    df["policy_score"] = 0.0
+    policy = policy_of(priors)
+    if policy is None or not len(df):
+        return df, []
+    fav = favourite_words(list(personas))
+    notes = []
+    for seg, idx in df.groupby(df["segment"].astype(str)).groups.items():
+        weights = segment_policy(policy, seg)["rerank_weights"]
+        if not weights:
+            continue
+        rows = df.loc[idx]
+        vals = []
+        for r in rows.to_dict(orient="records"):
+            f = copy_signals(r.get("text"), fav.get(seg, []))
+            f.update({k: float(v) for k, v in r.items() if k in weights and k not in f
+                      and isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)})
+            vals.append(rerank_score(weights, f))
+        df.loc[idx, "policy_score"] = vals
+        named = ", ".join(f"{k} {w['coef']:+.2f}" for k, w in sorted(weights.items()))
+        notes.append(f"{seg}: candidates reranked by {named} (click log-odds per unit, from run "
+                     f"{policy.get('learned_from', '?')})")
+    return df, notes
+
+
 def select_best(scored: pd.DataFrame) -> pd.DataFrame:
-    """Marks the published copy: the best accepted GPT-2 candidate per slot, and the template copy if accepted."""
+    """Marks the published copy: the best accepted GPT-2 candidate per slot (highest ``policy_score`` when the
+    previous cycle's policy reranks, then quality), and the template copy if accepted."""
     df = scored.copy()
     df["selected"] = False
+    if "policy_score" not in df:
+        df["policy_score"] = 0.0
     ok = df[~df["rejected"]]
     if len(ok):
-        best = ok.sort_values(["quality", "candidate"], ascending=[False, True], kind="stable").groupby(
+        best = ok.sort_values(["policy_score", "quality", "candidate"], ascending=[False, False, True],
+                              kind="stable").groupby(
             ["slot_id", "variant"], sort=False).head(1).index
         df.loc[best, "selected"] = True
     df["published"] = df["selected"] & ~df["rejected"]

@@ -1,0 +1,138 @@
+"""The publishing policy: what 05 learned, written into the feedback priors for the next cycle, and the campaign
+plan that follows a policy.
+
+:func:`learn_policy` turns one cycle's analysis into the next cycle's policy (shape: :mod:`contentlab.priors`),
+per profile segment:
+
+- **channel**: the publishing strategy's channel (:mod:`contentlab.feedback.strategy`), when it was chosen from the
+  campaign's own responses (click-through per channel); a channel chosen from activity patterns only is used while
+  there is no earlier choice;
+- **hour**: the strategy's send hour (the hour the segment's sessions start most often);
+- **frequency cap**: the strategy's fatigue point (messages per week beyond which click-through falls); without an
+  estimate the previous cap is kept;
+- **rerank weights**: the click regression's coefficients of the copy signals (:func:`contentlab.priors.copy_signals`
+  and 04's quality scores), fitted on the segment's own impressions (variant and channel as controls), kept only when
+  their 95% interval excludes 0 (an unproven effect reranks nothing);
+- **variant shares**: the Thompson shares of the segment x channel cells of the priors;
+- **copy style**: the previous one (04's default while nothing chose one).
+
+:func:`policy_plan` is the campaign side: every user of a segment follows its policy (channel, hour, frequency
+cap, variant drawn with the Thompson shares), except an ``exploration`` share of users, drawn at random, who get a
+random channel, a random waking hour, a random frequency of 1-12 messages a week and a 50/50 variant: the
+evidence the next cycle needs to move a choice. Without a policy every user gets the first cycle's plan (the copy's
+own channel mix, random waking hours, ``default_per_week``, 50/50).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from contentlab.priors import POLICY_VERSION, segment_policy, validate_policy
+
+EXPLORATION = 0.1
+EXPLORE_CAPS = (1, 12)
+
+
+def _rerank_weights(exp: pd.DataFrame, feats: pd.DataFrame, alpha: float) -> dict[str, dict[str, float]]:
+    from contentlab.feedback.analysis import copy_logit
+
+    if exp["clicked"].sum() < 20 or exp["content_id"].nunique() < 3:
+        return {}
+    with warnings.catch_warnings():  # a segment's small campaign may separate perfectly: its fit is then dropped
+        warnings.simplefilter("ignore")
+        res = copy_logit(exp, feats, alpha, controls=("variant", "channel"))
+    out = {}
+    merged = exp[["content_id"]].merge(feats, on="content_id", how="inner")
+    for r in res.table.itertuples():
+        name = str(r.feature)
+        if name not in feats.columns or not (r.ci_low > 0 or r.ci_high < 0):
+            continue
+        x = merged[name].astype(float)
+        binary = set(np.unique(x.dropna())) <= {0.0, 1.0}
+        out[name] = {"coef": float(r.coef), "mean": 0.0 if binary else float(x.mean()),
+                     "sd": 1.0 if binary else float(max(x.std(ddof=0), 1e-9))}
+    return out
+
+
+def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, features: pd.DataFrame | None,
+                 priors_cells: list[dict], previous: dict | None, run_id: str, exploration: float = EXPLORATION,
+                 alpha: float = 0.05) -> dict[str, Any]:
+    """The next cycle's policy (see the module docstring). ``strategy``: 05's publishing strategy (or None),
+    ``exposures``: the campaign analysed (``segment``, ``content_id``, ``variant``, ``channel``, ``clicked``),
+    ``features``: the copy features per ``content_id`` (or None), ``priors_cells``: the priors' cells,
+    ``previous``: the policy this campaign followed (or None)."""
+    table = strategy.table.set_index("segment") if strategy is not None and len(strategy.table) else pd.DataFrame()
+    caps = strategy.frequency_cap if strategy is not None else {}
+    notes = []
+    out: dict[str, dict[str, Any]] = {}
+    for seg in sorted({str(s) for s in segments}):
+        prev = segment_policy(previous, seg)
+        row = table.loc[seg] if seg in table.index else None
+        p: dict[str, Any] = {"channel": prev["channel"], "hour": prev["hour"], "frequency_cap": prev["frequency_cap"],
+                             "copy_style": prev["copy_style"], "rerank_weights": {}, "variant_shares": {}}
+        if (row is not None and isinstance(row.get("best_channel"), str)
+                and (row.get("channel_source") == "response" or p["channel"] is None)):
+            p["channel"] = str(row["best_channel"])
+        if row is not None and pd.notna(row.get("best_hour")):
+            p["hour"] = int(row["best_hour"])
+        if seg in caps:
+            p["frequency_cap"] = int(caps[seg])
+        if features is not None and len(features):
+            p["rerank_weights"] = _rerank_weights(exposures[exposures["segment"].astype(str) == seg], features, alpha)
+        for cell in priors_cells:
+            if str(cell["segment"]) == seg:
+                p["variant_shares"][str(cell["channel"])] = {k: float(v) for k, v in
+                                                             cell["recommended_allocation"].items()}
+        changed = [k for k in ("channel", "hour", "frequency_cap") if p[k] != prev[k]]
+        notes.append(f"{seg}: " + (", ".join(f"{k.replace('_', ' ')} {prev[k] if prev[k] is not None else 'open'} → "
+                                             f"{p[k]}" for k in changed) if changed else "channel, hour and cap kept")
+                     + (f"; reranks by {', '.join(sorted(p['rerank_weights']))}" if p["rerank_weights"] else
+                        "; no copy signal proven, no reranking"))
+        out[seg] = p
+    policy = {"version": POLICY_VERSION, "learned_from": run_id, "exploration": float(exploration),
+              "segments": out, "notes": notes}
+    validate_policy(policy)
+    return policy
+
+
+def policy_plan(users: pd.DataFrame, policy: dict | None, *, seed: int = 0, default_per_week: float,
+                exploration: float | None = None, channels: list[str] | None = None,
+                variants: tuple[str, str] = ("template", "gpt2")) -> pd.DataFrame:
+    """One row per user (``users``: ``user_id``, ``segment``): ``arm`` ("policy" / "explore"), ``channel``
+    (``None``: the copy's own), ``hour`` (NaN: random waking hour), ``per_week``, ``variant`` and ``p_treatment``
+    (the probability the user had of the second variant, for the sample-ratio check)."""
+    rng = np.random.default_rng(seed)
+    u = users[["user_id", "segment"]].astype(str).reset_index(drop=True)
+    n = len(u)
+    eps = float(policy.get("exploration", EXPLORATION) if exploration is None else exploration) if policy else 0.0
+    explore = rng.random(n) < eps
+    chans = list(channels or [])
+    channel = np.full(n, None, dtype=object)
+    hour = np.full(n, np.nan)
+    per_week = np.full(n, float(default_per_week))
+    p_treat = np.full(n, 0.5)
+    for seg, idx in u.groupby("segment").indices.items():
+        sp = segment_policy(policy, seg)
+        ex = idx[explore[idx]]
+        ok = idx[~explore[idx]]
+        if sp["channel"] is not None:
+            channel[ok] = sp["channel"]
+            shares = sp["variant_shares"].get(sp["channel"]) or {}
+            if variants[1] in shares and sum(shares.get(v, 0.0) for v in variants) > 0:
+                p_treat[ok] = shares[variants[1]] / sum(shares.get(v, 0.0) for v in variants)
+        if sp["hour"] is not None:
+            hour[ok] = sp["hour"]
+        if sp["frequency_cap"] is not None:
+            per_week[ok] = min(float(sp["frequency_cap"]), float(default_per_week))
+        if len(ex):
+            if chans:
+                channel[ex] = np.array(chans, dtype=object)[rng.integers(0, len(chans), len(ex))]
+            hour[ex] = rng.integers(7, 22, len(ex))
+            per_week[ex] = rng.integers(EXPLORE_CAPS[0], EXPLORE_CAPS[1] + 1, len(ex))
+    variant = np.where(rng.random(n) < p_treat, variants[1], variants[0]).astype(object)
+    return u.assign(arm=np.where(explore, "explore", "policy"), channel=channel, hour=hour, per_week=per_week,
+                    variant=variant, p_treatment=p_treat)
