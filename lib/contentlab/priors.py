@@ -52,7 +52,10 @@ JSON shape (``schema_version`` 1)::
             "copy_style": null,                    # a copy style for 04 (null: 04's default)
             "rerank_weights": {"mentions_price": {"coef": 0.21, "mean": 0.0, "sd": 1.0}, ...},
                                                    # click log-odds per copy feature ((x - mean) / sd)
-            "variant_shares": {"email": {"gpt2": 0.9, "template": 0.1}, ...}   # Thompson shares per channel
+            "variant_shares": {"email": {"gpt2": 0.9, "template": 0.1}, ...},  # Thompson shares per channel
+            "copy_stats": {"email": {"c_1a2b3c4d5e6f": [420, 31], ...}}  # per channel and copy: impressions,
+                                                   # clicks, summed over every cycle so far (the campaign's
+                                                   # Thompson sampling over copies starts from them)
           }
         },
         "notes": ["..."]                           # why each choice was made, in words
@@ -80,7 +83,7 @@ __all__ = ["SCHEMA_VERSION", "POLICY_VERSION", "PRODUCT", "validate_priors", "va
 
 SCHEMA_VERSION = 1
 POLICY_VERSION = 1
-POLICY_KEYS = ("channel", "hour", "frequency_cap", "copy_style", "rerank_weights", "variant_shares")
+POLICY_KEYS = ("channel", "hour", "frequency_cap", "copy_style", "rerank_weights", "variant_shares", "copy_stats")
 PRODUCT = "feedback_priors"
 """The priors' name in :mod:`contentlab.contract` (its file name is spelt there)."""
 
@@ -134,6 +137,11 @@ def validate_policy(policy: Any) -> None:
         for w in (p.get("rerank_weights") or {}).values():
             if not {"coef", "mean", "sd"} <= set(w) or not float(w["sd"]) > 0:
                 raise ValueError(f"rerank weight of segment {seg!r} needs coef, mean and a positive sd")
+        for ch, stats in (p.get("copy_stats") or {}).items():
+            for cid, nk in stats.items():
+                if (not isinstance(nk, (list, tuple)) or len(nk) != 2 or not 0 <= int(nk[1]) <= int(nk[0])):
+                    raise ValueError(f"copy stats of {seg}/{ch}/{cid} must be [impressions, clicks] with "
+                                     "0 <= clicks <= impressions")
         for ch, shares in (p.get("variant_shares") or {}).items():
             total = sum(float(x) for x in shares.values())
             if abs(total - 1.0) > 1e-6:
@@ -156,6 +164,7 @@ def segment_policy(priors_or_policy: dict | None, segment: str) -> dict[str, Any
     out: dict[str, Any] = {k: got.get(k) for k in POLICY_KEYS}
     out["rerank_weights"] = dict(out["rerank_weights"] or {})
     out["variant_shares"] = dict(out["variant_shares"] or {})
+    out["copy_stats"] = {ch: dict(v) for ch, v in (out["copy_stats"] or {}).items()}
     return out
 
 

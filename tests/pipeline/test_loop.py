@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from conftest import run_cli
+from contentlab.feedback.config import FeedbackConfig
 from contentlab.report import lint_html
 
 pytestmark = pytest.mark.slow
@@ -60,8 +61,8 @@ def test_each_cycle_is_a_normal_run_and_the_second_reads_the_first(loop_home):
     m = json.loads((c2[0] / "manifest.json").read_text())
     assert [nb["name"] for nb in m["notebooks"]] == ["04_generate", "05_feedback"]
     assert all(nb["status"] == "ok" for nb in m["notebooks"])
-    p05 = m["parameters"]["05_feedback"]
-    assert p05["campaign_offset_days"] == p05["campaign_days"]
+    p05 = m["parameters"]["notebooks"]["05_feedback"]
+    assert p05["campaign_offset_days"] == FeedbackConfig().campaign_days  # the second campaign follows the first
     index = (home / "reports" / "index.html").read_text()
     assert "-tiny-loop" not in index  # the runs index lists runs, not loops
 

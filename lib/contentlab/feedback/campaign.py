@@ -27,7 +27,7 @@ import pandas as pd
 
 from contentlab.data.simulate.audience import EXPOSURE_CHANNEL_MIX, policy_impressions, simulate_campaign
 from contentlab.feedback.analysis import PRICE_PATTERN
-from contentlab.feedback.policy import policy_plan
+from contentlab.feedback.policy import copy_weights, policy_plan
 
 DEFAULT_CHANNEL_MIX = dict(EXPOSURE_CHANNEL_MIX)  # copy without a channel: the planted campaign's mix
 
@@ -210,15 +210,22 @@ def policy_campaign(content: pd.DataFrame, profiles: pd.DataFrame, policy: dict 
     prof = prof[~left].sort_values("user_id").reset_index(drop=True)
     plan = policy_plan(prof, policy, seed=seed, default_per_week=default_per_week, exploration=exploration,
                        channels=sorted(c["channel"].unique()), variants=variants)
+    c = c.reset_index(drop=True)
+    c["weight"] = copy_weights(c, policy, seed=seed + 2)
     a = policy_impressions(plan.drop(columns=["p_treatment"]), c, start=start, n_days=n_days, seed=seed + 1)
     a["mentions_price"] = a["text"].map(lambda t: bool(PRICE_PATTERN.search(t))).astype(bool)
     shown = plan[plan["user_id"].isin(set(a["user_id"]))]
     p_t = float(shown["p_treatment"].mean()) if len(shown) else 0.5  # per user: the SRM check counts users
+    eps = float((policy or {}).get("exploration", 0.0) if exploration is None else exploration)
     if policy is not None:
-        eps = float(policy.get("exploration", 0.0) if exploration is None else exploration)
         notes.append(f"campaign under the policy learned from run {policy.get('learned_from', '?')}: each segment's "
-                     f"channel, send hour and frequency cap, variant shares by Thompson sampling; "
-                     f"{eps:.0%} of users explore (random channel, hour, 1-{12} messages a week, 50/50 variant)")
+                     f"channel, send hour and frequency cap, variant shares and each copy's share by Thompson "
+                     "sampling; "
+                     f"{eps:.0%} of users explore (random channel, hour, 1-12 messages a week, 50/50 variant)")
+    else:
+        notes.append(f"first cycle's plan (no policy yet): the copy's own channels, random waking hours, "
+                     f"{default_per_week:.1f} impressions a week, 50/50 variants; {eps:.0%} of users explore "
+                     "(random channel, hour, 1-12 messages a week)")
     split = {variants[0]: 1.0 - p_t, variants[1]: p_t}
     return CampaignPlan(a, int(plan["user_id"].nunique()), excluded, notes, split=split, policy=policy)
 

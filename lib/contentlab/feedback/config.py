@@ -27,7 +27,7 @@ class FeedbackConfig:
     campaign_offset_days: int = 0  # the campaign starts this many days after the day after the event log ends
     use_policy: bool = True  # follow the publishing policy of the previous cycle's priors (when handed over)
     policy_campaign: bool = False  # plan the campaign as a policy's even without one (the loop's first cycle)
-    exploration: float = 0.1  # share of users the next cycle's campaign shows random choices (written into the policy)
+    exploration: float = 0.05  # share of users the next cycle's campaign shows random choices (written into the policy)
     include_flagged: bool = False
     power: float = 0.8
     target_lift: float = 0.10

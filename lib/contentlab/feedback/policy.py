@@ -14,13 +14,16 @@ per profile segment:
   and 04's quality scores), fitted on the segment's own impressions (variant and channel as controls), kept only when
   their 95% interval excludes 0 (an unproven effect reranks nothing);
 - **variant shares**: the Thompson shares of the segment x channel cells of the priors;
+- **copy stats**: impressions and clicks per channel and copy (``content_id``), added to the previous cycle's: the
+  next campaign draws each impression's copy by Thompson sampling over them (:func:`copy_weights`);
 - **copy style**: the previous one (04's default while nothing chose one).
 
 :func:`policy_plan` is the campaign side: every user of a segment follows its policy (channel, hour, frequency
 cap, variant drawn with the Thompson shares), except an ``exploration`` share of users, drawn at random, who get a
 random channel, a random waking hour, a random frequency of 1-12 messages a week and a 50/50 variant: the
-evidence the next cycle needs to move a choice. Without a policy every user gets the first cycle's plan (the copy's
-own channel mix, random waking hours, ``default_per_week``, 50/50).
+evidence the next cycle needs to move a choice. Without a policy the users who do not explore get the first cycle's
+plan (the copy's own channel mix, random waking hours, ``default_per_week``, 50/50); the first cycle explores too
+(the loop hands 05's ``exploration``), so the second can already measure where click-through starts to fall.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import pandas as pd
 
 from contentlab.priors import POLICY_VERSION, segment_policy, validate_policy
 
-EXPLORATION = 0.1
+EXPLORATION = 0.05
 EXPLORE_CAPS = (1, 12)
 
 
@@ -58,6 +61,46 @@ def _rerank_weights(exp: pd.DataFrame, feats: pd.DataFrame, alpha: float) -> dic
     return out
 
 
+def _copy_stats(previous: dict, exposures: pd.DataFrame, segment: str) -> dict[str, dict[str, list[int]]]:
+    out = {ch: {cid: [int(n), int(k)] for cid, (n, k) in v.items()} for ch, v in previous.items()}
+    e = exposures[exposures["segment"].astype(str) == segment]
+    if {"content_id", "channel", "clicked"} <= set(e.columns) and len(e):
+        g = e.groupby([e["channel"].astype(str), e["content_id"].astype(str)])["clicked"].agg(["size", "sum"])
+        for (ch, cid), r in g.iterrows():
+            n, k = out.setdefault(ch, {}).get(cid, [0, 0])
+            out[ch][cid] = [n + int(r["size"]), k + int(r["sum"])]
+    return out
+
+
+COPY_PRIOR_STRENGTH = 20.0  # pseudo-impressions of the cell's mean CTR a copy without evidence starts from
+
+
+def copy_weights(copy: pd.DataFrame, policy: dict | None, *, draws: int = 4000, seed: int = 0) -> np.ndarray:
+    """Each copy's share within its (segment, variant, channel) pool by Thompson sampling: P(its click-through is
+    the pool's highest) under Beta posteriors from the policy's ``copy_stats``; a copy without evidence starts from
+    the segment x channel's mean CTR worth ``COPY_PRIOR_STRENGTH`` impressions. Without a policy (or evidence): equal
+    shares."""
+    w = np.ones(len(copy))
+    if policy is None or not len(copy):
+        return w
+    rng = np.random.default_rng(seed)
+    c = copy.reset_index(drop=True)
+    for (seg, _variant, ch), idx in c.groupby([c["segment"].astype(str), c["variant"].astype(str),
+                                          c["channel"].astype(str)]).indices.items():
+        stats = segment_policy(policy, seg)["copy_stats"].get(ch) or {}
+        if not stats or len(idx) < 2:
+            continue
+        tot_n = sum(v[0] for v in stats.values())
+        tot_k = sum(v[1] for v in stats.values())
+        m = (tot_k + 1.0) / (tot_n + 2.0)
+        nk = np.array([stats.get(str(cid), [0, 0]) for cid in c.loc[idx, "content_id"]], float)
+        a = 1.0 + nk[:, 1] + m * COPY_PRIOR_STRENGTH
+        b = 1.0 + nk[:, 0] - nk[:, 1] + (1.0 - m) * COPY_PRIOR_STRENGTH
+        sample = rng.beta(a, b, size=(draws, len(idx)))
+        w[idx] = np.bincount(sample.argmax(axis=1), minlength=len(idx)) / draws
+    return w
+
+
 def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, features: pd.DataFrame | None,
                  priors_cells: list[dict], previous: dict | None, run_id: str, exploration: float = EXPLORATION,
                  alpha: float = 0.05) -> dict[str, Any]:
@@ -73,7 +116,8 @@ def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, feat
         prev = segment_policy(previous, seg)
         row = table.loc[seg] if seg in table.index else None
         p: dict[str, Any] = {"channel": prev["channel"], "hour": prev["hour"], "frequency_cap": prev["frequency_cap"],
-                             "copy_style": prev["copy_style"], "rerank_weights": {}, "variant_shares": {}}
+                             "copy_style": prev["copy_style"], "rerank_weights": {}, "variant_shares": {},
+                             "copy_stats": _copy_stats(prev["copy_stats"], exposures, seg)}
         if (row is not None and isinstance(row.get("best_channel"), str)
                 and (row.get("channel_source") == "response" or p["channel"] is None)):
             p["channel"] = str(row["best_channel"])
@@ -108,7 +152,10 @@ def policy_plan(users: pd.DataFrame, policy: dict | None, *, seed: int = 0, defa
     rng = np.random.default_rng(seed)
     u = users[["user_id", "segment"]].astype(str).reset_index(drop=True)
     n = len(u)
-    eps = float(policy.get("exploration", EXPLORATION) if exploration is None else exploration) if policy else 0.0
+    if exploration is not None:
+        eps = float(exploration)
+    else:
+        eps = float(policy.get("exploration", EXPLORATION)) if policy else 0.0
     explore = rng.random(n) < eps
     chans = list(channels or [])
     channel = np.full(n, None, dtype=object)

@@ -7,7 +7,7 @@ users** (the campaign's audience) over **the same days** (the campaign's window)
 with :func:`contentlab.data.simulate.response.expected_rates`):
 
 - **oracle**: the planted optimum. Each user gets their *true* segment's planted best channel, at its best hour,
-  ``fatigue_point - 1`` messages a week (at least 1: never past the fatigue point), and the candidate copy, among
+  ``fatigue_point`` messages a week (as many as the audience takes without tiring), and the candidate copy, among
   every accepted candidate 04 wrote for the user's profile segment, with the highest planted click-through for
   that true segment on that channel at that hour;
 - **template**: the static policy, the first cycle's plan repeated: the copy's own channel mix, random waking hours,
@@ -106,7 +106,7 @@ def reference_impressions(arm: str, window: Window, content: pd.DataFrame, truth
         plan = u.assign(
             channel=[str(truth["best_channel"][t]) for t in u["true_segment"]],
             hour=[float(truth["best_hour"][t]) for t in u["true_segment"]],
-            per_week=[float(max(1, int(truth["fatigue_point"][t]) - 1)) for t in u["true_segment"]],
+            per_week=[float(max(1, int(truth["fatigue_point"][t]))) for t in u["true_segment"]],
             variant="oracle", pool=u["segment"] + "|" + u["true_segment"])
         copy = _oracle_copy(candidate_pool(content, accepted_only=True), u, truth, products)
         copy = copy.assign(variant="oracle")

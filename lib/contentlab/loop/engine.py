@@ -86,8 +86,13 @@ def _stage_metrics(manifest: dict, stage: str) -> dict[str, Any]:
 
 
 def _stage_params(manifest: dict, stage: str) -> dict[str, Any]:
-    params = manifest.get("parameters", {})
-    return dict(params.get(stage) or {}) if isinstance(params, dict) else {}
+    """The parameters a stage ran with: 05's defaults, then what the run set (profile and overrides)."""
+    from contentlab.feedback.config import FeedbackConfig
+
+    defaults = {"campaign_days": FeedbackConfig().campaign_days,
+                "impressions_per_user": FeedbackConfig().impressions_per_user} if stage == "05_feedback" else {}
+    params = (manifest.get("parameters") or {}).get("notebooks") or {}
+    return {**defaults, **dict(params.get(stage) or {})}
 
 
 def measure_cycle(run_dir: Path, *, n_days: int, per_week: float, seed: int) -> dict[str, dict[str, float]]:
@@ -152,8 +157,8 @@ def run_loop(profile: str | Path = "demo", cycles: int | None = None, *, progres
         p05 = _stage_params(res.manifest, "05_feedback")
         if k == 1:
             first_run = res.run_id
-            n_days = int(p05.get("campaign_days", 14))
-            per_week = float(p05.get("impressions_per_user", 40)) * 7.0 / n_days
+            n_days = int(p05["campaign_days"])
+            per_week = float(p05["impressions_per_user"]) * 7.0 / n_days
         priors = read_priors(res.run_dir)
         followed = None
         if previous is not None:

@@ -243,9 +243,11 @@ def policy_impressions(plan: pd.DataFrame, copy: pd.DataFrame, *, start: str | p
     ``per_week`` (impressions per week), ``channel`` (``None``: the channel of the copy drawn, i.e. the copy's own
     mix), ``hour`` (0-23, ``NaN``: a random waking hour per impression), and ``key`` (default ``segment``: which copy
     pool the user draws from); any other column is carried to every impression. ``copy`` holds the copy that can
-    be shown: ``content_id``, ``product_id``, ``variant``, ``channel``, ``text`` and the ``key`` column. Each user
+    be shown: ``content_id``, ``product_id``, ``variant``, ``channel``, ``text`` and the ``key`` column (and
+    optionally ``weight``: a copy's share of its pool's draws, equal shares without). Each user
     receives ``max(1, round(per_week * n_days / 7))`` impressions spread evenly over the ``n_days`` from ``start``
-    (a random phase per user), each a copy drawn at random from the pool of (key, variant, channel), else of (key,
+    (a random phase per user; with a planned hour a whole ``per_week`` never puts more than ``per_week`` in any
+    7 days), each a copy drawn at random from the pool of (key, variant, channel), else of (key,
     variant) on any channel (the impression then takes the copy's channel). Users with no copy in their pool are
     left out. The policy decides where and when; the audience only ever sees the text and its context."""
     need = {"user_id", "segment", "variant", "per_week", "channel", "hour", key}
@@ -259,6 +261,9 @@ def policy_impressions(plan: pd.DataFrame, copy: pd.DataFrame, *, start: str | p
         raise ValueError("n_days must be at least 1")
     rng = np.random.default_rng(seed)
     c = copy.reset_index(drop=True)
+    weight = c["weight"].to_numpy(float) if "weight" in c.columns else np.ones(len(c))
+    if (weight < 0).any() or not np.isfinite(weight).all():
+        raise ValueError("copy weights must be finite and >= 0")
     pools3 = {k: np.asarray(v) for k, v in c.groupby([key, "variant", "channel"], sort=False).indices.items()}
     pools2 = {k: np.asarray(v) for k, v in c.groupby([key, "variant"], sort=False).indices.items()}
     p = plan.reset_index(drop=True)
@@ -275,7 +280,10 @@ def policy_impressions(plan: pd.DataFrame, copy: pd.DataFrame, *, start: str | p
     free = np.isnan(hour)
     hour[free] = rng.integers(WAKING_HOURS[0], WAKING_HOURS[1], int(free.sum()))
     st = pd.Timestamp(start).normalize().to_datetime64().astype("datetime64[s]")
-    secs = day * DAY + hour.astype(np.int64) * 3600 + rng.integers(0, 3600, len(rep))
+    # a planned hour keeps one minute per user: impressions r a week apart are then exactly 7 days apart, so no
+    # 7-day window holds more than the plan's r (the audience's fatigue counts the 7 days before an impression)
+    minute = np.where(free, rng.integers(0, 3600, len(rep)), rng.integers(0, 3600, len(p))[rep])
+    secs = day * DAY + hour.astype(np.int64) * 3600 + minute
     chan = p["channel"].to_numpy(dtype=object)[rep]
     keys = p[key].astype(str).to_numpy(dtype=object)[rep]
     var = p["variant"].astype(str).to_numpy(dtype=object)[rep]
@@ -289,7 +297,9 @@ def policy_impressions(plan: pd.DataFrame, copy: pd.DataFrame, *, start: str | p
         pool = pools3.get((k, v, ch)) if ch is not None else None
         if pool is None:
             pool = pools2[(k, v)]
-        picked[idx] = pool[rng.integers(0, len(pool), len(idx))]
+        w = weight[pool]
+        w = w / w.sum() if w.sum() > 0 else np.full(len(pool), 1.0 / len(pool))
+        picked[idx] = pool[rng.choice(len(pool), size=len(idx), p=w)]
     out = pd.DataFrame({
         "user_id": p["user_id"].astype(str).to_numpy(dtype=object)[rep],
         "content_id": c["content_id"].astype(str).to_numpy(dtype=object)[picked],
