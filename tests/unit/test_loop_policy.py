@@ -13,7 +13,7 @@ from contentlab import priors
 from contentlab.data.simulate import PROFILES, simulate
 from contentlab.data.simulate.audience import policy_impressions, simulate_campaign
 from contentlab.feedback import loop
-from contentlab.feedback.policy import learn_policy, policy_plan
+from contentlab.feedback.policy import copy_weights, learn_policy, policy_plan
 from contentlab.loop import arms
 from contentlab.loop.engine import LoopError, loop_settings
 
@@ -42,8 +42,8 @@ def test_policy_round_trip_through_the_priors(tmp_path):
     assert priors.policy_of(back) == _policy()
     sp = priors.segment_policy(back, "bargain")
     assert (sp["channel"], sp["hour"], sp["frequency_cap"]) == ("email", 19, 3)
-    assert priors.segment_policy(back, "unknown") == {k: ({} if k in ("rerank_weights", "variant_shares") else None)
-                                                     for k in priors.POLICY_KEYS}
+    dicts = ("rerank_weights", "variant_shares", "copy_stats")
+    assert priors.segment_policy(back, "unknown") == {k: ({} if k in dicts else None) for k in priors.POLICY_KEYS}
     # documents without a policy (the earlier shape) still read, and have none
     old = loop.build_priors(_counts(), run_id="r", seed=1)
     priors.validate_priors(old)
@@ -57,6 +57,7 @@ def test_policy_round_trip_through_the_priors(tmp_path):
     (lambda p: p["segments"]["bargain"].update(colour="red"), "unknown keys"),
     (lambda p: p["segments"]["bargain"]["variant_shares"]["email"].update(gpt2=0.5), "sum"),
     (lambda p: p.update(exploration=1.5), "exploration"),
+    (lambda p: p["segments"]["bargain"].update(copy_stats={"email": {"c1": [10, 11]}}), "clicks <= impressions"),
 ])
 def test_a_malformed_policy_is_rejected(change, message):
     p = copy.deepcopy(_policy())
@@ -166,3 +167,20 @@ def test_loop_settings():
     for bad in ({"loop": {"cycle": 2}}, {"loop": {"cycles": 0}}, {"loop": 3}):
         with pytest.raises(LoopError):
             loop_settings({"name": "x", **bad}, None)
+
+
+def test_copy_shares_follow_the_clicks_and_accumulate():
+    pol = copy.deepcopy(_policy())
+    pol["segments"]["bargain"]["copy_stats"] = {"email": {"good": [400, 60], "bad": [400, 8]}}
+    c = pd.DataFrame({"content_id": ["good", "bad", "new"], "segment": "bargain", "variant": "gpt2",
+                      "channel": "email"})
+    w = copy_weights(c, pol, seed=1)
+    assert w[0] > 0.6 and w[1] < 0.01 and 0 < w[2] < w[0] and abs(w.sum() - 1) < 1e-9
+    assert (copy_weights(c, None) == 1).all()
+    exp = pd.DataFrame({"segment": "bargain", "content_id": ["good", "good", "new"], "variant": "gpt2",
+                        "channel": "email", "clicked": [True, False, False]})
+    doc = loop.build_priors(_counts(), run_id="r3", seed=1)
+    learned = learn_policy(segments=["bargain"], strategy=None, exposures=exp, features=None,
+                           priors_cells=doc["cells"], previous=pol, run_id="r3")
+    assert learned["segments"]["bargain"]["copy_stats"]["email"] == {"good": [402, 61], "bad": [400, 8],
+                                                                     "new": [1, 0]}

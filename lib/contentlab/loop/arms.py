@@ -161,6 +161,35 @@ def measure(exposures: pd.DataFrame, seed: int = 0, n_boot: int = N_BOOT) -> dic
     return out
 
 
+def published_copy_quality(content: pd.DataFrame, window: Window, truth: dict[str, Any],
+                           products: pd.DataFrame | None) -> dict[str, Any]:
+    """The published copy of each variant read by the planted audience in one fixed context (the slot's segment's
+    majority true segment, on the slot's channel, at its best hour, on a Monday, no fatigue): the mean planted CTR
+    per variant and the published GPT-2 ``content_id`` per slot (to compare cycles on the same slots)."""
+    model = truth["audience"]
+    names = list(model["segments"])
+    major = window.users.groupby("segment")["true_segment"].agg(lambda s: s.value_counts().index[0]).to_dict()
+    c = candidate_pool(content, accepted_only=True)
+    if "published" in content:
+        pub = set(content.loc[content["published"].fillna(False).astype(bool), "content_id"].astype(str))
+        c = c[c["content_id"].isin(pub)]
+    c = c[c["segment"].map(major).isin(names)].reset_index(drop=True)
+    out: dict[str, Any] = {"published_expected_ctr": {}, "gpt2_by_slot": {}}
+    if c.empty:
+        return out
+    true = c["segment"].map(major)
+    ts = pd.Timestamp("2026-01-05") + pd.to_timedelta([int(truth["best_hour"][t]) for t in true], unit="h")
+    probe = c.assign(user_id=[f"probe{i}" for i in range(len(c))], timestamp=ts)
+    ctr, _ = R.expected_rates(probe, np.array([names.index(t) for t in true]), model, products)
+    c["expected_ctr"] = ctr
+    out["published_expected_ctr"] = {str(v): float(g["expected_ctr"].mean()) for v, g in c.groupby("variant")}
+    if "slot_id" in content:
+        slot = dict(zip(content["content_id"].astype(str), content["slot_id"].astype(str)))
+        g = c[c["variant"] == "gpt2"]
+        out["gpt2_by_slot"] = {slot.get(cid, cid): cid for cid in g["content_id"]}
+    return out
+
+
 def window_of(exposures: pd.DataFrame, truth: dict[str, Any], n_days: int, per_week: float) -> Window:
     """The campaign's users (profile and true segment) and days, from the cycle's exposures."""
     e = exposures
@@ -172,5 +201,5 @@ def window_of(exposures: pd.DataFrame, truth: dict[str, Any], n_days: int, per_w
     return Window(users.reset_index(drop=True), start, int(n_days), float(per_week))
 
 
-__all__ = ["ARMS", "Window", "WAKING_HOURS", "candidate_pool", "measure", "published_template",
+__all__ = ["ARMS", "Window", "WAKING_HOURS", "candidate_pool", "measure", "published_copy_quality", "published_template",
            "reference_impressions", "simulate_reference", "window_of"]

@@ -46,7 +46,7 @@ class Cycle:
     policy_learned: dict | None
     metrics_05: dict[str, Any]
     metrics_04: dict[str, Any]
-    notes_04: list[str] = field(default_factory=list)
+    copy: dict[str, Any] = field(default_factory=dict)  # published_copy_quality()
 
 
 @dataclass
@@ -95,8 +95,10 @@ def _stage_params(manifest: dict, stage: str) -> dict[str, Any]:
     return {**defaults, **dict(params.get(stage) or {})}
 
 
-def measure_cycle(run_dir: Path, *, n_days: int, per_week: float, seed: int) -> dict[str, dict[str, float]]:
-    """The cycle's campaign and the three references on its users and days (:mod:`contentlab.loop.arms`)."""
+def measure_cycle(run_dir: Path, *, n_days: int, per_week: float, seed: int
+                  ) -> tuple[dict[str, dict[str, float]], dict[str, Any]]:
+    """The cycle's campaign and the three references on its users and days (:mod:`contentlab.loop.arms`), and the
+    planted quality of the copy 04 published (:func:`contentlab.loop.arms.published_copy_quality`)."""
     ds = pipeline.load_prepared(run_dir)
     if not ds.truth or "audience" not in ds.truth:
         raise LoopError("the loop needs a simulated shop (dataset kind demo): its references are measured with "
@@ -109,7 +111,7 @@ def measure_cycle(run_dir: Path, *, n_days: int, per_week: float, seed: int) -> 
     for k, arm in enumerate(("oracle", "template", "random")):
         sim = A.simulate_reference(arm, window, content, ds.truth, products, seed=seed + 101 * (k + 1))
         out[arm] = A.measure(sim, seed=seed)
-    return out
+    return out, A.published_copy_quality(content, window, ds.truth, products)
 
 
 def run_loop(profile: str | Path = "demo", cycles: int | None = None, *, progress=None,
@@ -163,11 +165,11 @@ def run_loop(profile: str | Path = "demo", cycles: int | None = None, *, progres
         followed = None
         if previous is not None:
             followed = policy_of(read_priors(config.processed_dir() / previous))
-        measured = measure_cycle(res.run_dir, n_days=int(n_days), per_week=float(per_week),
+        measured, copy_quality = measure_cycle(res.run_dir, n_days=int(n_days), per_week=float(per_week),
                                  seed=int(prof.get("seed", 0)) + k)
         result_cycles.append(Cycle(k, res.run_id, time.perf_counter() - started, measured, followed,
                                    policy_of(priors), _stage_metrics(res.manifest, "05_feedback"),
-                                   _stage_metrics(res.manifest, "04_generate")))
+                                   _stage_metrics(res.manifest, "04_generate"), copy=copy_quality))
         previous = res.run_id
         c = measured
         note(f"cycle {k}: CTR {c['loop']['ctr']:.4f} (oracle {c['oracle']['ctr']:.4f}, template "
@@ -202,12 +204,14 @@ def loop_manifest(loop_id: str, prof: dict, settings: dict, cycles: list[Cycle],
         "cycle_template_ctr": [c.arms["template"]["ctr"] for c in cycles],
         "cycle_random_ctr": [c.arms["random"]["ctr"] for c in cycles],
         "share_of_oracle_ctr": last.arms["loop"]["ctr"] / last.arms["oracle"]["ctr"],
+        "cycle_published_gpt2_expected_ctr": [c.copy.get("published_expected_ctr", {}).get("gpt2") for c in cycles],
     }
     return {
         "kind": "loop", "loop_id": loop_id, "profile": prof["name"], "cycles": settings["cycles"],
         "seconds": round(seconds, 1), "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "runs": [c.run_id for c in cycles], "metrics": metrics,
         "per_cycle": [{"cycle": c.number, "run_id": c.run_id, "seconds": round(c.seconds, 1), "arms": c.arms,
+                       "published_expected_ctr": c.copy.get("published_expected_ctr"),
                        "policy_followed": c.policy_followed, "policy_learned": c.policy_learned}
                       for c in cycles],
     }

@@ -45,9 +45,9 @@ def learning_curve_png(result) -> str:
     ax.set_ylabel("click-through rate (%)")
     ax.set_title("Learning curve: CTR per cycle (95% user-bootstrap intervals)")
     ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
@@ -129,10 +129,17 @@ def render_loop_index(result) -> str:
                      "impressions per user, 50/50 variants, copy chosen by 04's quality score"]
         else:
             items = policy_changes(before, c.policy_followed)
-            rr = c.metrics_04.get("policy_reranked_segments")
-            if rr is not None:
-                items.append(f"04 reranked candidates for {rr} segment(s) by the copy-feature effects of the "
-                             "cycle before")
+            prev_slots = cyc[i - 1].copy.get("gpt2_by_slot", {})
+            now_slots = c.copy.get("gpt2_by_slot", {})
+            same = set(prev_slots) & set(now_slots)
+            if same:
+                changed = sum(prev_slots[x] != now_slots[x] for x in same)
+                items.append(f"04 published other GPT-2 copy in {changed} of {len(same)} slots (reranked by the "
+                             "copy-feature effects the cycle before estimated)")
+        q = c.copy.get("published_expected_ctr") or {}
+        if q:
+            items.append("planted CTR of the published copy in one fixed context (segment's best hour, its "
+                         "channel, no fatigue): " + ", ".join(f"{v} {_p2(x)}" for v, x in sorted(q.items())))
         changes.append(f"<h3>Cycle {c.number} (run <a href='../{esc_html(c.run_id)}/index.html'>"
                        f"{esc_html(c.run_id)}</a>)</h3><ul>" + "".join(f"<li>{esc_html(x)}</li>" for x in items)
                        + "</ul>")
