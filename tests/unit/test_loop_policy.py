@@ -146,8 +146,15 @@ def test_the_oracle_beats_every_other_policy_on_the_same_users_and_days(shop):
 def test_learn_policy_moves_to_what_won():
     class _S:  # the slice of a publishing strategy learn_policy reads
         table = pd.DataFrame({"segment": ["bargain"], "best_channel": ["push"], "channel_source": ["response"],
-                              "best_hour": [8]})
+                              "channel_p_best": [0.95], "best_hour": [8], "hour_pm": [1], "cap_low": [4],
+                              "cap_high": [5]})
         frequency_cap = {"bargain": 4}
+
+    class _Unsure:  # evidence that does not exclude the policy's choices: nothing moves
+        table = pd.DataFrame({"segment": ["bargain"], "best_channel": ["push"], "channel_source": ["response"],
+                              "channel_p_best": [0.6], "best_hour": [20], "hour_pm": [2], "cap_low": [2],
+                              "cap_high": [6]})
+        frequency_cap = {"bargain": 5}
 
     doc = loop.build_priors(_counts(), run_id="r2", seed=1)
     exp = pd.DataFrame({"segment": ["bargain"] * 4, "content_id": list("abcd"), "variant": "gpt2",
@@ -158,6 +165,10 @@ def test_learn_policy_moves_to_what_won():
     assert (sp["channel"], sp["hour"], sp["frequency_cap"]) == ("push", 8, 4)
     assert sp["variant_shares"]["email"] == doc["cells"][0]["recommended_allocation"]
     assert "channel email → push" in pol["notes"][0]
+    assert pol["exploration"] == pytest.approx(0.1)  # half the followed policy's 0.2
+    kept = learn_policy(segments=["bargain"], strategy=_Unsure(), exposures=exp, features=None,
+                        priors_cells=doc["cells"], previous=_policy(), run_id="r2")["segments"]["bargain"]
+    assert (kept["channel"], kept["hour"], kept["frequency_cap"]) == ("email", 19, 3)
 
 
 def test_loop_settings():
@@ -177,10 +188,21 @@ def test_copy_shares_follow_the_clicks_and_accumulate():
     w = copy_weights(c, pol, seed=1)
     assert w[0] > 0.6 and w[1] < 0.01 and 0 < w[2] < w[0] and abs(w.sum() - 1) < 1e-9
     assert (copy_weights(c, None) == 1).all()
-    exp = pd.DataFrame({"segment": "bargain", "content_id": ["good", "good", "new"], "variant": "gpt2",
-                        "channel": "email", "clicked": [True, False, False]})
+    exp = pd.DataFrame({"segment": "bargain", "content_id": ["good", "good", "new", "bad"], "variant": "gpt2",
+                        "channel": "email", "clicked": [True, False, False, True],
+                        "arm": ["policy", "policy", "policy", "explore"]})
     doc = loop.build_priors(_counts(), run_id="r3", seed=1)
     learned = learn_policy(segments=["bargain"], strategy=None, exposures=exp, features=None,
                            priors_cells=doc["cells"], previous=pol, run_id="r3")
+    # same context (channel, hour, cap): the policy arm's impressions add up; exploration does not count
     assert learned["segments"]["bargain"]["copy_stats"]["email"] == {"good": [402, 61], "bad": [400, 8],
                                                                      "new": [1, 0]}
+
+    class _S:  # a strategy that moves the send hour: the copy evidence of another context is not carried over
+        table = pd.DataFrame({"segment": ["bargain"], "best_channel": ["email"], "channel_source": ["response"],
+                              "best_hour": [7]})
+        frequency_cap = {"bargain": 3}
+
+    moved = learn_policy(segments=["bargain"], strategy=_S(), exposures=exp, features=None,
+                         priors_cells=doc["cells"], previous=pol, run_id="r3")
+    assert moved["segments"]["bargain"]["hour"] == 7 and moved["segments"]["bargain"]["copy_stats"] == {}

@@ -4,18 +4,25 @@ plan that follows a policy.
 :func:`learn_policy` turns one cycle's analysis into the next cycle's policy (shape: :mod:`contentlab.priors`),
 per profile segment:
 
-- **channel**: the publishing strategy's channel (:mod:`contentlab.feedback.strategy`), when it was chosen from the
-  campaign's own responses (click-through per channel); a channel chosen from activity patterns only is used while
-  there is no earlier choice;
-- **hour**: the strategy's send hour (the hour the segment's sessions start most often);
-- **frequency cap**: the strategy's fatigue point (messages per week beyond which click-through falls); without an
-  estimate the previous cap is kept;
+- **channel**: the publishing strategy's channel (:mod:`contentlab.feedback.strategy`); a channel chosen from
+  activity patterns only is used while there is no earlier choice, and a measured one (click-through per channel in
+  the campaign) replaces the policy's channel when its P(best) is at least ``CHANNEL_SURE``;
+- **hour**: the strategy's send hour (the hour the segment's sessions start most often), unless the policy's hour
+  is within its bootstrap uncertainty (``hour_pm``);
+- **frequency cap**: the strategy's fatigue point (messages per week beyond which click-through falls), unless the
+  policy's cap lies inside its likelihood interval; without an estimate the previous cap is kept (a choice moves
+  only when the evidence is against it);
 - **rerank weights**: the click regression's coefficients of the copy signals (:func:`contentlab.priors.copy_signals`
   and 04's quality scores), fitted on the segment's own impressions (variant and channel as controls), kept only when
   their 95% interval excludes 0 (an unproven effect reranks nothing);
+- **exploration**: the share of users the next campaign shows random choices: ``exploration`` on the first policy,
+  then half the share the followed policy had (at least ``MIN_EXPLORATION``): the more cycles the policy has been
+  measured, the less traffic random choices cost;
 - **variant shares**: the Thompson shares of the segment x channel cells of the priors;
-- **copy stats**: impressions and clicks per channel and copy (``content_id``), added to the previous cycle's: the
-  next campaign draws each impression's copy by Thompson sampling over them (:func:`copy_weights`);
+- **copy stats**: impressions and clicks per copy (``content_id``) on the policy's channel, counted in the context
+  the next campaign sends in (the policy arm of a campaign that followed the same channel, hour and cap; a new
+  context starts the count again): the next campaign draws each impression's copy by Thompson sampling over them
+  (:func:`copy_weights`);
 - **copy style**: the previous one (04's default while nothing chose one).
 
 :func:`policy_plan` is the campaign side: every user of a segment follows its policy (channel, hour, frequency
@@ -37,6 +44,8 @@ import pandas as pd
 from contentlab.priors import POLICY_VERSION, segment_policy, validate_policy
 
 EXPLORATION = 0.05
+MIN_EXPLORATION = 0.01
+CHANNEL_SURE = 0.8  # P(best) a measured channel needs to replace the policy's channel
 EXPLORE_CAPS = (1, 12)
 
 
@@ -61,14 +70,24 @@ def _rerank_weights(exp: pd.DataFrame, feats: pd.DataFrame, alpha: float) -> dic
     return out
 
 
-def _copy_stats(previous: dict, exposures: pd.DataFrame, segment: str) -> dict[str, dict[str, list[int]]]:
-    out = {ch: {cid: [int(n), int(k)] for cid, (n, k) in v.items()} for ch, v in previous.items()}
-    e = exposures[exposures["segment"].astype(str) == segment]
-    if {"content_id", "channel", "clicked"} <= set(e.columns) and len(e):
-        g = e.groupby([e["channel"].astype(str), e["content_id"].astype(str)])["clicked"].agg(["size", "sum"])
-        for (ch, cid), r in g.iterrows():
-            n, k = out.setdefault(ch, {}).get(cid, [0, 0])
-            out[ch][cid] = [n + int(r["size"]), k + int(r["sum"])]
+def _copy_stats(previous: dict, exposures: pd.DataFrame, segment: str, followed: tuple, learned: tuple
+                ) -> dict[str, dict[str, list[int]]]:
+    """Impressions and clicks per copy on the policy's channel, counted only in the context the next campaign
+    sends in: the policy arm's impressions of a campaign that followed the same (channel, hour, cap) are added to the
+    stats so far; when the context changes the count starts again (a copy's click-through measured at another hour,
+    channel or frequency is not comparable)."""
+    channel = learned[0]
+    if channel is None or followed != learned:
+        return {}
+    out = {ch: {cid: [int(n), int(k)] for cid, (n, k) in v.items()} for ch, v in previous.items() if ch == channel}
+    e = exposures[(exposures["segment"].astype(str) == segment) & (exposures["channel"].astype(str) == channel)]
+    if "arm" in e.columns:
+        e = e[e["arm"].astype(str) == "policy"]
+    if {"content_id", "clicked"} <= set(e.columns) and len(e):
+        g = e.groupby(e["content_id"].astype(str))["clicked"].agg(["size", "sum"])
+        for cid, r in g.iterrows():
+            n, k = out.setdefault(channel, {}).get(cid, [0, 0])
+            out[channel][cid] = [n + int(r["size"]), k + int(r["sum"])]
     return out
 
 
@@ -116,27 +135,39 @@ def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, feat
         prev = segment_policy(previous, seg)
         row = table.loc[seg] if seg in table.index else None
         p: dict[str, Any] = {"channel": prev["channel"], "hour": prev["hour"], "frequency_cap": prev["frequency_cap"],
-                             "copy_style": prev["copy_style"], "rerank_weights": {}, "variant_shares": {},
-                             "copy_stats": _copy_stats(prev["copy_stats"], exposures, seg)}
-        if (row is not None and isinstance(row.get("best_channel"), str)
-                and (row.get("channel_source") == "response" or p["channel"] is None)):
-            p["channel"] = str(row["best_channel"])
+                             "copy_style": prev["copy_style"], "rerank_weights": {}, "variant_shares": {}}
+        if row is not None and isinstance(row.get("best_channel"), str):
+            sure = row.get("channel_source") == "response" and float(row.get("channel_p_best") or 0) >= CHANNEL_SURE
+            if p["channel"] is None or (sure and row["best_channel"] != p["channel"]):
+                p["channel"] = str(row["best_channel"])
         if row is not None and pd.notna(row.get("best_hour")):
-            p["hour"] = int(row["best_hour"])
+            h, pm = int(row["best_hour"]), int(row.get("hour_pm") or 0) if pd.notna(row.get("hour_pm")) else 0
+            d = 24 if p["hour"] is None else min(abs(h - p["hour"]), 24 - abs(h - p["hour"]))
+            if d > pm:
+                p["hour"] = h
         if seg in caps:
-            p["frequency_cap"] = int(caps[seg])
+            low, high = row.get("cap_low") if row is not None else None, row.get("cap_high") if row is not None else None
+            inside = (p["frequency_cap"] is not None and low is not None and high is not None and pd.notna(low)
+                      and pd.notna(high) and int(low) <= p["frequency_cap"] <= int(high))
+            if not inside:
+                p["frequency_cap"] = int(caps[seg])
         if features is not None and len(features):
             p["rerank_weights"] = _rerank_weights(exposures[exposures["segment"].astype(str) == seg], features, alpha)
         for cell in priors_cells:
             if str(cell["segment"]) == seg:
                 p["variant_shares"][str(cell["channel"])] = {k: float(v) for k, v in
                                                              cell["recommended_allocation"].items()}
+        followed = (prev["channel"], prev["hour"], prev["frequency_cap"]) if previous is not None else None
+        p["copy_stats"] = _copy_stats(prev["copy_stats"], exposures, seg, followed,
+                                      (p["channel"], p["hour"], p["frequency_cap"]))
         changed = [k for k in ("channel", "hour", "frequency_cap") if p[k] != prev[k]]
         notes.append(f"{seg}: " + (", ".join(f"{k.replace('_', ' ')} {prev[k] if prev[k] is not None else 'open'} → "
                                              f"{p[k]}" for k in changed) if changed else "channel, hour and cap kept")
                      + (f"; reranks by {', '.join(sorted(p['rerank_weights']))}" if p["rerank_weights"] else
                         "; no copy signal proven, no reranking"))
         out[seg] = p
+    if previous is not None:
+        exploration = max(MIN_EXPLORATION, float(previous.get("exploration", exploration)) / 2.0)
     policy = {"version": POLICY_VERSION, "learned_from": run_id, "exploration": float(exploration),
               "segments": out, "notes": notes}
     validate_policy(policy)

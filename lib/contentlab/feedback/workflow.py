@@ -154,7 +154,8 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
         plan = campaign.policy_campaign(content, profiles, policy, seed=seed, start=start, n_days=cfg.campaign_days,
                                         default_per_week=cfg.impressions_per_user * 7.0 / cfg.campaign_days,
                                         include_flagged=cfg.include_flagged, channels=response_channels(truth),
-                                        variants=(cfg.control, cfg.treatment), exploration=cfg.exploration)
+                                        variants=(cfg.control, cfg.treatment),
+                                        exploration=cfg.exploration if policy is None else None)
         notes += plan.notes
         excluded.update(plan.excluded)
         if plan.assignments.empty:
