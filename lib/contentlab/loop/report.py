@@ -128,7 +128,10 @@ def render_loop_index(result) -> str:
             items = ["the first cycle's plan: the copy's own channel mix, random waking hours, the profile's "
                      "impressions per user, 50/50 variants, copy chosen by 04's quality score"]
         else:
-            items = policy_changes(before, c.policy_followed)
+            items = [f"followed the policy learned by cycle {c.number - 1}; "
+                     f"{pct(c.policy_followed.get('exploration', 0.0), 1)} of users explored random choices; each "
+                     "impression's copy drawn by Thompson sampling over the clicks its copy had in this context"]
+            items += policy_changes(before, c.policy_followed)
             prev_slots = cyc[i - 1].copy.get("gpt2_by_slot", {})
             now_slots = c.copy.get("gpt2_by_slot", {})
             same = set(prev_slots) & set(now_slots)
