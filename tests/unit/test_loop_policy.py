@@ -206,3 +206,39 @@ def test_copy_shares_follow_the_clicks_and_accumulate():
     moved = learn_policy(segments=["bargain"], strategy=_S(), exposures=exp, features=None,
                          priors_cells=doc["cells"], previous=pol, run_id="r3")
     assert moved["segments"]["bargain"]["hour"] == 7 and moved["segments"]["bargain"]["copy_stats"] == {}
+
+
+def test_05_learns_a_policy_and_the_next_campaign_follows_it(shop):
+    import warnings
+
+    from contentlab.feedback import workflow
+    from contentlab.feedback.config import FeedbackConfig
+
+    truth = shop.truth
+    content = _content(shop)
+    profiles = truth["users"][["user_id", "segment", "is_fraud"]].rename(columns={"is_fraud": "is_flagged"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = workflow.analyse(shop, FeedbackConfig(profile="tiny", impressions_per_user=20, policy_campaign=True,
+                                                      cuped=False, seed=3), content=content, profiles=profiles,
+                                 run_id="c1")
+        pol = first.priors["policy"]
+        priors.validate_priors(first.priors)
+        assert set(pol["segments"]) == set(profiles.loc[~profiles["is_flagged"], "segment"])
+        assert (first.exposures["arm"] == "explore").mean() < 0.15  # 5% of users, more messages each
+        second = workflow.analyse(shop, FeedbackConfig(profile="tiny", impressions_per_user=20, campaign_offset_days=14,
+                                                       cuped=False, seed=3), content=content, profiles=profiles,
+                                  run_id="c2", previous_priors=first.priors)
+    e = second.exposures
+    assert e["timestamp"].min() >= first.exposures["timestamp"].max().normalize()  # time moves forward
+    assert second.policy_followed is pol and not second.srm.flag
+    follow = e[e["arm"] == "policy"]
+    for seg, g in follow.groupby("segment"):
+        sp = pol["segments"][seg]
+        if sp["channel"] is not None and sp["channel"] in set(content["channel"]):
+            assert (g["channel"] == sp["channel"]).all(), seg
+        if sp["hour"] is not None:
+            assert (g["timestamp"].dt.hour == sp["hour"]).all(), seg
+    # the policy's exploration halves
+    assert second.priors["policy"]["exploration"] == pytest.approx(pol["exploration"] / 2)
+    assert "Policy followed" in second.summary_markdown()
