@@ -56,6 +56,9 @@ JSON shape (``schema_version`` 1)::
             "copy_stats": {"email": {"c_1a2b3c4d5e6f": [420, 31], ...}}  # per channel and copy: impressions,
                                                    # clicks, summed over every cycle so far (the campaign's
                                                    # Thompson sampling over copies starts from them)
+            "winning_copy": [{"content_id": "c_1a2b3c4d5e6f", "product_id": "P12", "channel": "email",
+                              "prompt": "...", "text": "...", "lift": 0.35}]   # copies whose CTR beat the
+                                                   # segment's average (lift over it): 04 fine-tunes on them
           }
         },
         "notes": ["..."]                           # why each choice was made, in words
@@ -83,7 +86,8 @@ __all__ = ["SCHEMA_VERSION", "POLICY_VERSION", "PRODUCT", "validate_priors", "va
 
 SCHEMA_VERSION = 1
 POLICY_VERSION = 1
-POLICY_KEYS = ("channel", "hour", "frequency_cap", "copy_style", "rerank_weights", "variant_shares", "copy_stats")
+POLICY_KEYS = ("channel", "hour", "frequency_cap", "copy_style", "rerank_weights", "variant_shares", "copy_stats",
+               "winning_copy")
 PRODUCT = "feedback_priors"
 """The priors' name in :mod:`contentlab.contract` (its file name is spelt there)."""
 
@@ -142,6 +146,9 @@ def validate_policy(policy: Any) -> None:
                 if (not isinstance(nk, (list, tuple)) or len(nk) != 2 or not 0 <= int(nk[1]) <= int(nk[0])):
                     raise ValueError(f"copy stats of {seg}/{ch}/{cid} must be [impressions, clicks] with "
                                      "0 <= clicks <= impressions")
+        for w in p.get("winning_copy") or []:
+            if not isinstance(w, dict) or not str(w.get("text") or "").strip() or float(w.get("lift", -1)) < 0:
+                raise ValueError(f"winning copy of segment {seg!r} needs a text and a lift >= 0")
         for ch, shares in (p.get("variant_shares") or {}).items():
             total = sum(float(x) for x in shares.values())
             if abs(total - 1.0) > 1e-6:
@@ -165,6 +172,7 @@ def segment_policy(priors_or_policy: dict | None, segment: str) -> dict[str, Any
     out["rerank_weights"] = dict(out["rerank_weights"] or {})
     out["variant_shares"] = dict(out["variant_shares"] or {})
     out["copy_stats"] = {ch: dict(v) for ch, v in (out["copy_stats"] or {}).items()}
+    out["winning_copy"] = list(out["winning_copy"] or [])
     return out
 
 

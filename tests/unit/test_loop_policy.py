@@ -43,7 +43,8 @@ def test_policy_round_trip_through_the_priors(tmp_path):
     sp = priors.segment_policy(back, "bargain")
     assert (sp["channel"], sp["hour"], sp["frequency_cap"]) == ("email", 19, 3)
     dicts = ("rerank_weights", "variant_shares", "copy_stats")
-    assert priors.segment_policy(back, "unknown") == {k: ({} if k in dicts else None) for k in priors.POLICY_KEYS}
+    assert priors.segment_policy(back, "unknown") == {k: ({} if k in dicts else [] if k == "winning_copy" else None)
+                                                     for k in priors.POLICY_KEYS}
     # documents without a policy (the earlier shape) still read, and have none
     old = loop.build_priors(_counts(), run_id="r", seed=1)
     priors.validate_priors(old)
@@ -172,10 +173,11 @@ def test_learn_policy_moves_to_what_won():
 
 
 def test_loop_settings():
-    assert loop_settings({"name": "x"}, None) == {"cycles": 4}
-    assert loop_settings({"name": "x", "loop": {"cycles": 2}}, None) == {"cycles": 2}
-    assert loop_settings({"name": "x", "loop": {"cycles": 2}}, 3) == {"cycles": 3}
-    for bad in ({"loop": {"cycle": 2}}, {"loop": {"cycles": 0}}, {"loop": 3}):
+    assert loop_settings({"name": "x"}, None) == {"cycles": 4, "finetune_steps": 20}
+    assert loop_settings({"name": "x", "loop": {"cycles": 2}}, None)["cycles"] == 2
+    assert loop_settings({"name": "x", "loop": {"cycles": 2, "finetune_steps": 0}}, 3) == {"cycles": 3,
+                                                                                          "finetune_steps": 0}
+    for bad in ({"loop": {"cycle": 2}}, {"loop": {"cycles": 0}}, {"loop": 3}, {"loop": {"finetune_steps": -1}}):
         with pytest.raises(LoopError):
             loop_settings({"name": "x", **bad}, None)
 

@@ -23,6 +23,8 @@ per profile segment:
   the next campaign sends in (the policy arm of a campaign that followed the same channel, hour and cap; a new
   context starts the count again): the next campaign draws each impression's copy by Thompson sampling over them
   (:func:`copy_weights`);
+- **winning copy**: up to three copies of the policy's channel whose click-through there (posterior mean, at least
+  100 impressions) beat the segment's, with their lift: 04 fine-tunes its generator on them;
 - **copy style**: the previous one (04's default while nothing chose one).
 
 :func:`policy_plan` is the campaign side: every user of a segment follows its policy (channel, hour, frequency
@@ -120,9 +122,38 @@ def copy_weights(copy: pd.DataFrame, policy: dict | None, *, draws: int = 4000, 
     return w
 
 
+WINNER_MIN_IMPRESSIONS = 100
+N_WINNERS = 3
+
+
+def _winners(stats: dict[str, dict[str, list[int]]], content: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The copies whose click-through (posterior mean) beat their segment x channel's, best first, with the lift."""
+    if content is None or not len(content) or not stats:
+        return []
+    by_id = content.drop_duplicates("content_id").set_index(content.drop_duplicates("content_id")["content_id"]
+                                                           .astype(str))
+    out = []
+    for ch, st in stats.items():
+        n = sum(v[0] for v in st.values())
+        k = sum(v[1] for v in st.values())
+        if n == 0 or k == 0:
+            continue
+        base = k / n
+        for cid, (ni, ki) in st.items():
+            if ni < WINNER_MIN_IMPRESSIONS or cid not in by_id.index:
+                continue
+            lift = ((ki + 1.0) / (ni + 2.0)) / base - 1.0
+            if lift > 0:
+                r = by_id.loc[cid]
+                out.append({"content_id": cid, "product_id": str(r.get("product_id")), "channel": ch,
+                            "prompt": str(r.get("prompt") or ""), "text": str(r.get("text") or ""),
+                            "lift": round(float(lift), 4)})
+    return sorted(out, key=lambda w: -w["lift"])[:N_WINNERS]
+
+
 def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, features: pd.DataFrame | None,
                  priors_cells: list[dict], previous: dict | None, run_id: str, exploration: float = EXPLORATION,
-                 alpha: float = 0.05) -> dict[str, Any]:
+                 alpha: float = 0.05, content: pd.DataFrame | None = None) -> dict[str, Any]:
     """The next cycle's policy (see the module docstring). ``strategy``: 05's publishing strategy (or None),
     ``exposures``: the campaign analysed (``segment``, ``content_id``, ``variant``, ``channel``, ``clicked``),
     ``features``: the copy features per ``content_id`` (or None), ``priors_cells``: the priors' cells,
@@ -160,6 +191,7 @@ def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, feat
         followed = (prev["channel"], prev["hour"], prev["frequency_cap"]) if previous is not None else None
         p["copy_stats"] = _copy_stats(prev["copy_stats"], exposures, seg, followed,
                                       (p["channel"], p["hour"], p["frequency_cap"]))
+        p["winning_copy"] = _winners(p["copy_stats"], content)
         changed = [k for k in ("channel", "hour", "frequency_cap") if p[k] != prev[k]]
         notes.append(f"{seg}: " + (", ".join(f"{k.replace('_', ' ')} {prev[k] if prev[k] is not None else 'open'} → "
                                              f"{p[k]}" for k in changed) if changed else "channel, hour and cap kept")

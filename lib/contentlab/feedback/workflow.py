@@ -278,7 +278,8 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
         result.priors["policy"] = learn_policy(
             segments=sorted(exp["segment"].astype(str).unique()), strategy=plan, exposures=exp,
             features=feats if logit is not None else None, priors_cells=result.priors["cells"], previous=policy,
-            run_id=run_id, exploration=cfg.exploration, alpha=cfg.alpha)
+            run_id=run_id, exploration=cfg.exploration, alpha=cfg.alpha,
+            content=campaign.published_copy(content) if content is not None else None)
     return result
 
 

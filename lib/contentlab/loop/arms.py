@@ -183,10 +183,41 @@ def published_copy_quality(content: pd.DataFrame, window: Window, truth: dict[st
     ctr, _ = R.expected_rates(probe, np.array([names.index(t) for t in true]), model, products)
     c["expected_ctr"] = ctr
     out["published_expected_ctr"] = {str(v): float(g["expected_ctr"].mean()) for v, g in c.groupby("variant")}
+    out["finetune"] = finetune_comparison(content, major, truth, products)
     if "slot_id" in content:
         slot = dict(zip(content["content_id"].astype(str), content["slot_id"].astype(str)))
         g = c[c["variant"] == "gpt2"]
         out["gpt2_by_slot"] = {slot.get(cid, cid): cid for cid in g["content_id"]}
+    return out
+
+
+def finetune_comparison(content: pd.DataFrame, major: dict[str, str], truth: dict[str, Any],
+                        products: pd.DataFrame | None) -> dict[str, Any] | None:
+    """Before/after fine-tuning on the same slots: the GPT-2 candidates of the base model and of the model
+    fine-tuned on the winning copy (``model`` ending in ``+winners``), each with its share accepted, mean quality
+    score (04's own) and mean planted CTR (the slot's segment's majority true segment, its channel, best hour, no
+    fatigue). ``None`` when the cycle did not fine-tune."""
+    c = content[(content.get("content_type", "copy") == "copy") & (content["variant"] == "gpt2")].copy()
+    if "model" not in c or not c["model"].astype(str).str.endswith("+winners").any():
+        return None
+    model = truth["audience"]
+    names = list(model["segments"])
+    c = c[c["segment"].map(major).isin(names) & (c["text"].fillna("").astype(str).str.strip() != "")]
+    c = c.reset_index(drop=True)
+    true = c["segment"].map(major)
+    ts = pd.Timestamp("2026-01-05") + pd.to_timedelta([int(truth["best_hour"][t]) for t in true], unit="h")
+    probe = c.assign(user_id=[f"probe{i}" for i in range(len(c))], timestamp=ts, text=c["text"].astype(str),
+                     product_id=c["product_id"].astype(str), channel=c["channel"].astype(str))
+    ctr, _ = R.expected_rates(probe, np.array([names.index(t) for t in true]), model, products)
+    c["expected_ctr"] = ctr
+    c["which"] = np.where(c["model"].astype(str).str.endswith("+winners"), "after", "before")
+    out = {"slots": int(c["slot_id"].nunique())}
+    for which, g in c.groupby("which"):
+        out[which] = {"candidates": int(len(g)), "accepted": float((~g["rejected"].astype(bool)).mean()),
+                      "quality": float(g["quality"].astype(float).mean()),
+                      "expected_ctr": float(g["expected_ctr"].mean()),
+                      "accepted_expected_ctr": float(g.loc[~g["rejected"].astype(bool), "expected_ctr"].mean())
+                      if (~g["rejected"].astype(bool)).any() else float("nan")}
     return out
 
 

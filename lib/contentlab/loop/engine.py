@@ -5,7 +5,8 @@ parameters and code) that reads no earlier feedback priors: its campaign follows
 own channel mix, random waking hours, the profile's impressions per user, 50/50 variants). Cycles 2..N run 04 and 05
 with 01-03's products copied from cycle 1 (``--only 04_generate,05_feedback --from-run <cycle 1>``), each reading
 the feedback priors of the cycle before it (pinned by run id, never another run of the profile): 04 reranks its
-candidates by the copy-feature effects the previous 05 estimated per segment, and 05's campaign follows the policy
+candidates by the copy-feature effects the previous 05 estimated per segment and writes candidates with its copy
+model fine-tuned on the copy that won (``loop.finetune_steps`` steps), and 05's campaign follows the policy
 the previous 05 learned (channel, send hour, frequency cap, Thompson variant shares, an exploration share). Time
 moves forward: cycle k's campaign starts ``campaign_days`` after cycle k-1's (05's ``campaign_offset_days``); the
 shop (users, products, planted audience) stays the same. The behaviour log does not grow with the campaigns' clicks:
@@ -29,6 +30,7 @@ from contentlab.priors import policy_of, read_priors
 from contentlab.serial import write_json
 
 DEFAULT_CYCLES = 4
+DEFAULT_FINETUNE_STEPS = 20  # steps of fine-tuning on the winning copy per cycle (small: the budget is minutes)
 LOOP_PARAMS_04 = {"use_feedback_priors": True}
 
 
@@ -68,14 +70,17 @@ def loop_settings(profile: dict[str, Any], cycles: int | None) -> dict[str, Any]
     raw = profile.get("loop") or {}
     if not isinstance(raw, dict):
         raise LoopError(f"profile {profile.get('name')}: 'loop' must be a mapping (e.g. {{cycles: 4}})")
-    unknown = sorted(set(raw) - {"cycles"})
+    unknown = sorted(set(raw) - {"cycles", "finetune_steps"})
     if unknown:
         raise LoopError(f"profile {profile.get('name')}: unknown key(s) under 'loop': {', '.join(unknown)} "
-                        "(known: cycles)")
+                        "(known: cycles, finetune_steps)")
     n = raw.get("cycles", DEFAULT_CYCLES) if cycles is None else cycles
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise LoopError(f"the loop needs a whole number of cycles >= 1, got {n!r}")
-    return {"cycles": n}
+    steps = raw.get("finetune_steps", DEFAULT_FINETUNE_STEPS)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
+        raise LoopError(f"loop.finetune_steps must be a whole number >= 0, got {steps!r}")
+    return {"cycles": n, "finetune_steps": steps}
 
 
 def _stage_metrics(manifest: dict, stage: str) -> dict[str, Any]:
@@ -148,6 +153,7 @@ def run_loop(profile: str | Path = "demo", cycles: int | None = None, *, progres
         else:
             assert n_days is not None
             cycle_params += ["04_generate.use_feedback_priors=true",
+                             f"04_generate.winner_finetune_steps={settings['finetune_steps']}",
                              f"05_feedback.campaign_offset_days={(k - 1) * n_days}"]
             kw.update(only=["04_generate", "05_feedback"], from_run=first_run, previous_run=previous)
         try:

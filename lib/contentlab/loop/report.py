@@ -139,6 +139,14 @@ def render_loop_index(result) -> str:
                 changed = sum(prev_slots[x] != now_slots[x] for x in same)
                 items.append(f"04 published other GPT-2 copy in {changed} of {len(same)} slots (reranked by the "
                              "copy-feature effects the cycle before estimated)")
+        ft = c.copy.get("finetune")
+        if ft and "before" in ft and "after" in ft:
+            b, a = ft["before"], ft["after"]
+            items.append(f"04 fine-tuned its copy model on the winning copy; on the same {ft['slots']} slots the "
+                         f"base / fine-tuned GPT-2 candidates: accepted {pct(b['accepted'], 0)} / "
+                         f"{pct(a['accepted'], 0)}, mean quality score {num(b['quality'], 3)} / "
+                         f"{num(a['quality'], 3)}, mean planted CTR {_p2(b['expected_ctr'])} / "
+                         f"{_p2(a['expected_ctr'])}")
         q = c.copy.get("published_expected_ctr") or {}
         if q:
             items.append("planted CTR of the published copy in one fixed context (segment's best hour, its "
