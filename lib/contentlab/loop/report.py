@@ -98,7 +98,11 @@ def summary_sentences(result) -> list[str]:
         f"Over {len(cyc)} cycle(s) the loop's click-through went from {_p2(first.arms['loop']['ctr'])} in cycle 1 "
         f"(the static template policy: {_p2(first.arms['template']['ctr'])}) to {_p2(lo['ctr'])} in cycle "
         f"{last.number}, {pct(share, 0)} of the oracle policy's {_p2(o['ctr'])} measured on the same users and days.",
-        f"Random choices reach {_p2(r['ctr'])} and the static template policy {_p2(t['ctr'])} in the last cycle.",
+        f"Random choices reach {_p2(r['ctr'])} in the last cycle, "
+        f"{'below' if r['ctr_high'] < lo['ctr_low'] else 'not clearly below'} the loop and "
+        f"{'below' if r['ctr_high'] < o['ctr_low'] else 'not clearly below'} the oracle (95% intervals), and "
+        f"{'below' if r['ctr'] < t['ctr'] else 'above'} the static template policy ({_p2(t['ctr'])}), which sends "
+        "every customer the first cycle's frequency.",
         f"Revenue per impression: {_money(first.arms['loop']['rpi'])} in cycle 1, {_money(lo['rpi'])} in cycle "
         f"{last.number} (oracle {_money(o['rpi'])}, template {_money(t['rpi'])}, random {_money(r['rpi'])}).",
     ]
