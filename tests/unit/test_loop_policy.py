@@ -244,3 +244,21 @@ def test_05_learns_a_policy_and_the_next_campaign_follows_it(shop):
     # the policy's exploration halves
     assert second.priors["policy"]["exploration"] == pytest.approx(pol["exploration"] / 2)
     assert "Policy followed" in second.summary_markdown()
+
+
+def test_04_publishes_the_candidate_that_measured_best_then_the_predicted_best():
+    from contentlab.generate import workflow as wf
+
+    scored = pd.DataFrame({"slot_id": "s1", "segment": "bargain", "persona_id": "P1", "product_id": "p1",
+                           "channel": "email", "variant": "gpt2", "candidate": [0, 1, 2],
+                           "text": ["Plain words here.", "Big sale today.", "Another plain one."],
+                           "quality": [0.9, 0.5, 0.4], "rejected": False})
+    assert wf.select_best(scored)["published"].tolist() == [True, False, False]  # no policy: quality
+    pol = copy.deepcopy(_policy())
+    ranked, notes = wf.rerank_by_policy(scored, {"policy": pol, "cells": []})
+    assert wf.select_best(ranked)["published"].tolist() == [False, True, False]  # the price mention predicted
+    cid = wf.content_id("P1", "p1", "email", "gpt2", 2, "Another plain one.")
+    pol["segments"]["bargain"]["copy_stats"] = {"email": {cid: [500, 90], "other": [5000, 250]}}
+    ranked, notes = wf.rerank_by_policy(scored, {"policy": pol, "cells": []})
+    assert wf.select_best(ranked)["published"].tolist() == [False, False, True]  # measured beats predicted
+    assert "1 candidate(s) ranked by the click-through they measured" in notes[0]

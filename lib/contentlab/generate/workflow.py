@@ -402,11 +402,22 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
     return df
 
 
+MIN_MEASURED_IMPRESSIONS = 100  # a candidate shown this often under the policy is ranked by what it measured
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
 def rerank_by_policy(scored: pd.DataFrame, priors: dict | None, personas: Sequence[Mapping[str, Any]] = ()
                      ) -> tuple[pd.DataFrame, list[str]]:
-    """Adds ``policy_score``: the click log-odds the previous cycle's policy (its segment's ``rerank_weights``, the
-    copy-feature effects 05 estimated) predicts for each candidate from its copy signals
-    (:func:`contentlab.priors.copy_signals`) and its scores; 0 without a policy. :func:`select_best` publishes the
+    """Adds ``policy_score``: a candidate's click log-odds relative to its segment's average copy under the previous
+    cycle's policy. A candidate the previous campaigns showed at least ``MIN_MEASURED_IMPRESSIONS`` times in the
+    policy's context (the policy's ``copy_stats``; the same text for the same slot has the same content id) scores
+    what it measured (posterior mean CTR against the segment x channel's); any other candidate scores what the
+    policy's ``rerank_weights`` (the copy-feature effects 05 estimated) predict from its copy signals
+    (:func:`contentlab.priors.copy_signals`) and its scores. 0 without a policy. :func:`select_best` publishes the
     accepted candidate with the highest policy score, quality breaking ties. Returns the table and notes."""
     df = scored.copy()
     df["policy_score"] = 0.0
@@ -416,20 +427,29 @@ def rerank_by_policy(scored: pd.DataFrame, priors: dict | None, personas: Sequen
     fav = favourite_words(list(personas))
     notes = []
     for seg, idx in df.groupby(df["segment"].astype(str)).groups.items():
-        weights = segment_policy(policy, seg)["rerank_weights"]
-        if not weights:
+        sp = segment_policy(policy, seg)
+        weights, stats = sp["rerank_weights"], sp["copy_stats"]
+        if not weights and not stats:
             continue
-        rows = df.loc[idx]
-        vals = []
-        for r in rows.to_dict(orient="records"):
+        base = {ch: _logit(sum(v[1] for v in st.values()) / max(sum(v[0] for v in st.values()), 1))
+                for ch, st in stats.items() if st}
+        vals, measured = [], 0
+        for r in df.loc[idx].to_dict(orient="records"):
+            cid = content_id(r.get("persona_id"), r.get("product_id"), r.get("channel"), r.get("variant"),
+                             r.get("candidate"), r.get("text"))
+            n, k = (stats.get(str(r.get("channel"))) or {}).get(cid, [0, 0])
+            if n >= MIN_MEASURED_IMPRESSIONS and str(r.get("channel")) in base:
+                vals.append(_logit((k + 1.0) / (n + 2.0)) - base[str(r.get("channel"))])
+                measured += 1
+                continue
             f = copy_signals(r.get("text"), fav.get(seg, []))
-            f.update({k: float(v) for k, v in r.items() if k in weights and k not in f
+            f.update({key: float(v) for key, v in r.items() if key in weights and key not in f
                       and isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)})
             vals.append(rerank_score(weights, f))
         df.loc[idx, "policy_score"] = vals
-        named = ", ".join(f"{k} {w['coef']:+.2f}" for k, w in sorted(weights.items()))
-        notes.append(f"{seg}: candidates reranked by {named} (click log-odds per unit, from run "
-                     f"{policy.get('learned_from', '?')})")
+        named = ", ".join(f"{key} {w['coef']:+.2f}" for key, w in sorted(weights.items())) or "no proven copy feature"
+        notes.append(f"{seg}: {measured} candidate(s) ranked by the click-through they measured under the policy, "
+                     f"the others by {named} (click log-odds, from run {policy.get('learned_from', '?')})")
     return df, notes
 
 
