@@ -200,14 +200,16 @@ def test_copy_shares_follow_the_clicks_and_accumulate():
     assert learned["segments"]["bargain"]["copy_stats"]["email"] == {"good": [402, 61], "bad": [400, 8],
                                                                      "new": [1, 0]}
 
-    class _S:  # a strategy that moves the send hour: the copy evidence of another context is not carried over
+    class _S:  # a strategy that moves the send hour: the evidence of another context is not added
         table = pd.DataFrame({"segment": ["bargain"], "best_channel": ["email"], "channel_source": ["response"],
                               "best_hour": [7]})
         frequency_cap = {"bargain": 3}
 
     moved = learn_policy(segments=["bargain"], strategy=_S(), exposures=exp, features=None,
                          priors_cells=doc["cells"], previous=pol, run_id="r3")
-    assert moved["segments"]["bargain"]["hour"] == 7 and moved["segments"]["bargain"]["copy_stats"] == {}
+    # another context: only this campaign's own policy-arm impressions
+    assert moved["segments"]["bargain"]["hour"] == 7
+    assert moved["segments"]["bargain"]["copy_stats"] == {"email": {"good": [2, 1], "new": [1, 0]}}
 
 
 def test_05_learns_a_policy_and_the_next_campaign_follows_it(shop):

@@ -19,10 +19,10 @@ per profile segment:
   then half the share the followed policy had (at least ``MIN_EXPLORATION``): the more cycles the policy has been
   measured, the less traffic random choices cost;
 - **variant shares**: the Thompson shares of the segment x channel cells of the priors;
-- **copy stats**: impressions and clicks per copy (``content_id``) on the policy's channel, counted in the context
-  the next campaign sends in (the policy arm of a campaign that followed the same channel, hour and cap; a new
-  context starts the count again): the next campaign draws each impression's copy by Thompson sampling over them
-  (:func:`copy_weights`);
+- **copy stats**: impressions and clicks per copy (``content_id``) on the policy's channel, all from one context
+  (the campaign's policy arm, added to the stats so far while the channel, hour and cap stay the same; a new context
+  starts again from this campaign's impressions): the next campaign draws each impression's copy by Thompson
+  sampling over them (:func:`copy_weights`) and 04 ranks a candidate they measured by its measured lift;
 - **winning copy**: up to three copies of the policy's channel whose click-through there (posterior mean, at least
   100 impressions) beat the segment's, with their lift: 04 fine-tunes its generator on them;
 - **copy style**: the previous one (04's default while nothing chose one).
@@ -72,16 +72,18 @@ def _rerank_weights(exp: pd.DataFrame, feats: pd.DataFrame, alpha: float) -> dic
     return out
 
 
-def _copy_stats(previous: dict, exposures: pd.DataFrame, segment: str, followed: tuple, learned: tuple
+def _copy_stats(previous: dict, exposures: pd.DataFrame, segment: str, followed: tuple | None, learned: tuple
                 ) -> dict[str, dict[str, list[int]]]:
-    """Impressions and clicks per copy on the policy's channel, counted only in the context the next campaign
-    sends in: the policy arm's impressions of a campaign that followed the same (channel, hour, cap) are added to the
-    stats so far; when the context changes the count starts again (a copy's click-through measured at another hour,
-    channel or frequency is not comparable)."""
+    """Impressions and clicks per copy on the policy's channel, all from one context so copies compare fairly: the
+    campaign's own impressions there (the policy arm; a first campaign's whole plan), added to the stats so far when
+    the campaign followed the same (channel, hour, cap) as the next one will, else on their own (click-through
+    measured at another hour, channel or frequency is not added to this one's)."""
     channel = learned[0]
-    if channel is None or followed != learned:
+    if channel is None:
         return {}
-    out = {ch: {cid: [int(n), int(k)] for cid, (n, k) in v.items()} for ch, v in previous.items() if ch == channel}
+    same = followed == learned
+    out = {ch: {cid: [int(n), int(k)] for cid, (n, k) in v.items()} for ch, v in previous.items()
+           if ch == channel and same}
     e = exposures[(exposures["segment"].astype(str) == segment) & (exposures["channel"].astype(str) == channel)]
     if "arm" in e.columns:
         e = e[e["arm"].astype(str) == "policy"]
