@@ -155,7 +155,8 @@ PRODUCTS: dict[str, Product] = {p.name: p for p in (
        "one row per user: behavioural features, RFM, segment, persona, risk flag, CLV fields",
        columns=("user_id", "segment", "persona_id", "is_flagged")),
     _p("personas", "personas.json", "json", "02_profiling",
-       "one record per persona (the segments content is written for)",
+       "one record per persona (the segments content is written for; 02 also writes each one's copy_style and "
+       "copy_style_reason, which 04 reads when present)",
        keys=("persona_id", "name", "segment", "size")),
     _p("association_rules", "association_rules.parquet", "parquet", "02_profiling",
        "FP-growth 'bought together' rules", columns=("antecedents", "consequents", "support", "confidence", "lift")),

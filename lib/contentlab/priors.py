@@ -39,6 +39,8 @@ JSON shape (``schema_version`` 1)::
         }
       ],
       "channels": {"email": {"recommended_allocation": {...}, "winner": "gpt2" | null}},   # pooled over segments
+      "copy_styles": {"bargain_hunter": "value"},  # optional: per segment, the copy style 04 writes in (one of
+                                                   # contentlab.copystyle.ALL_STYLES), overriding 02's choice
       "extra": {...},                              # optional, free-form (e.g. truth agreement)
       "policy": {                                  # optional: the publishing policy the next cycle follows
         "version": 1,                              # POLICY_VERSION
@@ -79,9 +81,10 @@ import numpy as np
 import pandas as pd
 
 from contentlab import contract
+from contentlab.copystyle import ALL_STYLES
 
 __all__ = ["SCHEMA_VERSION", "POLICY_VERSION", "PRODUCT", "validate_priors", "validate_policy", "write_priors",
-           "read_priors", "of_profile", "allocation_for", "priors_frame", "policy_of", "segment_policy",
+           "read_priors", "of_profile", "allocation_for", "copy_style_for", "priors_frame", "policy_of", "segment_policy",
            "rerank_score", "copy_signals", "favourite_words", "PRICE_PATTERN", "TEXT_SIGNALS"]
 
 SCHEMA_VERSION = 1
@@ -110,6 +113,13 @@ def validate_priors(priors: Any) -> None:
             for m in ("ctr", "cvr"):
                 if v[m]["alpha"] <= 0 or v[m]["beta"] <= 0:
                     raise ValueError("Beta parameters must be positive")
+    styles = priors.get("copy_styles")
+    if styles is not None:
+        if not isinstance(styles, dict):
+            raise ValueError(f"feedback priors' copy_styles must map segments to styles, not {type(styles).__name__}")
+        bad = {str(k): v for k, v in styles.items() if v not in ALL_STYLES}
+        if bad:
+            raise ValueError(f"feedback priors' copy_styles {bad} are not copy styles ({', '.join(ALL_STYLES)})")
     if priors.get("policy") is not None:
         validate_policy(priors["policy"])
 
@@ -232,6 +242,15 @@ def allocation_for(priors: dict | None, segment: str, channel: str | None = None
     if channel is not None and str(channel) in priors.get("channels", {}):
         return dict(priors["channels"][str(channel)]["recommended_allocation"])
     return default
+
+
+def copy_style_for(priors: dict | None, segment: str) -> str | None:
+    """The copy style the priors set for ``segment`` (their optional ``copy_styles``), None when they set none:
+    then 02's choice for the persona stands."""
+    if not priors:
+        return None
+    style = (priors.get("copy_styles") or {}).get(str(segment))
+    return str(style) if style in ALL_STYLES else None
 
 
 def priors_frame(priors: dict) -> pd.DataFrame:

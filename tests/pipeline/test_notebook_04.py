@@ -13,11 +13,11 @@ from contentlab.report import lint_html
 
 NOTEBOOK = Path(__file__).resolve().parents[2] / "notebooks" / "04_generate.ipynb"
 SECTIONS = ["Summary", "Inputs", "Prompt templates", "The model", "Generation", "Scoring, guardrails and selection",
-            "Examples", "Read it yourself", "Rejections", "Diversity by segment", "Review digests", "Shopping guides", "Publishing"]
+            "Examples", "Copy styles per persona", "Read it yourself", "Rejections", "Diversity by segment", "Review digests", "Shopping guides", "Publishing"]
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
            "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds",
-           "truncated_rate", "model_params"]
+           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params"]
 
 # The tiny profile's 04 metrics (seed 7, the embedded GPT-2 "tiny" trained for 80 steps on 2 threads), as recorded on
 # the reference machine. Training and sampling are seeded, so they repeat exactly there; the tolerances allow for

@@ -6,6 +6,7 @@ import math
 import pandas as pd
 import pytest
 
+from contentlab.generate import calibration as cal
 from contentlab.generate.calibration import (
     CATALOGUES,
     COLUMNS,
@@ -123,3 +124,13 @@ def test_the_current_scorer_runs_on_every_labelled_row(labelled):
     # with GPT-2's words counted as words, ordinary words are no longer non-words: the flag fires less often
     opened = scorer_agreement(labelled, faithfulness_flag(labelled, open_vocabulary=True))
     assert opened.tp + opened.fp <= a.tp + a.fp
+
+
+def test_the_faithfulness_scorer_agrees_with_the_people_who_read_the_copy(tmp_path, monkeypatch):
+    """The bar: precision and recall of the hallucination flag >= 0.9 against the labelled set, as recorded."""
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    figures = cal.scorer_figures()
+    assert figures["n"] == len(cal.load_labelled())
+    assert figures["precision"] >= 0.9 and figures["recall"] >= 0.9, figures
+    assert cal.scorer_figures() == figures  # cached by the labelled file and the scoring code
+    assert list((tmp_path / "data" / "models" / "calibration").glob("scorer-*.json"))

@@ -93,8 +93,16 @@ def test_sentence_without_its_fields_is_replaced_or_dropped():
     assert tpl.baseline(None, movie, "product_page") == ("New for you: Toy Story (1995). From our animation range. "
                                                          "Yours for £1.00.")
     retail = {"product_id": "85123A", "title": "LUNCH BAG RED RETROSPOT", "price": 1.65}
-    assert tpl.baseline(None, retail, "push") == "LUNCH BAG RED RETROSPOT, £1.65"
-    assert tpl.baseline(None, retail, "email") == "New for you: LUNCH BAG RED RETROSPOT, £1.65"
+    assert tpl.baseline(None, retail, "push") == "LUNCH BAG RED RETROSPOT, £1.65."
+    assert tpl.baseline(None, retail, "email") == "New for you: LUNCH BAG RED RETROSPOT, £1.65."
+    # the product type names the thing; a rendering with a broken sentence gives way to the next template
+    jacket = {"product_id": "J1", "title": "Northpeak goose down down jacket", "category": "Down Jackets",
+              "product_type": "down jacket", "brand": "Northpeak", "colour": "cream", "material": "goose down",
+              "price": 120.0}
+    assert tpl.baseline(None, jacket, "push") == "Cream down jacket by Northpeak, £120.00."
+    buds = {"product_id": "E1", "title": "Pulse earbuds", "category": "Headphones", "product_type": "earbuds",
+            "brand": "Pulse", "colour": "white", "price": 60.0}
+    assert tpl.baseline(None, buds, "email") == "New for you: the white earbuds by Pulse, £60.00."
     _, body = guide_text("all shoppers", [dict(retail, product_id="85123A")], tpl)
     assert "1. LUNCH BAG RED RETROSPOT, £1.65" in body and "()" not in body and "Prices are current list prices in GBP." in body
 

@@ -171,12 +171,13 @@ def test_other_products_titles_are_hallucinations():
         ["title=regency cakestand 3 tier"]
 
 
-def test_non_words_are_hallucinations():
+def test_non_words_are_garbled_copy_not_hallucinations():
     lex = AttributeLexicon(RETAIL, reference_texts=["New for you", "Yours for"])
     bag = RETAIL.iloc[0].to_dict()
-    assert faithfulness("LUNCH BAG OF PARTYIRALAGE", bag, lex).wrong == ["nonword=partyiralage"]
-    assert faithfulness("RETROSPOTTY BAGTIER LUNCH", bag, lex).wrong == ["nonword=bagtier", "nonword=retrospotty"]
-    assert faithfulness("Meet the lunch bagser", bag, lex).wrong == ["nonword=bagser"]
+    f = faithfulness("LUNCH BAG OF PARTYIRALAGE", bag, lex)
+    assert f.nonwords == ["nonword=partyiralage"] and f.wrong == [] and not f.hallucinated
+    assert faithfulness("RETROSPOTTY BAGTIER LUNCH", bag, lex).nonwords == ["nonword=bagtier", "nonword=retrospotty"]
+    assert faithfulness("Meet the lunch bagser", bag, lex).nonwords == ["nonword=bagser"]
     for ok in ("New for you: LUNCH BAG RED RETROSPOT", "A cheerful lunch bag for picnics and school days",
                "Knitted bottles keep you warm", "Yours for the weekend", "The bags are lovely and cushioned"):
         assert faithfulness(ok, bag, lex).wrong == [], ok

@@ -21,7 +21,7 @@ from contentlab.generate.slots import build_slots
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
            "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds",
-           "truncated_rate", "model_params"]
+           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params"]
 
 
 @pytest.mark.slow
@@ -105,9 +105,9 @@ def test_copy_endings_reject_copy_that_stops_mid_phrase():
     endings = wf.copy_endings(corpus)
     assert {"commutes", "tee", "easily", "[price]"} <= endings and "winter" not in endings
     cands = pd.DataFrame({"slot_id": "s0", "product_id": "A", "channel": "push", "variant": "gpt2", "candidate": [0, 1],
-                          "text": ["Northpeak built this jacket for winter", "Northpeak built this jacket for winter commutes"],
+                          "text": ["Northpeak built this jacket for winter", "Northpeak built this jacket for winter commutes."],
                           "raw_text": ["Northpeak built this [category] for winter",
-                                       "Northpeak built this [category] for winter commutes"], "prompt": "p"})
+                                       "Northpeak built this [category] for winter commutes."], "prompt": "p"})
     products = pd.DataFrame({"product_id": ["A"], "title": ["Northpeak jacket"], "category": ["Down Jackets"],
                              "price": [67.99], "description": ["Northpeak built this down jacket for winter commutes."]})
     tpl = load_templates("en")

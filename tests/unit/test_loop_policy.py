@@ -264,3 +264,14 @@ def test_04_publishes_the_candidate_that_measured_best_then_the_predicted_best()
     ranked, notes = wf.rerank_by_policy(scored, {"policy": pol, "cells": []})
     assert wf.select_best(ranked)["published"].tolist() == [False, False, True]  # measured beats predicted
     assert "1 candidate(s) ranked by the click-through they measured" in notes[0]
+
+
+def test_the_policy_picks_the_style_whose_copy_was_clicked_most():
+    from contentlab.feedback.policy import _best_style
+
+    content = pd.DataFrame({"content_id": ["a", "b", "c"], "style": ["value", "quality", "value"]})
+    exp = pd.DataFrame({"segment": "bargain", "content_id": ["a"] * 400 + ["b"] * 400 + ["c"] * 400,
+                        "clicked": [True] * 40 + [False] * 360 + [True] * 80 + [False] * 320 + [True] * 40
+                        + [False] * 360})
+    assert _best_style(exp, content, "bargain") == "quality"
+    assert _best_style(exp[exp["content_id"] != "b"], content, "bargain") is None  # one style: nothing to compare

@@ -77,23 +77,23 @@ _COMMON = {
 }
 RECORDED = {
     "tiny": {
-        "users": "15f96397ad7911a4", "products": "05e476c4360ec54c", "events": "97ad0adbbd4a1775",
-        "ratings": "3061866a31231f65", "exposures": "72dee85e8446e113", "truth.users": "f3e404568c646571",
+        "users": "15f96397ad7911a4", "products": "00bdc263d49dfd3a", "events": "97ad0adbbd4a1775",
+        "ratings": "3061866a31231f65", "exposures": "56c80a1f08e03332", "truth.users": "f3e404568c646571",
         "truth.segments": "973380c6d84d1e1a", "truth.user_factors": "220f07fd9decf52f",
         "truth.item_factors": "0e73db0d834a7a5d", "truth.item_bias": "5a446051a0f34fa3",
-        "truth.audience": "f3e20c64bc7a7073", "truth.response": "df2c1bf70695ce82",
-        "truth.copy_weights": "2d546283d6963ade", "truth.historical_copy": "f616b385c448e3fe",
+        "truth.audience": "8b33bce0dda7095a", "truth.response": "df2c1bf70695ce82",
+        "truth.copy_weights": "2d546283d6963ade", "truth.historical_copy": "fa0169518977ddee",
         "truth.seed": "7902699be42c8a8e", "truth.sizes": "9f4da13e92a2fe57",
         "truth.dropout": "f4eb25309c6e5fca", "truth.fraud": "65dfe05f609e7a31",
         "truth.bought_together": "1a6d45e88693dac2", "truth.cold_start_products": "63072ba7f4e15ebe", **_COMMON,
     },
     "small": {
-        "users": "a04968904d05e42b", "products": "7331782f95e5c00a", "events": "a744b51072126dd9",
-        "ratings": "d83be76f84a5bc17", "exposures": "0f214de5dd932594", "truth.users": "677d5e304bfcc8c6",
+        "users": "a04968904d05e42b", "products": "2f441644f2c6d1c2", "events": "a744b51072126dd9",
+        "ratings": "d83be76f84a5bc17", "exposures": "c43f26d149faf975", "truth.users": "677d5e304bfcc8c6",
         "truth.segments": "0b449e75cf425908", "truth.user_factors": "b1adaa3535b1f956",
         "truth.item_factors": "b0d5a3c5376450ac", "truth.item_bias": "816988874db53cad",
-        "truth.audience": "703386c38e640e9f", "truth.response": "d88d1597a2c85939",
-        "truth.copy_weights": "a79c5c3f78dfbca6", "truth.historical_copy": "e001bd617aec4191",
+        "truth.audience": "2603fdf022f56263", "truth.response": "d88d1597a2c85939",
+        "truth.copy_weights": "a79c5c3f78dfbca6", "truth.historical_copy": "a1afbb77ac139fd1",
         "truth.seed": "4fc82b26aecb47d2", "truth.sizes": "d4225719aa5bd331",
         "truth.dropout": "35c80a345bd3782f", "truth.fraud": "969a1df0e610a95b",
         "truth.bought_together": "0fde7dc88c352584", "truth.cold_start_products": "a97cc402d9701029", **_COMMON,
@@ -400,7 +400,11 @@ def test_product_text_is_varied_and_attribute_bearing(small):
         assert row["colour"] in row["title"] or row["colour"] in row["description"] or row["material"] in row["title"]
         assert row["material"] in row["description"] or row["material"] in row["title"]
     n_sent = p["description"].str.count(r"\.")
-    assert n_sent.min() >= 2 and n_sent.max() <= 4 + 1
+    assert n_sent.min() >= 4 and n_sent.max() <= 14 + 1
+    # the price is written only by the one value sentence that names it, and it is the product's own
+    for _, row in p.iterrows():
+        prices = re.findall(r"\$(\d+\.\d\d)", row["description"])
+        assert prices in ([], [f"{row['price']:.2f}"]), (row["description"], row["price"])
 
 
 def test_zh_locale_is_chinese_with_ascii_codes():

@@ -76,6 +76,8 @@ PRODUCTS = TableSpec(
         Column("product_id", "id"),
         Column("title", "str", description="product title as shown in the shop"),
         Column("category", "str", required=False),
+        Column("product_type", "str", required=False,
+               description="what the product is, a noun inside its category (maxi dress, puffer jacket, 羽绒服)"),
         Column("brand", "str", required=False),
         Column("price", "float", min=0, strict_min=True, description="list price, > 0"),
         Column("colour", "str", required=False),

@@ -25,7 +25,9 @@ per profile segment:
   sampling over them (:func:`copy_weights`) and 04 ranks a candidate they measured by its measured lift;
 - **winning copy**: up to three copies of the policy's channel whose click-through there (posterior mean, at least
   100 impressions) beat the segment's, with their lift: 04 fine-tunes its generator on them;
-- **copy style**: the previous one (04's default while nothing chose one).
+- **copy style**: the style whose copy had the highest click-through in the segment, when its copy came in at least
+  two styles with ``STYLE_MIN_CLICKS`` clicks each; else the previous one (04's choice, profiling's persona style,
+  while nothing chose one). 05 mirrors it into the priors' ``copy_styles``, which 04 reads.
 
 :func:`policy_plan` is the campaign side: every user of a segment follows its policy (channel, hour, frequency
 cap, variant drawn with the Thompson shares), except an ``exploration`` share of users, drawn at random, who get a
@@ -153,6 +155,24 @@ def _winners(stats: dict[str, dict[str, list[int]]], content: pd.DataFrame | Non
     return sorted(out, key=lambda w: -w["lift"])[:N_WINNERS]
 
 
+STYLE_MIN_CLICKS = 20
+
+
+def _best_style(exposures: pd.DataFrame, content: pd.DataFrame | None, segment: str) -> str | None:
+    """The copy style with the highest click-through (posterior mean) among the styles this segment's impressions
+    showed, when at least two styles each have ``STYLE_MIN_CLICKS`` clicks; ``None`` otherwise (nothing to compare)."""
+    if content is None or "style" not in content.columns or not len(exposures):
+        return None
+    style = dict(zip(content["content_id"].astype(str), content["style"].astype(str)))
+    e = exposures[exposures["segment"].astype(str) == segment]
+    g = e.assign(style=e["content_id"].astype(str).map(style)).dropna(subset=["style"]).groupby("style")[
+        "clicked"].agg(["size", "sum"])
+    g = g[g["sum"] >= STYLE_MIN_CLICKS]
+    if len(g) < 2:
+        return None
+    return str(((g["sum"] + 1.0) / (g["size"] + 2.0)).idxmax())
+
+
 def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, features: pd.DataFrame | None,
                  priors_cells: list[dict], previous: dict | None, run_id: str, exploration: float = EXPLORATION,
                  alpha: float = 0.05, content: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -194,6 +214,7 @@ def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, feat
         p["copy_stats"] = _copy_stats(prev["copy_stats"], exposures, seg, followed,
                                       (p["channel"], p["hour"], p["frequency_cap"]))
         p["winning_copy"] = _winners(p["copy_stats"], content)
+        p["copy_style"] = _best_style(exposures, content, seg) or p["copy_style"]
         changed = [k for k in ("channel", "hour", "frequency_cap") if p[k] != prev[k]]
         notes.append(f"{seg}: " + (", ".join(f"{k.replace('_', ' ')} {prev[k] if prev[k] is not None else 'open'} → "
                                              f"{p[k]}" for k in changed) if changed else "channel, hour and cap kept")

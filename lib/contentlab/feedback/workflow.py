@@ -174,7 +174,17 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
         notes += plan.notes
         excluded.update(plan.excluded)
         if plan.assignments.empty:
-            raise ValueError("the campaign has no audience: no profiled user has published copy in every variant")
+            counts: dict = {}
+            if content is not None and len(content):
+                pub = content[content["published"].astype(bool)]
+                if "content_type" in pub.columns:
+                    pub = pub[pub["content_type"] == "copy"]
+                counts = pub["variant"].value_counts().to_dict()
+            shown = ", ".join(f"{v}: {counts.get(v, 0)}" for v in sorted(set(cfg.planned_split) | set(counts)))
+            raise NoExposuresError(
+                "there is nothing to compare: no segment has published copy in every variant of the test "
+                f"(published copies per variant: {shown or 'none'}), so no campaign can be run; the generation "
+                "stage's report says why copy was not published")
         start = _campaign_start(ds) + pd.Timedelta(days=cfg.campaign_offset_days)
         exp = campaign.simulate_exposures(plan, truth, seed=seed, start=start, n_days=cfg.campaign_days,
                                           products=ds.products if ds.has("products") else None)
@@ -280,6 +290,9 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
             features=feats if logit is not None else None, priors_cells=result.priors["cells"], previous=policy,
             run_id=run_id, exploration=cfg.exploration, alpha=cfg.alpha,
             content=campaign.published_copy(content) if content is not None else None)
+        styles = {seg: p["copy_style"] for seg, p in result.priors["policy"]["segments"].items() if p["copy_style"]}
+        if styles:  # the style the policy chose, where 04 reads it (contentlab.priors.copy_style_for)
+            result.priors["copy_styles"] = styles
     return result
 
 

@@ -8,7 +8,9 @@ The stage in one call: :func:`run_generate` (:mod:`~contentlab.generate.stage`) 
 Modules: :mod:`~contentlab.generate.tokenizer` (GPT-2 BPE offline, compact vocabulary),
 :mod:`~contentlab.generate.model` (embedded GPT-2 / pretrained loading), :mod:`~contentlab.generate.train`
 (corpus, the training routine, the cached copy model), :mod:`~contentlab.generate.prompts` (templates
-as data), :mod:`~contentlab.generate.decode` (batched generation), :mod:`~contentlab.generate.baseline`
+as data), :mod:`~contentlab.generate.decode` (batched generation), :mod:`~contentlab.generate.lexicon` (the catalogue's
+attribute terms, and which are foreign to a product), :mod:`~contentlab.generate.constrain` (the decoding constraint
+that keeps them out of copy), :mod:`~contentlab.generate.baseline`
 (rule-based copy), :mod:`~contentlab.generate.inputs` (what 01/02/03 and the previous cycle's 05 handed over,
 through the contract), :mod:`~contentlab.generate.slots` (slots and their variant mix),
 :mod:`~contentlab.generate.guides` (shopping guides), :mod:`~contentlab.generate.reviews` (review

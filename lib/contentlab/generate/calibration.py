@@ -169,6 +169,60 @@ def scorer_agreement(labelled: pd.DataFrame, flag: Flag, label: str = "faithful"
     return Agreement(label=label, tp=tp, fp=fp, fn=fn, tn=tn, disagreements=dis.reset_index(drop=True))
 
 
+DEMO_CATALOGUES = {"demo_en": {"locale": "en", "n_products": 800, "seed": 42},
+                   "demo_zh": {"locale": "zh", "n_products": 800, "seed": 42}}
+"""The demo shop's catalogues the labelled demo copy was written for (the demo profile's simulator settings; the
+catalogue does not depend on the number of users, so it is rebuilt with a handful)."""
+
+
+def demo_catalogue(name: str, labelled: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The whole catalogue ``name`` (a key of :data:`DEMO_CATALOGUES`) as the simulator writes it today, checked
+    against the labelled records: every labelled product must have the same title, else the simulator's text has
+    changed since the copy was labelled and ``ValueError`` names the products that differ."""
+    from contentlab.data.simulate import simulate
+
+    spec = DEMO_CATALOGUES[name]
+    products = simulate(n_users=30, n_days=90, **spec).products.copy()
+    products["product_id"] = products["product_id"].astype(str)
+    if labelled is not None:
+        titles = products.set_index("product_id")["title"]
+        rows = labelled[labelled["catalogue"] == name]
+        differ = sorted({str(r["product_id"]) for r in rows.to_dict(orient="records")
+                         if titles.get(str(r["product_id"])) != record(r).get("title")})
+        if differ:
+            raise ValueError(f"labelled catalogue {name}: the simulator no longer writes the labelled products "
+                             f"{differ[:5]} ({len(differ)} in all) with the same title; relabel or pin the text")
+    return products
+
+
+CATALOGUES_PATH = config.RESOURCES_DIR / "labelled_catalogues.csv"
+"""The whole product tables of the other labelled catalogues (``catalogue, product_id, title, category, price``):
+the Online-Retail- and MovieLens-shaped catalogues the copy was generated for, as their adapters load them."""
+
+
+def stored_catalogue(name: str, labelled: pd.DataFrame | None = None) -> pd.DataFrame | None:
+    """The stored whole catalogue ``name`` (None when it is not stored), checked against the labelled records like
+    :func:`demo_catalogue`."""
+    if not CATALOGUES_PATH.is_file():
+        return None
+    table = pd.read_csv(CATALOGUES_PATH, dtype={"product_id": str, "title": str, "category": str},
+                        keep_default_na=False, encoding="utf-8")
+    products = table[table["catalogue"] == name].drop(columns="catalogue").reset_index(drop=True)
+    if products.empty:
+        return None
+    products["price"] = pd.to_numeric(products["price"], errors="coerce")
+    products["category"] = products["category"].replace("", None)
+    if labelled is not None:
+        titles = products.set_index("product_id")["title"]
+        rows = labelled[labelled["catalogue"] == name]
+        differ = sorted({str(r["product_id"]) for r in rows.to_dict(orient="records")
+                         if titles.get(str(r["product_id"])) != record(r).get("title")})
+        if differ:
+            raise ValueError(f"labelled catalogue {name}: {CATALOGUES_PATH.name} lacks or retitles the labelled "
+                             f"products {differ[:5]}")
+    return products
+
+
 def catalogue_products(labelled: pd.DataFrame) -> pd.DataFrame:
     """One row per labelled product (``product_id`` and the record's fields)."""
     recs = {}
@@ -185,19 +239,29 @@ def faithfulness_flag(labelled: pd.DataFrame | None = None, open_vocabulary: boo
     """The current faithfulness scorer as a flag ("hallucinated"), one lexicon per catalogue of ``labelled``.
 
     Each catalogue's lexicon is built as stage 04 builds it (:func:`contentlab.generate.workflow.catalogue_lexicon`)
-    from the labelled products of that catalogue, its currency as the price policy and the locale's template text
-    as reference copy. There is no training corpus here and only the labelled products' words, so with the embedded
+    from the catalogue's products, its currency as the price policy and the locale's template text as reference
+    copy. That is the whole catalogue: rebuilt for the demo ones (:func:`demo_catalogue`; each copy is checked
+    against its product's full record, with the product type the labelled record predates), stored for the others
+    (:func:`stored_catalogue`); only without either are the labelled products all that is known. There is no training corpus here and only the labelled products' words, so with the embedded
     model's closed vocabulary (the default) the non-word check also fires on ordinary words the stage's larger
     vocabulary (whole catalogue, training copy) knows ("hoodie", "routines"); ``open_vocabulary`` counts GPT-2's
     words as words too, leaving the non-word check to garbled tokens. A row is matched to its catalogue by locale,
     currency and product id."""
     labelled = load_labelled() if labelled is None else labelled
     lexicons: dict[tuple[str, str, str], Any] = {}
+    full: dict[tuple[str, str, str], dict[str, Any]] = {}
     for cat, g in labelled.groupby("catalogue", sort=True):
         locale, currency = str(g["locale"].iloc[0]), str(g["currency"].iloc[0] or "")
         if g["locale"].nunique() > 1 or g["currency"].nunique() > 1:
             raise ValueError(f"catalogue {cat}: one locale and one currency expected")
-        catalogue = wf.prepare_catalogue(catalogue_products(g), {"currency": currency or None}, locale)
+        stored = None if cat in DEMO_CATALOGUES else stored_catalogue(str(cat), g)
+        products = (demo_catalogue(str(cat), g) if cat in DEMO_CATALOGUES
+                    else stored if stored is not None else catalogue_products(g))
+        catalogue = wf.prepare_catalogue(products, {"currency": currency or None}, locale)
+        if cat in DEMO_CATALOGUES:
+            by_id = catalogue.products.set_index("product_id")
+            for pid in g["product_id"].astype(str).unique():
+                full[(locale, currency, pid)] = {**by_id.loc[pid].to_dict(), "product_id": pid}
         templates = load_templates(locale, prices=catalogue.prices)
         lex = wf.catalogue_lexicon(catalogue, locale, templates)
         lex.open_vocabulary = open_vocabulary
@@ -211,6 +275,37 @@ def faithfulness_flag(labelled: pd.DataFrame | None = None, open_vocabulary: boo
         key = (str(locale), str(currency or ""), str(product.get("product_id")))
         if key not in lexicons:
             raise KeyError(f"product {key[2]} ({key[0]}, {key[1] or 'no currency'}) is not in the labelled set")
-        return faithfulness(text, product, lexicons[key]).hallucinated
+        return faithfulness(text, full.get(key, product), lexicons[key]).hallucinated
 
     return flag
+
+
+_SCORER_SOURCES = ("resources/labelled_catalogues.csv", "generate/scoring.py", "generate/lexicon.py", "generate/calibration.py", "generate/prompts.py",
+                   "generate/sanitise.py", "data/simulate/text.py", "data/simulate/catalogue.py")
+
+
+def scorer_figures(cache: bool = True) -> dict[str, Any]:
+    """The faithfulness scorer's agreement with the labelled copy (:func:`faithfulness_flag`): ``precision``,
+    ``recall``, ``f1``, the confusion counts and ``n``.
+
+    It depends only on the labelled set and the code that scores it, so it is cached under
+    ``config.models_dir()/calibration`` keyed by the labelled file and those modules' source; a run pays the
+    few seconds it takes once per code version."""
+    import hashlib
+
+    h = hashlib.sha256(LABELLED_PATH.read_bytes())
+    for rel in _SCORER_SOURCES:
+        h.update((config.PACKAGE_DIR / rel).read_bytes())
+    path = config.models_dir() / "calibration" / f"scorer-{h.hexdigest()[:16]}.json"
+    if cache and path.is_file():
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            pass
+    labelled = load_labelled()
+    figures = scorer_agreement(labelled, faithfulness_flag(labelled)).summary()
+    if cache:
+        from contentlab.serial import write_json
+
+        write_json(path, figures)
+    return figures

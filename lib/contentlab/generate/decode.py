@@ -7,6 +7,10 @@ with the KV cache on. Several candidates per prompt come from ``num_return_seque
 is seeded from ``seed`` and its index inside a forked RNG, so a run is reproducible and leaves the
 global RNG alone. The repetition penalty ignores the prompt: copying the product's attributes from
 the prompt is exactly what faithful copy should do.
+
+``constraints`` (one :class:`~contentlab.generate.constrain.ProductConstraint` per prompt, or None) make
+the copy faithful by construction: :class:`~contentlab.generate.constrain.FaithfulLogitsProcessor` keeps
+every other product's type, attributes, brand, numbers and prices out of each candidate.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 from contentlab.generate.model import CopyModel
 from contentlab.generate.train import set_threads
@@ -98,10 +103,17 @@ def _left_pad(seqs: Sequence[list[int]], pad_id: int):
 
 def generate(cm: CopyModel, prompts: Sequence[str], params: SamplingParams | None = None, batch_size: int = 32,
              seed: int = 0, threads: int = 2, max_new_tokens: int | None = None,
-             min_new_tokens: int = 0) -> GenerationResult:
-    """Candidates for every prompt (``params.n_candidates`` each; 1 under greedy decoding)."""
+             min_new_tokens: int = 0, constraints: Sequence[Any] | None = None) -> GenerationResult:
+    """Candidates for every prompt (``params.n_candidates`` each; 1 under greedy decoding).
+
+    ``constraints``: per prompt, its :class:`~contentlab.generate.constrain.ProductConstraint` (None: free)."""
     import torch
     from transformers import LogitsProcessorList, RepetitionPenaltyLogitsProcessor
+
+    from contentlab.generate.constrain import FaithfulLogitsProcessor
+
+    if constraints is not None and len(constraints) != len(prompts):
+        raise ValueError(f"{len(constraints)} constraints for {len(prompts)} prompts: give one per prompt (or None)")
 
     params = params or SamplingParams()
     set_threads(threads)
@@ -136,6 +148,10 @@ def generate(cm: CopyModel, prompts: Sequence[str], params: SamplingParams | Non
                                                                prompt_ignore_length=ids.shape[1]))
         if params.no_repeat_ngram_size:
             processors.append(GeneratedNoRepeatNGram(int(params.no_repeat_ngram_size), ids.shape[1]))
+        if constraints is not None and any(constraints[i] is not None for i in idx):
+            # row j of the output belongs to prompt idx[j // n_ret]
+            rows = [constraints[idx[j // n_ret]] for j in range(len(idx) * n_ret)]
+            processors.append(FaithfulLogitsProcessor(rows, ids.shape[1], cm.vocab.size))
         if processors:
             kwargs["logits_processor"] = processors
         with torch.random.fork_rng(devices=[]):

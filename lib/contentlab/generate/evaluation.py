@@ -20,13 +20,16 @@ from contentlab.generate.model import CopyModel
 from contentlab.generate.prompts import copy_problems
 from contentlab.generate.sanitise import clean_text
 from contentlab.generate.scoring import ATTRIBUTE_TYPES, distinct_n, self_bleu
+from contentlab.generate.style import style_accuracy
 from contentlab.generate.workflow import VARIANTS, Catalogue, ModelPlan
 
 GPT2_METRICS = ("attribute_coverage", "hallucination_rate", "distinct_2", "self_bleu", "rejected_rate",
-                "heldout_perplexity", "tokens_per_s", "train_seconds", "truncated_rate", "model_params")
+                "heldout_perplexity", "tokens_per_s", "train_seconds", "fluency_rate", "truncated_rate",
+                "style_accuracy", "model_params")
 METRIC_NAMES = ("model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate",
                 "template_hallucination_rate", "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity",
-                "tokens_per_s", "train_seconds", "truncated_rate", "model_params")
+                "tokens_per_s", "train_seconds", "fluency_rate", "truncated_rate", "style_accuracy",
+                "scorer_precision", "scorer_recall", "model_params")
 """The metrics 04 records, in order (:func:`metrics`)."""
 
 
@@ -127,12 +130,30 @@ def rejection_table(scored: pd.DataFrame) -> pd.DataFrame:
     return t.sort_values(["variant", "candidates"], ascending=[True, False]).reset_index(drop=True)
 
 
+def fluency_rate(published: pd.DataFrame) -> float:
+    """Share of ``published`` copy the independent fluency judge finds fluent (NaN when none was judged)."""
+    if published.empty or "fluent" not in published.columns:
+        return float("nan")
+    judged = published["fluent"].dropna()
+    return float(judged.astype(bool).mean()) if len(judged) else float("nan")
+
+
+def published_style_accuracy(published: pd.DataFrame, locale: str, seed: int = 0) -> float:
+    """:func:`contentlab.generate.style.style_accuracy` of published GPT-2 copy (NaN when it cannot be measured)."""
+    if published.empty or "style" not in published.columns:
+        return float("nan")
+    return float(style_accuracy(published, locale, seed=seed).accuracy)
+
+
 def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen_stats: Mapping[str, float] | None,
-            train_seconds: float | None, locale: str) -> dict[str, Any]:
+            train_seconds: float | None, locale: str, scorer: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The recorded metrics (names fixed by the issue), computed from the scored candidate table.
 
     GPT-2 coverage / hallucination / rejection rates are over *all* GPT-2 candidates (before
-    filtering: after it hallucination is zero by construction); diversity is over published GPT-2 copy.
+    filtering: the decoder's constraint is what keeps it low); diversity, ``fluency_rate`` (the independent judge),
+    ``truncated_rate`` and ``style_accuracy`` are over published GPT-2 copy. ``scorer_precision`` and
+    ``scorer_recall`` (``scorer``: :func:`contentlab.generate.calibration.scorer_figures`) are the faithfulness
+    scorer's agreement with the copy a person labelled, whatever this run's catalogue.
     A figure that cannot be computed is None, never NaN: without GPT-2 copy (``cm`` None: the catalogue had
     no descriptive text, see :func:`plan_model`) ``model`` and every GPT-2 metric (:data:`GPT2_METRICS`) are
     None; ``attribute_coverage`` is None when no product has a category, colour, material or brand.
@@ -148,7 +169,10 @@ def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen
         "attribute_coverage": None, "hallucination_rate": None,
         "template_hallucination_rate": _none(_mean(tpl["hallucinated"])) if len(tpl) else None,
         "distinct_2": None, "self_bleu": None, "rejected_rate": None, "heldout_perplexity": None,
-        "tokens_per_s": None, "train_seconds": None, "truncated_rate": None, "model_params": None,
+        "tokens_per_s": None, "train_seconds": None, "fluency_rate": None, "truncated_rate": None,
+        "style_accuracy": None,
+        "scorer_precision": _none((scorer or {}).get("precision")), "scorer_recall": _none((scorer or {}).get("recall")),
+        "model_params": None,
     }
     if cm is not None and len(gpt):
         div = diversity_by_segment(pub, locale)
@@ -161,7 +185,9 @@ def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen
             "heldout_perplexity": _none(float(cm.info.get("heldout_perplexity", float("nan")))),
             "tokens_per_s": _none(float((gen_stats or {}).get("tokens_per_s", float("nan")))),
             "train_seconds": float(train_seconds or 0.0),
+            "fluency_rate": _none(fluency_rate(pub)),
             "truncated_rate": _none(truncated_rate(pub, locale)),
+            "style_accuracy": _none(published_style_accuracy(pub, locale)),
             "model_params": int(cm.n_params),
         })
     return out
@@ -299,6 +325,11 @@ def summary_lines(m: Mapping[str, Any], scored: pd.DataFrame, comparison: pd.Dat
         lines.append(f"- GPT-2 candidates: attribute coverage {fmt_metric(m['attribute_coverage'], '.0%', cov_why)}, "
                      f"hallucination {fmt_metric(m['hallucination_rate'])} (template baseline {fmt_metric(hall_t)}); "
                      f"{fmt_metric(m['rejected_rate'])} rejected by scoring and guardrails.")
+        lines.append(f"- Published GPT-2 copy: {fmt_metric(m.get('fluency_rate'), '.0%', 'none published')} judged "
+                     "fluent by the independent n-gram judge, "
+                     f"{fmt_metric(m.get('truncated_rate'), '.0%', 'none published')} stopping mid-sentence; its copy "
+                     f"style is read back at {fmt_metric(m.get('style_accuracy'), '.0%', 'too few copies per style')} "
+                     "accuracy by a classifier trained on the other half.")
         distinct = fmt_metric(m["distinct_2"], ".2f", "no published GPT-2 copy")
         lines.append(f"- Diversity of published GPT-2 copy: distinct-2 {distinct}, "
                      f"self-BLEU {fmt_metric(m['self_bleu'], '.2f', 'fewer than two published copies per segment')}; "
@@ -309,6 +340,9 @@ def summary_lines(m: Mapping[str, Any], scored: pd.DataFrame, comparison: pd.Dat
     if bad:
         lines.append(f"- GPT-2 is worse than the template baseline on {len(bad)} of {len(verdicts)} measures "
                      f"(see “Where each variant stands”), notably {bad[0].measure.label.lower()}.")
+    if m.get("scorer_precision") is not None:
+        lines.append(f"- The faithfulness scorer against copy a person labelled: precision "
+                     f"{fmt_metric(m['scorer_precision'])}, recall {fmt_metric(m['scorer_recall'])}.")
     lines.append(f"- Prices: {catalogue.prices.describe()}.")
     if priors_used:
         lines.append(f"- Variant mix: {priors_used}.")

@@ -120,7 +120,7 @@ def check_guides(guides: pd.DataFrame, products: pd.DataFrame, guardrails, lexic
         covs = []
         for line, pid in zip(item_lines, g.product_ids):
             f = faithfulness(line, by_id[str(pid)], lexicon)
-            wrong.extend(f"{pid}:{w}" for w in f.wrong)
+            wrong.extend(f"{pid}:{w}" for w in f.wrong + f.nonwords)
             covs.append(f.coverage)
         why = ["hallucination"] if wrong else []
         detail = list(wrong)

@@ -90,7 +90,13 @@ class CopyModel:
 
     @property
     def max_positions(self) -> int:
-        return int(getattr(self.model.config, "n_positions", 1024))
+        """Context length of the model (GPT-2 ``n_positions``; Llama, GPT-NeoX, ... ``max_position_embeddings``)."""
+        cfg = self.model.config
+        for name in ("n_positions", "max_position_embeddings", "n_ctx", "max_sequence_length", "seq_length"):
+            value = getattr(cfg, name, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        return 1024
 
     def save(self, path: str | Path) -> Path:
         """Save atomically (written to a temporary sibling, then renamed)."""
@@ -103,6 +109,8 @@ class CopyModel:
         hf_logging.disable_progress_bar()
         try:
             self.model.save_pretrained(tmp)
+            if self.vocab.kind != "compact" and self.tokenizer is not None:
+                self.tokenizer.save_pretrained(tmp)  # a checkpoint's own tokenizer (it may not be GPT-2's)
             (tmp / "vocab.json").write_text(json.dumps(self.vocab.to_dict()), encoding="utf-8")
             meta = {"name": self.name, "kind": self.kind, "fingerprint": self.fingerprint, "info": self.info,
                     "history": self.history.to_dict(orient="records")}
@@ -124,8 +132,12 @@ class CopyModel:
         path = Path(path)
         meta = json.loads((path / "copymodel.json").read_text(encoding="utf-8"))
         vocab_spec = json.loads((path / "vocab.json").read_text(encoding="utf-8"))
-        tok = gpt2_tokenizer()
-        vocab = CompactVocab.from_dict(vocab_spec, tok) if vocab_spec["kind"] == "compact" else IdentityVocab(tok)
+        if vocab_spec["kind"] == "compact":
+            tok = gpt2_tokenizer()
+            vocab = CompactVocab.from_dict(vocab_spec, tok)
+        else:
+            tok = _checkpoint_tokenizer(path, local_only=True)
+            vocab = IdentityVocab(tok, vocab_spec.get("size"))
         model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
         model.eval()
         return cls(name=meta["name"], kind=meta["kind"], model=model, vocab=vocab, tokenizer=tok,
@@ -151,12 +163,27 @@ def _unavailable_message(name: str, cause: Exception | None) -> str:
     )
 
 
+def _checkpoint_tokenizer(source: str | Path, local_only: bool = True):
+    """The checkpoint's own tokenizer (left padding, pad = eos when it has none); GPT-2's when it ships none."""
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(str(source), local_files_only=local_only)
+    except (OSError, ValueError, TypeError):
+        return gpt2_tokenizer()  # the GPT-2 family shares this tokenizer
+    tok.padding_side = "left"
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    return tok
+
+
 def load_pretrained(name_or_path: str, allow_download: bool = False) -> CopyModel:
-    """Load a pretrained causal LM (GPT-2 family) without touching the network.
+    """Load a pretrained causal LM (GPT-2, Llama, GPT-NeoX, ...: any ``AutoModelForCausalLM``) without touching
+    the network.
 
     ``allow_download=True`` lets transformers fetch missing files, unless ``HF_HUB_OFFLINE`` is set.
     """
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
     local_only = _offline() or not allow_download
     path = Path(os.path.expanduser(str(name_or_path)))
@@ -170,13 +197,7 @@ def load_pretrained(name_or_path: str, allow_download: bool = False) -> CopyMode
         model = AutoModelForCausalLM.from_pretrained(source, local_files_only=local_only)
     except (OSError, ValueError) as exc:
         raise PretrainedModelUnavailable(_unavailable_message(str(name_or_path), exc)) from exc
-    try:
-        tok = AutoTokenizer.from_pretrained(source, local_files_only=local_only)
-        tok.padding_side = "left"
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-    except (OSError, ValueError, TypeError):
-        tok = gpt2_tokenizer()  # the GPT-2 family shares this tokenizer
+    tok = _checkpoint_tokenizer(source, local_only)
     model.eval()
     model_cfg = model.config.to_dict()
     fp = hashlib.sha256(json.dumps({k: model_cfg.get(k) for k in sorted(model_cfg) if not k.startswith("_")},

@@ -31,17 +31,17 @@ import yaml
 from contentlab import config
 from contentlab.fmt import is_missing
 from contentlab.generate.prices import NO_PRICES, PriceFormat
+from contentlab.generate.style import GENERAL, check_style, sentence_style
 
 PROMPTS_DIR = config.RESOURCES_DIR / "prompts"
-PRODUCT_FIELDS = ("title", "category", "brand", "colour", "material", "style")
+PRODUCT_FIELDS = ("title", "category", "product_type", "brand", "colour", "material", "style")
 PLURALIA_TANTUM = {"jeans", "trousers", "shorts", "leggings", "tights", "pants", "headphones", "earbuds",
                    "sunglasses", "glasses", "pyjamas", "sportswear", "bedding", "skincare"}
 CHANNELS = ("push", "email", "product_page")  # the exposure log's channel names
 
 _SENT_EN = re.compile(r"(?<=[.!?])\s+")
 _SENT_ZH = re.compile(r"(?<=[。！？!?])")
-_CLAUSE_EN = re.compile(r"\s*[,;:\u2013\u2014]\s+|\s+-\s+")
-_CLAUSE_ZH = re.compile(r"[，；：,;]")
+_COMPLETE = re.compile(r"[.!?。！？][\"'”’)）]*\s*$")
 
 
 _MISSING_TEXT = {"nan", "none", "null", "<na>", "nat", "n/a"}
@@ -121,9 +121,9 @@ def copy_problems(text: str, locale: str = "en", values: Iterable[Any] = ()) -> 
     """
     pats = _PROBLEMS_ZH if str(locale).startswith("zh") else _PROBLEMS_EN
     text = str(text or "")
-    for v in sorted({record_text(v) for v in values} - {""}, key=len, reverse=True):
-        if len(v) >= 2:
-            text = text.replace(v, "Xx")
+    for k, v in enumerate(sorted({record_text(v) for v in values} - {""}, key=len, reverse=True)):
+        if len(v) >= 2:  # a distinct stand-in per value: two adjacent values are not a repeated word
+            text = text.replace(v, "Xx" + "".join(chr(ord("a") + int(d)) for d in str(k)))
     found: list[str] = []
     for line in text.splitlines():
         line = line.strip()
@@ -133,6 +133,21 @@ def copy_problems(text: str, locale: str = "en", values: Iterable[Any] = ()) -> 
             if name not in found and pat.search(line):
                 found.append(name)
     return found
+
+
+SLOT_NAMES = ("brand", "colour", "material", "style", "category", "type", "price")
+_SLOT = re.compile(r"\[(" + "|".join(SLOT_NAMES) + r")\]")
+_ARTICLE_SLOT = re.compile(r"\b(an|a|An|A)\s+\[(" + "|".join(SLOT_NAMES) + r")\]")
+_VOWEL_SOUND = re.compile(r"^(?:[aiAI]|[eE](?!u|we)|[oO](?!ne|nce)|[uU](?!ni|s[eu]|ti|r[aeiou]))")
+
+
+def _agree(article: str, word: str) -> str:
+    """``article`` ("a", "an", "A", "An") made to agree with the sound ``word`` starts with."""
+    if not word or not word[:1].isalpha():
+        return article
+    an = bool(_VOWEL_SOUND.match(word))
+    out = "an" if an else "a"
+    return out.capitalize() if article[:1].isupper() else out
 
 
 @dataclass
@@ -265,6 +280,11 @@ class PromptTemplates:
         f["category_one"] = self.category_singular(f["category"]) if f["category"] else ""
         f["category_title"] = f["category"][:1].upper() + f["category"][1:]
         f["colour_title"] = f["colour"][:1].upper() + f["colour"][1:]
+        # the thing itself, for template sentences: the product type, else the category in the singular
+        thing = f["product_type"] or f["category_one"]
+        f["thing"] = thing.lower() if self.locale != "zh" and thing[1:2].islower() else thing
+        f["thing_verb"] = "are" if self.locale != "zh" and thing.lower().split(" ")[-1:] and \
+            thing.lower().split(" ")[-1] in PLURALIA_TANTUM else "is"
         return f
 
     def _fill_segments(self, template: str, fields: Mapping[str, str], sep: str) -> str:
@@ -299,26 +319,66 @@ class PromptTemplates:
         return "\n".join(line.strip() for line in text.split("\n")).strip()
 
     # ---- prompts, targets, baseline -----------------------------------------------------------
-    def model_prompt(self, persona: Mapping[str, Any] | None, product: Mapping[str, Any], channel: str) -> str:
+    def model_prompt(self, persona: Mapping[str, Any] | None, product: Mapping[str, Any], channel: str,
+                     style: str | None = None) -> str:
+        """The prompt the model writes from. ``style``: the copy style control code (one of
+        :data:`contentlab.generate.style.ALL_STYLES`); None takes the persona's ``copy_style``, else ``general``."""
         fields = self.product_fields(product)
+        fields["copy_style"] = self.copy_style(style, persona)
         fields["persona"] = self.persona_text(persona)
         fields["channel_label"] = self.channels[channel]["label"]
         return self._fill_segments(self.spec["model_prompt"], fields, self.separator)
 
-    def training_target(self, product: Mapping[str, Any], channel: str) -> str:
-        """The catalogue's own copy cut to the channel, at clause or sentence boundaries: the model's training
-        target. "" when the clause or sentence is over the channel's limit: that pair is left out of training
-        rather than cut mid-phrase, so the model never learns to stop half-way."""
+    @staticmethod
+    def copy_style(style: str | None, persona: Mapping[str, Any] | None = None) -> str:
+        """The style code a prompt carries: ``style``, else the persona's ``copy_style``, else ``general``."""
+        chosen = style if record_text(style) else record_text((persona or {}).get("copy_style"))
+        return check_style(chosen or GENERAL)
+
+    def complete_sentence(self, sentence: str) -> bool:
+        """Whether ``sentence`` ends at a sentence boundary (. ! ? or 。！？, closing quotes aside)."""
+        return bool(_COMPLETE.search(sentence.strip()))
+
+    def tagged_sentences(self, text: str, product: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+        """The complete sentences of ``text`` with their aspect (:func:`~contentlab.generate.style.sentence_style`)."""
+        return _tagged_sentences(self.locale, record_text(text), record_text(product.get("material")),
+                                 record_text(product.get("price")))
+
+    def training_target(self, product: Mapping[str, Any], channel: str, style: str | None = None) -> str:
+        """The model's training target for ``product`` on ``channel`` in copy ``style`` (default ``general``): the
+        catalogue's own copy, whole sentences only. "" when nothing fits: that pair is left out of training rather
+        than cut mid-phrase, so the model never learns to stop half-way.
+
+        Target kinds (the YAML's ``targets``): ``style_sentence`` (push, email): one complete description sentence
+        of the style's aspect (:func:`~contentlab.generate.style.sentence_style`) within the channel's character
+        limit, the first for a push and the longest for an email subject; ``style_blurb`` (product page): the
+        style's sentences first, then the general ones, in description order and within the word range (for
+        ``general``: the description as written); ``first_sentence``, ``title``, ``description`` as named."""
         f = self.product_fields(product)
+        style = check_style(style or GENERAL)
         kind = self.spec.get("targets", {}).get(channel, "description")
         ch = self.channels[channel]
         desc = f["description"] or f["title"]
-        if kind == "first_clause":
-            first = self.sentences(desc)[0] if self.sentences(desc) else desc
-            pattern = _CLAUSE_ZH if self.locale == "zh" else _CLAUSE_EN
-            text = pattern.split(first)[0].rstrip("。.!?！？")
-        elif kind == "first_sentence":
-            text = self.sentences(desc)[0] if self.sentences(desc) else desc
+        sents = self.sentences(desc)
+        sep = "" if self.locale == "zh" else " "
+        if kind in ("style_sentence", "style_blurb"):
+            tagged = self.tagged_sentences(desc, product)
+        if kind == "style_sentence":
+            fits = [s for s, t in tagged if t == style and ("max_chars" not in ch or len(s) <= int(ch["max_chars"]))]
+            if not fits:
+                return ""
+            return fits[0] if channel == "push" else max(fits, key=len)
+        if kind == "style_blurb":
+            sents = [s for s, _ in tagged]
+            if style != GENERAL:
+                own = [s for s, t in tagged if t == style]
+                if not own:
+                    return ""
+                sents = own + [s for s, t in tagged if t == GENERAL]
+            text = self.crop_length(sep.join(sents), int(ch.get("max_words", 10**6)), whole_sentences=True)
+            return text if text and self.text_length(text) >= int(ch.get("min_words", 0)) else ""
+        if kind == "first_sentence":
+            text = sents[0] if sents else desc
         elif kind == "title":
             text = f["title"]
         else:
@@ -331,9 +391,11 @@ class PromptTemplates:
 
     # ---- delexicalisation ----------------------------------------------------------------------
     def _slot_forms(self, product: Mapping[str, Any]) -> dict[str, list[str]]:
-        """Surface forms of the product's attribute values, per placeholder field."""
+        """Surface forms of the product's attribute values, per placeholder field (``type``: the product type)."""
         f = self.product_fields(product)
         forms: dict[str, list[str]] = {}
+        if f["product_type"]:
+            forms["type"] = [f["product_type"]]
         for name in ("brand", "colour", "material", "style"):
             if f[name]:
                 forms[name] = [f[name]]
@@ -366,7 +428,8 @@ class PromptTemplates:
         """
         spans: list[tuple[int, int, str]] = []
         pairs = [(name, form) for name, fs in self._slot_forms(product).items() for form in fs if form]
-        for name, form in sorted(pairs, key=lambda x: -len(x[1])):
+        # longest first; a type that is also the category's name ("jeans", "羽绒服") becomes [type]
+        for name, form in sorted(pairs, key=lambda x: (-len(x[1]), x[0] != "type")):
             body = re.escape(form)
             if name == "price":
                 pattern = re.compile(rf"(?:(?:US\$|[$£€¥￥₹₩])\s?|\b[A-Z]{{3}}\s)?(?<![\d.,]){body}(?![\d])(?:\.\d+)?"
@@ -374,7 +437,7 @@ class PromptTemplates:
             elif self.locale == "zh" or not form[:1].isalnum():
                 pattern = re.compile(body)
             else:
-                pattern = re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])" if name == "category"
+                pattern = re.compile(rf"(?<![\w-]){body}(?:s|es)?(?![\w-])" if name in ("category", "type")
                                      else rf"(?<![\w-]){body}(?![\w-])", re.IGNORECASE)
             for m in pattern.finditer(text):
                 if not any(m.start() < e and a < m.end() for a, e, _ in spans):
@@ -383,21 +446,31 @@ class PromptTemplates:
             text = text[:a] + f"[{name}]" + text[e:]
         return text
 
+    def slot_values(self, product: Mapping[str, Any]) -> dict[str, str]:
+        """What each placeholder becomes for ``product`` ("" when the record has no value). ``type`` falls back to
+        the category's singular when the record has no product type: a faithful, if plainer, noun."""
+        f = self.product_fields(product)
+        zh = self.locale == "zh"
+        category = self.category_singular(f["category"]) if f["category"] else ""
+        return {"brand": f["brand"], "colour": f["colour"] if zh else f["colour"].lower(),
+                "material": f["material"] if zh else f["material"].lower(),
+                "style": f["style"] if zh else f["style"].lower(),
+                "category": category, "type": f["product_type"] or category, "price": f["price"]}
+
     def relexicalise(self, text: str, product: Mapping[str, Any]) -> str:
         """Fill placeholders with the product's values (category in its singular form for English).
 
         The rendering rule applies: a sentence with a placeholder the product has no value for (a price in a
-        catalogue without real prices, a brand the record lacks) is left out.
+        catalogue without real prices, a brand the record lacks) is left out. An English "a" / "an" written
+        before a placeholder is made to agree with the value that fills it ("a [type]" -> "an everyday t-shirt").
         """
-        f = self.product_fields(product)
-        fill = {"brand": f["brand"], "colour": f["colour"].lower() if self.locale != "zh" else f["colour"],
-                "material": f["material"].lower() if self.locale != "zh" else f["material"],
-                "style": f["style"].lower() if self.locale != "zh" else f["style"],
-                "category": self.category_singular(f["category"]) if f["category"] else "", "price": f["price"]}
-        slot = re.compile(r"\[(brand|colour|material|style|category|price)\]")
-        kept = [s for s in self.sentences(text) if all(fill.get(m.group(1)) for m in slot.finditer(s))]
+        fill = self.slot_values(product)
+        kept = [s for s in self.sentences(text) if all(fill.get(m.group(1)) for m in _SLOT.finditer(s))]
         out = ("" if self.locale == "zh" else " ").join(kept)
-        out = slot.sub(lambda m: fill.get(m.group(1), ""), out)
+        if self.locale != "zh":
+            out = _ARTICLE_SLOT.sub(lambda m: _agree(m.group(1), fill.get(m.group(2), "")) + m.group(0)[len(m.group(1)):],
+                                    out)
+        out = _SLOT.sub(lambda m: fill.get(m.group(1), ""), out)
         out = " ".join(out.split())
         if self.locale != "zh":
             out = re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), out)
@@ -412,13 +485,18 @@ class PromptTemplates:
         """Rule-based copy from the product's attributes: the first template that renders and fits the channel.
 
         Templates are tried in order; a template renders only the sentences whose fields the product has
-        (see :meth:`render`). When none fits the channel's length rule the shortest rendering is returned (and
+        (see :meth:`render`), and a rendering with a broken sentence (:func:`copy_problems`: "goose down down
+        jacket", "a oversized") gives way to the next template. When none fits the channel's length rule the shortest rendering is returned (and
         rejected for length by the scorer) rather than a cut sentence.
         """
         f = self.product_fields(product)
         f["hook"] = self.hook(persona)
         ch = self.channels[channel]
         rendered: list[str] = []
+        broken: list[str] = []
+        # the record's own free text is exempt from the checks; attribute values are not, so two values that
+        # overlap ("goose down" + "down jacket") show up as the repeated word they make
+        values = [product.get(k) for k in ("title", "description")]
         for tpl in self.spec["baseline"][channel]:
             fields = f
             if "max_words" in ch and f["description"] and "{description}" in str(tpl):
@@ -430,9 +508,13 @@ class PromptTemplates:
             text = self.render(tpl, fields)
             if not text:
                 continue
+            if copy_problems(text, self.locale, values):  # "goose down down jacket": try the next template
+                broken.append(text)
+                continue
             if self.length_ok(text, channel):
                 return text
             rendered.append(text)
+        rendered = rendered or broken
         if not rendered:
             return ""
         return min(rendered, key=len) if "max_chars" in ch else max(rendered, key=self.text_length)
@@ -457,6 +539,14 @@ class PromptTemplates:
                              "constraint": self.constraint_text(name)})
         rows.append({"part": "persona", "channel": "all", "template": self.spec["persona"], "constraint": ""})
         return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=4096)
+def _tagged_sentences(locale: str, text: str, material: str, price: str) -> tuple[tuple[str, str], ...]:
+    pattern = _SENT_ZH if locale == "zh" else _SENT_EN
+    sents = [s.strip() for s in pattern.split(text) if s.strip()]
+    product = {"material": material, "price": price}
+    return tuple((s, sentence_style(s, product, locale)) for s in sents if _COMPLETE.search(s))
 
 
 @functools.lru_cache(maxsize=8)

@@ -42,7 +42,7 @@ CONTENT_COLUMNS = [
     "model_fingerprint", "published", "selected", "rejected", "reject_reason", "reject_detail",
     "attribute_coverage", "hallucinated", "wrong_attributes", "length_ok", "perplexity", "longest_overlap",
     "regurgitated", "bleu", "rouge_l", "quality", "variant_share", "social_proof", "guardrails_version",
-    "templates_version",
+    "templates_version", "style", "fluent", "fluency_score",
 ]
 
 
@@ -114,8 +114,10 @@ def content_table(scored: pd.DataFrame, guides: pd.DataFrame | None, products: p
     full = full[CONTENT_COLUMNS]
     for col in ("published", "selected", "rejected", "hallucinated", "length_ok", "regurgitated"):
         full[col] = full[col].fillna(False).astype(bool)
-    for col in ("reject_reason", "reject_detail", "wrong_attributes", "social_proof", "prompt"):
+    for col in ("reject_reason", "reject_detail", "wrong_attributes", "social_proof", "prompt", "style"):
         full[col] = full[col].fillna("").astype(str)
+    full["fluent"] = full["fluent"].astype("boolean")  # not judged (a guide): missing, never a guess
+    full["fluency_score"] = pd.to_numeric(full["fluency_score"], errors="coerce")
     return full
 
 

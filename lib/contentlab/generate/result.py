@@ -20,6 +20,7 @@ from contentlab.generate.guardrails import Guardrails
 from contentlab.generate.inputs import StageInputs
 from contentlab.generate.model import EMBEDDED_SIZES, CopyModel
 from contentlab.generate.prompts import PromptTemplates
+from contentlab.generate.style import sentence_style
 from contentlab.generate.tokenizer import GPT2_VOCAB_SIZE
 from contentlab.generate.workflow import Catalogue, ModelPlan
 from contentlab.privacy import pseudonymise
@@ -52,12 +53,14 @@ class GenerateResult:
     content: pd.DataFrame  # the published catalogue
     paths: dict[str, Path] = field(default_factory=dict)  # content, content_jsonl, cards_html, cards_md
     seconds: float = 0.0
+    scorer: dict[str, Any] = field(default_factory=dict)  # the scorer against the labelled copy (calibration)
 
     # ---- the recorded metrics and the summary ---------------------------------------------------------------
     def metrics(self) -> dict[str, Any]:
         """The metrics notebook 04 records (:data:`contentlab.generate.evaluation.METRIC_NAMES`; GPT-2's are None
         when no GPT-2 copy was generated)."""
-        return ev.metrics(self.scored, self.slots, self.model, self.gen_stats, self.train_seconds, self.locale)
+        return ev.metrics(self.scored, self.slots, self.model, self.gen_stats, self.train_seconds, self.locale,
+                          scorer=self.scorer)
 
     def summary_markdown(self) -> str:
         return "\n".join(ev.summary_lines(self.metrics(), self.scored, self.comparison, self.plan, self.catalogue,
@@ -84,6 +87,32 @@ class GenerateResult:
         if not self.plan.generate:
             return f"**GPT-2 copy is not generated.** {esc_html(self.plan.reason)}"
         return f"**Note:** {esc_html(self.plan.reason)}" if self.plan.reason else ""
+
+    def style_table(self) -> pd.DataFrame:
+        """Per persona: its copy style, why (02's reason, or the feedback priors that overrode it), and what its
+        published GPT-2 copy emphasises: the share of its sentences speaking to each aspect
+        (:func:`contentlab.generate.style.sentence_style`), largest first."""
+        pub = self.published[self.published["variant"] == "gpt2"] if len(self.published) else self.published
+        by_id = self.products.set_index("product_id")
+        rows = []
+        for p in self.upstream.personas or []:
+            pid = str(p.get("persona_id"))
+            slots = self.slots[self.slots["persona_id"] == pid]
+            style = str(slots["style"].iloc[0]) if len(slots) and "style" in slots else str(p.get("copy_style") or "")
+            source = str(slots["style_source"].iloc[0]) if len(slots) and "style_source" in slots else ""
+            mine = pub[pub["persona_id"].astype(str) == pid] if len(pub) else pub
+            tags = [sentence_style(sent, by_id.loc[r.product_id].to_dict() if r.product_id in by_id.index else None,
+                                   self.locale)
+                    for r in mine.itertuples() for sent in self.templates.sentences(r.text)]
+            shares = pd.Series(tags, dtype=object).value_counts(normalize=True)
+            rows.append({"persona": self.templates.persona_name(p), "copy style": style.replace("_", " "),
+                         "why": str(p.get("copy_style_reason") or "") if source != "feedback priors" else
+                         "overridden by the previous cycle's feedback priors",
+                         "published GPT-2 copies": len(mine),
+                         "what its copy emphasises (share of sentences)": ", ".join(
+                             f"{k.replace('_', ' ')} {v:.0%}" for k, v in shares.items()) or "no published GPT-2 copy",
+                         "on-style sentences": float(shares.get(style, 0.0)) if len(shares) else float("nan")})
+        return pd.DataFrame(rows)
 
     def persona_table(self) -> pd.DataFrame:
         return pd.DataFrame([{"persona": self.templates.persona_name(p), "segment": p.get("segment"),

@@ -128,7 +128,7 @@ def markup_problems(text: Any) -> list[str]:
 
 
 # ---- frames --------------------------------------------------------------------------------------
-TEXT_FIELDS = ("title", "category", "brand", "colour", "material", "style", "description")
+TEXT_FIELDS = ("title", "category", "product_type", "brand", "colour", "material", "style", "description")
 
 
 def sanitise_frame(df: pd.DataFrame, columns: Iterable[str]) -> tuple[pd.DataFrame, dict[str, int]]:

@@ -1,19 +1,26 @@
 """Quality scores for copy: faithfulness, diversity and novelty, fluency, reference overlap.
 
 Faithfulness (:class:`AttributeLexicon`, :func:`faithfulness`)
-    The catalogue defines the vocabulary of each attribute type (``category``, ``colour``,
-    ``material``, ``brand``). A copy *covers* a product attribute when it names the product's value;
-    it *hallucinates* when it names
+    The catalogue defines the vocabulary of each attribute type (``category``, ``product_type``,
+    ``colour``, ``material``, ``brand``, ``style``). A copy *covers* a product attribute when it names the
+    product's value (coverage counts category, colour, material and brand); it *hallucinates* when it names
 
-    - a value of the same type that the product record does not support (e.g. "navy" for a white jacket,
-      another brand, another category): ``colour=navy``;
+    - a value that the product record does not support (e.g. "navy" for a white jacket, another brand,
+      another category, another product's type "puffer jacket" for a fitted sheet, another fit):
+      ``colour=navy``, ``type=puffer jacket``, ``style=slim-fit``. A value is supported when it is contained
+      in one of the product's own values (title and description included; "pink" for "blush pink", "down
+      jacket" for the category "Down Jackets") or contains the product's value of that type ("organic cotton"
+      for "cotton");
+    - a number (digits) that no record value holds, the real price aside: ``number=30`` (a list number
+      "1." at the start of a line is layout, not a claim);
     - a price that is not the real one, or in another currency than the data's, or any price at all when the
       data has no real prices (``prices``, a :class:`~contentlab.generate.prices.PriceFormat`):
       ``price=$1.65 (data currency GBP)``;
     - the title of *another* product of the catalogue ("Air, The (1996)" in copy for "Contact (1997)"; titles
       of two or more words, matched word by word, also as "The Air (1996)"), unless the product's own title or
       description contains it: ``title=air, the (1996)``;
-    - a non-word (``nonword=partyiralage``): a word of Latin letters (three or more for a pretrained model) that
+    - (reported apart, in ``nonwords``, and not counted as a hallucination: garbled text is malformed copy, not a
+      false claim about the product) a non-word (``nonword=partyiralage``): a word of Latin letters (three or more for a pretrained model) that
       is neither in the
       catalogue (every product's text fields), nor in the reference copy (training copy, templates), nor -- for
       a pretrained model, which knows words the catalogue does not use -- a word of GPT-2's vocabulary (a single
@@ -21,11 +28,12 @@ Faithfulness (:class:`AttributeLexicon`, :func:`faithfulness`)
       adverb ending. A model trained only on the catalogue's copy is held to the catalogue's words. Garbled generations ("OF PARTYIRALAGE") fail this; real
       words do not. Chinese characters are not checked (Chinese copy has no word boundaries to garble).
 
-    Colour / material words that also name other things in the catalogue's
-    titles ("cream" in "night cream") are ambiguous and left out of the check. A value counts as supported when it is the product's value (or contained in
-    it / containing it: "cotton" for "organic cotton") or appears in the product's own title or
-    description. Matching is longest-first without overlaps, case-insensitive, whole words with an
-    optional plural "s"/"es" for English and substrings for Chinese.
+    Colour / material / style words that other products' titles or descriptions use as ordinary words, not as
+    one of their own values ("cream" in "night cream" without a product type naming it, "clear" in "deep, clear
+    bass"), and single words of the template text (``generic_texts``) are ambiguous and left out of the check
+    (:class:`~contentlab.generate.lexicon.CatalogueLexicon`, the lexicon the decoding constraint uses).
+    Matching is longest-first without overlaps, case-insensitive, whole words with an optional plural
+    "s"/"es" for English and substrings for Chinese.
 Diversity and novelty
     distinct-1/2 (unique n-grams / all n-grams), self-BLEU of each copy against the other copies of
     its group (sacrebleu), and the longest n-gram the copy shares with the training copy
@@ -54,7 +62,11 @@ import pandas as pd
 from contentlab.generate.prices import PriceFormat
 from contentlab.generate.prompts import record_text
 
-ATTRIBUTE_TYPES = ("category", "colour", "material", "brand")
+ATTRIBUTE_TYPES = ("category", "colour", "material", "brand")  # the key attributes coverage counts
+CHECKED_TYPES = ("category", "product_type", "colour", "material", "brand", "style")  # checked for faithfulness
+_DIGITS = re.compile(r"\d")
+_NUMBER = re.compile(r"(?<![A-Za-z\d.,])\d+(?:[.,]\d+)*")  # after a Chinese character too: "洗了20次"
+_LIST_NUMBER = re.compile(r"^\s*\d+\.\s", re.MULTILINE)
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _ZH_TOKEN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]|[^\W_\u3400-\u9fff\uf900-\ufaff]+")
@@ -84,22 +96,36 @@ def _norm(value: Any) -> str:
 
 
 # ---- faithfulness --------------------------------------------------------------------------------
+_PAIR_STOP = frozenset({"the", "and", "with", "for", "from", "set", "pack", "of", "in", "on", "to", "by", "a", "an",
+                        "its", "your", "this", "that", "new"})
+
+
+def _word_pairs(text: str) -> set[tuple[str, str]]:
+    """Consecutive pairs of Latin-letter words of three or more letters (stop words break a run)."""
+    words = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'-]*|\S", str(text or ""))]
+    return {(a, b) for a, b in zip(words, words[1:])
+            if len(a) >= 3 and len(b) >= 3 and a.isalpha() and b.isalpha() and a not in _PAIR_STOP
+            and b not in _PAIR_STOP}
 class AttributeLexicon:
     """Attribute values of the catalogue, by type, and a matcher for mentions in copy."""
 
-    def __init__(self, products: pd.DataFrame, locale: str = "en", types: Sequence[str] = ATTRIBUTE_TYPES,
+    def __init__(self, products: pd.DataFrame, locale: str = "en", types: Sequence[str] = CHECKED_TYPES,
                  prices: PriceFormat | None = None, reference_texts: Iterable[str] = (), check_words: bool = True,
-                 open_vocabulary: bool = True):
+                 open_vocabulary: bool = True, generic_texts: Iterable[str] = ()):
         """``prices``: the data's price policy (None: amounts are compared, currencies not);
         ``reference_texts``: copy whose words are real words (training copy, templates); ``check_words``:
         flag non-words (see module docstring); ``open_vocabulary``: GPT-2's whole words count as words too
         (for a pretrained model; a model trained only on the catalogue's copy knows no other words, so for it
-        any word outside the catalogue and the reference copy is garbled)."""
+        any word outside the catalogue and the reference copy is garbled); ``generic_texts``: the template text,
+        whose single words are never taken for a colour, material or style."""
+        from contentlab.generate.lexicon import CatalogueLexicon
+
         self.locale = locale
         self.prices = prices
         self.check_words = check_words
         self.open_vocabulary = open_vocabulary
         self.types = [t for t in types if t in products.columns]
+        self.coverage_types = [t for t in self.types if t in ATTRIBUTE_TYPES]
         values: list[tuple[str, str]] = []
         for t in self.types:
             for v in sorted({_norm(x) for x in products[t].dropna().unique()} - {""}):
@@ -107,22 +133,15 @@ class AttributeLexicon:
         # longest first, so "dark blue" wins over "blue"
         ordered = sorted(values, key=lambda tv: -len(tv[1]))
         self._patterns = [(t, v, self._pattern(v, t)) for t, v in ordered]
-        # a colour or material word that names something else in the catalogue ("cream" in "night cream", the
-        # title of an amber skincare product) is ambiguous: it is not evidence of a hallucination
-        self.ambiguous: set[tuple[str, str]] = set()
-        if "title" in products.columns:
-            titles = [(_norm(r.get("title")), r) for r in products.to_dict(orient="records")]
-            for t, v, pat in self._patterns:
-                if t not in ("colour", "material"):
-                    continue
-                if any(pat.search(title) and v not in _norm(r.get(t)) and _norm(r.get(t)) not in v
-                       for title, r in titles if title):
-                    self.ambiguous.add((t, v))
+        # a colour, material or style word that names something else in the catalogue ("cream" in "night cream",
+        # "clear" in "clear bass") or is a word of the templates is ambiguous: it is not evidence of a hallucination
+        self.catalogue = CatalogueLexicon(products, locale, generic_texts=generic_texts)
+        self.ambiguous: set[tuple[str, str]] = set(self.catalogue.generic)
         self._patterns = [(t, v, p) for t, v, p in self._patterns if (t, v) not in self.ambiguous]
         self.values = [tv for tv in values if tv not in self.ambiguous]
         # words of the catalogue and the reference copy; titles of the products, by their first word
-        text_cols = [c for c in ("title", "category", "brand", "colour", "material", "style", "description")
-                     if c in products.columns]
+        text_cols = [c for c in ("title", "category", "product_type", "brand", "colour", "material", "style",
+                                 "description") if c in products.columns]
         self.vocabulary: set[str] = set()
         self._vocab_stems: set[str] = set()
         self._stem_cache_size = -1
@@ -133,6 +152,8 @@ class AttributeLexicon:
         self.add_reference(reference_texts)
         self.titles: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
         self.title_of: dict[str, str] = {}
+        self.numbered_titles: list[str] = sorted({t for t in (_norm(x) for x in products["title"].dropna().unique())
+                                                  if _DIGITS.search(t)}) if "title" in products.columns else []
         if "title" in products.columns and "product_id" in products.columns:
             counts = products["title"].astype(str).map(_norm).value_counts()
             for pid, title in zip(products["product_id"].astype(str), products["title"].astype(str)):
@@ -144,6 +165,23 @@ class AttributeLexicon:
                     toks = tuple(tokens(form, locale))
                     if len(toks) >= 2 and sum(len(t) for t in toks) >= 5:
                         self.titles[toks[0]].append((toks, norm))
+
+        # a catalogue whose titles are all it says of a product (Online Retail's stock descriptions, movie titles):
+        # the title is the product type, so two title words of another product in a row ("ALARM CLOCK", "CAKE
+        # CASES") that the product's own title and description do not hold name another product
+        has_types = "product_type" in products.columns and products["product_type"].notna().any()
+        self.title_pairs: set[tuple[str, str]] = set()
+        if not has_types and not is_zh(locale) and "title" in products.columns:
+            for title in products["title"].dropna().astype(str):
+                self.title_pairs.update(_word_pairs(title))
+
+    def other_title_words(self, text: str, product: Mapping[str, Any]) -> list[str]:
+        """Pairs of consecutive title words of other products named in ``text`` that the product's own title and
+        description do not hold (title-only catalogues, see the constructor)."""
+        if not self.title_pairs:
+            return []
+        own = _word_pairs(" ".join(record_text(product.get(k)) for k in ("title", "description")))
+        return sorted({" ".join(p) for p in _word_pairs(text) if p in self.title_pairs and p not in own})
 
     def add_reference(self, texts: Iterable[str]) -> None:
         """Words of ``texts`` (training copy, templates, persona names) count as real words."""
@@ -194,9 +232,9 @@ class AttributeLexicon:
 
     def _pattern(self, value: str, kind: str) -> re.Pattern:
         if is_zh(self.locale) and _CJK.search(value):
-            return re.compile(re.escape(value))
+            return re.compile(re.escape(value), re.IGNORECASE)  # "T恤" in copy, "t恤" as the lexicon holds it
         stem, plural = value, ""
-        if kind == "category":  # "Down Jackets" also matches "down jacket"; "dress" matches "dresses"
+        if kind in ("category", "product_type"):  # "Down Jackets" also matches "down jacket"; "dress" "dresses"
             if re.search(r"(ss|sh|ch|x)es$", value):
                 stem = value[:-2]
             elif value.endswith("s") and not value.endswith("ss"):
@@ -291,22 +329,25 @@ def _title_forms(title: str) -> list[str]:
 class Faithfulness:
     coverage: float  # share of the product's key attribute values the copy names (NaN: none known)
     covered: list[str] = field(default_factory=list)
-    wrong: list[str] = field(default_factory=list)  # "colour=navy", "price=19.99", "title=...", "nonword=..."
+    wrong: list[str] = field(default_factory=list)  # "colour=navy", "type=puffer jacket", "price=19.99", "number=30", ...
     n_prices: int = 0
+    nonwords: list[str] = field(default_factory=list)  # "nonword=partyiralage": garbled text, not a false claim
 
     @property
     def hallucinated(self) -> bool:
+        """The copy names something the product's record does not hold. A non-word is not a claim about the
+        product: it makes the copy malformed (rejected as such), not unfaithful."""
         return bool(self.wrong)
 
 
-def _supported(value: str, own: str, context: str, locale: str) -> bool:
+def _supported(value: str, own: str, record: Sequence[str], locale: str) -> bool:
+    """``value`` is the product's own (contained in its value of that type, or containing it), or is contained in
+    one of its record values (title, description, other fields, the category's singular)."""
+    from contentlab.generate.lexicon import held
+
     if own and (value == own or value in own or own in value):
         return True
-    if not context:
-        return False
-    if is_zh(locale):
-        return value in context
-    return re.search(rf"(?<![\w-]){re.escape(value)}(?:s|es)?(?![\w-])", context) is not None
+    return held(value, record)
 
 
 def _price_errors(found: Sequence[tuple[float, str]], real: Any, policy: PriceFormat | None) -> list[str]:
@@ -326,9 +367,42 @@ def _price_errors(found: Sequence[tuple[float, str]], real: Any, policy: PriceFo
     return out
 
 
+def _number_value(text: str) -> float | None:
+    """1,299.00 -> 1299.0 (thousands separators), 12,5 -> 12.5 (decimal comma); None when it is no number."""
+    thousands = re.fullmatch(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?", text)
+    try:
+        return float(text.replace(",", "") if thousands else text.replace(",", "."))
+    except ValueError:
+        return None
+
+
+def number_errors(text: str, record: Sequence[str], price: Any = None) -> list[str]:
+    """Numbers (digits) in ``text`` that no ``record`` value holds and that are not the real ``price``; amounts of
+    price mentions are checked as prices, list numbers ("1. ") at a line start are layout."""
+    body = _LIST_NUMBER.sub(" ", text or "")
+    spans = [m.span() for pat, _, _ in _PRICE_PATTERNS for m in pat.finditer(body)]
+    held = {n for r in record for n in _NUMBER.findall(r)}
+    held_values = {v for v in (_number_value(n) for n in held) if v is not None}
+    real = _number_value(str(price)) if price is not None else None
+    if real is not None:
+        held_values.add(round(real, 2))
+    out: list[str] = []
+    for m in _NUMBER.finditer(body):
+        if any(a <= m.start() < b for a, b in spans):
+            continue
+        n = m.group(0)
+        v = _number_value(n)
+        if n in held or (v is not None and round(v, 2) in held_values):
+            continue
+        out.append(f"number={n}")
+    return out
+
+
 def faithfulness(text: str, product: Mapping[str, Any], lexicon: AttributeLexicon) -> Faithfulness:
     """Coverage and hallucinations of ``text`` for ``product`` (see module docstring)."""
-    context = " ".join(_norm(product.get(k)) for k in ("title", "description"))
+    from contentlab.generate.lexicon import label
+
+    record = lexicon.catalogue.record_values(product)
     mentioned = lexicon.mentions(text)
     wrong: list[str] = []
     hit: set[str] = set()
@@ -336,9 +410,9 @@ def faithfulness(text: str, product: Mapping[str, Any], lexicon: AttributeLexico
         own = _norm(product.get(t))
         if own and (v == own or v in own or own in v):
             hit.add(t)
-        elif not _supported(v, own, context, lexicon.locale):
-            wrong.append(f"{t}={v}")
-    keys = [t for t in lexicon.types if _norm(product.get(t))]
+        elif not _supported(v, own, record, lexicon.locale):
+            wrong.append(f"{label(t)}={v}")
+    keys = [t for t in lexicon.coverage_types if _norm(product.get(t))]
     # a product value that the lexicon never lists as a whole (rare) is still covered if named verbatim
     low = (text or "").lower()
     for t in keys:
@@ -346,10 +420,17 @@ def faithfulness(text: str, product: Mapping[str, Any], lexicon: AttributeLexico
             hit.add(t)
     prices = price_signs(text)
     wrong.extend(_price_errors(prices, product.get("price"), lexicon.prices))
-    wrong.extend(f"title={t}" for t in lexicon.other_titles(text, product))
-    wrong.extend(f"nonword={w}" for w in lexicon.nonwords(text))
+    others = lexicon.other_titles(text, product)
+    wrong.extend(f"title={t}" for t in others)
+    if not others:
+        wrong.extend(f"title_words={t}" for t in lexicon.other_title_words(text, product))
+    # a year inside a title the copy names is the title check's business ("Heat (1995)"), not a number of its own
+    named = [t for t in lexicon.numbered_titles if t in low]
+    wrong.extend(number_errors(text, [*record, *named, *others], product.get("price")))
+    garbled = sorted({f"nonword={w}" for w in lexicon.nonwords(text)})
     coverage = len(hit & set(keys)) / len(keys) if keys else float("nan")
-    return Faithfulness(coverage=coverage, covered=sorted(hit & set(keys)), wrong=sorted(set(wrong)), n_prices=len(prices))
+    return Faithfulness(coverage=coverage, covered=sorted(hit & set(keys)), wrong=sorted(set(wrong)), n_prices=len(prices),
+                        nonwords=garbled)
 
 
 # ---- diversity -----------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 A slot is (segment persona, product, channel). Each persona's products are the ones most
 recommended to its members (sum of ``1 / rank`` over their top-N lists); without recommendations
 they are the persona's favourite categories' best sellers, and without personas there is one
-"all shoppers" persona.
+"all shoppers" persona. Each slot carries the copy style its copy is written in: the persona's (from profiling),
+unless the feedback priors set one for its segment.
 """
 
 from __future__ import annotations
@@ -12,11 +13,24 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from contentlab.copystyle import GENERAL, check_style
 from contentlab.generate.inputs import StageInputs
-from contentlab.priors import allocation_for
+from contentlab.priors import allocation_for, copy_style_for
 
 ALL_SHOPPERS = {"persona_id": "ALL", "segment": "all", "name": "all shoppers", "favourite_categories": [],
-                "price_band": "unknown", "preferred_channel": None}
+                "price_band": "unknown", "preferred_channel": None, "copy_style": GENERAL}
+
+
+def slot_style(persona: dict, priors: dict | None = None) -> tuple[str, str]:
+    """(copy style, where it comes from) for a persona's slots: the feedback priors' style for its segment when they
+    set one, else the persona's ``copy_style`` from profiling, else ``general``."""
+    override = copy_style_for(priors, str(persona.get("segment", "")))
+    if override:
+        return override, "feedback priors"
+    style = persona.get("copy_style")
+    if style:
+        return check_style(style), "profiling"
+    return GENERAL, "default"
 
 
 def _persona_members(persona: dict, profiles: pd.DataFrame | None) -> pd.Series | None:
@@ -57,18 +71,22 @@ def persona_products(persona: dict, products: pd.DataFrame, profiles: pd.DataFra
 
 def build_slots(products: pd.DataFrame, inputs: StageInputs, channels: Sequence[str], n_slots: int = 60,
                 products_per_persona: int = 4, events: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Slots ``slot_id, persona_id, segment, product_id, product_rank, channel, source`` (at most ``n_slots``)."""
+    """Slots ``slot_id, persona_id, segment, product_id, product_rank, channel, source, style, style_source`` (at
+    most ``n_slots``); ``style`` is the copy style the slot's copy is written in (:func:`slot_style`)."""
     personas = inputs.personas or [ALL_SHOPPERS]
     channels = list(channels)
     per = max(1, min(products_per_persona, n_slots // max(1, len(personas) * len(channels)) or 1))
     rows = []
     for persona in personas:
+        style, style_source = slot_style(persona, inputs.priors)
         for rank, (pid, source) in enumerate(
                 persona_products(persona, products, inputs.profiles, inputs.recommendations, events, per), start=1):
             for ch in channels:
                 rows.append({"persona_id": str(persona.get("persona_id")), "segment": str(persona.get("segment", "")),
-                             "product_id": pid, "product_rank": rank, "channel": ch, "source": source})
-    slots = pd.DataFrame(rows, columns=["persona_id", "segment", "product_id", "product_rank", "channel", "source"])
+                             "product_id": pid, "product_rank": rank, "channel": ch, "source": source,
+                             "style": style, "style_source": style_source})
+    slots = pd.DataFrame(rows, columns=["persona_id", "segment", "product_id", "product_rank", "channel", "source",
+                                        "style", "style_source"])
     # spread a cap across personas: best-ranked products of every persona first
     slots = slots.sort_values(["product_rank", "persona_id", "channel"], kind="stable").head(int(n_slots))
     slots = slots.sort_values(["persona_id", "product_rank", "channel"], kind="stable").reset_index(drop=True)

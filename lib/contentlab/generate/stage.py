@@ -21,6 +21,7 @@ from contentlab import config as project
 from contentlab import contract, pipeline
 from contentlab.generate import evaluation as ev
 from contentlab.generate import workflow as wf
+from contentlab.generate.calibration import scorer_figures
 from contentlab.generate.config import GenerateConfig
 from contentlab.generate.finetune import finetune_on_winners, winner_pairs
 from contentlab.generate.guardrails import load_guardrails
@@ -138,6 +139,10 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
             f"{(~before['rejected']).mean():.0%} → {(~after['rejected']).mean():.0%}, mean quality "
             f"{before['quality'].mean():.3f} → {after['quality'].mean():.3f}, published "
             f"{int(scored.loc[before.index, 'published'].sum())} → {int(scored.loc[after.index, 'published'].sum())}")
+    try:
+        scorer = scorer_figures()
+    except (OSError, ValueError) as exc:  # a labelled set the code can no longer read: say so, do not guess
+        scorer = {"reason": f"{type(exc).__name__}: {exc}"}
     content_path, jsonl_path = write_content(content, run_dir)
     title = f"Content cards · {cfg.profile}" if cfg.profile else "Content cards"
     cards_html, cards_md = write_cards(content, report_dir, title=title, pseudonymise=lambda u: pseudonymise([u])[0])
@@ -148,4 +153,4 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
         verdicts=ev.compare_variants(comparison), digests=digests, guides=guides, guide_checks=guide_checks,
         content=content, paths={"content": content_path, "content_jsonl": jsonl_path, "cards_html": cards_html,
                                 "cards_md": cards_md},
-        seconds=time.perf_counter() - started)
+        seconds=time.perf_counter() - started, scorer=scorer)

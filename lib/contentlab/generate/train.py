@@ -1,12 +1,13 @@
 """Training corpus and the one training routine (from scratch and fine-tuning alike).
 
-Corpus: for every product and channel, the structured prompt (persona facts + product attributes +
-channel) paired with the catalogue's own copy cut to that channel (:meth:`PromptTemplates.training_target`).
+Corpus: for every product, channel and copy style, the structured prompt (style control code + persona facts +
+product attributes + channel) paired with the catalogue's own sentences of that style's aspect, whole sentences
+that fit the channel (:meth:`PromptTemplates.training_target`).
 Each pair gets a persona whose favourite categories include the product's category (any persona if
 none does), so the model sees the same prompt format it is later asked with. The held-out split is
 by product: held-out perplexity measures copy for products the model never saw.
 
-Training (:func:`train_lm`): AdamW, linear warmup then cosine decay, gradient clipping, loss on the
+Training (:func:`train_lm`): batches of similar-length pairs (:func:`length_bucketed_batches`), AdamW, linear warmup then cosine decay, gradient clipping, loss on the
 copy tokens only (the prompt is context), held-out loss every ``eval_every`` steps with early
 stopping and restore of the best weights, a tqdm bar, seeded. :func:`fit_copy_model` puts it
 together and caches the result under ``config.models_dir()/generate`` keyed by the corpus
@@ -32,6 +33,7 @@ import pandas as pd
 from contentlab import config
 from contentlab.generate.model import EMBEDDED, CopyModel, embedded_config, load_pretrained
 from contentlab.generate.prompts import CHANNELS, PromptTemplates
+from contentlab.generate.style import ALL_STYLES, check_style
 from contentlab.generate.tokenizer import CompactVocab, gpt2_tokenizer
 
 CACHE_FORMAT = 2
@@ -54,34 +56,44 @@ def _persona_for(product: Mapping[str, Any], personas: Sequence[Mapping[str, Any
 
 def build_corpus(products: pd.DataFrame, templates: PromptTemplates, personas: Sequence[Mapping[str, Any]] | None = None,
                  channels: Sequence[str] = CHANNELS, heldout_share: float = 0.1, seed: int = 0,
-                 delexicalise: bool = True) -> pd.DataFrame:
-    """Prompt -> copy pairs from the catalogue.
+                 delexicalise: bool = True, styles: Sequence[str] = ALL_STYLES) -> pd.DataFrame:
+    """Prompt -> copy pairs from the catalogue, for every product x channel x copy style.
 
-    Columns ``product_id, channel, persona_id, prompt, target, model_target, split``: ``target`` is the
-    catalogue's copy, ``model_target`` what the model is trained on (with ``delexicalise``, the
-    product's own attribute values replaced by placeholders, see :meth:`PromptTemplates.delexicalise`).
+    Columns ``product_id, channel, style, persona_id, prompt, target, model_target, split``: the prompt carries the
+    style control code, ``target`` is the catalogue's copy in that style (:meth:`PromptTemplates.training_target`:
+    the product's own sentences of the style's aspect, whole sentences that fit the channel), ``model_target``
+    what the model is trained on (with ``delexicalise``, the product's own attribute values replaced by
+    placeholders, see :meth:`PromptTemplates.delexicalise`). A product x channel x style with no fitting sentence
+    is left out. The persona in a prompt is drawn independently of the style (one whose favourite categories hold
+    the product's), so the style code, not the persona's name, is what tells the styles apart. A held-out product
+    keeps one style per channel, drawn at random: the held-out loss still covers every style, and evaluating it
+    (every ``eval_every`` steps) costs what it did before the styles multiplied the corpus.
     """
     rng = random.Random(seed)
     personas = list(personas or [])
+    styles = [check_style(s) for s in styles]
     ids = sorted(products["product_id"].astype(str).unique())
     n_held = max(1, int(round(len(ids) * heldout_share))) if len(ids) > 1 and heldout_share > 0 else 0
     held = set(random.Random(seed + 1).sample(ids, n_held))
+    pick = random.Random(seed + 2)
     rows = []
     for rec in products.to_dict(orient="records"):
         pid = str(rec["product_id"])
         for ch in channels:
-            target = templates.training_target(rec, ch)
-            if not target:
-                continue
-            persona = _persona_for(rec, personas, rng)
-            rows.append({
-                "product_id": pid, "channel": ch,
-                "persona_id": None if persona is None else str(persona.get("persona_id", "")),
-                "prompt": templates.model_prompt(persona, rec, ch), "target": target,
-                "model_target": templates.delexicalise(target, rec) if delexicalise else target,
-                "split": "heldout" if pid in held else "train",
-            })
-    return pd.DataFrame(rows, columns=["product_id", "channel", "persona_id", "prompt", "target", "model_target", "split"])
+            fitting = [(style, t) for style in styles if (t := templates.training_target(rec, ch, style))]
+            if pid in held and fitting:
+                fitting = [fitting[pick.randrange(len(fitting))]]
+            for style, target in fitting:
+                persona = _persona_for(rec, personas, rng)
+                rows.append({
+                    "product_id": pid, "channel": ch, "style": style,
+                    "persona_id": None if persona is None else str(persona.get("persona_id", "")),
+                    "prompt": templates.model_prompt(persona, rec, ch, style=style), "target": target,
+                    "model_target": templates.delexicalise(target, rec) if delexicalise else target,
+                    "split": "heldout" if pid in held else "train",
+                })
+    return pd.DataFrame(rows, columns=["product_id", "channel", "style", "persona_id", "prompt", "target", "model_target",
+                                       "split"])
 
 
 def _targets(corpus: pd.DataFrame) -> pd.Series:
@@ -180,6 +192,23 @@ def evaluate_loss(model, seqs: Sequence[tuple[list[int], list[int]]], pad_id: in
     return total / max(count, 1)
 
 
+def length_bucketed_batches(lengths: Sequence[int], batch_size: int, rng: np.random.Generator,
+                            pool: int = 50) -> list[list[int]]:
+    """One epoch of batches (as a stack: pop from the end) of similar-length sequences.
+
+    The epoch is shuffled, cut into pools of ``pool`` batches, each pool sorted by length and cut into batches, and
+    the batches shuffled again: every sequence is seen once per epoch as with plain shuffling, but a batch pads to a
+    length close to its members' (copy for a push is a tenth of a product-page blurb), which roughly halves the
+    tokens a step computes on."""
+    perm = rng.permutation(len(lengths))
+    batches: list[list[int]] = []
+    step = batch_size * pool
+    for start in range(0, len(perm), step):
+        chunk = sorted(perm[start:start + step].tolist(), key=lambda i: lengths[i])
+        batches.extend(chunk[k:k + batch_size] for k in range(0, len(chunk), batch_size))
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
 def train_lm(model, train_seqs: Sequence[tuple[list[int], list[int]]], heldout_seqs: Sequence[tuple[list[int], list[int]]],
              cfg: TrainConfig, pad_id: int = 0, progress: bool = True) -> TrainResult:
     """The one training routine (see module docstring). Leaves ``model`` in eval mode with the best weights."""
@@ -208,7 +237,8 @@ def train_lm(model, train_seqs: Sequence[tuple[list[int], list[int]]], heldout_s
     initial = evaluate_loss(model, heldout_seqs, pad_id)
     rows = [{"step": 0, "lr": 0.0, "train_loss": np.nan, "heldout_loss": initial}]
     best, best_step, best_state, bad = initial, 0, copy.deepcopy(model.state_dict()), 0
-    order: list[int] = []
+    order: list[list[int]] = []
+    lengths = [len(x) for x, _ in train_seqs]
     tokens = 0
     stopped = False
     model.train()
@@ -216,9 +246,9 @@ def train_lm(model, train_seqs: Sequence[tuple[list[int], list[int]]], heldout_s
                ascii=True, dynamic_ncols=False, ncols=90)
     step = 0
     for step in bar:
-        if len(order) < cfg.batch_size:
-            order.extend(rng.permutation(len(train_seqs)).tolist())
-        idx, order = order[: cfg.batch_size], order[cfg.batch_size:]
+        if not order:
+            order = length_bucketed_batches(lengths, cfg.batch_size, rng)
+        idx = order.pop()
         ids, labels, mask = pad_batch([train_seqs[i] for i in idx], pad_id)
         for g in opt.param_groups:
             g["lr"] = lr_at(step)

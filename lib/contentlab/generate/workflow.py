@@ -20,10 +20,12 @@ Catalogue checks (:func:`prepare_catalogue`) come first:
 Rejection (:func:`score_candidates`): a candidate is rejected, with every reason that applies, when it is
 ``empty``, ``malformed`` (a broken placeholder, undecodable bytes, a broken sentence by
 :func:`~contentlab.generate.prompts.copy_problems`, or a product-page blurb that does not end with a full
-sentence), ``truncated`` (cut at the token limit with no complete sentence to keep, or ending on a word that
+sentence), ``disfluent`` (GPT-2 copy the independent fluency judge, :mod:`contentlab.generate.fluency`, finds unlike
+the catalogue's reference copy or broken), ``truncated`` (cut at the token limit with no complete sentence to keep,
+GPT-2 copy that does not end at a sentence boundary, or ending on a word that
 ends no sentence of the training copy: "... made for long"), a ``hallucination`` (:func:`~contentlab.generate.scoring.faithfulness`), outside its
 channel's ``length`` rule (the same rule length compliance measures: push and email characters, the product-page
-word range), contains ``markup`` (:func:`~contentlab.generate.sanitise.markup_problems`), or breaks a guardrail.
+word range; GPT-2 copy over a push or email limit first keeps its leading complete sentences that fit), contains ``markup`` (:func:`~contentlab.generate.sanitise.markup_problems`), or breaks a guardrail.
 """
 
 from __future__ import annotations
@@ -40,14 +42,18 @@ import pandas as pd
 
 from contentlab.generate.baseline import baseline_for_slots
 from contentlab.generate.config import GenerateConfig
+from contentlab.generate.constrain import ProductConstraint, TermIndex
 from contentlab.generate.decode import copy_perplexity, generate
+from contentlab.generate.fluency import FluencyJudge
 from contentlab.generate.guardrails import Guardrails
 from contentlab.generate.inputs import StageInputs
+from contentlab.generate.lexicon import CatalogueLexicon
 from contentlab.generate.model import EMBEDDED, CopyModel
 from contentlab.generate.prices import PriceFormat, price_format
 from contentlab.generate.prompts import CHANNELS, PromptTemplates, copy_problems
 from contentlab.generate.sanitise import clean_text, markup_problems, sanitise_frame, sanitise_products
 from contentlab.generate.scoring import AttributeLexicon, NGramIndex, faithfulness, quality_score, reference_scores
+from contentlab.generate.style import GENERAL
 from contentlab.generate.train import build_corpus, fit_copy_model
 from contentlab.priors import copy_signals, favourite_words, policy_of, rerank_score, segment_policy
 
@@ -55,7 +61,7 @@ VARIANTS = ("gpt2", "template")  # the GPT-2 copy and the rule-based template ba
 MIN_DESCRIPTION_WORDS = {"en": 8, "zh": 16}  # words (en) / characters (zh) for a product to count as described
 MIN_DESCRIBED_SHARE = 0.5
 MIN_VOCABULARY = 100
-RECORD_TEXT = ("title", "category", "brand", "colour", "material", "style", "description")
+RECORD_TEXT = ("title", "category", "product_type", "brand", "colour", "material", "style", "description")
 
 
 # ---- catalogue checks ----------------------------------------------------------------------------
@@ -191,7 +197,8 @@ def catalogue_lexicon(catalogue: Catalogue, locale: str, templates: PromptTempla
     if catalogue.prices.currency:
         ref.append(catalogue.prices.currency)
     return AttributeLexicon(catalogue.products, locale, prices=catalogue.prices, reference_texts=ref,
-                            open_vocabulary=cm is not None and cm.kind != "embedded")
+                            open_vocabulary=cm is not None and cm.kind != "embedded",
+                            generic_texts=_strings(templates.spec))
 
 
 def _strings(obj: Any) -> list[str]:
@@ -225,20 +232,31 @@ def _products_by_id(products: pd.DataFrame) -> dict[str, dict]:
 
 
 def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFrame, personas: Mapping[str, Mapping],
-                        templates: PromptTemplates, settings: GenerateConfig) -> tuple[pd.DataFrame, dict[str, float]]:
-    """GPT-2 candidates for every slot (``n_candidates`` each), generated per channel in batches."""
+                        templates: PromptTemplates, settings: GenerateConfig,
+                        constrain: bool = True) -> tuple[pd.DataFrame, dict[str, float]]:
+    """GPT-2 candidates for every slot (``n_candidates`` each), generated per channel in batches.
+
+    With ``constrain`` (the default) every candidate is faithful by construction: the decoder cannot write a
+    term of another product (type, category, brand, colour, material, style), a digit its record does not hold
+    or a currency (:func:`slot_constraints`, :mod:`contentlab.generate.constrain`). ``False`` only to measure
+    what the constraint prevents."""
     by_id = _products_by_id(products)
-    slots = slots.copy()
-    slots["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel)
+    slots = slots.reset_index(drop=True)
+    slots["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel,
+                                              style=getattr(s, "style", None))
                        for s in slots.itertuples()]
     rows = []
     relex = settings.relexicalise
+    t0 = time.perf_counter()
+    constraints = slot_constraints(cm, slots, products, templates, relex) if constrain else None
+    build_seconds = time.perf_counter() - t0
     tokens, seconds, copies = 0, 0.0, 0
     for ch, g in slots.groupby("channel", sort=False):
         lo, hi = templates.new_tokens(ch)
         res = generate(cm, g["prompt"].tolist(), settings.sampling(), batch_size=settings.gen_batch_size,
                        seed=settings.seed + CHANNELS.index(ch) if ch in CHANNELS else settings.seed,
-                       threads=settings.threads, max_new_tokens=hi, min_new_tokens=lo)
+                       threads=settings.threads, max_new_tokens=hi, min_new_tokens=lo,
+                       constraints=None if constraints is None else [constraints[i] for i in g.index])
         tokens += res.total_tokens
         seconds += res.seconds
         ended = res.ended or [[True] * len(t) for t in res.texts]
@@ -254,8 +272,30 @@ def generate_candidates(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFra
                              "truncated": truncated})
     stats = {"tokens": tokens, "seconds": seconds, "copies": copies,
              "tokens_per_s": tokens / seconds if seconds else float("nan"),
-             "copies_per_s": copies / seconds if seconds else float("nan")}
+             "copies_per_s": copies / seconds if seconds else float("nan"),
+             "constrained": bool(constrain), "constraint_build_seconds": build_seconds}
     return pd.DataFrame(rows), stats
+
+
+def slot_constraints(cm: CopyModel, slots: pd.DataFrame, products: pd.DataFrame, templates: PromptTemplates,
+                     relexicalised: bool) -> dict[Any, ProductConstraint]:
+    """The decoding constraint of every slot (by ``slots``' index): its product's own terms and digits, from the
+    catalogue lexicon. Words of the templates are generic. A model that writes placeholders
+    (``relexicalised``) writes a price only as ``[price]``: no currency, no digit of the price; a pretrained
+    model may name the shown price in the data's currency."""
+    by_id = _products_by_id(products)
+    lexicon = CatalogueLexicon(products, templates.locale, generic_texts=_strings(templates.spec))
+    index = TermIndex.build(lexicon, cm.vocab)
+    show = bool(templates.prices.show) and not relexicalised
+    out: dict[Any, ProductConstraint] = {}
+    made: dict[str, ProductConstraint] = {}
+    for i, pid in zip(slots.index, slots["product_id"].astype(str)):
+        if pid not in made:
+            product = by_id[pid]
+            price = templates.format_price(product.get("price")) if show else ""
+            made[pid] = index.constraint(product, allow_currency=show and bool(price), allowed_text=[price])
+        out[i] = made[pid]
+    return out
 
 
 _SENT_END = re.compile(r"(?:[.!?](?=[\s\"'”’)）]|$)|[。！？])[\"'”’)）]*")
@@ -302,21 +342,57 @@ def template_candidates(slots: pd.DataFrame, products: pd.DataFrame, personas: M
                         templates: PromptTemplates) -> pd.DataFrame:
     out = baseline_for_slots(slots, products, personas, templates)
     by_id = _products_by_id(products)
-    out["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel)
+    out["prompt"] = [templates.model_prompt(personas.get(str(s.persona_id)), by_id[str(s.product_id)], s.channel,
+                                            style=getattr(s, "style", None))
                      for s in out.itertuples()]
     out["n_tokens"] = np.nan
     out["truncated"] = False
     return out
 
 
+def fluency_judge(products: pd.DataFrame, templates: PromptTemplates, seed: int = 0) -> FluencyJudge | None:
+    """The independent fluency judge (:mod:`contentlab.generate.fluency`) fitted on the catalogue's descriptions,
+    delexicalised with each product's own values; None when there are too few descriptions to fit it on."""
+    if "description" not in products.columns:
+        return None
+    ref = [templates.delexicalise(d, rec) for rec in products.to_dict(orient="records")
+           if isinstance(d := rec.get("description"), str) and d.strip()]
+    try:
+        return FluencyJudge.fit(ref, templates.locale, seed=seed)
+    except ValueError:
+        return None
+
+
+def fit_channel(text: str, channel: str, templates: PromptTemplates) -> tuple[str, bool]:
+    """GPT-2 copy over its channel's hard limit keeps its leading complete sentences that fit: (text, trimmed).
+    Unchanged when it fits, or when not even its first complete sentence does (it is then rejected for length)."""
+    if templates.hard_limit_ok(text, channel):
+        return text, False
+    kept = ""
+    sep = "" if templates.locale == "zh" else " "
+    for s in templates.sentences(text):
+        candidate = (kept + sep + s) if kept else s
+        if not templates.complete_sentence(s) or not templates.hard_limit_ok(candidate, channel):
+            break
+        kept = candidate
+    return (kept, True) if kept else (text, False)
+
+
 def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: PromptTemplates, guardrails: Guardrails,
                      lexicon: AttributeLexicon, index: NGramIndex | None, cm: CopyModel | None, locale: str,
                      user_ids: set[str] | None = None, threads: int = 2, delexicalised: bool = False,
-                     endings: set[str] | None = None) -> pd.DataFrame:
+                     endings: set[str] | None = None, fluency: FluencyJudge | None = None) -> pd.DataFrame:
     """Scores every candidate and decides rejection (the reasons are in the module docstring).
 
     ``endings`` (:func:`copy_endings` of the training corpus): GPT-2 copy whose last word never ends a sentence
     or a copy in the training copy stopped mid-phrase ("... for long") and is rejected as ``truncated``.
+
+    ``fluency``: the independent fluency judge (default: :func:`fluency_judge` of ``products``). Every candidate gets
+    ``fluent``, ``fluency_score`` (bits per token under the reference model) and ``fluency_reasons``; GPT-2 copy
+    judged not fluent is rejected as ``disfluent``, and GPT-2 copy that does not end at a sentence boundary as
+    ``truncated``. GPT-2 copy over its channel's hard limit first keeps its leading complete sentences that fit
+    (``trimmed``, :func:`fit_channel`). The template baseline's push and email copy are fragments by design
+    ("Black down jacket by Northpeak, $120.99"): they are judged and recorded, not rejected for it.
 
     With ``delexicalised`` (the model was trained on copy with placeholders) perplexity is measured
     on the placeholder form of each copy, the form the model actually writes.
@@ -325,10 +401,35 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
     df = cands.reset_index(drop=True).copy()
     if "truncated" not in df.columns:
         df["truncated"] = False
+    if "style" not in df.columns:
+        df["style"] = GENERAL
+    df["style"] = df["style"].fillna(GENERAL).astype(str)
+    judge = fluency if fluency is not None else fluency_judge(products, templates)
+    df["trimmed"] = False
+    if len(df) and "variant" in df.columns:
+        for i in df.index[df["variant"] == "gpt2"]:
+            text = df.at[i, "text"] if isinstance(df.at[i, "text"], str) else ""
+            fitted, trimmed = fit_channel(text, df.at[i, "channel"], templates)
+            if trimmed:
+                df.at[i, "text"], df.at[i, "trimmed"] = fitted, True
+                if "raw_text" in df.columns:  # the kept sentences in the model's (placeholder) form
+                    df.at[i, "raw_text"] = templates.delexicalise(fitted, by_id[str(df.at[i, "product_id"])])
     cov, hall, wrong, len_ok, bleu, rouge, over, regur, reasons, terms = ([] for _ in range(10))
+    fluent, fl_score, fl_reasons = [], [], []
     for r in df.itertuples():
         product = by_id[str(r.product_id)]
         text = r.text if isinstance(r.text, str) else ""
+        is_gpt2 = getattr(r, "variant", "") == "gpt2"
+        values = [product.get(k) for k in RECORD_TEXT]
+        if judge is not None and text.strip():
+            j = judge.judge(text, lm_text=templates.delexicalise(text, product), values=values)
+            fluent.append(j.fluent)
+            fl_score.append(j.score)
+            fl_reasons.append("; ".join(j.reasons))
+        else:
+            fluent.append(None if judge is None else False)
+            fl_score.append(np.nan)
+            fl_reasons.append("no reference copy to judge against" if judge is None else "empty")
         f = faithfulness(text, product, lexicon)
         cov.append(f.coverage)
         hall.append(f.hallucinated)
@@ -348,18 +449,27 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
         broken = copy_problems(text, locale, [product.get(k) for k in RECORD_TEXT])
         if "min_words" in templates.channels[r.channel] and text.strip() and not _SENT_END.search(text.strip()[-3:]):
             broken.append("blurb does not end with a full sentence")
+        broken.extend(f.nonwords)  # garbled words: malformed copy
         if "\ufffd" in text or "[" in text or "]" in text or broken:
             why.append("malformed")  # bytes that form no character, a broken placeholder, a broken sentence
             found.extend(f"malformed:{b}" for b in broken)
+        if is_gpt2 and judge is not None and text.strip() and not fluent[-1]:
+            why.append("disfluent")
+            found.append(f"disfluent:{fl_reasons[-1]}")
         if bool(r.truncated):
             why.append("truncated")
             found.append("cut at the token limit, no complete sentence")
+
         elif endings and getattr(r, "variant", "") == "gpt2" and text.strip():
             raw = getattr(r, "raw_text", None)
             last = _last_word(raw if delexicalised and isinstance(raw, str) else text)
             if last and last not in endings:
                 why.append("truncated")
                 found.append(f"ends mid-phrase (on {last!r}, which ends no training copy)")
+        if is_gpt2 and text.strip() and not templates.complete_sentence(text):
+            if "truncated" not in why:
+                why.append("truncated")
+            found.append("does not end at a sentence boundary")
         if f.hallucinated:
             why.append("hallucination")
             found.extend(f.wrong)
@@ -385,6 +495,9 @@ def score_candidates(cands: pd.DataFrame, products: pd.DataFrame, templates: Pro
     df["rouge_l"] = rouge
     df["longest_overlap"] = over
     df["regurgitated"] = regur
+    df["fluent"] = pd.array(fluent, dtype="boolean")
+    df["fluency_score"] = fl_score
+    df["fluency_reasons"] = fl_reasons
     df["reject_reason"] = reasons
     df["reject_detail"] = terms
     df["rejected"] = df["reject_reason"] != ""
@@ -455,15 +568,18 @@ def rerank_by_policy(scored: pd.DataFrame, priors: dict | None, personas: Sequen
 
 def select_best(scored: pd.DataFrame) -> pd.DataFrame:
     """Marks the published copy: the best accepted GPT-2 candidate per slot (highest ``policy_score`` when the
-    previous cycle's policy reranks, then quality), and the template copy if accepted."""
+    previous cycle's policy reranks, then quality; ties: the more fluent, then the first), and the template copy if
+    accepted."""
     df = scored.copy()
     df["selected"] = False
     if "policy_score" not in df:
         df["policy_score"] = 0.0
     ok = df[~df["rejected"]]
     if len(ok):
-        best = ok.sort_values(["policy_score", "quality", "candidate"], ascending=[False, False, True],
-                              kind="stable").groupby(
+        keys = ["policy_score", "quality", "fluency_score", "candidate"] if "fluency_score" in ok.columns else \
+            ["policy_score", "quality", "candidate"]
+        best = ok.sort_values(keys, ascending=[False, False] + [True] * (len(keys) - 2), kind="stable",
+                              na_position="last").groupby(
             ["slot_id", "variant"], sort=False).head(1).index
         df.loc[best, "selected"] = True
     df["published"] = df["selected"] & ~df["rejected"]

@@ -4,14 +4,17 @@ A persona record (``personas.json`` is a list of them) has:
 
 ``persona_id``, ``segment``, ``cluster``, ``name`` (and ``name_zh`` for zh catalogues), ``size``,
 ``share_of_users``, ``revenue_share``, ``metrics`` (the numbers: orders per user, average order
-value, price index, median recency/tenure, conversion, cart abandonment, mean CLV, mean P(alive) — None
+value, price index, median recency/tenure, conversion, cart abandonment, share of purchases on discount, share of
+attention on newly launched products, mean CLV, mean P(alive) — None
 when the lifetime model cannot see drop-out in the data, so P(alive) is no finding),
 ``traits`` (the most distinctive facts, each a sentence with its numbers, strongest first),
 ``favourite_categories`` (top 3 by mean share of events), ``price_band`` (the segment's mean price index
 — prices relative to the category median — against all segmented users': ``budget`` below 0.9 times
 theirs, ``premium`` above 1.1 times, else ``mid-range``; ``unknown`` when prices do not vary, e.g. the
 nominal prices of a ratings-only dataset, so two segments are never both "premium" for paying what
-everyone pays), ``preferred_channel`` (most common among members), ``text_en`` and, when the dataset's
+everyone pays), ``preferred_channel`` (most common among members), ``copy_style`` and ``copy_style_reason`` (the selling angle
+copy for the segment takes, decided from its discount use, price index, attention to new products and tenure
+against all users': :func:`contentlab.copystyle.persona_style`), ``text_en`` and, when the dataset's
 locale is ``zh``, ``text_zh``. Traits only use features that vary between users, worded for who the
 users are (customers, or raters on a ratings-only dataset).
 
@@ -27,6 +30,7 @@ import math
 import pandas as pd
 
 from contentlab import fmt
+from contentlab.copystyle import persona_style
 from contentlab.profiling.features import CAT_PREFIX
 from contentlab.profiling.segments import TRAIT_NAMES_ZH
 
@@ -129,6 +133,9 @@ def build_personas(
     pi_all = p["price_index"].astype(float) if "price_index" in p else pd.Series(dtype=float)
     # price bands need prices that vary; otherwise (e.g. nominal prices) every band would be made up
     pi_ref = float(pi_all.mean()) if pi_all.notna().any() and float(pi_all.std(ddof=0)) > 1e-9 else float("nan")
+    style_ref = {"price_index": pi_ref,
+                 "discount_share": _mean(p, "discount_share"), "novelty_share": _mean(p, "novelty_share"),
+                 "median_tenure_days": float(p["tenure_days"].median()) if "tenure_days" in p else None}
     personas = []
     for cluster, g in sorted(p.groupby(cluster_col), key=lambda kv: -len(kv[1])):
         if len(g) < min_size:
@@ -165,6 +172,8 @@ def build_personas(
             "revenue": float(g["monetary"].sum()),
             "clv_mean": float(g["clv"].mean()) if "clv" in g and g["clv"].notna().any() else None,
             "p_alive_mean": float(g["p_alive"].mean()) if "p_alive" in g and g["p_alive"].notna().any() else None,
+            "discount_share": _mean(g, "discount_share"),
+            "novelty_share": _mean(g, "novelty_share"),
         }
         metrics = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 4))
                    for k, v in metrics.items()}
@@ -182,6 +191,7 @@ def build_personas(
             "price_band": band,
             "preferred_channel": channel,
         }
+        rec["copy_style"], rec["copy_style_reason"] = persona_style(metrics, style_ref)
         rec["text_en"] = _prose_en(rec, [_trait(f, values[f], overall[f], "en", population) for f in top],
                                    "raters" if population == "raters" else "customers")
         if locale == "zh":
@@ -189,6 +199,13 @@ def build_personas(
             rec["text_zh"] = _prose_zh(rec, [_trait(f, values[f], overall[f], "zh") for f in top])
         personas.append(rec)
     return personas
+
+
+def _mean(frame: pd.DataFrame, column: str) -> float | None:
+    """Mean of a column that exists and varies between users (None otherwise: no trait to speak of)."""
+    if column not in frame or not frame[column].notna().any():
+        return None
+    return float(frame[column].mean())
 
 
 def _prose_en(rec: dict, facts: list[str], noun: str = "customers") -> str:

@@ -165,6 +165,9 @@ def persona_card(persona: dict, currency: str = "") -> str:
     lines.append(" · ".join(facts))
     lines.append("")
     lines += [f"- {esc_md(t)}" for t in persona.get("traits", [])]
+    if persona.get("copy_style"):
+        lines.append(f"- copy style **{esc_md(str(persona['copy_style']).replace('_', ' '))}**: "
+                     f"{esc_md(persona.get('copy_style_reason') or '')}")
     lines.append("")
     lines.append(f"> {esc_md(persona.get('text_en', ''))}")
     if persona.get("text_zh"):

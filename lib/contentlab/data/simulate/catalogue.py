@@ -66,6 +66,7 @@ def products_table(state: ShopState) -> pd.DataFrame:
         "product_id": strings(c.ids),
         "title": strings([t["title"] for t in c.texts]),
         "category": strings([voc[CATEGORY_KEYS[k]].name for k in c.category]),
+        "product_type": strings([t["noun"] for t in c.texts]),
         "brand": strings([t["brand"] for t in c.texts]),
         "price": c.price.astype(float),
         "colour": strings([t["colour"] for t in c.texts]),

@@ -249,11 +249,15 @@ _EN_TITLE = (
     "{brand} {colour} {material} {noun}",
     "New {brand} {style} {noun} ({colour})",
 )
+# The base of every description (intro, a material sentence, 0-2 of colour/feature/care) is drawn from the shop's
+# stream exactly as it always was, so the template counts of these five slots are fixed (4 or 3 intros, 3 of each
+# other): changing them would move every later draw. The aspect sentences (ASPECT_SLOTS) come from the text's own
+# stream (see product_texts).
 _EN_DESC = {
     "intro": (
         "This {styled} from {brand} is made for {occasion}.",
         "Meet the {brand} {noun}: {a_style} design you will reach for again and again.",
-        "{A_styled} that earns its place in your {occasion} rotation.",
+        "{A_styled} that earns its place in your rotation for {occasion}.",
         "{brand} built this {styled} for {occasion}.",
     ),
     "material": (
@@ -263,7 +267,7 @@ _EN_DESC = {
     ),
     "colour": (
         "The {colour} shade is easy to pair with the rest of your wardrobe.",
-        "Choose it in {colour} for a look that stays current.",
+        "Choose it in {colour} for a look that stays easy to wear.",
         "In {colour}, it works for {occasion} and beyond.",
     ),
     "feature": (
@@ -272,9 +276,58 @@ _EN_DESC = {
         "Thoughtful details mean it {feature2}.",
     ),
     "care": (
-        "Easy care: follow the label and it will last for seasons.",
+        "Easy care: follow the label and it will look good for a long time.",
         "Ships in recyclable packaging with free returns.",
+        "Simple to look after and easy to love.",
+    ),
+    # ---- aspects: each has short sentences (a push or a subject line once filled) and longer ones
+    "value_short": (
         "A dependable pick at {price}.",
+        "Great value for {occasion}.",
+        "Everyday value from {brand}.",
+        "Smart value that never looks basic.",
+        "A smart buy that is easy on the budget.",
+    ),
+    "value_long": (
+        "It brings {material} at an everyday price, so saying yes is easy.",
+        "A smart buy for {occasion} that leaves room in your budget.",
+        "Worth every penny, it {feature3}.",
+        "Good value without cutting corners: it {feature3}.",
+    ),
+    "quality_short": (
+        "Built to last in {material}.",
+        "Quality {material}, made to last.",
+        "Crafted with care from {material}.",
+        "Made to last, with every detail done right.",
+    ),
+    "quality_long": (
+        "Careful craftsmanship and durable {material} mean it keeps its quality season after season.",
+        "Quality you can feel: the {material} is chosen to last.",
+        "Every detail is finished with care, so it {feature3}.",
+    ),
+    "novelty_short": (
+        "Just launched for the new season.",
+        "Fresh for the new season.",
+        "The latest {noun} from {brand}.",
+        "New in from {brand} this season.",
+        "A fresh take on the {noun}.",
+    ),
+    "novelty_long": (
+        "Just launched, this {styled} brings a fresh, on-trend look to {occasion}.",
+        "New this season: {a_style} take on the {noun} in {colour}.",
+        "On trend for the new season, it {feature3}.",
+    ),
+    "social_short": (
+        "A customer favourite from {brand}.",
+        "Shoppers love this one.",
+        "Reviewers keep coming back to it.",
+        "A customer favourite for {occasion}.",
+        "Shoppers love the {colour} shade.",
+    ),
+    "social_long": (
+        "Shoppers love how it {feature3}.",
+        "Reviewers rave about the {material} and how it {feature3}.",
+        "A popular pick, loved by shoppers for {occasion}.",
     ),
 }
 _ZH_TITLE = (
@@ -287,7 +340,7 @@ _ZH_TITLE = (
 _ZH_DESC = {
     "intro": (
         "这款{brand}{noun}采用{style}设计，适合{occasion}。",
-        "{brand}全新{style}{noun}，{occasion}的理想之选。",
+        "{brand}{style}{noun}，{occasion}的理想之选。",
         "这款{style}{noun}，{occasion}用着刚刚好。",
     ),
     "material": (
@@ -308,9 +361,61 @@ _ZH_DESC = {
     "care": (
         "按说明护理即可长久使用。",
         "环保包装发货，支持七天无理由退换。",
+        "日常打理简单省心。",
+    ),
+    "value_short": (
         "到手价{price}，性价比出众。",
+        "价格实惠，品质不打折。",
+        "超值好价，入手不亏。",
+        "这个价位买到很划算。",
+        "{brand}这款{noun}性价比很高。",
+    ),
+    "value_long": (
+        "用{material}的品质，给你日常实惠的价格，{occasion}的划算之选。",
+        "花小钱也能买到好物，{feature3}。",
+        "实惠不将就，{feature3}。",
+    ),
+    "quality_short": (
+        "{material}用料扎实，经久耐用。",
+        "做工精细，品质看得见。",
+        "精选{material}，品质可靠。",
+        "用心做工，经得起时间考验。",
+    ),
+    "quality_long": (
+        "精选{material}，做工考究，耐用度经得起一季又一季。",
+        "品质看得见，每处细节都用心打磨，{feature3}。",
+        "匠心做工，{material}耐用不易变形。",
+    ),
+    "novelty_short": (
+        "新季新品，抢先上新。",
+        "本季新品，时髦有型。",
+        "{brand}新品上市。",
+        "当季流行款，潮流必备。",
+        "新品首发，{colour}正当季。",
+    ),
+    "novelty_long": (
+        "新季首发，这款{style}{noun}为{occasion}带来潮流新意。",
+        "本季新品，{colour}{noun}紧跟流行趋势，{feature3}。",
+        "刚刚上新，{brand}用{style}设计诠释当季潮流。",
+    ),
+    "social_short": (
+        "买家好评如潮。",
+        "{brand}人气热销款。",
+        "回头客很多的{noun}。",
+        "大家都在买的{style}{noun}。",
+        "买家都说{colour}很好看。",
+    ),
+    "social_long": (
+        "买家都说它{feature3}，好评不断。",
+        "人气热销款，很多买家{occasion}都选它。",
+        "好评率很高的{noun}，买家称赞{material}手感好。",
     ),
 }
+ASPECT_SLOTS = ("value", "quality", "novelty", "social")
+"""The selling angles description sentences are written from (besides the general intro/feature sentences): price
+and value, material and craft, newness and trend, and what other shoppers think (no made-up figures)."""
+ASPECT_SHARE = 0.9  # probability that a description speaks to a (non-quality) aspect at all
+GENERAL_SHARE = 0.6  # probability that a general sentence (colour, feature, care) the base left out is added
 
 
 def _article(phrase: str) -> str:
@@ -323,18 +428,40 @@ def _noun_phrase(noun: str, style: str | None = None) -> str:
     return f"pair of {core}" if noun in _PLURAL_NOUNS else core
 
 
+def _aspect_templates(rng: np.random.Generator, desc_t: dict[str, tuple[str, ...]]) -> list[str]:
+    """Aspect sentences of one description: per aspect a short sentence and, half the time, a longer one (quality
+    always has the base's material sentence, so it gets a short one half the time); an aspect other than quality is
+    left out with probability ``1 - ASPECT_SHARE``. Two sentences of one aspect never share a template."""
+    out: list[str] = []
+    for aspect in ASPECT_SLOTS:
+        if aspect != "quality" and rng.random() > ASPECT_SHARE:
+            continue
+        short, long = desc_t[f"{aspect}_short"], desc_t[f"{aspect}_long"]
+        if aspect != "quality" or rng.random() < 0.5:
+            out.append(short[rng.integers(len(short))])
+        if rng.random() < 0.5:
+            out.append(long[rng.integers(len(long))])
+    return out
+
+
 def product_texts(
     rng: np.random.Generator, keys: list[str], prices: np.ndarray, locale: str
 ) -> list[dict[str, str]]:
-    """Title, brand, colour, material, style and a 2-4 sentence description for each product.
+    """Title, brand, colour, material, style and a description of about 4-14 sentences for each product.
 
-    ``keys`` are category keys, ``prices`` list prices. Every attribute written to the text is the
-    attribute stored in the returned record (no attribute of another product leaks in).
+    A description opens with a general intro, then mixes, in random order, a material sentence, 0-3 general
+    sentences (colour, feature, care) and sentences for the selling aspects (:data:`ASPECT_SLOTS`: value, quality,
+    novelty, social proof), short ones that fit a push notification and longer ones. ``keys`` are category keys,
+    ``prices`` list prices. Every attribute written to the text is the attribute stored in the returned record (no
+    attribute of another product leaks in); the price is written only by the one value sentence that names it.
     """
     voc = vocab(locale)
     title_t = _EN_TITLE if locale == "en" else _ZH_TITLE
     desc_t = _EN_DESC if locale == "en" else _ZH_DESC
     slots_optional = ("colour", "feature", "care")
+    # the aspect sentences come from the text's own stream: drawing them from the shop's stream would move every
+    # later draw (events, ratings), and changing the copy must not change the shop
+    text_rng = rng.spawn(1)[0]
     out: list[dict[str, str]] = []
     for key, price in zip(keys, prices):
         v = voc[key]
@@ -355,12 +482,22 @@ def product_texts(
             a_style=_article(style), tag=tags[rng.integers(len(tags))],
         )
         title = title_t[rng.integers(len(title_t))].format(**fields)
-        # 2-4 sentences: always intro + material, then 0-2 of the optional slots in random order
+        # the base: intro + material, then 0-2 of the optional slots in random order (the shop's stream)
         n_extra = int(rng.integers(0, 3))
         extra = [slots_optional[i] for i in rng.permutation(len(slots_optional))[:n_extra]]
+        base = [desc_t[slot][rng.integers(len(desc_t[slot]))] for slot in ("intro", "material", *extra)]
+        # the general sentences the base left out, each most of the time: a blurb of one aspect has enough to say
+        base += [desc_t[slot][text_rng.integers(len(desc_t[slot]))] for slot in slots_optional
+                 if slot not in extra and text_rng.random() < GENERAL_SHARE]
+        # aspect sentences name the features the base did not, a different one each while they last
+        rest = [v.features[i] for i in text_rng.permutation(len(v.features)) if i not in (f1, f2)]
+        body = base[1:] + _aspect_templates(text_rng, desc_t)
+        order = text_rng.permutation(len(body))
         sentences = []
-        for slot in ("intro", "material", *extra):
-            tmpl = desc_t[slot][rng.integers(len(desc_t[slot]))]
+        for tmpl in [base[0], *(body[i] for i in order)]:
+            if "{feature3}" in tmpl:
+                fields["feature3"] = rest[0]
+                rest = rest[1:] + rest[:1]
             sentence = tmpl.format(**fields)
             sentences.append(sentence[0].upper() + sentence[1:] if locale == "en" else sentence)
         sep = " " if locale == "en" else ""
