@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= demo
 ARGS ?=
 
-.PHONY: setup report report-incremental test test-fast lint lab clean-reports benchmarks lock
+.PHONY: setup report report-incremental loop test test-fast lint lab clean-reports benchmarks lock
 LOCK   := requirements/lock.txt
 
 setup: $(STAMP)
@@ -31,6 +31,10 @@ report: setup
 # run is reused from it instead of executed (the same as `make report ARGS=--incremental`).
 report-incremental: setup
 	$(BIN)/contentlab run --profile $(PROFILE) --incremental $(ARGS)
+
+# the shop run forward: CYCLES cycles of generate, publish, respond, learn (default: the profile's loop.cycles)
+loop: setup
+	$(BIN)/contentlab loop --profile $(PROFILE) $(if $(CYCLES),--cycles $(CYCLES)) $(ARGS)
 
 test: setup lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile $(ARGS)

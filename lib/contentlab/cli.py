@@ -60,6 +60,18 @@ def _parser() -> argparse.ArgumentParser:
                      help="fail a cell that runs longer than this (default: no limit)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
 
+    loop = sub.add_parser("loop", help="run the shop forward: N cycles of generate, publish, respond, learn",
+                          description="Run CYCLES cycles of the profile, each a normal run whose 04 and 05 read what the "
+                                      "cycle before learned (feedback priors with the publishing policy), and write "
+                                      "reports/<loop-id>/index.html and manifest.json: CTR, CVR and revenue per "
+                                      "impression per cycle against the oracle, the static template policy and "
+                                      "random choices. Needs a simulated shop (dataset kind demo).")
+    loop.add_argument("--profile", default="demo", metavar="NAME|PATH", help="run profile (default: demo)")
+    loop.add_argument("--cycles", type=int, metavar="N",
+                      help="number of cycles (default: the profile's loop.cycles, else 4)")
+    loop.add_argument("--params", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                      help="parameter overrides for every cycle's run, as for `contentlab run`")
+    loop.add_argument("--quiet", action="store_true", help="no progress output")
     sub.add_parser("runs", help="list the runs under reports/")
     clean = sub.add_parser("clean", help="delete old runs (reports and processed data), keep the newest",
                            description="Delete every run but the KEEP newest and the one reports/latest points at: "
@@ -123,6 +135,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_loop(args: argparse.Namespace) -> int:
+    from contentlab import run
+    from contentlab.fmt import display_path
+    from contentlab.loop import LoopError, run_loop
+
+    progress = run.Progress(enabled=not args.quiet)
+    try:
+        result = run_loop(args.profile, args.cycles, progress=progress, params=args.params)
+    except LoopError as exc:
+        print(f"contentlab: error: {exc}", file=sys.stderr)
+        return 1
+    m = result.manifest["metrics"]
+    progress.note("loop CTR per cycle: " + ", ".join(f"{x:.4f}" for x in m["cycle_ctr"])
+                  + f" (oracle {m['oracle_ctr']:.4f}, template {m['template_ctr']:.4f}, random {m['random_ctr']:.4f})")
+    progress.note(f"done: {display_path(result.index)}")
+    return 0
+
+
 def _cmd_runs() -> int:
     from contentlab import run
 
@@ -174,6 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _cmd_run(args)
+        if args.command == "loop":
+            return _cmd_loop(args)
         if args.command == "runs":
             return _cmd_runs()
         if args.command == "clean":

@@ -196,7 +196,8 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           inputs=("clean", "dataset"), optional_inputs=("user_profiles", "personas", "recommendations"),
           previous=("feedback_priors",)),
     Stage("05_feedback", "Feedback", ("feedback_priors", "ab_results", "ab_exposures"),
-          inputs=("clean", "dataset"), optional_inputs=("content", "user_profiles", "personas")),
+          inputs=("clean", "dataset"), optional_inputs=("content", "user_profiles", "personas"),
+          previous=("feedback_priors",)),
 )}
 
 STAGE_NAMES: tuple[str, ...] = tuple(STAGES)

@@ -150,3 +150,28 @@ def test_finetune_a_checkpoint_with_the_same_routine(trained, tmp_path, monkeypa
     assert ft.info["heldout_loss"] <= ft.info["initial_heldout_loss"] + 1e-6
     as_is = fit_copy_model(corpus, model=str(path), train=cfg, finetune_steps=0, progress=False)
     assert as_is.info["trained"] is False and as_is.info["heldout_perplexity"] > 1.0
+
+
+def test_finetune_on_winning_copy_lowers_its_loss_and_is_cached(trained, tmp_path, monkeypatch):
+    from contentlab.generate.finetune import finetune_on_winners, winner_pairs
+    from contentlab.generate.train import encode_pair, evaluate_loss
+
+    cm, corpus, _, _ = trained
+    monkeypatch.setenv("CONTENTLAB_HOME", str(tmp_path))
+    cat = toy_catalogue()
+    tr = corpus[corpus["split"] == "train"].head(2)
+    winners = [{"product_id": pid, "prompt": prompt, "text": "Nimbus says: grab it today. Loved by everyone.",
+                "lift": lift} for pid, prompt, lift in zip(tr["product_id"], tr["prompt"], (0.6, 0.1))]
+    pairs = winner_pairs(winners + [{"product_id": "nope", "prompt": "x", "text": "y", "lift": 1.0}], cat,
+                         load_templates("en"), delexicalise=False)
+    assert [p[2] for p in pairs] == [3, 1]  # repetitions weighted by lift; unknown products left out
+    seqs = [encode_pair(cm.vocab, p, t, 256) for p, t, _ in pairs]
+    before = evaluate_loss(cm.model, seqs, cm.vocab.eos_id)
+    ft = finetune_on_winners(cm, pairs, steps=12, lr=3e-3, seed=0)
+    assert evaluate_loss(ft.model, seqs, ft.vocab.eos_id) < before
+    assert evaluate_loss(cm.model, seqs, cm.vocab.eos_id) == pytest.approx(before)  # the base model is untouched
+    assert ft.name.endswith("+winners") and ft.fingerprint != cm.fingerprint
+    again = finetune_on_winners(cm, pairs, steps=12, lr=3e-3, seed=0)
+    assert again.info.get("cached") and again.fingerprint == ft.fingerprint
+    with pytest.raises(ValueError, match="no winning copy"):
+        finetune_on_winners(cm, [], steps=5)

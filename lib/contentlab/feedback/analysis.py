@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from contentlab import priors
 from contentlab.feedback import bayes
 from contentlab.feedback import stats as fs
 from contentlab.fmt import pct
@@ -362,8 +363,7 @@ def cumulative_lift(exposures: pd.DataFrame, control: str = CONTROL, treatment: 
 # ---------------------------------------------------------------------------------------------------------------
 # Copy features vs response
 
-PRICE_PATTERN = re.compile(r"(\$|€|£|¥|￥|\bprice[sd]?\b|\bsale\b|\bdeal\b|\bdiscount|\b\d+\s?% off\b|\boff\b|"
-                           r"\bsave\b|\bcheap|\bbargain|\bafford|价|元|折|优惠|特价|划算)", re.IGNORECASE)
+PRICE_PATTERN = priors.PRICE_PATTERN
 
 
 def _mentions(text: str, words) -> bool:
@@ -373,17 +373,17 @@ def _mentions(text: str, words) -> bool:
 
 def copy_features(content: pd.DataFrame, favourite_categories: dict[str, list[str]] | None = None,
                   text_col: str = "text", segment_col: str = "segment") -> pd.DataFrame:
-    """Features of each published copy: ``length_words``, ``mentions_price``, ``mentions_favourite_category``
-    (the text names one of its segment's favourite categories) and the generation stage's numeric quality scores
+    """Features of each published copy: the text signals of :func:`contentlab.priors.copy_signals`
+    (``length_words``, ``mentions_price``, ``mentions_novelty``, ``mentions_social_proof``, ``repetition``,
+    ``ends_cleanly``), ``mentions_favourite_category`` (the text names one of its segment's favourite categories)
+    and the generation stage's numeric quality scores
     (every numeric column of ``content`` whose name contains ``score``, ``quality``, ``fluency``, ``relevance``,
     ``diversity``, ``perplexity``, ``coverage``, ``bleu`` or ``rouge``)."""
     feats = pd.DataFrame({"content_id": content["content_id"].astype(str)})
     text = content[text_col].astype(str) if text_col in content else pd.Series([""] * len(content))
-    feats["length_words"] = text.str.split().str.len().fillna(0).astype(float).to_numpy()
-    # CJK text has no spaces: fall back to characters / 2 as a word-length proxy
-    cjk = text.str.contains(r"[\u4e00-\u9fff]", regex=True).to_numpy()
-    feats.loc[cjk, "length_words"] = text[cjk].str.len().to_numpy() / 2.0
-    feats["mentions_price"] = text.map(lambda s: bool(PRICE_PATTERN.search(s))).astype(float).to_numpy()
+    signals = pd.DataFrame([priors.copy_signals(t) for t in text], columns=list(priors.TEXT_SIGNALS))
+    for c in priors.TEXT_SIGNALS:
+        feats[c] = signals[c].astype(float).to_numpy()
     if favourite_categories and segment_col in content:
         segs = content[segment_col].astype(str).to_numpy()
         feats["mentions_favourite_category"] = [float(_mentions(t, favourite_categories.get(s, [])))

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from contentlab.data.simulate.audience import EXPOSURE_CHANNEL_MIX, simulate_campaign
+from contentlab.data.simulate.audience import EXPOSURE_CHANNEL_MIX, policy_impressions, simulate_campaign
 from contentlab.feedback.analysis import PRICE_PATTERN
+from contentlab.feedback.policy import copy_weights, policy_plan
 
 DEFAULT_CHANNEL_MIX = dict(EXPOSURE_CHANNEL_MIX)  # copy without a channel: the planted campaign's mix
 
@@ -37,6 +38,8 @@ class CampaignPlan:
     audience: int
     excluded: dict[str, int] = field(default_factory=dict)  # reason -> users
     notes: list[str] = field(default_factory=list)
+    split: dict[str, float] | None = None  # the expected variant shares when they are not the planned split
+    policy: dict | None = None  # the publishing policy the campaign followed (None: the first cycle's plan)
 
 
 def published_copy(content: pd.DataFrame, notes: list[str] | None = None) -> pd.DataFrame:
@@ -173,6 +176,58 @@ def build_assignments(content: pd.DataFrame, profiles: pd.DataFrame, *, seed: in
     for c in ("user_id", "content_id", "product_id", "variant", "segment", "channel"):
         out[c] = out[c].astype(str)
     return CampaignPlan(out, int(len(prof)), excluded, notes)
+
+
+def policy_campaign(content: pd.DataFrame, profiles: pd.DataFrame, policy: dict | None, *, seed: int = 0,
+                    start, n_days: int = 14, default_per_week: float, include_flagged: bool = False,
+                    channels: set[str] | None = None, exploration: float | None = None,
+                    variants: tuple[str, str] = ("template", "gpt2")) -> CampaignPlan:
+    """The campaign of a cycle that follows a publishing policy (:func:`contentlab.feedback.policy.policy_plan`):
+    impressions at the policy's channel and hour, as often as its frequency cap allows, with the policy's variant
+    shares; an exploration share of users gets random choices. Same audience rules as :func:`build_assignments`;
+    the assignments carry their ``timestamp`` and each user's ``arm``."""
+    notes: list[str] = []
+    excluded: dict[str, int] = {}
+    c = _normalise_content(content, notes)
+    if channels is not None and "channel" in c.columns:
+        c = c[c["channel"].isin(set(channels))]
+    if "channel" not in c.columns or "segment" not in c.columns:
+        raise ValueError("a campaign under a policy needs copy with a channel and a segment")
+    c = c[c["variant"].isin(variants)]
+    prof = profiles.copy()
+    prof["user_id"] = prof["user_id"].astype(str)
+    prof["segment"] = prof["segment"].astype(str)
+    if "is_flagged" in prof and not include_flagged:
+        flagged = prof["is_flagged"].fillna(False).astype(bool)
+        if flagged.any():
+            excluded["flagged by risk checks"] = int(flagged.sum())
+        prof = prof[~flagged]
+    both = c.groupby("segment")["variant"].nunique()
+    servable = set(both[both == len(variants)].index)
+    left = ~prof["segment"].isin(servable)
+    if left.any():
+        excluded["no published copy in every variant for their segment"] = int(left.sum())
+    prof = prof[~left].sort_values("user_id").reset_index(drop=True)
+    plan = policy_plan(prof, policy, seed=seed, default_per_week=default_per_week, exploration=exploration,
+                       channels=sorted(c["channel"].unique()), variants=variants)
+    c = c.reset_index(drop=True)
+    c["weight"] = copy_weights(c, policy, seed=seed + 2)
+    a = policy_impressions(plan.drop(columns=["p_treatment"]), c, start=start, n_days=n_days, seed=seed + 1)
+    a["mentions_price"] = a["text"].map(lambda t: bool(PRICE_PATTERN.search(t))).astype(bool)
+    shown = plan[plan["user_id"].isin(set(a["user_id"]))]
+    p_t = float(shown["p_treatment"].mean()) if len(shown) else 0.5  # per user: the SRM check counts users
+    eps = float((policy or {}).get("exploration", 0.0) if exploration is None else exploration)
+    if policy is not None:
+        notes.append(f"campaign under the policy learned from run {policy.get('learned_from', '?')}: each segment's "
+                     f"channel, send hour and frequency cap, variant shares and each copy's share by Thompson "
+                     "sampling; "
+                     f"{eps:.0%} of users explore (random channel, hour, 1-12 messages a week, 50/50 variant)")
+    else:
+        notes.append(f"first cycle's plan (no policy yet): the copy's own channels, random waking hours, "
+                     f"{default_per_week:.1f} impressions a week, 50/50 variants; {eps:.0%} of users explore "
+                     "(random channel, hour, 1-12 messages a week)")
+    split = {variants[0]: 1.0 - p_t, variants[1]: p_t}
+    return CampaignPlan(a, int(plan["user_id"].nunique()), excluded, notes, split=split, policy=policy)
 
 
 def simulate_exposures(plan: CampaignPlan, truth: dict, *, seed: int = 0, start=None, n_days: int = 14,

@@ -24,6 +24,10 @@ class FeedbackConfig:
     cuped_covariate: str = "views"  # "views" | "events" | "spend" (pre-period, from events)
     impressions_per_user: float = 40.0  # simulated campaign: mean impressions per user
     campaign_days: int = 14
+    campaign_offset_days: int = 0  # the campaign starts this many days after the day after the event log ends
+    use_policy: bool = True  # follow the publishing policy of the previous cycle's priors (when handed over)
+    policy_campaign: bool = False  # plan the campaign as a policy's even without one (the loop's first cycle)
+    exploration: float = 0.05  # share of users the next cycle's campaign shows random choices (written into the policy)
     include_flagged: bool = False
     power: float = 0.8
     target_lift: float = 0.10
@@ -37,6 +41,10 @@ class FeedbackConfig:
             raise ValueError("exposures_source must be 'auto', 'campaign' or 'dataset'")
         if self.correction not in ("holm", "bh"):
             raise ValueError("correction must be 'holm' or 'bh'")
+        if self.campaign_offset_days < 0:
+            raise ValueError("campaign_offset_days must be >= 0")
+        if not 0.0 <= self.exploration <= 1.0:
+            raise ValueError("exploration must be a share in [0, 1]")
         if not 0 < self.alpha < 1:
             raise ValueError("alpha must be in (0, 1)")
         if self.randomisation_unit not in ("auto", "user", "impression"):

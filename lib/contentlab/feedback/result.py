@@ -52,6 +52,7 @@ class FeedbackResult:
     priors: dict | None = None
     strategy: Any = None  # strategy.PublishingStrategy: send hour, channel and frequency cap per segment
     strategy_recovery: dict | None = None  # with planted truth: segments whose planted values were recovered
+    policy_followed: dict | None = None  # the publishing policy the campaign followed (the previous cycle's)
     priors_path: Path | None = None
     results_path: Path | None = None
 
@@ -333,4 +334,13 @@ class FeedbackResult:
             parts.append(f"**The loop:** posteriors and Thompson-sampling traffic shares for the next campaign were "
                          f"written to `{self.priors_path.name}` ({len(self.priors['cells'])} segment × channel cells); "
                          f"the generation stage reads them on the next cycle.")
+        if self.policy_followed is not None:
+            parts.append(f"**Policy followed:** this campaign published under the policy learned by run "
+                         f"{esc_md(self.policy_followed.get('learned_from', '?'))} (each segment's channel, send hour, "
+                         f"frequency cap and variant shares; {self.policy_followed.get('exploration', 0):.0%} of users "
+                         "explored random choices).")
+        policy = (self.priors or {}).get("policy")
+        if policy:
+            parts.append("**Next cycle's policy** (written into the priors):\n\n"
+                         + "\n".join(f"- {esc_md(n)}" for n in policy.get("notes", [])))
         return "\n\n".join(parts)

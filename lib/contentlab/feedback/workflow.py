@@ -40,7 +40,9 @@ from contentlab.data.simulate.audience import expected_rates, has_planted_respon
 from contentlab.feedback import analysis as A
 from contentlab.feedback import bayes, campaign, cuped, loop, strategy
 from contentlab.feedback.config import FeedbackConfig
+from contentlab.feedback.policy import learn_policy
 from contentlab.feedback.result import PERSON, FeedbackResult
+from contentlab.priors import favourite_words, of_profile, policy_of, validate_priors
 
 __all__ = ["FeedbackConfig", "FeedbackResult", "NoExposuresError", "PERSON", "STAGE", "UNPROFILED", "analyse",
            "favourite_categories", "resolve_source", "run_feedback", "write_outputs"]
@@ -87,16 +89,9 @@ def resolve_source(ds: Dataset, requested: str, content: pd.DataFrame | None = N
 
 
 def favourite_categories(personas: list[dict] | None) -> dict[str, list[str]]:
-    """Per persona segment, the words that name its favourite categories ("T-Shirts": "t-shirt", "tshirt", ...)."""
-    out = {}
-    for p in personas if isinstance(personas, list) else []:
-        cats = [str(c) for c in p.get("favourite_categories") or []]
-        words = set()
-        for c in cats:  # "T-Shirts" should match "t-shirt" and "tshirt"
-            low = c.lower()
-            words |= {low, low.rstrip("s"), low.replace("-", "").rstrip("s"), low.replace("-", " ").rstrip("s")}
-        out[str(p.get("segment"))] = sorted(w for w in words if len(w) >= 3)
-    return out
+    """Per persona segment, the words that name its favourite categories (:func:`contentlab.priors.favourite_words`,
+    the same words 04 reranks by)."""
+    return favourite_words(personas)
 
 
 def _campaign_start(ds: Dataset) -> pd.Timestamp:
@@ -118,26 +113,61 @@ def run_feedback(config: FeedbackConfig | None = None, inputs: Mapping[str, str 
     run_dir = project.stage_run_dir(run_dir, STAGE, cfg.profile or "adhoc")
     handed = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     ds = pipeline.load_prepared(run_dir)
+    previous = _previous_priors(handed, cfg) if cfg.use_policy else None
     result = analyse(ds, cfg, content=handed.optional("content"), profiles=handed.optional("user_profiles"),
-                     personas=handed.optional("personas"), run_id=run_dir.name)
+                     personas=handed.optional("personas"), run_id=run_dir.name, previous_priors=previous)
     if write:
         write_outputs(result, run_dir)
     return result
 
 
+def _previous_priors(handed: contract.Inputs, cfg: FeedbackConfig) -> dict | None:
+    """The previous cycle's priors (for the policy its campaign follows) when well-formed and of this profile."""
+    key = contract.previous_key("feedback_priors")
+    if handed.path(key) is None:
+        return None
+    try:
+        priors = handed.optional(key)
+        validate_priors(priors)
+    except (ValueError, KeyError, OSError):
+        return None
+    return priors if of_profile(priors, cfg.profile) else None
+
+
 def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.DataFrame | None = None,
             profiles: pd.DataFrame | None = None, personas: list[dict] | None = None,
-            run_id: str = "") -> FeedbackResult:
+            run_id: str = "", previous_priors: dict | None = None) -> FeedbackResult:
     """Everything 05 computes, from tables in memory: the prepared dataset, 04's ``content``, 02's ``profiles``
-    and ``personas`` (each optional); ``run_id`` names the run in the priors for the next cycle."""
+    and ``personas`` (each optional); ``run_id`` names the run in the priors for the next cycle;
+    ``previous_priors``: the previous cycle's priors, whose publishing policy the campaign follows."""
     cfg = config or FeedbackConfig()
     seed = cfg.seed
     source = resolve_source(ds, cfg.exposures_source, content, profiles)
     truth = ds.truth if ds.truth else None
     notes: list[str] = []
     excluded: dict[str, int] = {}
+    policy = policy_of(previous_priors) if cfg.use_policy else None
+    split = cfg.planned_split
 
-    if source == "campaign":
+    if source == "campaign" and (policy is not None or cfg.policy_campaign):
+        start = _campaign_start(ds) + pd.Timedelta(days=cfg.campaign_offset_days)
+        plan = campaign.policy_campaign(content, profiles, policy, seed=seed, start=start, n_days=cfg.campaign_days,
+                                        default_per_week=cfg.impressions_per_user * 7.0 / cfg.campaign_days,
+                                        include_flagged=cfg.include_flagged, channels=response_channels(truth),
+                                        variants=(cfg.control, cfg.treatment),
+                                        exploration=cfg.exploration if policy is None else None)
+        notes += plan.notes
+        excluded.update(plan.excluded)
+        if plan.assignments.empty:
+            raise ValueError("the campaign has no audience: no profiled user has published copy in every variant")
+        exp = campaign.simulate_exposures(plan, truth, seed=seed, n_days=cfg.campaign_days,
+                                          products=ds.products if ds.has("products") else None)
+        exp["arm"] = plan.assignments["arm"].to_numpy()
+        split = plan.split or split
+        notes.append(f"campaign of {cfg.campaign_days} days from {start.date()}, {plan.audience:,} users, "
+                     f"{len(exp) / max(plan.audience, 1):.1f} impressions per user on average; expected variant "
+                     f"split {', '.join(f'{k} {v:.1%}' for k, v in split.items())}")
+    elif source == "campaign":
         plan = campaign.build_assignments(content, profiles, seed=seed, impressions_per_user=cfg.impressions_per_user,
                                           split=cfg.planned_split, include_flagged=cfg.include_flagged,
                                           channels=response_channels(truth))
@@ -155,7 +185,7 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
                 "there is nothing to compare: no segment has published copy in every variant of the test "
                 f"(published copies per variant: {shown or 'none'}), so no campaign can be run; the generation "
                 "stage's report says why copy was not published")
-        start = _campaign_start(ds)
+        start = _campaign_start(ds) + pd.Timedelta(days=cfg.campaign_offset_days)
         exp = campaign.simulate_exposures(plan, truth, seed=seed, start=start, n_days=cfg.campaign_days,
                                           products=ds.products if ds.has("products") else None)
         # copy properties that the copy effects of a response planted by hand act on (part of the right answer)
@@ -165,6 +195,7 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
                 exp[feat] = exp["content_id"].map(props[feat]).fillna(False).astype(bool)
         notes.append(f"campaign of {cfg.campaign_days} days from {start.date()} (after the event log ends), "
                      f"{plan.audience:,} users, on average {cfg.impressions_per_user:g} impressions per user")
+    if source == "campaign":
         weekly = strategy.weekly_messages(exp)
         notes.append(f"messages (email, push) a user had received in the week up to each impression: median "
                      f"{np.median(weekly):g}, 90th percentile {np.quantile(weekly, 0.9):g} (compare the frequency "
@@ -197,7 +228,7 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
     elif several:
         notes.append(f"{several:,} users saw more than one variant (assignment leak: their impressions count for the "
                      "variant shown, but they contaminate the comparison)")
-    srm = A.srm_check(exp, cfg.planned_split)
+    srm = A.srm_check(exp, split)
 
     rates = {"overall": A.rate_table(exp, [], cfg.alpha), "channel": A.rate_table(exp, ["channel"], cfg.alpha),
              "segment": A.rate_table(exp, ["segment"], cfg.alpha),
@@ -224,7 +255,7 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
     daily = A.daily_ctr(exp, cfg.alpha) if "timestamp" in exp else pd.DataFrame()
     cumulative = A.cumulative_lift(exp, cfg.control, cfg.treatment, cfg.alpha) if "timestamp" in exp else pd.DataFrame()
 
-    logit = None
+    logit, feats = None, None
     if content is not None and "content_id" in content:
         cont = campaign.published_copy(content).copy()
         cont["content_id"] = cont["content_id"].astype(str)
@@ -252,6 +283,16 @@ def analyse(ds: Dataset, config: FeedbackConfig | None = None, *, content: pd.Da
                             cuped_res, cuped_note, power, daily, cumulative, logit, segment_map, truth_table,
                             copy_truth, strategy=plan, strategy_recovery=plan_recovery)
     result.priors = _priors(result, run_id, getattr(ds, "name", ""))
+    if profiles is not None and "segment" in exp:
+        result.policy_followed = policy
+        result.priors["policy"] = learn_policy(
+            segments=sorted(exp["segment"].astype(str).unique()), strategy=plan, exposures=exp,
+            features=feats if logit is not None else None, priors_cells=result.priors["cells"], previous=policy,
+            run_id=run_id, exploration=cfg.exploration, alpha=cfg.alpha,
+            content=campaign.published_copy(content) if content is not None else None)
+        styles = {seg: p["copy_style"] for seg, p in result.priors["policy"]["segments"].items() if p["copy_style"]}
+        if styles:  # the style the policy chose, where 04 reads it (contentlab.priors.copy_style_for)
+            result.priors["copy_styles"] = styles
     return result
 
 

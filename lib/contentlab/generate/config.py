@@ -19,7 +19,7 @@ from contentlab.generate.train import TrainConfig
 
 _AT_LEAST_ONE = ("train_steps", "train_batch_size", "eval_every", "patience", "n_candidates", "gen_batch_size",
                  "n_slots", "products_per_persona", "threads")
-_AT_LEAST_ZERO = ("finetune_steps", "top_k", "no_repeat_ngram_size", "n_guide_users")
+_AT_LEAST_ZERO = ("finetune_steps", "winner_finetune_steps", "top_k", "no_repeat_ngram_size", "n_guide_users")
 _FLAGS = ("delexicalise", "use_cache", "use_feedback_priors")
 _NUMBERS = ("learning_rate", "temperature", "top_p", "repetition_penalty", "heldout_share")
 
@@ -39,6 +39,7 @@ class GenerateConfig:
     eval_every: int = TrainConfig.eval_every
     patience: int = TrainConfig.patience
     finetune_steps: int = 0  # pretrained models: fine-tune for this many steps (0: use as is)
+    winner_finetune_steps: int = 0  # steps of fine-tuning on the previous cycle's winning copy (0: none)
     heldout_share: float = 0.1  # products whose copy is held out of training (perplexity, early stopping)
     delexicalise: bool = True  # embedded: train on copy with [colour]/[price]/... placeholders
     use_cache: bool = True  # reuse a trained checkpoint with the same data fingerprint and settings

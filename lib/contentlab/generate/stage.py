@@ -23,6 +23,7 @@ from contentlab.generate import evaluation as ev
 from contentlab.generate import workflow as wf
 from contentlab.generate.calibration import scorer_figures
 from contentlab.generate.config import GenerateConfig
+from contentlab.generate.finetune import finetune_on_winners, winner_pairs
 from contentlab.generate.guardrails import load_guardrails
 from contentlab.generate.guides import check_guides, shopping_guides
 from contentlab.generate.inputs import STAGE, read_inputs
@@ -83,6 +84,22 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
     gpt_cands, gen_stats = pd.DataFrame(), {}
     if cm is not None:
         gpt_cands, gen_stats = wf.generate_candidates(cm, slots, products, upstream.persona_map, templates, cfg)
+    cm_ft = None
+    winners = [w for seg in ((upstream.priors or {}).get("policy") or {}).get("segments", {}).values()
+               for w in seg.get("winning_copy") or []]
+    if cm is not None and cfg.winner_finetune_steps > 0 and winners:
+        pairs = winner_pairs(winners, products, templates, cfg.delexicalise and cm.kind == "embedded")
+        if pairs:
+            cm_ft = finetune_on_winners(cm, pairs, steps=cfg.winner_finetune_steps, seed=cfg.seed,
+                                        threads=cfg.threads, cache=cfg.use_cache)
+            ft_cands, _ = wf.generate_candidates(cm_ft, slots, products, upstream.persona_map, templates, cfg)
+            ft_cands["candidate"] = ft_cands["candidate"] + cfg.n_candidates
+            gpt_cands = pd.concat([gpt_cands, ft_cands], ignore_index=True)
+            upstream.notes.append(
+                f"feedback: the copy model fine-tuned {cfg.winner_finetune_steps} steps on {len(pairs)} winning "
+                f"copies of the previous campaign (weighted by their lift); its candidates are numbered from "
+                f"{cfg.n_candidates} (loss on the winners {cm_ft.info.get('winner_loss_before', float('nan')):.3f} "
+                f"→ {cm_ft.info.get('winner_loss_after', float('nan')):.3f})")
     tpl_cands = wf.template_candidates(slots, products, upstream.persona_map, templates)
 
     lexicon = wf.catalogue_lexicon(catalogue, locale, templates, corpus, upstream.personas, cm)
@@ -91,6 +108,8 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
                                  lexicon, train_index, cm, locale, user_ids, threads=cfg.threads,
                                  delexicalised=cm is not None and cfg.delexicalise and cm.kind == "embedded",
                                  endings=wf.copy_endings(corpus))
+    scored, rerank_notes = wf.rerank_by_policy(scored, upstream.priors, upstream.personas or [])
+    upstream.notes.extend(rerank_notes)
     scored = wf.select_best(scored)
     comparison = ev.model_comparison(scored, locale)
 
@@ -108,6 +127,18 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
                             cm.fingerprint if cm is not None else "", guardrails.version, templates.version,
                             variant_shares=shares, digests=digests, guide_checks=guide_checks,
                             prices=catalogue.prices)
+    if cm_ft is not None:  # the fine-tuned model's candidates name it (the before/after comparison reads this)
+        ft_rows = (content["content_type"] == "copy") & (content["variant"] == "gpt2") & \
+            (content["candidate"].astype(float) >= cfg.n_candidates)
+        content.loc[ft_rows, "model"] = cm_ft.name
+        content.loc[ft_rows, "model_fingerprint"] = cm_ft.fingerprint
+        before = scored[(scored["variant"] == "gpt2") & (scored["candidate"] < cfg.n_candidates)]
+        after = scored[(scored["variant"] == "gpt2") & (scored["candidate"] >= cfg.n_candidates)]
+        upstream.notes.append(
+            f"before/after fine-tuning on the same {slots['slot_id'].nunique()} slots: accepted "
+            f"{(~before['rejected']).mean():.0%} → {(~after['rejected']).mean():.0%}, mean quality "
+            f"{before['quality'].mean():.3f} → {after['quality'].mean():.3f}, published "
+            f"{int(scored.loc[before.index, 'published'].sum())} → {int(scored.loc[after.index, 'published'].sum())}")
     try:
         scorer = scorer_figures()
     except (OSError, ValueError) as exc:  # a labelled set the code can no longer read: say so, do not guess

@@ -55,6 +55,7 @@ from contentlab.generate.sanitise import clean_text, markup_problems, sanitise_f
 from contentlab.generate.scoring import AttributeLexicon, NGramIndex, faithfulness, quality_score, reference_scores
 from contentlab.generate.style import GENERAL
 from contentlab.generate.train import build_corpus, fit_copy_model
+from contentlab.priors import copy_signals, favourite_words, policy_of, rerank_score, segment_policy
 
 VARIANTS = ("gpt2", "template")  # the GPT-2 copy and the rule-based template baseline
 MIN_DESCRIPTION_WORDS = {"en": 8, "zh": 16}  # words (en) / characters (zh) for a product to count as described
@@ -527,17 +528,71 @@ def _on_style(text: Any, style: Any, product: Mapping[str, Any] | None, template
     return sum(sentence_style(x, product, templates.locale) == style for x in sents) / len(sents)
 
 
+MIN_MEASURED_IMPRESSIONS = 100  # a candidate shown this often under the policy is ranked by what it measured
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return float(np.log(p / (1 - p)))
+
+
+def rerank_by_policy(scored: pd.DataFrame, priors: dict | None, personas: Sequence[Mapping[str, Any]] = ()
+                     ) -> tuple[pd.DataFrame, list[str]]:
+    """Adds ``policy_score``: a candidate's click log-odds relative to its segment's average copy under the previous
+    cycle's policy. A candidate the previous campaigns showed at least ``MIN_MEASURED_IMPRESSIONS`` times in the
+    policy's context (the policy's ``copy_stats``; the same text for the same slot has the same content id) scores
+    what it measured (posterior mean CTR against the segment x channel's); any other candidate scores what the
+    policy's ``rerank_weights`` (the copy-feature effects 05 estimated) predict from its copy signals
+    (:func:`contentlab.priors.copy_signals`) and its scores. 0 without a policy. :func:`select_best` publishes the
+    accepted candidate with the highest policy score, quality breaking ties. Returns the table and notes."""
+    df = scored.copy()
+    df["policy_score"] = 0.0
+    policy = policy_of(priors)
+    if policy is None or not len(df):
+        return df, []
+    fav = favourite_words(list(personas))
+    notes = []
+    for seg, idx in df.groupby(df["segment"].astype(str)).groups.items():
+        sp = segment_policy(policy, seg)
+        weights, stats = sp["rerank_weights"], sp["copy_stats"]
+        if not weights and not stats:
+            continue
+        base = {ch: _logit(sum(v[1] for v in st.values()) / max(sum(v[0] for v in st.values()), 1))
+                for ch, st in stats.items() if st}
+        vals, measured = [], 0
+        for r in df.loc[idx].to_dict(orient="records"):
+            cid = content_id(r.get("persona_id"), r.get("product_id"), r.get("channel"), r.get("variant"),
+                             r.get("candidate"), r.get("text"))
+            n, k = (stats.get(str(r.get("channel"))) or {}).get(cid, [0, 0])
+            if n >= MIN_MEASURED_IMPRESSIONS and str(r.get("channel")) in base:
+                vals.append(_logit((k + 1.0) / (n + 2.0)) - base[str(r.get("channel"))])
+                measured += 1
+                continue
+            f = copy_signals(r.get("text"), fav.get(seg, []))
+            f.update({key: float(v) for key, v in r.items() if key in weights and key not in f
+                      and isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)})
+            vals.append(rerank_score(weights, f))
+        df.loc[idx, "policy_score"] = vals
+        named = ", ".join(f"{key} {w['coef']:+.2f}" for key, w in sorted(weights.items())) or "no proven copy feature"
+        notes.append(f"{seg}: {measured} candidate(s) ranked by the click-through they measured under the policy, "
+                     f"the others by {named} (click log-odds, from run {policy.get('learned_from', '?')})")
+    return df, notes
+
+
 def select_best(scored: pd.DataFrame) -> pd.DataFrame:
     """Marks the published copy: per slot, the accepted GPT-2 candidate that speaks most to the slot's copy style
-    (``on_style``: the persona's style is what its copy is for), then the highest quality, the more fluent, the
-    first; and the template copy if accepted."""
+    (``on_style``: the persona's style is what its copy is for), then the highest ``policy_score`` (when the
+    previous cycle's policy reranks), then the highest quality, the more fluent, the first; and the template copy if
+    accepted."""
     df = scored.copy()
     df["selected"] = False
+    if "policy_score" not in df:
+        df["policy_score"] = 0.0
     ok = df[~df["rejected"]]
     if len(ok):
-        # (column, ascending): more on-style, higher quality, fewer bits per token, the first candidate
-        order = [(k, asc) for k, asc in (("on_style", False), ("quality", False), ("fluency_score", True),
-                                         ("candidate", True)) if k in ok.columns]
+        # (column, ascending): more on-style, higher policy score, higher quality, fewer bits per token, the first
+        order = [(k, asc) for k, asc in (("on_style", False), ("policy_score", False), ("quality", False),
+                                         ("fluency_score", True), ("candidate", True)) if k in ok.columns]
         best = ok.sort_values([k for k, _ in order], ascending=[a for _, a in order], kind="stable",
                               na_position="last").groupby(
             ["slot_id", "variant"], sort=False).head(1).index

@@ -35,7 +35,7 @@ from contentlab.run.config import (
     parse_overrides,
     resolve_parameters,
 )
-from contentlab.run.orchestrate import run_pipeline
+from contentlab.run.orchestrate import NO_PREVIOUS, run_pipeline
 from contentlab.run.progress import Progress
 from contentlab.run.registry import (
     RUNNING_FILE,
@@ -68,7 +68,7 @@ from contentlab.run.results import (
 
 __all__ = [
     "STAGES", "RUNNER_OWNED", "STANDARD_PARAMETERS", "available_profiles", "load_profile", "notebook_parameters",
-    "parse_overrides", "resolve_parameters", "run_pipeline", "Progress", "RUNNING_FILE", "STAGES_FILE",
+    "parse_overrides", "resolve_parameters", "run_pipeline", "NO_PREVIOUS", "Progress", "RUNNING_FILE", "STAGES_FILE",
     "CleanResult", "allocate", "clean_runs", "is_running", "latest_pointer", "latest_run", "list_runs",
     "point_latest", "prune_empty_run", "run_succeeded", "running", "write_runs_index", "FAILED", "MISSING",
     "NOT_RUN", "OK", "PENDING", "RUNNING", "SKIPPED", "NotebookResult", "RunError", "RunResult",

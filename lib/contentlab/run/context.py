@@ -35,6 +35,7 @@ class RunContext:
     source_run: str | None = None
     cell_timeout: float | None = None
     incremental: bool = False
+    previous_run: str | None = None  # the previous cycle's run id ("-": none; None: found through the registry)
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> resolved parameters
     notes: list[str] = field(default_factory=list)  # shown under the run's index table
     records: dict[str, dict[str, Any]] = field(default_factory=dict)  # stage -> what it wrote, its fingerprint
@@ -55,8 +56,11 @@ class RunContext:
     def previous_run_dir(self, stage: str) -> Path | None:
         """The previous cycle's run directory for a stage that reads one (``None`` otherwise or on the first)."""
         wanted = contract.stage(stage).previous
-        if not wanted:
+        if not wanted or self.previous_run == "-":
             return None
+        if self.previous_run is not None:
+            run_dir = registry.run_dir_of(self.previous_run)
+            return run_dir if all(contract.product(n).exists(run_dir) for n in wanted) else None
         return registry.previous_run(self.profile_name, before=self.run_id,
                                      has=[contract.product(name) for name in wanted])
 

@@ -36,6 +36,10 @@ from contentlab.run.results import (
 STAGES = contract.STAGE_NAMES
 
 
+NO_PREVIOUS = "-"
+"""``previous_run`` of a run that has no previous cycle (it reads no earlier feedback priors)."""
+
+
 def run_pipeline(
     profile: str | Path | Mapping[str, Any] = "demo",
     *,
@@ -47,8 +51,13 @@ def run_pipeline(
     cell_timeout: float | None = None,
     progress: Progress | None = None,
     incremental: bool = False,
+    previous_run: str | None = None,
 ) -> RunResult:
     """Run the pipeline (or ``only`` some stages) and publish the run (:mod:`contentlab.run`).
+
+    ``previous_run``: the run whose products the previous-cycle inputs come from (``previous_feedback_priors``);
+    ``None``: the newest earlier successful run of the profile that has them; :data:`NO_PREVIOUS`: none (a first
+    cycle).
 
     Raises :class:`RunError` (before creating anything) for a bad request. A failing notebook does not
     raise: the result's ``failed`` names it and :meth:`RunResult.failure_line` describes it.
@@ -90,12 +99,16 @@ def run_pipeline(
             break
     if only:
         _check_upstream(present, source_run, from_run, prof["name"])
+    if previous_run not in (None, NO_PREVIOUS) and (not registry.RUN_ID_OK.match(previous_run)
+                                                    or not registry.run_dir_of(previous_run).is_dir()):
+        raise RunError(f"previous run {previous_run}: no such run in {config.processed_dir()}")
 
     now = registry.utcnow()
     run_id, run_dir, report_dir = registry.allocate(prof["name"], run_id, now)
     ctx = RunContext(profile=prof, overrides=overrides, declared=declared, selected=selected, notebooks_dir=nb_dir,
                      run_id=run_id, run_dir=run_dir, report_dir=report_dir, started=now, progress=progress,
-                     upstream=upstream, source_run=source_run, cell_timeout=cell_timeout, incremental=incremental)
+                     upstream=upstream, source_run=source_run, cell_timeout=cell_timeout, incremental=incremental,
+                     previous_run=previous_run)
     try:
         with registry.running(report_dir):
             return _run_allocated(ctx)

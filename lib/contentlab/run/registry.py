@@ -85,7 +85,7 @@ def allocate(profile_name: str, run_id: str | None, now: _dt.datetime) -> tuple[
 
 
 def list_runs() -> list[dict[str, Any]]:
-    """Manifests of all runs under ``reports/``, oldest first (unreadable ones skipped)."""
+    """Manifests of all runs under ``reports/``, oldest first (unreadable ones and loops' manifests skipped)."""
     runs = []
     root = config.reports_dir()
     if not root.is_dir():
@@ -94,9 +94,11 @@ def list_runs() -> list[dict[str, Any]]:
         if path.parent.is_symlink():
             continue
         try:
-            runs.append(json.loads(path.read_text(encoding="utf-8")))
+            manifest = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
+        if isinstance(manifest, dict) and manifest.get("kind") != "loop":  # a loop's own report is not a run
+            runs.append(manifest)
     return runs
 
 

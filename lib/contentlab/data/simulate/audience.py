@@ -227,3 +227,92 @@ def expected_rates(impressions: pd.DataFrame, truth: dict[str, Any], products: p
         raise ValueError("expected_rates needs the impressions' timestamps")
     ctr, cvr, _ = _audience_rates(a, truth, products) if reads_text(truth) else _table_rates(a, truth)
     return pd.DataFrame({"expected_ctr": ctr, "expected_cvr": cvr}, index=impressions.index)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Campaigns under a publishing policy
+
+WAKING_HOURS = (7, 22)  # an impression without a planned hour is sent in [7, 22)
+
+
+def policy_impressions(plan: pd.DataFrame, copy: pd.DataFrame, *, start: str | pd.Timestamp, n_days: int,
+                       seed: int = 0, key: str = "segment") -> pd.DataFrame:
+    """The impressions a publishing policy sends: one row per impression, ready for :func:`simulate_campaign`.
+
+    ``plan`` has one row per user: ``user_id``, ``segment``, ``variant`` (the copy variant the user is shown),
+    ``per_week`` (impressions per week), ``channel`` (``None``: the channel of the copy drawn, i.e. the copy's own
+    mix), ``hour`` (0-23, ``NaN``: a random waking hour per impression), and ``key`` (default ``segment``: which copy
+    pool the user draws from); any other column is carried to every impression. ``copy`` holds the copy that can
+    be shown: ``content_id``, ``product_id``, ``variant``, ``channel``, ``text`` and the ``key`` column (and
+    optionally ``weight``: a copy's share of its pool's draws, equal shares without). Each user
+    receives ``max(1, round(per_week * n_days / 7))`` impressions spread evenly over the ``n_days`` from ``start``
+    (a random phase per user; with a planned hour a whole ``per_week`` never puts more than ``per_week`` in any
+    7 days), each a copy drawn at random from the pool of (key, variant, channel), else of (key,
+    variant) on any channel (the impression then takes the copy's channel). Users with no copy in their pool are
+    left out. The policy decides where and when; the audience only ever sees the text and its context."""
+    need = {"user_id", "segment", "variant", "per_week", "channel", "hour", key}
+    missing = sorted(need - set(plan.columns))
+    if missing:
+        raise ValueError(f"the plan lacks columns {missing}")
+    missing = sorted({"content_id", "product_id", "variant", "channel", "text", key} - set(copy.columns))
+    if missing:
+        raise ValueError(f"the copy lacks columns {missing}")
+    if n_days < 1:
+        raise ValueError("n_days must be at least 1")
+    rng = np.random.default_rng(seed)
+    c = copy.reset_index(drop=True)
+    weight = c["weight"].to_numpy(float) if "weight" in c.columns else np.ones(len(c))
+    if (weight < 0).any() or not np.isfinite(weight).all():
+        raise ValueError("copy weights must be finite and >= 0")
+    pools3 = {k: np.asarray(v) for k, v in c.groupby([key, "variant", "channel"], sort=False).indices.items()}
+    pools2 = {k: np.asarray(v) for k, v in c.groupby([key, "variant"], sort=False).indices.items()}
+    p = plan.reset_index(drop=True)
+    p = p[[(str(k), str(v)) in pools2 for k, v in zip(p[key], p["variant"])]].reset_index(drop=True)
+    cols = ["user_id", "content_id", "product_id", "variant", "channel", "segment", "text", "timestamp"]
+    if p.empty:
+        return pd.DataFrame(columns=cols)
+    n_imp = np.maximum(1, np.round(p["per_week"].to_numpy(float) * n_days / 7.0)).astype(np.int64)
+    rep = np.repeat(np.arange(len(p)), n_imp)
+    within = np.arange(len(rep)) - np.repeat(np.cumsum(n_imp) - n_imp, n_imp)
+    phase = rng.random(len(p))[rep]
+    day = np.minimum(np.floor((within + phase) * n_days / n_imp[rep]).astype(np.int64), n_days - 1)
+    hour = p["hour"].astype(float).to_numpy()[rep]
+    free = np.isnan(hour)
+    hour[free] = rng.integers(WAKING_HOURS[0], WAKING_HOURS[1], int(free.sum()))
+    st = pd.Timestamp(start).normalize().to_datetime64().astype("datetime64[s]")
+    # a planned hour keeps one minute per user: impressions r a week apart are then exactly 7 days apart, so no
+    # 7-day window holds more than the plan's r (the audience's fatigue counts the 7 days before an impression)
+    minute = np.where(free, rng.integers(0, 3600, len(rep)), rng.integers(0, 3600, len(p))[rep])
+    secs = day * DAY + hour.astype(np.int64) * 3600 + minute
+    chan = p["channel"].to_numpy(dtype=object)[rep]
+    keys = p[key].astype(str).to_numpy(dtype=object)[rep]
+    var = p["variant"].astype(str).to_numpy(dtype=object)[rep]
+    group = pd.Series([(k, v, ch if isinstance(ch, str) else None) for k, v, ch in zip(keys, var, chan)])
+    codes, uniques = pd.factorize(group)
+    picked = np.empty(len(rep), dtype=np.int64)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniques) + 1))
+    for g, (k, v, ch) in enumerate(uniques):
+        idx = order[bounds[g]:bounds[g + 1]]
+        pool = pools3.get((k, v, ch)) if ch is not None else None
+        if pool is None:
+            pool = pools2[(k, v)]
+        w = weight[pool]
+        w = w / w.sum() if w.sum() > 0 else np.full(len(pool), 1.0 / len(pool))
+        picked[idx] = pool[rng.choice(len(pool), size=len(idx), p=w)]
+    out = pd.DataFrame({
+        "user_id": p["user_id"].astype(str).to_numpy(dtype=object)[rep],
+        "content_id": c["content_id"].astype(str).to_numpy(dtype=object)[picked],
+        "product_id": c["product_id"].astype(str).to_numpy(dtype=object)[picked],
+        "variant": var,
+        "channel": c["channel"].astype(str).to_numpy(dtype=object)[picked],
+        "segment": p["segment"].astype(str).to_numpy(dtype=object)[rep],
+        "text": c["text"].astype(str).to_numpy(dtype=object)[picked],
+        "timestamp": pd.Series((st + secs.astype("timedelta64[s]")).astype("datetime64[ns]")),
+    })
+    for col in p.columns:
+        if col not in out.columns and col not in ("per_week", "hour", key):
+            out[col] = p[col].to_numpy(dtype=object)[rep]
+    for col in ("user_id", "content_id", "product_id", "variant", "channel", "segment", "text"):
+        out[col] = out[col].astype(str)
+    return out.sort_values(["timestamp", "user_id"], kind="stable").reset_index(drop=True)
