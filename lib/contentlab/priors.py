@@ -59,8 +59,11 @@ JSON shape (``schema_version`` 1)::
                                                    # clicks, summed over every cycle so far (the campaign's
                                                    # Thompson sampling over copies starts from them)
             "winning_copy": [{"content_id": "c_1a2b3c4d5e6f", "product_id": "P12", "channel": "email",
-                              "prompt": "...", "text": "...", "lift": 0.35}]   # copies whose CTR beat the
+                              "prompt": "...", "text": "...", "lift": 0.35}],  # copies whose CTR beat the
                                                    # segment's average (lift over it): 04 fine-tunes on them
+            "styles_tried": ["value", "quality"]   # the copy styles the segment's campaigns have shown, oldest
+                                                   # first: 04 writes a challenger style the policy tried least
+                                                   # recently beside the chosen one
           }
         },
         "notes": ["..."]                           # why each choice was made, in words
@@ -90,7 +93,7 @@ __all__ = ["SCHEMA_VERSION", "POLICY_VERSION", "PRODUCT", "validate_priors", "va
 SCHEMA_VERSION = 1
 POLICY_VERSION = 1
 POLICY_KEYS = ("channel", "hour", "frequency_cap", "copy_style", "rerank_weights", "variant_shares", "copy_stats",
-               "winning_copy")
+               "winning_copy", "styles_tried")
 PRODUCT = "feedback_priors"
 """The priors' name in :mod:`contentlab.contract` (its file name is spelt there)."""
 
@@ -159,6 +162,10 @@ def validate_policy(policy: Any) -> None:
         for w in p.get("winning_copy") or []:
             if not isinstance(w, dict) or not str(w.get("text") or "").strip() or float(w.get("lift", -1)) < 0:
                 raise ValueError(f"winning copy of segment {seg!r} needs a text and a lift >= 0")
+        tried = p.get("styles_tried") or []
+        if not isinstance(tried, list) or not set(map(str, tried)) <= set(ALL_STYLES):
+            raise ValueError(f"styles tried by segment {seg!r} must be a list of copy styles ({', '.join(ALL_STYLES)}), "
+                             f"not {tried!r}")
         for ch, shares in (p.get("variant_shares") or {}).items():
             total = sum(float(x) for x in shares.values())
             if abs(total - 1.0) > 1e-6:
@@ -183,6 +190,7 @@ def segment_policy(priors_or_policy: dict | None, segment: str) -> dict[str, Any
     out["variant_shares"] = dict(out["variant_shares"] or {})
     out["copy_stats"] = {ch: dict(v) for ch, v in (out["copy_stats"] or {}).items()}
     out["winning_copy"] = list(out["winning_copy"] or [])
+    out["styles_tried"] = [str(x) for x in out["styles_tried"] or []]
     return out
 
 

@@ -43,7 +43,7 @@ def test_policy_round_trip_through_the_priors(tmp_path):
     sp = priors.segment_policy(back, "bargain")
     assert (sp["channel"], sp["hour"], sp["frequency_cap"]) == ("email", 19, 3)
     dicts = ("rerank_weights", "variant_shares", "copy_stats")
-    assert priors.segment_policy(back, "unknown") == {k: ({} if k in dicts else [] if k == "winning_copy" else None)
+    assert priors.segment_policy(back, "unknown") == {k: ({} if k in dicts else [] if k in ("winning_copy", "styles_tried") else None)
                                                      for k in priors.POLICY_KEYS}
     # documents without a policy (the earlier shape) still read, and have none
     old = loop.build_priors(_counts(), run_id="r", seed=1)
@@ -173,11 +173,12 @@ def test_learn_policy_moves_to_what_won():
 
 
 def test_loop_settings():
-    assert loop_settings({"name": "x"}, None) == {"cycles": 4, "finetune_steps": 20}
+    assert loop_settings({"name": "x"}, None) == {"cycles": 4, "finetune_steps": 20, "per_week": 7.0}
     assert loop_settings({"name": "x", "loop": {"cycles": 2}}, None)["cycles"] == 2
-    assert loop_settings({"name": "x", "loop": {"cycles": 2, "finetune_steps": 0}}, 3) == {"cycles": 3,
-                                                                                          "finetune_steps": 0}
-    for bad in ({"loop": {"cycle": 2}}, {"loop": {"cycles": 0}}, {"loop": 3}, {"loop": {"finetune_steps": -1}}):
+    assert loop_settings({"name": "x", "loop": {"cycles": 2, "finetune_steps": 0, "per_week": 3}}, 3) == {
+        "cycles": 3, "finetune_steps": 0, "per_week": 3.0}
+    for bad in ({"loop": {"cycle": 2}}, {"loop": {"cycles": 0}}, {"loop": 3}, {"loop": {"finetune_steps": -1}},
+                {"loop": {"per_week": 0}}, {"loop": {"per_week": "daily"}}):
         with pytest.raises(LoopError):
             loop_settings({"name": "x", **bad}, None)
 
@@ -273,5 +274,28 @@ def test_the_policy_picks_the_style_whose_copy_was_clicked_most():
     exp = pd.DataFrame({"segment": "bargain", "content_id": ["a"] * 400 + ["b"] * 400 + ["c"] * 400,
                         "clicked": [True] * 40 + [False] * 360 + [True] * 80 + [False] * 320 + [True] * 40
                         + [False] * 360})
-    assert _best_style(exp, content, "bargain") == "quality"
-    assert _best_style(exp[exp["content_id"] != "b"], content, "bargain") is None  # one style: nothing to compare
+    assert _best_style(exp, content, "bargain", "value") == "quality"
+    assert _best_style(exp, content, "bargain", None) == "quality"
+    one = exp[exp["content_id"] != "b"]
+    assert _best_style(one, content, "bargain", None) is None  # one style: nothing to compare
+    assert _best_style(one, content, "bargain", "value") == "value"
+    # 22 against 20 clicks in 400 impressions each: not sure enough to move away from the current style
+    close = pd.DataFrame({"segment": "bargain", "content_id": ["a"] * 400 + ["b"] * 400,
+                          "clicked": [True] * 20 + [False] * 380 + [True] * 22 + [False] * 378})
+    assert _best_style(close, content, "bargain", "value") == "value"
+
+
+def test_a_policy_cycle_writes_a_challenger_style_it_tried_least_recently():
+    from contentlab.generate.slots import challenger_style
+
+    pol = copy.deepcopy(_policy())
+    doc = {"policy": pol, "cells": []}
+    assert challenger_style(None, "bargain", "value") is None  # no policy: nothing will compare styles
+    assert challenger_style(doc, "bargain", "value") == "quality"  # first untried style
+    pol["segments"]["bargain"]["styles_tried"] = ["value", "quality", "novelty"]
+    assert challenger_style(doc, "bargain", "value") == "social_proof"
+    pol["segments"]["bargain"]["styles_tried"] = ["general", "social_proof", "novelty", "quality", "value"]
+    assert challenger_style(doc, "bargain", "value") == "general"  # every style shown: the least recent
+    pol["segments"]["bargain"]["styles_tried"] = ["shouting"]
+    with pytest.raises(ValueError, match="styles tried"):
+        priors.validate_policy(pol)

@@ -32,7 +32,8 @@ def _result(tmp_path: Path) -> LoopResult:
                             _policy("email", 9, f"r{k - 1}") if k > 1 else None, _policy("push", 20, f"r{k}"),
                             {"hours_recovered": 4, "channels_recovered": 5}, {},
                             copy={"published_expected_ctr": {"gpt2": 0.05 * k}, "gpt2_by_slot": {"s1": f"c{k}"}}))
-    manifest = loop_manifest("20260101T000000-demo-loop", {"name": "demo"}, {"cycles": 3}, cycles, 300.0)
+    settings = {"cycles": 3, "finetune_steps": 20, "per_week": 7.0}
+    manifest = loop_manifest("20260101T000000-demo-loop", {"name": "demo"}, settings, cycles, 300.0)
     return LoopResult("20260101T000000-demo-loop", "demo", tmp_path, cycles, manifest, 300.0)
 
 
@@ -54,6 +55,7 @@ def test_the_report_has_every_section_escaped_and_clean(tmp_path):
     assert "89%" in html  # 0.08 / 0.09 of the oracle, in the summary
     assert "[8.10%, 9.90%]" in html  # the oracle's interval
     assert "1 of 1 slots" in html
+    assert "7 impressions a user a week" in html  # the first cycle's cadence
 
 
 def test_policy_changes_in_words():

@@ -26,8 +26,11 @@ per profile segment:
 - **winning copy**: up to three copies of the policy's channel whose click-through there (posterior mean, at least
   100 impressions) beat the segment's, with their lift: 04 fine-tunes its generator on them;
 - **copy style**: the style whose copy had the highest click-through in the segment, when its copy came in at least
-  two styles with ``STYLE_MIN_CLICKS`` clicks each; else the previous one (04's choice, profiling's persona style,
-  while nothing chose one). 05 mirrors it into the priors' ``copy_styles``, which 04 reads.
+  two styles with ``STYLE_MIN_CLICKS`` clicks each and that style is the best with posterior probability at least
+  ``CHANNEL_SURE``; else the previous one (04's choice, profiling's persona style, while nothing chose one). 05
+  mirrors it into the priors' ``copy_styles``, which 04 reads; ``styles_tried`` lists the styles the segment's
+  campaigns showed (least recent first), from which 04 picks the next challenger style
+  (:func:`contentlab.generate.slots.challenger_style`).
 
 :func:`policy_plan` is the campaign side: every user of a segment follows its policy (channel, hour, frequency
 cap, variant drawn with the Thompson shares), except an ``exploration`` share of users, drawn at random, who get a
@@ -158,19 +161,32 @@ def _winners(stats: dict[str, dict[str, list[int]]], content: pd.DataFrame | Non
 STYLE_MIN_CLICKS = 20
 
 
-def _best_style(exposures: pd.DataFrame, content: pd.DataFrame | None, segment: str) -> str | None:
-    """The copy style with the highest click-through (posterior mean) among the styles this segment's impressions
-    showed, when at least two styles each have ``STYLE_MIN_CLICKS`` clicks; ``None`` otherwise (nothing to compare)."""
+def _style_counts(exposures: pd.DataFrame, content: pd.DataFrame | None, segment: str) -> pd.DataFrame:
+    """Impressions (``size``) and clicks (``sum``) per copy style of the segment's impressions."""
     if content is None or "style" not in content.columns or not len(exposures):
-        return None
+        return pd.DataFrame(columns=["size", "sum"])
     style = dict(zip(content["content_id"].astype(str), content["style"].astype(str)))
     e = exposures[exposures["segment"].astype(str) == segment]
-    g = e.assign(style=e["content_id"].astype(str).map(style)).dropna(subset=["style"]).groupby("style")[
+    return e.assign(style=e["content_id"].astype(str).map(style)).dropna(subset=["style"]).groupby("style")[
         "clicked"].agg(["size", "sum"])
+
+
+def _best_style(exposures: pd.DataFrame, content: pd.DataFrame | None, segment: str, current: str | None,
+                seed: int = 0) -> str | None:
+    """The copy style the segment's next copy is written in: among the styles its impressions showed with at least
+    ``STYLE_MIN_CLICKS`` clicks each, the one with the highest click-through when its posterior probability of
+    being the best is at least ``CHANNEL_SURE`` (Beta posteriors, 4,000 draws); else ``current`` (a style moves only
+    when the evidence is against it); ``None`` when nothing was chosen and nothing is sure."""
+    g = _style_counts(exposures, content, segment)
     g = g[g["sum"] >= STYLE_MIN_CLICKS]
     if len(g) < 2:
-        return None
-    return str(((g["sum"] + 1.0) / (g["size"] + 2.0)).idxmax())
+        return current
+    rng = np.random.default_rng(seed)
+    draws = rng.beta(g["sum"].to_numpy(float)[:, None] + 1.0, (g["size"] - g["sum"]).to_numpy(float)[:, None] + 1.0,
+                     size=(len(g), 4000))
+    p_best = np.bincount(draws.argmax(0), minlength=len(g)) / draws.shape[1]
+    best = int(np.argmax(p_best))
+    return str(g.index[best]) if p_best[best] >= CHANNEL_SURE else current
 
 
 def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, features: pd.DataFrame | None,
@@ -214,8 +230,10 @@ def learn_policy(*, segments: list[str], strategy, exposures: pd.DataFrame, feat
         p["copy_stats"] = _copy_stats(prev["copy_stats"], exposures, seg, followed,
                                       (p["channel"], p["hour"], p["frequency_cap"]))
         p["winning_copy"] = _winners(p["copy_stats"], content)
-        p["copy_style"] = _best_style(exposures, content, seg) or p["copy_style"]
-        changed = [k for k in ("channel", "hour", "frequency_cap") if p[k] != prev[k]]
+        p["copy_style"] = _best_style(exposures, content, seg, p["copy_style"])
+        shown = [str(x) for x in _style_counts(exposures, content, seg).index]
+        p["styles_tried"] = [x for x in prev["styles_tried"] if x not in shown] + shown
+        changed = [k for k in ("channel", "hour", "frequency_cap", "copy_style") if p[k] != prev[k]]
         notes.append(f"{seg}: " + (", ".join(f"{k.replace('_', ' ')} {prev[k] if prev[k] is not None else 'open'} → "
                                              f"{p[k]}" for k in changed) if changed else "channel, hour and cap kept")
                      + (f"; reranks by {', '.join(sorted(p['rerank_weights']))}" if p["rerank_weights"] else

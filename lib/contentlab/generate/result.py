@@ -100,14 +100,19 @@ class GenerateResult:
             slots = self.slots[self.slots["persona_id"] == pid]
             style = str(slots["style"].iloc[0]) if len(slots) and "style" in slots else str(p.get("copy_style") or "")
             source = str(slots["style_source"].iloc[0]) if len(slots) and "style_source" in slots else ""
+            others = sorted(set(slots["style"].astype(str)) - {style}) if len(slots) and "style" in slots else []
             mine = pub[pub["persona_id"].astype(str) == pid] if len(pub) else pub
+            if len(mine) and "style" in mine:  # a challenger style's copy is measured by 05, not read back here
+                mine = mine[mine["style"].astype(str) == style]
             tags = [sentence_style(sent, by_id.loc[r.product_id].to_dict() if r.product_id in by_id.index else None,
                                    self.locale)
                     for r in mine.itertuples() for sent in self.templates.sentences(r.text)]
             shares = pd.Series(tags, dtype=object).value_counts(normalize=True)
             rows.append({"persona": self.templates.persona_name(p), "copy style": style.replace("_", " "),
-                         "why": str(p.get("copy_style_reason") or "") if source != "feedback priors" else
-                         "overridden by the previous cycle's feedback priors",
+                         "why": (str(p.get("copy_style_reason") or "") if source != "feedback priors" else
+                                 "chosen by the previous cycle's feedback priors")
+                         + "".join(f"; its last product tries the challenger style {o.replace('_', ' ')}"
+                                   for o in others),
                          "published GPT-2 copies": len(mine),
                          "what its copy emphasises (share of sentences)": ", ".join(
                              f"{k.replace('_', ' ')} {v:.0%}" for k, v in shares.items()) or "no published GPT-2 copy",

@@ -4,7 +4,9 @@ A slot is (segment persona, product, channel). Each persona's products are the o
 recommended to its members (sum of ``1 / rank`` over their top-N lists); without recommendations
 they are the persona's favourite categories' best sellers, and without personas there is one
 "all shoppers" persona. Each slot carries the copy style its copy is written in: the persona's (from profiling),
-unless the feedback priors set one for its segment.
+unless the feedback priors set one for its segment. When the priors carry a publishing policy (the loop's later
+cycles), the persona's last product is written in a **challenger** style (:func:`challenger_style`): the next
+campaign then shows the segment two styles side by side, and 05's policy keeps whichever drew more clicks.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from contentlab.copystyle import GENERAL, check_style
+from contentlab.copystyle import ALL_STYLES, GENERAL, check_style
 from contentlab.generate.inputs import StageInputs
-from contentlab.priors import allocation_for, copy_style_for
+from contentlab.priors import allocation_for, copy_style_for, policy_of, segment_policy
 
 ALL_SHOPPERS = {"persona_id": "ALL", "segment": "all", "name": "all shoppers", "favourite_categories": [],
                 "price_band": "unknown", "preferred_channel": None, "copy_style": GENERAL}
@@ -31,6 +33,21 @@ def slot_style(persona: dict, priors: dict | None = None) -> tuple[str, str]:
     if style:
         return check_style(style), "profiling"
     return GENERAL, "default"
+
+
+def challenger_style(priors: dict | None, segment: str, current: str) -> str | None:
+    """The style a policy-following cycle tries beside ``current`` for ``segment``: the first style (in
+    :data:`contentlab.copystyle.ALL_STYLES` order) the segment's campaigns have not shown yet (the policy's
+    ``styles_tried``), else the one shown least recently. ``None`` without a policy (nothing will compare them)."""
+    if policy_of(priors) is None:
+        return None
+    tried = segment_policy(priors, segment)["styles_tried"]
+    options = [s for s in ALL_STYLES if s != current]
+    untried = [s for s in options if s not in tried]
+    if untried:
+        return untried[0]
+    last = {s: i for i, s in enumerate(tried)}
+    return min(options, key=lambda s: last[s])
 
 
 def _persona_members(persona: dict, profiles: pd.DataFrame | None) -> pd.Series | None:
@@ -72,19 +89,26 @@ def persona_products(persona: dict, products: pd.DataFrame, profiles: pd.DataFra
 def build_slots(products: pd.DataFrame, inputs: StageInputs, channels: Sequence[str], n_slots: int = 60,
                 products_per_persona: int = 4, events: pd.DataFrame | None = None) -> pd.DataFrame:
     """Slots ``slot_id, persona_id, segment, product_id, product_rank, channel, source, style, style_source`` (at
-    most ``n_slots``); ``style`` is the copy style the slot's copy is written in (:func:`slot_style`)."""
+    most ``n_slots``); ``style`` is the copy style the slot's copy is written in (:func:`slot_style`; the last of a
+    persona's products takes the :func:`challenger_style` when the priors carry a policy and the persona has at
+    least two products)."""
     personas = inputs.personas or [ALL_SHOPPERS]
     channels = list(channels)
     per = max(1, min(products_per_persona, n_slots // max(1, len(personas) * len(channels)) or 1))
     rows = []
     for persona in personas:
         style, style_source = slot_style(persona, inputs.priors)
-        for rank, (pid, source) in enumerate(
-                persona_products(persona, products, inputs.profiles, inputs.recommendations, events, per), start=1):
+        chosen = persona_products(persona, products, inputs.profiles, inputs.recommendations, events, per)
+        challenger = challenger_style(inputs.priors, str(persona.get("segment", "")), style) \
+            if len(chosen) >= 2 else None
+        for rank, (pid, source) in enumerate(chosen, start=1):
+            st, st_source = style, style_source
+            if challenger is not None and rank == len(chosen):
+                st, st_source = challenger, f"challenger (the policy tries it against {style})"
             for ch in channels:
                 rows.append({"persona_id": str(persona.get("persona_id")), "segment": str(persona.get("segment", "")),
                              "product_id": pid, "product_rank": rank, "channel": ch, "source": source,
-                             "style": style, "style_source": style_source})
+                             "style": st, "style_source": st_source})
     slots = pd.DataFrame(rows, columns=["persona_id", "segment", "product_id", "product_rank", "channel", "source",
                                         "style", "style_source"])
     # spread a cap across personas: best-ranked products of every persona first

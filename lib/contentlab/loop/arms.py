@@ -13,8 +13,8 @@ with :func:`contentlab.data.simulate.response.expected_rates`):
 - **template**: the static policy, the first cycle's plan repeated: the copy's own channel mix, random waking hours,
   the first cycle's impressions per week, and the published template copy;
 - **random**: every choice uniform over the options the policy chooses among: channel, hour (0-23), frequency
-  (1 to the first cycle's messages a week) and copy (any candidate 04 wrote for the segment, accepted or not, of
-  either variant).
+  (the caps the policy explores, :data:`contentlab.feedback.policy.EXPLORE_CAPS`: 1-12 a week) and copy (any
+  candidate 04 wrote for the segment, accepted or not, of either variant).
 
 For each arm: impressions, click-through (clicks / impressions), conversion rate (conversions / clicks), revenue
 per impression, and the planted expected click-through (mean of the impressions' planted probabilities), each
@@ -31,6 +31,7 @@ import pandas as pd
 
 from contentlab.data.simulate import response as R
 from contentlab.data.simulate.audience import WAKING_HOURS, policy_impressions, simulate_campaign
+from contentlab.feedback.policy import EXPLORE_CAPS
 
 ARMS = ("loop", "oracle", "template", "random")
 N_BOOT = 400
@@ -120,7 +121,7 @@ def reference_impressions(arm: str, window: Window, content: pd.DataFrame, truth
         chans = sorted(cands["channel"].unique())
         plan = u.assign(channel=np.array(chans, dtype=object)[rng.integers(0, len(chans), n)],
                         hour=rng.integers(0, 24, n).astype(float),
-                        per_week=rng.integers(1, max(2, int(round(window.per_week))) + 1, n).astype(float),
+                        per_week=rng.integers(EXPLORE_CAPS[0], EXPLORE_CAPS[1] + 1, n).astype(float),
                         variant="random")
         return policy_impressions(plan, cands, start=window.start, n_days=window.n_days, seed=seed)
     raise ValueError(f"unknown reference arm {arm!r} (known: oracle, template, random)")

@@ -2,7 +2,8 @@
 
 Cycle 1 is a full run of the profile (with ``--incremental``: 01-03 reused from an earlier run with the same inputs,
 parameters and code) that reads no earlier feedback priors: its campaign follows the first cycle's plan (the copy's
-own channel mix, random waking hours, the profile's impressions per user, 50/50 variants). Cycles 2..N run 04 and 05
+own channel mix, random waking hours, ``loop.per_week`` impressions a user a week (default 7, one a day: the
+cadence a shop starts from), 50/50 variants). Cycles 2..N run 04 and 05
 with 01-03's products copied from cycle 1 (``--only 04_generate,05_feedback --from-run <cycle 1>``), each reading
 the feedback priors of the cycle before it (pinned by run id, never another run of the profile): 04 reranks its
 candidates by the copy-feature effects the previous 05 estimated per segment and writes candidates with its copy
@@ -31,6 +32,7 @@ from contentlab.serial import write_json
 
 DEFAULT_CYCLES = 4
 DEFAULT_FINETUNE_STEPS = 20  # steps of fine-tuning on the winning copy per cycle (small: the budget is minutes)
+DEFAULT_PER_WEEK = 7.0  # the campaign's cadence before any policy caps it: one impression a user a day
 LOOP_PARAMS_04 = {"use_feedback_priors": True}
 
 
@@ -70,17 +72,21 @@ def loop_settings(profile: dict[str, Any], cycles: int | None) -> dict[str, Any]
     raw = profile.get("loop") or {}
     if not isinstance(raw, dict):
         raise LoopError(f"profile {profile.get('name')}: 'loop' must be a mapping (e.g. {{cycles: 4}})")
-    unknown = sorted(set(raw) - {"cycles", "finetune_steps"})
+    unknown = sorted(set(raw) - {"cycles", "finetune_steps", "per_week"})
     if unknown:
         raise LoopError(f"profile {profile.get('name')}: unknown key(s) under 'loop': {', '.join(unknown)} "
-                        "(known: cycles, finetune_steps)")
+                        "(known: cycles, finetune_steps, per_week)")
     n = raw.get("cycles", DEFAULT_CYCLES) if cycles is None else cycles
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise LoopError(f"the loop needs a whole number of cycles >= 1, got {n!r}")
     steps = raw.get("finetune_steps", DEFAULT_FINETUNE_STEPS)
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise LoopError(f"loop.finetune_steps must be a whole number >= 0, got {steps!r}")
-    return {"cycles": n, "finetune_steps": steps}
+    per_week = raw.get("per_week", DEFAULT_PER_WEEK)
+    if isinstance(per_week, bool) or not isinstance(per_week, (int, float)) or not 1 <= per_week <= 100:
+        raise LoopError(f"loop.per_week (impressions per user and week before the policy caps them) must be a "
+                        f"number from 1 to 100, got {per_week!r}")
+    return {"cycles": n, "finetune_steps": steps, "per_week": float(per_week)}
 
 
 def _stage_metrics(manifest: dict, stage: str) -> dict[str, Any]:
@@ -88,6 +94,14 @@ def _stage_metrics(manifest: dict, stage: str) -> dict[str, Any]:
         if nb.get("name") == stage:
             return dict(nb.get("metrics") or {})
     return {}
+
+
+def _profile_param(prof: dict, stage: str, name: str) -> Any:
+    """A 05 parameter as the profile sets it, else 05's default."""
+    from contentlab.feedback.config import FeedbackConfig
+
+    got = ((prof.get("notebooks") or {}).get(stage) or {}).get(name)
+    return getattr(FeedbackConfig(), name) if got is None else got
 
 
 def _stage_params(manifest: dict, stage: str) -> dict[str, Any]:
@@ -146,7 +160,11 @@ def run_loop(profile: str | Path = "demo", cycles: int | None = None, *, progres
         note(f"loop {loop_id}: cycle {k} of {settings['cycles']}")
         started = time.perf_counter()
         kw: dict[str, Any] = {"progress": progress, "run_id": f"{now:%Y%m%dT%H%M%S}-{prof['name']}-c{k}"}
-        cycle_params = list(base) + ["05_feedback.policy_campaign=true", "05_feedback.use_policy=true"]
+        cycle_params = ["05_feedback.policy_campaign=true", "05_feedback.use_policy=true"]
+        if not any(p.startswith("05_feedback.impressions_per_user=") for p in base):
+            days = n_days if n_days is not None else int(_profile_param(prof, "05_feedback", "campaign_days"))
+            cycle_params.append(f"05_feedback.impressions_per_user={settings['per_week'] * days / 7.0:g}")
+        cycle_params += base
         if k == 1:
             cycle_params += ["04_generate.use_feedback_priors=false", "05_feedback.campaign_offset_days=0"]
             kw.update(incremental=True, previous_run=NO_PREVIOUS)
@@ -214,6 +232,7 @@ def loop_manifest(loop_id: str, prof: dict, settings: dict, cycles: list[Cycle],
     }
     return {
         "kind": "loop", "loop_id": loop_id, "profile": prof["name"], "cycles": settings["cycles"],
+        "settings": dict(settings),
         "seconds": round(seconds, 1), "created": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "runs": [c.run_id for c in cycles], "metrics": metrics,
         "per_cycle": [{"cycle": c.number, "run_id": c.run_id, "seconds": round(c.seconds, 1), "arms": c.arms,

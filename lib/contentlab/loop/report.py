@@ -129,8 +129,10 @@ def render_loop_index(result) -> str:
     for i, c in enumerate(cyc):
         before = cyc[i - 1].policy_followed if i else None
         if c.policy_followed is None:
-            items = ["the first cycle's plan: the copy's own channel mix, random waking hours, the profile's "
-                     "impressions per user, 50/50 variants, copy chosen by 04's quality score"]
+            per_week = (result.manifest.get("settings") or {}).get("per_week")
+            cadence = f"{num(per_week, 0)} impressions a user a week" if per_week else "the campaign's impressions"
+            items = [f"the first cycle's plan: the copy's own channel mix, random waking hours, {cadence}, "
+                     "50/50 variants, copy chosen by 04's quality score"]
         else:
             items = [f"followed the policy learned by cycle {c.number - 1}; "
                      f"{pct(c.policy_followed.get('exploration', 0.0), 1)} of users explored random choices; each "
@@ -190,7 +192,8 @@ whole campaign, its exploration share included.</p>
 <h2>How to read it</h2>
 <p>The oracle knows the planted truth: each user's true segment's best channel, send hour and fatigue point, and
 the candidate copy with the highest planted click-through. The static template policy repeats the first cycle's
-plan with the template copy. Random choices draw channel, hour, frequency and copy uniformly. The behaviour log
+plan with the template copy. Random choices draw, per user, a channel, an hour (0-23) and a frequency (1-12 a week, the caps the policy
+explores) uniformly, and each impression's copy from every candidate 04 wrote, accepted or not. The behaviour log
 does not grow between cycles (the shop's users, products and planted audience stay the same; each campaign runs
 after the one before); 03's recommendations are not changed by feedback.</p>
 </main></body></html>
