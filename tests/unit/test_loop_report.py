@@ -63,3 +63,20 @@ def test_policy_changes_in_words():
     (line,) = policy_changes(a, b)
     assert "channel email → push" in line and "send hour 9 → 20" in line
     assert policy_changes(b, b) == [f"{EVIL}: GPT-2 share on push 80%"]
+
+
+def test_the_loop_benchmark_judges_the_bars_from_the_manifest(tmp_path):
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_loop.py"
+    spec = importlib.util.spec_from_file_location("bench_loop", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    manifest = _result(tmp_path).manifest
+    got = {name: ok for name, _, _, ok in bench.bars(manifest)}
+    assert got["last cycle / oracle CTR"] is False  # 0.08 / 0.09 = 89%
+    assert got["random CTR"] is True and got["send hours recovered"] is True and got["minutes"] is True
+    manifest["metrics"]["cycle_ctr"][-1] = 0.085
+    assert dict((n, ok) for n, _, _, ok in bench.bars(manifest))["last cycle / oracle CTR"] is True
+    manifest["metrics"]["random_ctr"] = 0.02  # above the template's 0.012
+    assert dict((n, ok) for n, _, _, ok in bench.bars(manifest))["random CTR"] is False
