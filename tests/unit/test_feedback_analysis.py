@@ -198,3 +198,19 @@ def test_copy_logit_drops_features_confounded_with_the_variant():
     assert any(d.startswith("mentions_price (collinear") for d in res.dropped)
     assert {"variant_template", "length_words"} <= set(res.table["feature"])
     assert np.isfinite(res.table[["coef", "ci_low", "ci_high"]].to_numpy()).all()
+
+
+def test_copy_logit_refuses_runaway_coefficients_of_near_collinear_features():
+    # five copies carry two features that differ only by rounding noise: the design is full rank in floating point
+    # but the likelihood has no finite optimum along x1 - x2; the fit must say so instead of reporting effects
+    rng = np.random.default_rng(14)
+    x1 = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    feats = pd.DataFrame({"content_id": [f"c{i}" for i in range(5)], "x1": x1,
+                          "x2": x1 + np.array([1e-9, -1e-9, 2e-9, 0.0, -2e-9])})
+    exp = pd.DataFrame({"content_id": rng.choice(feats["content_id"], 5000), "variant": "gpt2", "channel": "email"})
+    exp["clicked"] = rng.random(5000) < np.where(exp["content_id"].isin(["c0", "c3"]), 0.15, 0.05)
+    res = A.copy_logit(exp, feats, controls=("variant", "channel"))
+    if len(res.table):  # either the rank check dropped one, or the fit was refused: never a runaway effect
+        assert np.abs(res.table["coef"]).max() <= A.MAX_ABS_COEF
+    else:
+        assert "fit failed" in res.note

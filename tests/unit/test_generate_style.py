@@ -222,14 +222,16 @@ def test_slots_take_the_persona_style_unless_the_priors_override_it(shop):
     assert got.loc["P02"].tolist() == ["novelty", "profiling"]
     assert slot_style({"segment": "x"}, doc) == (GENERAL, "default")
     # with a publishing policy (the loop's later cycles) each persona's last product is written in a challenger style
+    price = {"mentions_price": {"coef": 0.5, "mean": 0.0, "sd": 1.0}}
     doc["policy"] = {"version": pr.POLICY_VERSION, "learned_from": "r", "exploration": 0.05, "notes": [],
-                     "segments": {"bargain_hunter": {"styles_tried": ["social_proof", "value"]}}}
+                     "segments": {"bargain_hunter": {"rerank_weights": price, "styles_tried": ["social_proof"]},
+                                  "trend_seeker": {"rerank_weights": price}}}
     pr.validate_priors(doc)
     slots = build_slots(shop.products, StageInputs(personas=personas, priors=doc), ["push"], n_slots=6,
                         products_per_persona=2)
     styles = slots.groupby("persona_id")["style"].agg(list).to_dict()
-    assert styles == {"P01": ["social_proof", "quality"], "P02": ["novelty", "value"], "P03": [GENERAL, "value"]}
-    assert slots["style_source"].str.startswith("challenger").sum() == 3
+    assert styles == {"P01": ["social_proof", "value"], "P02": ["novelty", "value"], "P03": [GENERAL, GENERAL]}
+    assert slots["style_source"].str.startswith("challenger").sum() == 2
 
 
 def test_priors_copy_styles_are_checked():

@@ -285,17 +285,21 @@ def test_the_policy_picks_the_style_whose_copy_was_clicked_most():
     assert _best_style(close, content, "bargain", "value") == "value"
 
 
-def test_a_policy_cycle_writes_a_challenger_style_it_tried_least_recently():
+def test_a_policy_cycle_challenges_the_style_with_the_style_a_proven_copy_effect_speaks_for():
     from contentlab.generate.slots import challenger_style
 
-    pol = copy.deepcopy(_policy())
+    pol = copy.deepcopy(_policy())  # bargain: mentions_price +0.4 proven
     doc = {"policy": pol, "cells": []}
-    assert challenger_style(None, "bargain", "value") is None  # no policy: nothing will compare styles
-    assert challenger_style(doc, "bargain", "value") == "quality"  # first untried style
-    pol["segments"]["bargain"]["styles_tried"] = ["value", "quality", "novelty"]
-    assert challenger_style(doc, "bargain", "value") == "social_proof"
-    pol["segments"]["bargain"]["styles_tried"] = ["general", "social_proof", "novelty", "quality", "value"]
-    assert challenger_style(doc, "bargain", "value") == "general"  # every style shown: the least recent
+    assert challenger_style(None, "bargain", "novelty") is None  # no policy: nothing will compare styles
+    assert challenger_style(doc, "bargain", "novelty") == "value"
+    assert challenger_style(doc, "bargain", "value") is None  # the effect speaks for the current style
+    assert challenger_style(doc, "other", "novelty") is None  # no proven effect: no traffic spent on a challenger
+    w = pol["segments"]["bargain"]["rerank_weights"]
+    w["mentions_social_proof"] = {"coef": 0.9, "mean": 0.0, "sd": 1.0}
+    w["mentions_novelty"] = {"coef": -0.5, "mean": 0.0, "sd": 1.0}
+    assert challenger_style(doc, "bargain", "novelty") == "social_proof"  # the strongest effect first
+    pol["segments"]["bargain"]["styles_tried"] = ["novelty", "social_proof"]
+    assert challenger_style(doc, "bargain", "novelty") == "value"  # tried and not kept: not tried again
     pol["segments"]["bargain"]["styles_tried"] = ["shouting"]
     with pytest.raises(ValueError, match="styles tried"):
         priors.validate_policy(pol)

@@ -77,6 +77,6 @@ def test_the_loop_benchmark_judges_the_bars_from_the_manifest(tmp_path):
     assert got["last cycle / oracle CTR"] is False  # 0.08 / 0.09 = 89%
     assert got["random CTR"] is True and got["send hours recovered"] is True and got["minutes"] is True
     manifest["metrics"]["cycle_ctr"][-1] = 0.085
-    assert dict((n, ok) for n, _, _, ok in bench.bars(manifest))["last cycle / oracle CTR"] is True
+    assert {n: ok for n, _, _, ok in bench.bars(manifest)}["last cycle / oracle CTR"] is True
     manifest["metrics"]["random_ctr"] = 0.02  # above the template's 0.012
-    assert dict((n, ok) for n, _, _, ok in bench.bars(manifest))["random CTR"] is False
+    assert {n: ok for n, _, _, ok in bench.bars(manifest)}["random CTR"] is False

@@ -428,6 +428,9 @@ def copy_design(exposures: pd.DataFrame, features: pd.DataFrame,
     return X, df["clicked"].astype(float), dropped
 
 
+MAX_ABS_COEF = 20.0  # log-odds: a fitted copy-feature effect beyond this is an artefact of the design, not an effect
+
+
 def copy_logit(exposures: pd.DataFrame, features: pd.DataFrame, alpha: float = 0.05,
                controls: tuple[str, ...] = ("variant", "channel", "segment")) -> LogitResult:
     """Logistic regression of ``clicked`` on copy features, with Wald CIs.
@@ -467,6 +470,13 @@ def copy_logit(exposures: pd.DataFrame, features: pd.DataFrame, alpha: float = 0
         return LogitResult(empty, n, float("nan"), dropped, f"fit failed: {exc}")
     if not np.all(np.isfinite(fit.bse)):
         return LogitResult(empty, n, float("nan"), dropped, "fit failed: singular design")
+    # near-collinear copy features (a few distinct copies carry many features) or quasi-separation: the fit "works"
+    # but its coefficients run off to implausible sizes; no effect of a copy feature is tens of log-odds
+    if not getattr(fit, "converged", True) or not np.all(np.isfinite(fit.params)) or \
+            float(np.abs(fit.params).max()) > MAX_ABS_COEF:
+        return LogitResult(empty, n, float("nan"), dropped,
+                           f"fit failed: did not converge or a coefficient ran beyond ±{MAX_ABS_COEF:g} log-odds "
+                           "(near-collinear copy features or separation)")
     ci = fit.conf_int(alpha)
     table = pd.DataFrame({"feature": fit.params.index, "coef": fit.params.to_numpy(), "ci_low": ci[0].to_numpy(),
                           "ci_high": ci[1].to_numpy(), "p": fit.pvalues.to_numpy()})

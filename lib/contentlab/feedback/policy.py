@@ -29,8 +29,8 @@ per profile segment:
   two styles with ``STYLE_MIN_CLICKS`` clicks each and that style is the best with posterior probability at least
   ``CHANNEL_SURE``; else the previous one (04's choice, profiling's persona style, while nothing chose one). 05
   mirrors it into the priors' ``copy_styles``, which 04 reads; ``styles_tried`` lists the styles the segment's
-  campaigns showed (least recent first), from which 04 picks the next challenger style
-  (:func:`contentlab.generate.slots.challenger_style`).
+  campaigns showed (least recent first): 04 never challenges with one of them again
+  (:func:`contentlab.generate.slots.challenger_style` picks a challenger from the proven copy-feature effects).
 
 :func:`policy_plan` is the campaign side: every user of a segment follows its policy (channel, hour, frequency
 cap, variant drawn with the Thompson shares), except an ``exploration`` share of users, drawn at random, who get a

@@ -5,8 +5,9 @@ recommended to its members (sum of ``1 / rank`` over their top-N lists); without
 they are the persona's favourite categories' best sellers, and without personas there is one
 "all shoppers" persona. Each slot carries the copy style its copy is written in: the persona's (from profiling),
 unless the feedback priors set one for its segment. When the priors carry a publishing policy (the loop's later
-cycles), the persona's last product is written in a **challenger** style (:func:`challenger_style`): the next
-campaign then shows the segment two styles side by side, and 05's policy keeps whichever drew more clicks.
+cycles) and 05 found a copy signal of another style helping the segment's clicks, the persona's last product is
+written in that **challenger** style (:func:`challenger_style`): the next campaign shows the segment both styles,
+and 05's policy keeps whichever drew more clicks.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from contentlab.copystyle import ALL_STYLES, GENERAL, check_style
+from contentlab.copystyle import GENERAL, check_style
 from contentlab.generate.inputs import StageInputs
 from contentlab.priors import allocation_for, copy_style_for, policy_of, segment_policy
 
@@ -35,19 +36,27 @@ def slot_style(persona: dict, priors: dict | None = None) -> tuple[str, str]:
     return GENERAL, "default"
 
 
+STYLE_SIGNALS: dict[str, str] = {"mentions_price": "value", "mentions_novelty": "novelty",
+                                 "mentions_social_proof": "social_proof"}
+"""The copy signal (:func:`contentlab.priors.copy_signals`) that speaks for each copy style."""
+
+
 def challenger_style(priors: dict | None, segment: str, current: str) -> str | None:
-    """The style a policy-following cycle tries beside ``current`` for ``segment``: the first style (in
-    :data:`contentlab.copystyle.ALL_STYLES` order) the segment's campaigns have not shown yet (the policy's
-    ``styles_tried``), else the one shown least recently. ``None`` without a policy (nothing will compare them)."""
+    """The style a policy-following cycle tries beside ``current`` for ``segment``, chosen by the copy-feature
+    effects 05 estimated: among the styles whose signal (:data:`STYLE_SIGNALS`) has a proven positive effect on
+    the segment's clicks (the policy's ``rerank_weights``), the strongest one the segment's campaigns have not shown
+    yet (the policy's ``styles_tried``: a style tried and not kept is not tried again). ``None`` without a policy or
+    such an effect: nothing speaks for another style, and no traffic is spent on one."""
     if policy_of(priors) is None:
         return None
-    tried = segment_policy(priors, segment)["styles_tried"]
-    options = [s for s in ALL_STYLES if s != current]
-    untried = [s for s in options if s not in tried]
-    if untried:
-        return untried[0]
-    last = {s: i for i, s in enumerate(tried)}
-    return min(options, key=lambda s: last[s])
+    sp = segment_policy(priors, segment)
+    tried = set(sp["styles_tried"]) | {current}
+    effects = sorted(((float(w["coef"]), STYLE_SIGNALS[name]) for name, w in sp["rerank_weights"].items()
+                      if name in STYLE_SIGNALS and float(w["coef"]) > 0), reverse=True)
+    for _, style in effects:
+        if style not in tried:
+            return style
+    return None
 
 
 def _persona_members(persona: dict, profiles: pd.DataFrame | None) -> pd.Series | None:
