@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 from contentlab.loop.engine import Cycle, LoopResult, loop_manifest
@@ -63,6 +64,11 @@ def test_policy_changes_in_words():
     (line,) = policy_changes(a, b)
     assert "channel email → push" in line and "send hour 9 → 20" in line
     assert policy_changes(b, b) == [f"{EVIL}: GPT-2 share on push 80%"]
+    c = copy.deepcopy(b)
+    c["segments"][EVIL].update(copy_style="value", styles_tried=["novelty", "value"])
+    b["segments"][EVIL]["styles_tried"] = ["novelty"]
+    (line,) = policy_changes(b, c)
+    assert "copy style the persona's → value" in line and "copy shown in style value for the first time" in line
 
 
 def test_the_loop_benchmark_judges_the_bars_from_the_manifest(tmp_path):

@@ -77,7 +77,11 @@ def policy_changes(before: dict | None, after: dict | None) -> list[str]:
                            ("copy_style", "copy style")):
             old, new = q.get(key), p.get(key)
             if old != new:
-                parts.append(f"{label} {old if old is not None else 'open'} → {new if new is not None else 'open'}")
+                unset = "the persona's" if key == "copy_style" else "open"
+                parts.append(f"{label} {old if old is not None else unset} → {new if new is not None else unset}")
+        tried = [x for x in p.get("styles_tried") or [] if x not in (q.get("styles_tried") or [])]
+        if tried and q:
+            parts.append(f"copy shown in style {', '.join(tried)} for the first time")
         w = sorted(p.get("rerank_weights") or {})
         if w != sorted(q.get("rerank_weights") or {}):
             parts.append("reranks copy by " + (", ".join(w) if w else "nothing (no proven copy effect)"))
@@ -108,8 +112,11 @@ def summary_sentences(result) -> list[str]:
     ]
     m = result.manifest["metrics"]
     if m.get("hours_recovered") is not None:
-        s.append(f"The last cycle's publishing strategy recovers the planted send hour of {m['hours_recovered']} "
-                 f"and the planted channel of {m['channels_recovered']} segment(s) (within one hour / exactly).")
+        n_seg = len(m.get("best_hour") or {}) or len(m.get("best_channel") or {})
+        of = f" of {n_seg}" if n_seg else ""
+        s.append(f"The last cycle's publishing strategy recovers the planted send hour (within one hour) for "
+                 f"{m['hours_recovered']}{of} segments and the planted best channel for {m['channels_recovered']}"
+                 f"{of}.")
     s.append(f"The loop took {num(result.seconds / 60, 1)} minutes.")
     return s
 
