@@ -32,7 +32,10 @@ def _result(tmp_path: Path) -> LoopResult:
         cycles.append(Cycle(k, f"20260101T00000{k}-demo-c{k}", 60.0, arms,
                             _policy("email", 9, f"r{k - 1}") if k > 1 else None, _policy("push", 20, f"r{k}"),
                             {"hours_recovered": 4, "channels_recovered": 5}, {},
-                            copy={"published_expected_ctr": {"gpt2": 0.05 * k}, "gpt2_by_slot": {"s1": f"c{k}"}}))
+                            copy={"published_expected_ctr": {"gpt2": 0.05 * k}, "gpt2_by_slot": {"s1": f"c{k}"},
+                                  "finetune": None if k == 1 else {
+                                      "slots": 9, "before": {"accepted": 0.7, "quality": 0.3, "expected_ctr": 0.05},
+                                      "after": {"accepted": 0.4, "quality": 0.4, "expected_ctr": 0.06}}}))
     settings = {"cycles": 3, "finetune_steps": 20, "per_week": 7.0}
     manifest = loop_manifest("20260101T000000-demo-loop", {"name": "demo"}, settings, cycles, 300.0)
     return LoopResult("20260101T000000-demo-loop", "demo", tmp_path, cycles, manifest, 300.0)
@@ -57,6 +60,7 @@ def test_the_report_has_every_section_escaped_and_clean(tmp_path):
     assert "[8.10%, 9.90%]" in html  # the oracle's interval
     assert "1 of 1 slots" in html
     assert "7 impressions a user a week" in html  # the first cycle's cadence
+    assert "higher planted CTR in 2 of 2 cycle(s) (last: 6.00% against 5.00%), and 40% of them passed" in html
 
 
 def test_policy_changes_in_words():

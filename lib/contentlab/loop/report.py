@@ -110,6 +110,17 @@ def summary_sentences(result) -> list[str]:
         f"Revenue per impression: {_money(first.arms['loop']['rpi'])} in cycle 1, {_money(lo['rpi'])} in cycle "
         f"{last.number} (oracle {_money(o['rpi'])}, template {_money(t['rpi'])}, random {_money(r['rpi'])}).",
     ]
+    tuned = [c for c in cyc if (c.copy.get("finetune") or {}).get("after")]
+    if tuned:
+        fa = [c.copy["finetune"]["after"] for c in tuned]
+        fb = [c.copy["finetune"]["before"] for c in tuned if c.copy["finetune"].get("before")]
+        if fb:
+            better = sum(a["expected_ctr"] > b["expected_ctr"] for a, b in zip(fa, fb))
+            s.append(f"Fine-tuning on the winning copy ({len(tuned)} cycle(s)): on the same slots the fine-tuned model's "
+                     f"candidates had the higher planted CTR in {better} of {len(fb)} cycle(s) (last: "
+                     f"{_p2(fa[-1]['expected_ctr'])} against {_p2(fb[-1]['expected_ctr'])}), and "
+                     f"{pct(fa[-1]['accepted'], 0)} of them passed 04's checks against {pct(fb[-1]['accepted'], 0)} "
+                     "of the base model's; reranking publishes whichever candidates score best.")
     m = result.manifest["metrics"]
     if m.get("hours_recovered") is not None:
         n_seg = len(m.get("best_hour") or {}) or len(m.get("best_channel") or {})
