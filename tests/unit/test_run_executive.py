@@ -24,9 +24,10 @@ def _manifest(**metrics):
 def _run(tmp_path):
     contract.product("personas").write(tmp_path, PERSONAS)
     results = pd.DataFrame({
-        "level": ["channel", "channel", "segment"], "channel": ["push", "email", "all"],
-        "segment": ["all", "all", "bargain"], "winner": ["gpt2", None, "gpt2"],
-        "lift": [0.1234, -0.01, 0.2], "lift_low": [0.05, -0.04, 0.1], "lift_high": [0.2, 0.02, 0.3]})
+        "level": ["channel", "channel", "channel", "segment"], "channel": ["push", "email", "product_page", "all"],
+        "segment": ["all", "all", "all", "bargain"], "winner": ["gpt2", None, "inconclusive", "gpt2"],
+        "lift": [0.1234, -0.01, 0.03, 0.2], "lift_low": [0.05, -0.04, -0.1, 0.1],
+        "lift_high": [0.2, 0.02, 0.16, 0.3]})
     contract.product("ab_results").write(tmp_path, results)
     return _manifest(**{
         "02_profiling": {"n_segments": 2},
@@ -49,6 +50,7 @@ def test_findings_carry_their_numbers_and_link_their_report(tmp_path):
     won = by_topic["What won"].sentence
     assert "push: GPT-2 won, GPT-2 vs template CTR +12.3% (95% CI +5.0% to +20.0%)" in won
     assert "email: no clear winner" in won and "bargain" not in won  # channel level only
+    assert "product page: no clear winner, GPT-2 vs template CTR +3.0%" in won and "inconclusive" not in won
     assert [f.report for f in found] == ["02_profiling.html", "03_recommend.html", "04_generate.html",
                                          "05_feedback.html"]
 

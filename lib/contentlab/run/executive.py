@@ -117,8 +117,8 @@ def what_won(manifest: Mapping[str, Any], run_dir: Path | None) -> Finding | Non
     for r in rows.to_dict(orient="records"):
         if is_missing(r.get("lift")):
             continue
-        verdict = (f"{_variant(r['winner'])} won" if isinstance(r.get("winner"), str) and r["winner"]
-                   else "no clear winner")
+        w = r.get("winner")
+        verdict = f"{_variant(w)} won" if isinstance(w, str) and w and w != "inconclusive" else "no clear winner"
         parts.append(f"{str(r['channel']).replace('_', ' ')}: {verdict}, GPT-2 vs template {_lift(r)}")
     if not parts:
         return None
