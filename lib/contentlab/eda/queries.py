@@ -36,8 +36,10 @@ Definitions used throughout (the report states them too):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,12 +54,13 @@ ALL = "(all)"
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def open_store(path: str | Path, threads: int | None = None) -> EventStore:
-    """Store over ``path``: a run directory (its ``clean`` product, the prepared tables) or a directory of tables."""
+def open_store(path: str | Path, threads: int | None = None, engine: Mapping[str, Any] | None = None) -> EventStore:
+    """Store over ``path``: a run directory (its ``clean`` product, the prepared tables) or a directory of tables;
+    ``engine``: DuckDB (``None``) or Spark (:mod:`contentlab.engine`)."""
     path = Path(path)
     if contract.product("clean").exists(path):
-        return EventStore.for_run(path, threads=threads)
-    return EventStore(path, threads=threads)
+        return EventStore.for_run(path, threads=threads, engine=engine)
+    return EventStore(path, threads=threads, engine=engine)
 
 
 def has_events(store: EventStore) -> bool:
