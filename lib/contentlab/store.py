@@ -175,6 +175,8 @@ class EventStore:
     """SQL over a directory of canonical Parquet tables; ``engine`` (a run profile's ``engine`` entry, see
     :mod:`contentlab.engine`) picks DuckDB (default) or Spark."""
 
+    REMEMBER_ROWS = 1000
+
     def __init__(self, tables_dir: str | Path, threads: int | None = None,
                  engine: Mapping[str, Any] | None = None):
         self.tables_dir = Path(tables_dir)
@@ -185,6 +187,8 @@ class EventStore:
                                           else _DuckDB(threads))
         self.tables: list[str] = []
         self._columns: dict[str, list[str]] = {}
+        self._scalars: dict[tuple[str, str], Any] = {}
+        self._results: dict[tuple[str, str], pd.DataFrame] = {}
         for name in TABLES:
             path = self.tables_dir / f"{name}.parquet"
             if path.exists():
@@ -213,6 +217,8 @@ class EventStore:
             raise FileNotFoundError(path)
         self.backend.view_parquet(name, path)
         self._columns.pop(name, None)
+        self._scalars.clear()
+        self._results.clear()
         if name not in self.tables:
             self.tables.append(name)
 
@@ -222,6 +228,8 @@ class EventStore:
             raise ValueError(f"cannot create a view named {name!r}")
         self.backend.view_sql(name, query)
         self._columns.pop(name, None)
+        self._scalars.clear()
+        self._results.clear()
 
     def has(self, table: str) -> bool:
         return table in self.tables
@@ -247,12 +255,25 @@ class EventStore:
         return int(self.scalar(f"SELECT COUNT(*) FROM {table}"))
 
     def sql(self, query: str, params: list | dict | None = None) -> pd.DataFrame:
-        """Run a query (DuckDB's SQL, ``?`` placeholders for ``params``) and return a DataFrame."""
-        return self.backend.query(query, params)
+        """Run a query (DuckDB's SQL, ``?`` placeholders for ``params``) and return a DataFrame (a copy of a small
+        result, up to :attr:`REMEMBER_ROWS` rows, is remembered like :meth:`scalar`'s)."""
+        key = (query, repr(params))
+        if key in self._results:
+            return self._results[key].copy()
+        df = self.backend.query(query, params)
+        if len(df) <= self.REMEMBER_ROWS:
+            self._results[key] = df.copy()
+        return df
 
     def scalar(self, query: str, params: list | dict | None = None):
-        """The first value of a query's first row as a Python value (``None`` for NULL or no row)."""
-        return self.backend.scalar(query, params)
+        """The first value of a query's first row as a Python value (``None`` for NULL or no row).
+
+        Remembered for the store's life (the tables do not change under it; a view created or registered clears it):
+        the stages ask the same counts many times, and on Spark every query is a job with its fixed cost."""
+        key = (query, repr(params))
+        if key not in self._scalars:
+            self._scalars[key] = self.backend.scalar(query, params)
+        return self._scalars[key]
 
     def close(self) -> None:
         self.backend.close()
