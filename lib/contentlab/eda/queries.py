@@ -526,7 +526,7 @@ def long_tail_table(*tails: LongTail) -> pd.DataFrame:
 
 
 def price_by_category(store: EventStore, source: str = "catalogue") -> pd.DataFrame:
-    """Price distribution per category: n, mean, min, p05, q1, median, q3, p95, max.
+    """Price distribution per category (highest median first, ties by name): n, mean, min, p05, q1, median, q3, p95, max.
 
     ``source="catalogue"``: list prices of the products table; ``"purchases"``: unit prices paid in
     purchase events (one value per purchase line). Without a category column everything is one group.
@@ -552,7 +552,7 @@ def price_by_category(store: EventStore, source: str = "catalogue") -> pd.DataFr
                quantile_cont({price}, 0.05) AS p05, quantile_cont({price}, 0.25) AS q1,
                quantile_cont({price}, 0.5) AS median, quantile_cont({price}, 0.75) AS q3,
                quantile_cont({price}, 0.95) AS p95, MAX({price}) AS max
-        FROM {frm} GROUP BY 1 ORDER BY median DESC""")
+        FROM {frm} GROUP BY 1 ORDER BY median DESC, category""")
     df["category"] = df["category"].astype(str)
     return df
 
