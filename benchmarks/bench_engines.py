@@ -184,8 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     if not engines or set(engines) - {"duckdb", "spark"}:
         ap.error(f"--engines: duckdb and/or spark, got {args.engines!r}")
     rows, ok = [], True
-    print(f"01 + 02 aggregations on {' and '.join(engines)}: DuckDB vs Spark {args.master} (driver memory {args.driver_memory}, "
-          f"{args.partitions} shuffle partitions); each step in its own process")
+    spark = (f"Spark {args.master} (driver memory {args.driver_memory}, {args.partitions} shuffle partitions)"
+             if "spark" in engines else "")
+    names = " vs ".join(["DuckDB"] * ("duckdb" in engines) + [spark] * ("spark" in engines))
+    print(f"01 + 02 aggregations on {names}; each step in its own process")
     for target in sizes:
         with tempfile.TemporaryDirectory(prefix="bench_engines_") as directory:
             sim = _child("simulate", args, directory, target=target)
