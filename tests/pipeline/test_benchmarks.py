@@ -102,3 +102,15 @@ def test_coverage_benchmark_judges_with_uncertainty_and_flags_low_power():
     assert "(FWER, 3 of 100): 3.00% (95% CI 1.03–8.45%) CONSISTENT WITH the goal <= 5%" in out
     assert "PASS" not in out and "LOW POWER" in out and "a campaign would need about" in out
     assert proc.returncode == 0  # nothing MISSED
+
+
+def test_engine_benchmark_compares_engines_on_their_check_values():
+    bench = _load("bench_engines")
+    a = {"events": 1000, "users": 50, "gmv": 12345.67, "feature_sum": 9.87654321e6, "feature_rows": 50}
+    assert bench.agree(a, dict(a, gmv=12345.67 * (1 + 1e-12)))  # floats within 1e-9 (sums add in another order)
+    assert not bench.agree(a, dict(a, gmv=12345.68))
+    assert not bench.agree(a, dict(a, events=1001))
+    with bench.PeakRss(every=0.05) as rss:
+        block = bytearray(64 << 20)  # 64 MiB touched while sampling
+        block[::4096] = b"x" * len(block[::4096])
+    assert rss.peak >= 64 << 20

@@ -14,14 +14,14 @@ from contentlab.pipeline import STAGES
 
 pytestmark = pytest.mark.slow
 
-MANIFEST_KEYS = {"run_id", "profile", "parameters", "versions", "inputs", "notebooks"}
+MANIFEST_KEYS = {"run_id", "profile", "engine", "parameters", "versions", "inputs", "notebooks"}
 NOTEBOOK_KEYS = {"name", "status", "duration_s", "report", "metrics"}
 
 
 def test_manifest_shape_and_every_stage_ok(tiny_run):
     m = tiny_run.manifest
     assert set(m) >= MANIFEST_KEYS
-    assert m["profile"] == "tiny"
+    assert m["profile"] == "tiny" and m["engine"] == "duckdb"
     assert [nb["name"] for nb in m["notebooks"]] == list(STAGES)
     for nb in m["notebooks"]:
         assert set(nb) >= NOTEBOOK_KEYS, nb

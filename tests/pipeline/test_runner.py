@@ -24,7 +24,7 @@ from contentlab.run import registry
 NB_DIR = FIXTURES / "notebooks"
 PROFILE = str(FIXTURES / "profiles" / "tiny.yaml")  # tiny, without the real notebooks' overrides
 RUN_ID = re.compile(r"^\d{8}T\d{6}-tiny(-\d+)?$")
-MANIFEST_KEYS = {"run_id", "profile", "parameters", "versions", "inputs", "notebooks"}
+MANIFEST_KEYS = {"run_id", "profile", "engine", "parameters", "versions", "inputs", "notebooks"}
 NOTEBOOK_KEYS = {"name", "status", "duration_s", "report", "metrics"}
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 
@@ -83,6 +83,7 @@ def test_successful_run_writes_manifest_and_index(runs):
     manifest = _manifest(home, run_id)
     assert set(manifest) == MANIFEST_KEYS
     assert manifest["run_id"] == run_id and manifest["profile"] == "tiny"
+    assert manifest["engine"] == "duckdb"  # the default engine; spark_master/spark_version only on Spark
     assert [nb["name"] for nb in manifest["notebooks"]] == list(run.STAGES)
     for nb in manifest["notebooks"]:
         assert set(nb) == NOTEBOOK_KEYS

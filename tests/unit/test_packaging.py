@@ -23,7 +23,9 @@ def _normalise(req: str) -> tuple[str, str]:
 
 
 def test_environment_yml_matches_pyproject():
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    """environment.yml installs what pyproject.toml declares, its extras (the spark engine) included."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + [r for extra in project.get("optional-dependencies", {}).values() for r in extra]
     env = yaml.safe_load((REPO / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict) and "pip" in d)
     conda_python = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python")]
@@ -55,7 +57,8 @@ def test_lock_pins_every_declared_dependency_within_its_range():
     from packaging.specifiers import SpecifierSet
 
     pins = _lock()
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    deps = project["dependencies"] + [r for extra in project.get("optional-dependencies", {}).values() for r in extra]
     for req in deps:
         name, spec = _normalise(req)
         assert name in pins, f"{name} is declared in pyproject.toml but not pinned in requirements/lock.txt"

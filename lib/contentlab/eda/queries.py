@@ -36,8 +36,10 @@ Definitions used throughout (the report states them too):
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -52,12 +54,13 @@ ALL = "(all)"
 # --------------------------------------------------------------------------------------------- helpers
 
 
-def open_store(path: str | Path, threads: int | None = None) -> EventStore:
-    """Store over ``path``: a run directory (its ``clean`` product, the prepared tables) or a directory of tables."""
+def open_store(path: str | Path, threads: int | None = None, engine: Mapping[str, Any] | None = None) -> EventStore:
+    """Store over ``path``: a run directory (its ``clean`` product, the prepared tables) or a directory of tables;
+    ``engine``: DuckDB (``None``) or Spark (:mod:`contentlab.engine`)."""
     path = Path(path)
     if contract.product("clean").exists(path):
-        return EventStore.for_run(path, threads=threads)
-    return EventStore(path, threads=threads)
+        return EventStore.for_run(path, threads=threads, engine=engine)
+    return EventStore(path, threads=threads, engine=engine)
 
 
 def has_events(store: EventStore) -> bool:
@@ -523,7 +526,7 @@ def long_tail_table(*tails: LongTail) -> pd.DataFrame:
 
 
 def price_by_category(store: EventStore, source: str = "catalogue") -> pd.DataFrame:
-    """Price distribution per category: n, mean, min, p05, q1, median, q3, p95, max.
+    """Price distribution per category (highest median first, ties by name): n, mean, min, p05, q1, median, q3, p95, max.
 
     ``source="catalogue"``: list prices of the products table; ``"purchases"``: unit prices paid in
     purchase events (one value per purchase line). Without a category column everything is one group.
@@ -549,7 +552,7 @@ def price_by_category(store: EventStore, source: str = "catalogue") -> pd.DataFr
                quantile_cont({price}, 0.05) AS p05, quantile_cont({price}, 0.25) AS q1,
                quantile_cont({price}, 0.5) AS median, quantile_cont({price}, 0.75) AS q3,
                quantile_cont({price}, 0.95) AS p95, MAX({price}) AS max
-        FROM {frm} GROUP BY 1 ORDER BY median DESC""")
+        FROM {frm} GROUP BY 1 ORDER BY median DESC, category""")
     df["category"] = df["category"].astype(str)
     return df
 

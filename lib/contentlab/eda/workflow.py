@@ -54,6 +54,7 @@ from contentlab.eda.queries import (
     user_activity,
 )
 from contentlab.eda.truth import segment_check
+from contentlab.engine import check_engine_spec
 from contentlab.privacy import MIN_CELL
 from contentlab.report import withhold_small_cells
 
@@ -81,6 +82,7 @@ class EdaConfig:
     top_products: int = 10  # best sellers by GMV and by units
     top_categories: int = 15
     threads: int | None = None  # DuckDB threads (None: DuckDB's default)
+    engine: Mapping[str, Any] | None = None  # the run profile's `engine` (contentlab.engine); None: DuckDB
 
     def __post_init__(self) -> None:
         if self.dataset is not None:
@@ -89,6 +91,7 @@ class EdaConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"EdaConfig.{name} must be a positive integer, got {value!r}")
+        self.engine = check_engine_spec(self.engine)
         if self.threads is not None and (isinstance(self.threads, bool) or not isinstance(self.threads, int)
                                          or self.threads < 1):
             raise ValueError(f"EdaConfig.threads must be a positive integer or None, got {self.threads!r}")
@@ -209,7 +212,7 @@ def analyse(run_dir: str | Path, config: EdaConfig | None = None) -> EdaResult:
     meta = dict(contract.product("dataset").read(run_dir))
     raw = contract.product("validation").read_optional(run_dir)
     quality = DataQuality.from_dict(raw) if raw is not None else None
-    with open_store(run_dir, threads=cfg.threads) as store:
+    with open_store(run_dir, threads=cfg.threads, engine=cfg.engine) as store:
         tables = list(store.tables)  # before the planted truth is registered as a view
         caps = capabilities(store)
         headline = key_metrics(store, quality)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from contentlab.engine import check_engine_spec
+
 __all__ = ["ProfilingConfig", "RISK_METHODS"]
 
 RISK_METHODS = ("robust", "iforest", "both")
@@ -68,6 +70,8 @@ class ProfilingConfig:
     # reporting
     min_cell: int = 5  # segments with fewer users are merged/suppressed in reports; no persona
     top_customers_n: int = 10  # rows of the report's top-customers table
+    # the engine the event aggregations run on (the run profile's `engine`, see contentlab.engine); None: DuckDB
+    engine: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         _int("k_min", self.k_min, 2)
@@ -99,6 +103,7 @@ class ProfilingConfig:
         _int("rule_min_segment_baskets", self.rule_min_segment_baskets, 1)
         _int("min_cell", self.min_cell, 1)
         _int("top_customers_n", self.top_customers_n, 1)
+        self.engine = check_engine_spec(self.engine)
 
     @staticmethod
     def _day(name: str, value: Any) -> str:

@@ -100,7 +100,7 @@ class UserProfiles:
 def order_transactions(store: EventStore, has_orders: bool | None = None) -> pd.DataFrame:
     """One row per order: user_id, timestamp (first line), revenue (price x quantity)."""
     if has_orders is None:
-        cols = [str(c) for c in store.sql("DESCRIBE events")["column_name"]]
+        cols = store.columns("events")
         has_orders = "order_id" in cols and bool(store.scalar("SELECT COUNT(order_id) > 0 FROM events"))
     key = "order_id" if has_orders else "session_id"
     tx = store.sql(
@@ -251,7 +251,7 @@ def basket_rules(store: EventStore, profiles: pd.DataFrame, cfg: ProfilingConfig
                  exclude_flagged: bool = True) -> tuple[pd.DataFrame, str | None]:
     """Association rules overall and per segment; returns (rules, reason when skipped)."""
     cfg = cfg or ProfilingConfig()
-    cols = [str(c) for c in store.sql("DESCRIBE events")["column_name"]]
+    cols = store.columns("events")
     key = "order_id" if "order_id" in cols else "session_id"
     purchases = store.sql(f"SELECT user_id, {key}, product_id FROM events WHERE event_type = 'purchase'")
     purchases["user_id"] = purchases["user_id"].astype("string")

@@ -82,7 +82,7 @@ def run_profiling(config: ProfilingConfig, inputs: Mapping[str, str | None] | No
     handed = contract.Inputs.for_stage(STAGE, inputs, run_dir)
     meta = handed.read("dataset")
     ds = pipeline.load_prepared(run_dir)
-    with EventStore(handed.path("clean")) as store:
+    with EventStore(handed.path("clean"), engine=config.engine) as store:
         users = profile_users(store, config)
         n_activity = store.count(users.features.activity)
         personas = build_personas(users.profiles, locale=ds.locale, min_size=config.min_cell,

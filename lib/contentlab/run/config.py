@@ -1,8 +1,8 @@
 """The run's configuration: run profiles (``lib/contentlab/profiles/*.yaml`` or a YAML file of one's own) and the
 parameters each notebook receives.
 
-Every notebook gets the standard parameters ``profile``, ``dataset``, ``seed``, ``run_dir``, ``report_dir`` and
-``inputs`` (each only if its ``parameters`` cell declares it), then the profile's ``notebooks.<stage>`` entries,
+Every notebook gets the standard parameters ``profile``, ``dataset``, ``engine``, ``seed``, ``run_dir``,
+``report_dir`` and ``inputs`` (each only if its ``parameters`` cell declares it), then the profile's ``notebooks.<stage>`` entries,
 then ``--params`` overrides (``key=value`` for every notebook that declares ``key``; ``stage.key=value`` for one
 notebook; ``dataset.n_users=1000`` reaches into a dict parameter). ``profile``, ``run_dir``, ``report_dir`` and
 ``inputs`` are the runner's to set. An override naming a parameter that no selected notebook declares is an error
@@ -25,9 +25,10 @@ import yaml
 
 from contentlab.config import PROFILES_DIR
 from contentlab.contract import STAGE_NAMES as STAGES
+from contentlab.engine import DEFAULT_ENGINE, EngineError, check_available, check_engine_spec
 from contentlab.run.results import RunError
 
-STANDARD_PARAMETERS = ("profile", "dataset", "seed", "run_dir", "report_dir", "inputs")
+STANDARD_PARAMETERS = ("profile", "dataset", "engine", "seed", "run_dir", "report_dir", "inputs")
 RUNNER_OWNED = ("profile", "run_dir", "report_dir", "inputs")  # set by the runner, never by --params or a profile
 INPUTS = "inputs"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
@@ -66,6 +67,10 @@ def load_profile(spec: str | Path = "demo") -> dict[str, Any]:
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise RunError(f"profile {path}: 'seed' must be an integer, got {seed!r}")
     profile["seed"] = seed
+    try:
+        profile["engine"] = check_engine_spec(profile.get("engine"))
+    except EngineError as exc:
+        raise RunError(f"profile {path}: {exc}") from None
     notebooks = profile.get("notebooks") or {}
     if not isinstance(notebooks, dict):
         raise RunError(f"profile {path}: 'notebooks' must map stage names to parameter overrides")
@@ -135,7 +140,8 @@ def resolve_parameters(profile: Mapping[str, Any], overrides: Mapping[str, Any],
                        ) -> dict[str, dict[str, Any]]:
     """The parameters each notebook in ``declared`` (stage -> declared parameters) receives (``inputs`` aside)."""
     common: dict[str, Any] = {
-        "profile": profile["name"], "dataset": copy.deepcopy(profile["dataset"]), "seed": profile["seed"],
+        "profile": profile["name"], "dataset": copy.deepcopy(profile["dataset"]),
+        "engine": copy.deepcopy(profile.get("engine") or DEFAULT_ENGINE), "seed": profile["seed"],
         "run_dir": str(run_dir), "report_dir": str(report_dir),
     }
     everywhere: list[tuple[list[str], Any, bool]] = []
@@ -192,3 +198,19 @@ def declared_list(declared: Mapping[str, Mapping[str, Any]]) -> str:
     """The parameters the notebooks of a run declare besides the standard ones, for error messages."""
     names = sorted({n for params in declared.values() for n in params} - set(STANDARD_PARAMETERS))
     return ", ".join(names) or "none besides the common ones"
+
+
+def resolve_engine(profile: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's engine: the profile's ``engine`` with the ``--params engine.*`` overrides applied, validated (and, for
+    Spark, PySpark installed)."""
+    engine: dict[str, Any] = {"engine": copy.deepcopy(profile.get("engine") or DEFAULT_ENGINE)}
+    for key, value in overrides.items():
+        parts = key.split(".")
+        if parts[0] == "engine":
+            _set_path(engine, parts, copy.deepcopy(value), f"--params {key}")
+    try:
+        spec = check_engine_spec(engine["engine"])
+        check_available(spec)
+        return spec
+    except EngineError as exc:
+        raise RunError(f"profile {profile['name']}: {exc}") from None

@@ -14,7 +14,14 @@ from contentlab.notebook import recorded_metrics
 from contentlab.pipeline import check_dataset_spec
 from contentlab.report import CellFailure, find_failure, notebook_title
 from contentlab.run import incremental, provenance, publish, registry
-from contentlab.run.config import INPUTS, load_profile, notebook_parameters, parse_overrides, resolve_parameters
+from contentlab.run.config import (
+    INPUTS,
+    load_profile,
+    notebook_parameters,
+    parse_overrides,
+    resolve_engine,
+    resolve_parameters,
+)
 from contentlab.run.context import RunContext
 from contentlab.run.execute import execute_notebook
 from contentlab.run.products import copy_upstream, snapshot, written
@@ -88,6 +95,7 @@ def run_pipeline(
             source_run = registry.latest_run(profile=prof["name"], successful=True)
 
     # validate every parameter before creating anything
+    resolve_engine(prof, overrides)  # an unknown engine or a malformed Spark master fails now
     probed = resolve_parameters(prof, overrides, declared, config.processed_dir() / "<run>",
                                 config.reports_dir() / "<run>")
     for values in probed.values():  # the dataset spec too: a misspelt key fails now, not in stage 01
@@ -175,7 +183,8 @@ def _run_allocated(ctx: RunContext) -> RunResult:
         ctx.progress.note(ctx.notes[-1])
 
     ctx.results = [NotebookResult(name=s, status=PENDING if s in ctx.declared else MISSING) for s in ctx.selected]
-    ctx.manifest = provenance.new_manifest(ctx.run_id, ctx.profile, ctx.overrides, ctx.parameters)
+    ctx.manifest = provenance.new_manifest(ctx.run_id, ctx.profile, ctx.overrides, ctx.parameters,
+                                           resolve_engine(ctx.profile, ctx.overrides))
     result = RunResult(run_id=ctx.run_id, run_dir=ctx.run_dir, report_dir=ctx.report_dir, manifest=ctx.manifest,
                        notebooks=ctx.results)
 

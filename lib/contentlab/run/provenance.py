@@ -3,6 +3,7 @@
 ``manifest.json`` (one per run, rewritten after every notebook so a crash leaves a consistent record)::
 
     {"run_id": ..., "profile": ...,
+     "engine": "duckdb" | "spark", ["spark_master": ..., "spark_version": ...,]   # contentlab.engine
      "parameters": {"profile": {...}, "overrides": {...}, "notebooks": {stage: {name: value}}},
      "versions": {"python": ..., "contentlab": ..., "git_commit": ..., "pandas": ..., ...},
      "inputs": {input file: sha256[:16]},           # the files the run's data came from (contentlab.pipeline)
@@ -28,6 +29,7 @@ from typing import Any
 
 from contentlab import config, contract, serial
 from contentlab.data.io import file_fingerprint
+from contentlab.engine import engine_provenance
 from contentlab.pipeline import input_fingerprints as pipeline_input_fingerprints
 
 # Versions recorded in the manifest: key -> distribution name.
@@ -36,7 +38,8 @@ VERSIONED_PACKAGES = {
     "scikit-learn": "scikit-learn", "statsmodels": "statsmodels", "surprise": "scikit-surprise",
     "lifetimes": "lifetimes", "mlxtend": "mlxtend", "torch": "torch", "transformers": "transformers",
     "tokenizers": "tokenizers", "matplotlib": "matplotlib", "seaborn": "seaborn", "papermill": "papermill",
-    "nbconvert": "nbconvert", "nbclient": "nbclient", "ipykernel": "ipykernel",
+    "nbconvert": "nbconvert", "nbclient": "nbclient", "ipykernel": "ipykernel", "pyspark": "pyspark",
+    "sqlglot": "sqlglot",
 }
 # parameters that name this run's directories: not part of what a stage computes
 RUN_PATH_PARAMETERS = ("run_dir", "report_dir", "inputs")
@@ -86,10 +89,12 @@ def input_fingerprints(run_dir: Path) -> dict[str, Any]:
 
 
 def new_manifest(run_id: str, profile: Mapping[str, Any], overrides: Mapping[str, Any],
-                 parameters: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+                 parameters: Mapping[str, Mapping[str, Any]], engine: Mapping[str, Any] | None = None
+                 ) -> dict[str, Any]:
     return {
         "run_id": run_id,
         "profile": profile["name"],
+        **engine_provenance(engine if engine is not None else profile.get("engine")),
         "parameters": {"profile": dict(profile), "overrides": dict(overrides), "notebooks": dict(parameters)},
         "versions": package_versions(),
         "inputs": {},
