@@ -8,6 +8,7 @@
   accuracy measures (rmse, mae, mse, fcp), which say nothing about top-N quality, so the ranking mode is tuned on
   the metric it is selected on. Grid semantics are the same as Surprise's (dict of lists; randomized = a seeded
   sample of ``n_iter`` combinations).
+- :func:`ease_search`: EASE's L2 weight on the same kind of validation split, scored by the same top-N metric.
 - :func:`tune`: both searches as the recommendation stage runs them (on a seeded sample of customers, the rating
   search skipped when the ratings have one level), returning a :class:`Tuning`.
 """
@@ -27,7 +28,7 @@ from surprise import Dataset, Reader
 from surprise.model_selection import GridSearchCV, RandomizedSearchCV
 
 from contentlab.recommend.evaluate import evaluate_model, make_context
-from contentlab.recommend.models import SURPRISE_ALGOS
+from contentlab.recommend.models import SURPRISE_ALGOS, EaseRecommender
 from contentlab.recommend.ranking import RANKING_KEYS, RankingRecommender
 from contentlab.recommend.split import stratified_split
 
@@ -153,6 +154,27 @@ def ranking_search(
     best_row = table.iloc[0]
     best = {key: _plain(best_row[key]) for key in combos[0]}
     return table, best
+
+
+def ease_search(val_split: tuple[pd.DataFrame, pd.DataFrame], items: Sequence[str],
+                lambdas: Sequence[float] = (50.0, 100.0, 250.0, 500.0, 1000.0), k: int = 10
+                ) -> tuple[pd.DataFrame, float, EaseRecommender]:
+    """EASE fitted on the validation split's training part for every ``lam`` of ``lambdas`` and scored by NDCG@k
+    on its validation part; returns the table (best first), the best ``lam`` (ties: the larger, smoother one) and
+    that model, fitted on the validation training part."""
+    fit_part, val_part = val_split
+    ctx = make_context(fit_part, val_part, items, k=k)
+    metric = f"ndcg_at_{k}"
+    rows, fitted = [], {}
+    for lam in lambdas:
+        model = EaseRecommender(lam=float(lam)).fit(fit_part, items)
+        fitted[float(lam)] = model
+        rows.append({"lam": float(lam), metric: evaluate_model(model, ctx, fit=False, rating_metrics=False).row[metric],
+                     "fit_s": model.fit_seconds})
+    table = (pd.DataFrame(rows).sort_values([metric, "lam"], ascending=[False, False], kind="mergesort")
+             .reset_index(drop=True))
+    best = float(table.iloc[0]["lam"])
+    return table, best, fitted[best]
 
 
 def _plain(v: Any) -> Any:
