@@ -21,7 +21,7 @@ FIXED_METRICS = ["best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", 
 PARAMETERS = ["seed", "run_dir", "inputs", "interaction_source", "event_weights", "protocol", "split",
               "train_ratio", "holdout_days", "cold_item_share", "k", "models", "svdpp_max_ratings", "knn_max_items",
               "model_params", "rating_grid", "ranking_params", "ranking_grid", "search_options", "search_max_users",
-              "hybrid_weights", "selection_metric", "refit_full", "ratings_path"]
+              "hybrid_weights", "peers", "selection_metric", "refit_full", "ratings_path"]
 # the tiny profile's 03 figures (seeded): a change in a model, the split or the data shows here
 EXPECTED_TINY = {"ndcg_at_10": 0.2945, "precision_at_10": 0.1161, "recall_at_10": 0.4057, "map_at_10": 0.1943,
                  "hit_rate_at_10": 0.6947, "coverage": 0.8250, "rmse": 1.6764, "mae": 1.4946,
@@ -44,6 +44,7 @@ def test_notebook_structure():
     assert ns["inputs"] == {}  # the runner hands the contract's inputs over; by hand they come from run_dir
     assert ns["selection_metric"] == "ndcg_at_10" and ns["k"] == 10 and ns["seed"] == 42
     assert ns["protocol"] == "contentlab" and ns["interaction_source"] == "auto"
+    assert ns["peers"] == [] and "EASE" in ns["models"] and "ensemble" in ns["models"]
     assert "parameters" not in nb.cells[-1].metadata.get("tags", [])
     assert "summary" in nb.cells[-1].metadata.get("tags", [])
     for cell in nb.cells:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from contentlab.recommend.content import _zscore_rows
+from contentlab.recommend.content import zscore_rows
 from contentlab.recommend.models import Recommender
 
 
@@ -52,7 +52,7 @@ class BlendRecommender(Recommender):
         for name, part in self.parts.items():
             w = self.weights[name]
             if w > 0:
-                out += w * _zscore_rows(part.score(users))
+                out += w * zscore_rows(part.score(users))
         return out
 
 
@@ -95,7 +95,7 @@ def tune_blend(parts: Mapping[str, Recommender], val_ctx: Any, step: float = 0.1
     metric = metric or f"ndcg_at_{val_ctx.k}"
     names = list(parts)
     users = pd.Index(val_ctx.users)
-    cache = {name: _zscore_rows(part.score(list(users))) for name, part in parts.items()}
+    cache = {name: zscore_rows(part.score(list(users))) for name, part in parts.items()}
     rows = []
     for combo in simplex_grid(len(names), step):
         weights = dict(zip(names, combo))

@@ -62,13 +62,14 @@ matrix holds for an observed pair, the (pseudo-)rating or 1."""
 PEER_GRIDS: dict[str, dict[str, list[Any]]] = {
     "cornac.EASE": {"lamb": [100.0, 250.0, 500.0, 1000.0], "values": ["rating", "binary"]},
     "cornac.BPR": {"k": [50, 100, 200], "max_iter": [100, 200], "lambda_reg": [0.001, 0.01]},
-    "cornac.BiVAE": {"k": [50, 100], "values": ["rating", "binary"]},
+    "cornac.BiVAE": {"k": [50, 100]},
     "implicit.ALS": {"factors": [32, 64, 128], "alpha": [1.0, 10.0, 40.0], "regularization": [0.01, 0.1]},
     "implicit.BPR": {"factors": [64, 128], "learning_rate": [0.01, 0.05], "regularization": [0.001, 0.01]},
 }
 """Each peer's hyperparameter search (dict of lists, every combination), as its authors' examples tune it: EASE's
-L2 weight; the number of factors and the regularisation of the factor models; ALS's confidence weight; and for
-EASE and BiVAE whether the matrix holds ratings or 1s (both are common)."""
+L2 weight and whether its matrix holds ratings or 1s (both are common); the number of factors and the
+regularisation of the factor models; ALS's confidence weight. BiVAE (500 epochs, minutes per fit on two cores)
+searches its number of factors only, on the ratings as microsoft/recommenders feeds it."""
 
 PACKAGES = {"cornac": "cornac", "implicit": "implicit"}
 
@@ -177,15 +178,15 @@ class PeerRecommender(Recommender):
         matrix = sparse.csr_matrix((r.astype(np.float32), (u, cols)), shape=(n_users, len(self.items)))
         self.user_items = matrix
         p = dict(self.params)
-        if self.peer == "implicit.ALS":
-            model = AlternatingLeastSquares(factors=p["factors"], regularization=p["regularization"],
-                                            alpha=p["alpha"], iterations=p["iterations"], num_threads=_threads(),
-                                            random_state=self.seed)
-        else:
-            model = BayesianPersonalizedRanking(factors=p["factors"], learning_rate=p["learning_rate"],
-                                                regularization=p["regularization"], iterations=p["iterations"],
-                                                num_threads=_threads(), random_state=self.seed)
         with threadpool_limits(1, "blas"):  # implicit's advice: its own threads, not BLAS's
+            if self.peer == "implicit.ALS":
+                model = AlternatingLeastSquares(factors=p["factors"], regularization=p["regularization"],
+                                                alpha=p["alpha"], iterations=p["iterations"],
+                                                num_threads=_threads(), random_state=self.seed)
+            else:
+                model = BayesianPersonalizedRanking(factors=p["factors"], learning_rate=p["learning_rate"],
+                                                    regularization=p["regularization"], iterations=p["iterations"],
+                                                    num_threads=_threads(), random_state=self.seed)
             model.fit(matrix, show_progress=False)
         self.model = model
         self._item_known = np.asarray(matrix.sum(axis=0)).ravel() > 0

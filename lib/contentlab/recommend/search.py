@@ -120,9 +120,11 @@ def _evaluate_candidate(params: dict, ctx, seed: int, metric: str) -> dict:
     return out
 
 
-def validation_split(train: pd.DataFrame, ratio: float = 0.8, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Inner per-user stratified split of the training data for model selection."""
-    return stratified_split(train, ratio=ratio, filter_by="user", seed=seed + 1)
+def validation_split(train: pd.DataFrame, ratio: float = 0.8, seed: int = 42,
+                     filter_by: str = "user") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inner stratified split of the training data for model selection: per user (default) or, to mimic a test
+    split stratified per item (the ``recommenders`` protocol's default), per item; seed ``seed + 1``."""
+    return stratified_split(train, ratio=ratio, filter_by=filter_by, seed=seed + 1)
 
 
 def ranking_search(
@@ -243,12 +245,14 @@ def tune(
     randomized: bool = False,
     n_iter: int = 6,
     seed: int = 42,
+    val_unit: str = "user",
 ) -> Tuning:
     """Both searches of the recommendation stage on a seeded sample of ``max_users`` customers.
 
     Rating mode: Surprise's GridSearchCV over ``rating_grid`` for SVD (skipped with ``rating_skip``). Ranking
     mode: ``ranking_params`` with ``ranking_grid``'s values searched, each candidate with one negative draw
-    (``resample=1``), on an inner validation split; the final model keeps the configured ``resample``."""
+    (``resample=1``), on an inner validation split stratified like the test split (``val_unit``: per user or per
+    item); the final model keeps the configured ``resample``."""
     metric = f"ndcg_at_{k}"
     search_train = sample_users(train, max_users, seed)
     rating_table, rating_best, rating_seconds = None, {}, 0.0
@@ -258,7 +262,7 @@ def tune(
                                                          randomized=randomized, n_iter=n_iter, seed=seed)
         rating_seconds = time.perf_counter() - t0
         rating_best = {key: v for key, v in rating_best.items() if key != "random_state"}
-    val_fit, val_eval = validation_split(search_train, ratio=0.8, seed=seed)
+    val_fit, val_eval = validation_split(search_train, ratio=0.8, seed=seed, filter_by=val_unit)
     grid = {key: [v] for key, v in ranking_params.items()}
     grid.update({key: list(v) for key, v in ranking_grid.items()})
     grid["resample"] = [1]
