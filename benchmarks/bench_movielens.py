@@ -129,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--grid", default="", help="JSON search grid (with --search)")
     ap.add_argument("--n-jobs", type=int, default=1)
     args = ap.parse_args(argv)
-    peers = parse_peers(args.peers)
+    try:
+        peers = parse_peers(args.peers)
+    except ValueError as exc:
+        ap.error(str(exc))
     missing = missing_packages(peers)
     if missing:
         ap.error(f"peers {peers} need {', '.join(missing)}: pip install {' '.join(missing)} (or contentlab[peers])")
