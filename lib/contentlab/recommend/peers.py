@@ -153,14 +153,21 @@ class PeerRecommender(Recommender):
             model = cornac.models.BPR(k=p["k"], max_iter=p["max_iter"], learning_rate=p["learning_rate"],
                                       lambda_reg=p["lambda_reg"], verbose=False, seed=self.seed)
         else:
-            import torch
-
-            torch.set_num_threads(_threads())
             model = cornac.models.BiVAECF(k=p["k"], encoder_structure=list(p["encoder_structure"]),
                                           act_fn=p["act_fn"], likelihood=p["likelihood"], n_epochs=p["n_epochs"],
                                           batch_size=p["batch_size"], learning_rate=p["learning_rate"],
                                           verbose=False, seed=self.seed, use_gpu=False)
-        model.fit(self.dataset)
+        if self.peer == "cornac.BiVAE":
+            import torch
+
+            before = torch.get_num_threads()
+            torch.set_num_threads(_threads())
+            try:
+                model.fit(self.dataset)
+            finally:
+                torch.set_num_threads(before)
+        else:
+            model.fit(self.dataset)
         self.model = model
         # the library's user and item indices, in our order
         uid_map, iid_map = self.dataset.uid_map, self.dataset.iid_map
