@@ -60,10 +60,10 @@ class RecommendConfig:
     rating_grid: dict[str, list[Any]] = field(
         default_factory=lambda: {"n_factors": [20, 50], "reg_all": [0.02, 0.1], "n_epochs": [20]})
     ranking_params: dict[str, Any] = field(default_factory=lambda: {
-        "algo": "SVD", "neg_ratio": 3, "pop_exponent": 0.5, "n_factors": 20, "n_epochs": 40, "lr_all": 0.01,
+        "algo": "SVD", "neg_ratio": 8, "pop_exponent": 0.5, "n_factors": 64, "n_epochs": 80, "lr_all": 0.01,
         "reg_all": 0.02, "resample": 3})
     ranking_grid: dict[str, list[Any]] = field(
-        default_factory=lambda: {"neg_ratio": [3, 4], "pop_exponent": [0.25, 0.5]})
+        default_factory=lambda: {"neg_ratio": [4, 8], "pop_exponent": [0.25, 0.5]})
     search_options: dict[str, Any] = field(default_factory=dict)
     search_max_users: int | None = 1000  # searches run on a seeded sample of this many users (None: all)
     hybrid_weights: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
