@@ -11,7 +11,8 @@ Skip rules (each skipped model is named with its reason in the report):
 - EASE above ``EASE_MAX_ITEMS`` products (a dense catalogue-square weight matrix);
 - the ensemble without both the ranking model and EASE.
 
-EASE's L2 weight ``lam`` is tuned on the validation split of the searches (``ease_lambdas``). The hybrid and the
+EASE's L2 weight ``lam``, the hybrid's and the ensemble's weights and the peers' settings are tuned on one
+validation split carved from the training interactions (:func:`selection_split`). The hybrid and the
 ensemble come last: the hybrid blends the fitted ranking and content models with a weight tuned on the validation
 split (both parts refitted on its training part for the tuning); the ensemble blends the ranking model, EASE and
 (when it ran) the content model with weights tuned the same way (:func:`contentlab.recommend.ensemble.tune_blend`).
@@ -60,7 +61,8 @@ class Lineup:
     ensemble_weights: pd.DataFrame | None = None  # one column per part, validation metric
     peers: dict[str, EvalResult] = field(default_factory=dict)  # peer implementations, evaluated the same way
     peer_searches: dict[str, pd.DataFrame] = field(default_factory=dict)  # each peer's validation search
-    val_models: dict[str, Recommender] = field(default_factory=dict)  # parts fitted on the validation split
+    val_models: dict[str, Recommender] = field(default_factory=dict)  # parts fitted on the selection split
+    selection: tuple[pd.DataFrame, pd.DataFrame] | None = None  # see selection_split
     k: int = 10
 
     def add(self, model: Recommender, ctx: EvalContext, fit: bool = True) -> EvalResult:
@@ -155,15 +157,31 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
     return lineup
 
 
-def _val_context(cfg: RecommendConfig, ctx: EvalContext, tuning: search.Tuning) -> EvalContext:
-    val_fit, val_eval = tuning.val_split
+def selection_split(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext,
+                    tuning: search.Tuning) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The validation split EASE, the hybrid, the ensemble and the peers are tuned on: carved from every training
+    interaction (per user 80/20, or per item when the test split is, seed + 1), never from the test side. When the
+    searches ran on all customers it is their split; on a sample of customers it is a larger one of the same kind
+    (these models are cheap to fit, and the ensemble's weights and the peers' settings need every customer)."""
+    if lineup.selection is None:
+        if len(tuning.search_train) == len(ctx.train):
+            lineup.selection = tuning.val_split
+        else:
+            lineup.selection = search.validation_split(ctx.train, ratio=0.8, seed=cfg.seed,
+                                                       filter_by=cfg.protocol_spec().unit)
+    return lineup.selection
+
+
+def _val_context(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: search.Tuning) -> EvalContext:
+    val_fit, val_eval = selection_split(lineup, cfg, ctx, tuning)
     return make_context(val_fit, val_eval, ctx.items, k=cfg.k)
 
 
-def _val_model(lineup: Lineup, name: str, make, tuning: search.Tuning, items) -> Recommender:
-    """``name``'s model fitted on the validation split's training part (once per run)."""
+def _val_model(lineup: Lineup, name: str, make, cfg: RecommendConfig, ctx: EvalContext,
+               tuning: search.Tuning) -> Recommender:
+    """``name``'s model fitted on the selection split's training part (once per run)."""
     if name not in lineup.val_models:
-        lineup.val_models[name] = make().fit(tuning.val_split[0], items)
+        lineup.val_models[name] = make().fit(selection_split(lineup, cfg, ctx, tuning)[0], ctx.items)
     return lineup.val_models[name]
 
 
@@ -171,8 +189,8 @@ def tune_ease(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: se
     """EASE with the ``lam`` of ``cfg.ease_lambdas`` that scores best on the validation split
     (:func:`contentlab.recommend.search.ease_search`); the search table is kept on the lineup and the chosen
     validation model reused by the ensemble."""
-    lineup.ease_search, best, lineup.val_models["ease"] = search.ease_search(tuning.val_split, ctx.items,
-                                                                            cfg.ease_lambdas, k=cfg.k)
+    lineup.ease_search, best, lineup.val_models["ease"] = search.ease_search(
+        selection_split(lineup, cfg, ctx, tuning), ctx.items, cfg.ease_lambdas, k=cfg.k)
     return EaseRecommender(lam=best)
 
 
@@ -184,9 +202,9 @@ def add_ensemble(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, product
     makers = {"svd_ranking": lambda: search.make_ranking_model(tuning.search_best, seed=cfg.seed),
               "ease": lambda: EaseRecommender(**lineup.model("ease").params),
               "content_tfidf": lambda: ContentRecommender(products)}
-    val_parts = {n: _val_model(lineup, n, makers[n], tuning, ctx.items) for n in names}
-    weights, lineup.ensemble_weights = tune_blend(val_parts, _val_context(cfg, ctx, tuning), step=cfg.ensemble_step,
-                                                  metric=cfg.metric)
+    val_parts = {n: _val_model(lineup, n, makers[n], cfg, ctx, tuning) for n in names}
+    weights, lineup.ensemble_weights = tune_blend(val_parts, _val_context(lineup, cfg, ctx, tuning),
+                                                  step=cfg.ensemble_step, metric=cfg.metric)
     blend = BlendRecommender({n: lineup.model(n) for n in names}, weights, refit_parts=False)
     blend.fit(ctx.train, ctx.items)
     blend.fit_seconds = sum(lineup.evals[n].row["fit_s"] for n in names if weights[n] > 0)
@@ -196,7 +214,8 @@ def add_ensemble(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, product
 def add_peers(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: search.Tuning) -> None:
     """Every peer of ``cfg.peers`` tuned on the validation split, fitted on the training interactions and
     evaluated on the test side exactly as the product's models are."""
-    models, lineup.peer_searches = tuned_peers(cfg.peers, tuning.val_split, ctx.items, k=cfg.k, seed=cfg.seed)
+    models, lineup.peer_searches = tuned_peers(cfg.peers, selection_split(lineup, cfg, ctx, tuning), ctx.items,
+                                               k=cfg.k, seed=cfg.seed)
     for name, model in models.items():
         lineup.peers[name] = evaluate_model(model, ctx, rating_metrics=False)
 
@@ -205,10 +224,10 @@ def add_hybrid(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, products:
                tuning: search.Tuning) -> None:
     """Tune the hybrid's weight on the validation split (both parts fitted on its training part), then evaluate the
     hybrid of the already-fitted ranking and content models; its fit time is its two parts'."""
-    val_ctx = _val_context(cfg, ctx, tuning)
+    val_ctx = _val_context(lineup, cfg, ctx, tuning)
     cf_val = _val_model(lineup, "svd_ranking", lambda: search.make_ranking_model(tuning.search_best, seed=cfg.seed),
-                        tuning, ctx.items)
-    content_val = _val_model(lineup, "content_tfidf", lambda: ContentRecommender(products), tuning, ctx.items)
+                        cfg, ctx, tuning)
+    content_val = _val_model(lineup, "content_tfidf", lambda: ContentRecommender(products), cfg, ctx, tuning)
     best_w, lineup.hybrid_weights = tune_hybrid_weight(
         cf_val, content_val,
         lambda m: evaluate_model(m, val_ctx, fit=False, rating_metrics=False).row[cfg.metric], cfg.hybrid_weights)
