@@ -161,7 +161,8 @@ class RecommendResult:
         """The recorded metrics, in the order the report's index lists them (fixed names). ``rmse``/``mae`` are
         the chosen model's when it predicts ratings, else svd_rating's; ``rmse_model``/``mae_model`` name which.
         ``runtime_s`` is the time since the run started, ``kernel_cpu_s`` the process's CPU time, both at the
-        moment of the call."""
+        moment of the call. ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
+        is empty)."""
         k, best, by_model = self.k, self.best, self.by_model
 
         def ndcg_of(name: str) -> float | None:
@@ -186,6 +187,9 @@ class RecommendResult:
         out["recommended_products"] = int(self.recommendations["product_id"].nunique())
         out["runtime_s"] = time.perf_counter() - self.started
         out["kernel_cpu_s"] = time.process_time()
+        peers = self.lineup.peer_table
+        out[f"peer_ndcg_at_{k}"] = (None if peers is None else
+                                    {str(r["model"]): float(r[self.metric]) for _, r in peers.iterrows()})
         return out
 
     # ------------------------------------------------------------------------------------------- summary
@@ -205,6 +209,8 @@ class RecommendResult:
                          f"{fmt.num(rank, 3)} vs {fmt.num(pop, 3)} for popularity{ratio}"
                          + (f" and {fmt.num(svdr, 3)} for the same SVD ranked by predicted rating." if svdr is not None
                             else "."))
+        if self.lineup.peers:
+            lines.append(self._peer_line())
         if self.cold() is not None:
             lines.append(self._cold_line())
         seg = self.segments
@@ -227,6 +233,19 @@ class RecommendResult:
         if self.skipped:
             lines.append("Skipped: " + "; ".join(f"{m} ({why})" for m, why in self.skipped.items()) + ".")
         return "\n".join(f"- {line}" for line in lines)
+
+    def comparison(self) -> pd.DataFrame:
+        """The product's models and the peers in one table, best first (see :meth:`Lineup.comparison`)."""
+        return self.lineup.comparison()
+
+    def _peer_line(self) -> str:
+        peers = self.lineup.peer_table.set_index("model")[self.metric]
+        top_peer, top_value = str(peers.idxmax()), float(peers.max())
+        own = float(self.best[self.metric])
+        verdict = "ahead of" if own > top_value else ("level with" if own == top_value else "behind")
+        return (f"Peers on the same split and metric code ({', '.join(f'`{p}`' for p in peers.index)}, each tuned on "
+                f"the validation split): the best is `{top_peer}` with NDCG@{self.k} {fmt.num(top_value, 3)}; the "
+                f"chosen model `{self.best_model}` ({fmt.num(own, 3)}) is {verdict} it.")
 
     def _cold_line(self) -> str:
         cs = self.by_model[self.cold_column]
