@@ -17,9 +17,10 @@ from contentlab.recommend.peers import check_peers, missing_packages
 from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol
 
 MODEL_NAMES = ("popularity", "random", "SVD", "SVDpp", "NMF", "KNNBaseline", "BaselineOnly", "ranking", "content",
-               "hybrid", "EASE", "ensemble")
+               "hybrid", "EASE", "softmax", "ensemble")
 """What ``models`` may name: baselines, the rating-mode Surprise algorithms, the ranking mode, content and hybrid,
-EASE (item-item, closed form) and the ensemble of the ranking mode, EASE and content."""
+EASE (item-item, closed form), the softmax factorisation and the ensemble of the ranking mode, EASE, the softmax
+factorisation and content."""
 
 INTERACTION_SOURCES = ("auto", "explicit", "graded", "weighted")
 SPLITS = (None, "stratified_user", "stratified_item", "time")
@@ -68,6 +69,7 @@ class RecommendConfig:
     search_max_users: int | None = 1000  # searches run on a seeded sample of this many users (None: all)
     hybrid_weights: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
     ease_lambdas: list[float] = field(default_factory=lambda: [50.0, 100.0, 250.0, 500.0, 1000.0])
+    softmax_grid: dict[str, list[Any]] = field(default_factory=lambda: {"factors": [16, 32], "l2": [0.2]})
     ensemble_step: float = 0.1  # the ensemble's weights are multiples of this (tuned on the validation split)
     peers: list[str] = field(default_factory=list)  # peer implementations run beside the product's models
     selection_metric: str = "ndcg_at_10"
@@ -131,6 +133,11 @@ class RecommendConfig:
         lams = list(self.ease_lambdas) if isinstance(self.ease_lambdas, (list, tuple)) else []
         check(bool(lams) and all(_is_number(v) and v > 0 for v in lams),
               "ease_lambdas must be a non-empty list of positive numbers (EASE's L2 weights to try)")
+        grid = self.softmax_grid if isinstance(self.softmax_grid, Mapping) else {}
+        check(bool(grid) and set(grid) <= {"factors", "l2", "epochs", "lr", "batch_size"}
+              and all(isinstance(v, (list, tuple)) and len(v) > 0 for v in grid.values()),
+              "softmax_grid must map some of factors, l2, epochs, lr, batch_size to non-empty lists "
+              f"(got {self.softmax_grid!r})")
         check(_is_number(self.ensemble_step) and 0 < self.ensemble_step <= 1
               and abs(round(1 / self.ensemble_step) * self.ensemble_step - 1) < 1e-9,
               f"ensemble_step must divide 1 into equal steps, e.g. 0.1 or 0.25 (got {self.ensemble_step!r})")

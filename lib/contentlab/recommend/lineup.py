@@ -9,13 +9,14 @@ Skip rules (each skipped model is named with its reason in the report):
 - the content model when the catalogue has no product text;
 - the hybrid without both the ranking and the content model;
 - EASE above ``EASE_MAX_ITEMS`` products (a dense catalogue-square weight matrix);
-- the ensemble without both the ranking model and EASE.
+- the softmax factorisation above ``SOFTMAX_MAX_ITEMS`` products (a softmax over the whole catalogue);
+- the ensemble with fewer than two of its collaborative parts (ranking mode, EASE, softmax factorisation).
 
-EASE's L2 weight ``lam``, the hybrid's and the ensemble's weights and the peers' settings are tuned on one
+EASE's L2 weight ``lam``, the softmax factorisation's factors and L2 weight (``softmax_grid``), the hybrid's and the ensemble's weights and the peers' settings are tuned on one
 validation split carved from the training interactions (:func:`selection_split`). The hybrid and the
 ensemble come last: the hybrid blends the fitted ranking and content models with a weight tuned on the validation
-split (both parts refitted on its training part for the tuning); the ensemble blends the ranking model, EASE and
-(when it ran) the content model with weights tuned the same way (:func:`contentlab.recommend.ensemble.tune_blend`).
+split (both parts refitted on its training part for the tuning); the ensemble blends the collaborative models that ran (ranking mode,
+EASE, softmax factorisation) and the content model with weights tuned the same way (:func:`contentlab.recommend.ensemble.tune_blend`).
 
 Peers (``peers``: cornac / implicit implementations, :mod:`contentlab.recommend.peers`) are tuned on the same
 validation split, fitted on the same training interactions and evaluated the same way, in a table of their own:
@@ -41,6 +42,7 @@ from contentlab.recommend.models import (
     SurpriseRecommender,
 )
 from contentlab.recommend.peers import tuned_peers
+from contentlab.recommend.softmax import SOFTMAX_MAX_ITEMS, SoftmaxMFRecommender
 
 RATING_MODELS = {"SVD": "svd_rating", "SVDpp": "svdpp_rating", "NMF": "nmf_rating",
                  "KNNBaseline": "knnbaseline_rating", "BaselineOnly": "baselineonly_rating"}
@@ -58,6 +60,7 @@ class Lineup:
     skipped: dict[str, str] = field(default_factory=dict)
     hybrid_weights: pd.DataFrame | None = None  # weight_cf, score (validation metric)
     ease_search: pd.DataFrame | None = None  # lam, validation metric
+    softmax_search: pd.DataFrame | None = None  # factors, l2, validation metric
     ensemble_weights: pd.DataFrame | None = None  # one column per part, validation metric
     peers: dict[str, EvalResult] = field(default_factory=dict)  # peer implementations, evaluated the same way
     peer_searches: dict[str, pd.DataFrame] = field(default_factory=dict)  # each peer's validation search
@@ -135,6 +138,12 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
                 lineup.skipped["ease"] = f"{ctx.n_items:,} products > {EASE_MAX_ITEMS:,} (dense item-item weights)"
             else:
                 lineup.add(tune_ease(lineup, cfg, ctx, tuning), ctx)
+        elif name == "softmax":
+            if ctx.n_items > SOFTMAX_MAX_ITEMS:
+                lineup.skipped["softmax_mf"] = (f"{ctx.n_items:,} products > {SOFTMAX_MAX_ITEMS:,} (a softmax over "
+                                                "the whole catalogue)")
+            else:
+                lineup.add(tune_softmax(lineup, cfg, ctx, tuning), ctx)
         elif name == "content":
             if "title" in products.columns and len(products):
                 lineup.add(ContentRecommender(products), ctx)
@@ -148,10 +157,10 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
         else:
             lineup.skipped["hybrid"] = "needs both the ranking and the content model"
     if "ensemble" in cfg.models:
-        if "svd_ranking" in lineup.evals and "ease" in lineup.evals:
+        if sum(n in lineup.evals for n in ENSEMBLE_CF) >= 2:
             add_ensemble(lineup, cfg, ctx, products, tuning)
         else:
-            lineup.skipped["ensemble"] = "needs both the ranking model and EASE"
+            lineup.skipped["ensemble"] = "needs two of the ranking model, EASE and the softmax factorisation"
     if cfg.peers:
         add_peers(lineup, cfg, ctx, tuning)
     return lineup
@@ -194,13 +203,27 @@ def tune_ease(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: se
     return EaseRecommender(lam=best)
 
 
+def tune_softmax(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext,
+                 tuning: search.Tuning) -> SoftmaxMFRecommender:
+    """The softmax factorisation with the settings of ``cfg.softmax_grid`` that score best on the validation split
+    (:func:`contentlab.recommend.search.softmax_search`); the chosen validation model is reused by the ensemble."""
+    lineup.softmax_search, best, lineup.val_models["softmax_mf"] = search.softmax_search(
+        selection_split(lineup, cfg, ctx, tuning), ctx.items, cfg.softmax_grid, k=cfg.k, seed=cfg.seed)
+    return SoftmaxMFRecommender(seed=cfg.seed, **best)
+
+
+ENSEMBLE_CF = ("svd_ranking", "ease", "softmax_mf")
+"""The collaborative models the ensemble blends (those that ran), with the content model when it ran."""
+
+
 def add_ensemble(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame,
                  tuning: search.Tuning) -> None:
     """Tune the ensemble's weights on the validation split (its parts fitted on the split's training part), then
     evaluate the ensemble of the already-fitted parts; its fit time is the fit time of its parts with a weight."""
-    names = ["svd_ranking", "ease"] + (["content_tfidf"] if "content_tfidf" in lineup.evals else [])
+    names = [n for n in ENSEMBLE_CF + ("content_tfidf",) if n in lineup.evals]
     makers = {"svd_ranking": lambda: search.make_ranking_model(tuning.search_best, seed=cfg.seed),
               "ease": lambda: EaseRecommender(**lineup.model("ease").params),
+              "softmax_mf": lambda: SoftmaxMFRecommender(**lineup.model("softmax_mf").params),
               "content_tfidf": lambda: ContentRecommender(products)}
     val_parts = {n: _val_model(lineup, n, makers[n], cfg, ctx, tuning) for n in names}
     weights, lineup.ensemble_weights = tune_blend(val_parts, _val_context(lineup, cfg, ctx, tuning),

@@ -8,7 +8,8 @@
   accuracy measures (rmse, mae, mse, fcp), which say nothing about top-N quality, so the ranking mode is tuned on
   the metric it is selected on. Grid semantics are the same as Surprise's (dict of lists; randomized = a seeded
   sample of ``n_iter`` combinations).
-- :func:`ease_search`: EASE's L2 weight on the same kind of validation split, scored by the same top-N metric.
+- :func:`ease_search`: EASE's L2 weight on the same kind of validation split, scored by the same top-N metric;
+  :func:`softmax_search` the same for the softmax factorisation's factors and L2 weight.
 - :func:`tune`: both searches as the recommendation stage runs them (on a seeded sample of customers, the rating
   search skipped when the ratings have one level), returning a :class:`Tuning`.
 """
@@ -30,6 +31,7 @@ from surprise.model_selection import GridSearchCV, RandomizedSearchCV
 from contentlab.recommend.evaluate import evaluate_model, make_context
 from contentlab.recommend.models import SURPRISE_ALGOS, EaseRecommender
 from contentlab.recommend.ranking import RANKING_KEYS, RankingRecommender
+from contentlab.recommend.softmax import SoftmaxMFRecommender
 from contentlab.recommend.split import stratified_split
 
 
@@ -177,6 +179,28 @@ def ease_search(val_split: tuple[pd.DataFrame, pd.DataFrame], items: Sequence[st
              .reset_index(drop=True))
     best = float(table.iloc[0]["lam"])
     return table, best, fitted[best]
+
+
+def softmax_search(val_split: tuple[pd.DataFrame, pd.DataFrame], items: Sequence[str],
+                   grid: Mapping[str, Sequence[Any]], k: int = 10, seed: int = 42
+                   ) -> tuple[pd.DataFrame, dict[str, Any], SoftmaxMFRecommender]:
+    """:class:`~contentlab.recommend.softmax.SoftmaxMFRecommender` fitted on the validation split's training part
+    for every combination of ``grid`` and scored by NDCG@k on its validation part; returns the table (best first),
+    the best settings (ties: the first candidate of the grid) and that model, fitted on the validation training
+    part."""
+    fit_part, val_part = val_split
+    ctx = make_context(fit_part, val_part, items, k=k)
+    metric = f"ndcg_at_{k}"
+    rows, fitted = [], []
+    for cand in candidates(grid):
+        model = SoftmaxMFRecommender(seed=seed, **cand).fit(fit_part, items)
+        fitted.append(model)
+        rows.append({**cand, metric: evaluate_model(model, ctx, fit=False, rating_metrics=False).row[metric],
+                     "fit_s": model.fit_seconds})
+    scores = np.array([r[metric] for r in rows])
+    best = int(np.argmax(scores))
+    table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="mergesort").reset_index(drop=True)
+    return table, {key: _plain(v) for key, v in rows[best].items() if key in grid}, fitted[best]
 
 
 def _plain(v: Any) -> Any:
