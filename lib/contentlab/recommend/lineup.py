@@ -6,7 +6,8 @@ Skip rules (each skipped model is named with its reason in the report):
 - rating-mode Surprise models when every training interaction has the same rating (nothing to learn);
 - SVD++ above ``svdpp_max_ratings`` training ratings (it fits about 20x slower than SVD);
 - KNNBaseline (item-based) above ``knn_max_items`` products (item-item similarity matrix);
-- the content model when the catalogue has no product text;
+- the content models when the catalogue has no product text; the MiniLM content model when its packages
+  (``contentlab[embeddings]``) are not installed;
 - the hybrid without both the ranking and the content model;
 - EASE above ``EASE_MAX_ITEMS`` products (a dense catalogue-square weight matrix);
 - the softmax factorisation above ``SOFTMAX_MAX_ITEMS`` products (a softmax over the whole catalogue);
@@ -32,6 +33,8 @@ import pandas as pd
 from contentlab.recommend import search
 from contentlab.recommend.configuration import SVDPP_PARAMS, RecommendConfig
 from contentlab.recommend.content import ContentRecommender, HybridRecommender, tune_hybrid_weight
+from contentlab.recommend.embeddings import EmbeddingContentRecommender
+from contentlab.recommend.embeddings import missing_packages as embedding_packages
 from contentlab.recommend.ensemble import BlendRecommender, tune_blend
 from contentlab.recommend.evaluate import EvalContext, EvalResult, evaluate_model, make_context, results_table
 from contentlab.recommend.models import (
@@ -149,6 +152,14 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
                 lineup.add(ContentRecommender(products), ctx)
             else:
                 lineup.skipped["content_tfidf"] = "the catalogue has no product text"
+        elif name == "content_minilm":
+            missing = embedding_packages()
+            if not ("title" in products.columns and len(products)):
+                lineup.skipped["content_minilm"] = "the catalogue has no product text"
+            elif missing:
+                lineup.skipped["content_minilm"] = (f"needs {', '.join(missing)} (pip install contentlab[embeddings])")
+            else:
+                lineup.add(EmbeddingContentRecommender(products), ctx)
         elif name not in ("hybrid", "ensemble"):  # these run after the loop: they blend fitted models
             raise ValueError(f"unknown model {name!r}")
     if "hybrid" in cfg.models:

@@ -161,7 +161,8 @@ class RecommendResult:
         """The recorded metrics, in the order the report's index lists them (fixed names). ``rmse``/``mae`` are
         the chosen model's when it predicts ratings, else svd_rating's; ``rmse_model``/``mae_model`` name which.
         ``runtime_s`` is the time since the run started, ``kernel_cpu_s`` the process's CPU time, both at the
-        moment of the call. ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
+        moment of the call. ``embedding_cold_ndcg_at_<k>`` is the MiniLM content model's NDCG@k on the cold-item
+        slice (when the protocol has one; ``None`` when the model did not run). ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
         is empty)."""
         k, best, by_model = self.k, self.best, self.by_model
 
@@ -187,6 +188,10 @@ class RecommendResult:
         out["recommended_products"] = int(self.recommendations["product_id"].nunique())
         out["runtime_s"] = time.perf_counter() - self.started
         out["kernel_cpu_s"] = time.process_time()
+        if self.cold() is not None:
+            out[f"embedding_cold_ndcg_at_{k}"] = (
+                float(by_model.loc["content_minilm", self.cold_column]) if "content_minilm" in by_model.index
+                and pd.notna(by_model.loc["content_minilm", self.cold_column]) else None)
         peers = self.lineup.peer_table
         out[f"peer_ndcg_at_{k}"] = (None if peers is None else
                                     {str(r["model"]): float(r[self.metric]) for _, r in peers.iterrows()})
@@ -250,7 +255,7 @@ class RecommendResult:
     def _cold_line(self) -> str:
         cs = self.by_model[self.cold_column]
         n = len(self.cold_items)
-        parts = [f"{name} {fmt.num(cs.get(name), 3)}" for name in (*COLD_MODELS, "random") if name in cs]
+        parts = [f"{name} {fmt.num(cs.get(name), 3)}" for name in (*COLD_MODELS, "content_minilm", "random") if name in cs]
         verdict = ""
         if "content_tfidf" in cs and "svd_ranking" in cs:
             if cs["content_tfidf"] > max(cs["svd_ranking"], cs.get("random", -1.0)):
