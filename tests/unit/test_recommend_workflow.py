@@ -30,7 +30,8 @@ FIXED_METRICS = ["protocol", "best_model", "ndcg_at_10", "precision_at_10", "rec
                  "hit_rate_at_10", "coverage", "rmse_model", "rmse", "mae_model", "mae", "popularity_ndcg_at_10",
                  "svd_rating_ndcg_at_10", "ranking_ndcg_at_10", "content_tfidf_cold_ndcg_at_10",
                  "hybrid_cold_ndcg_at_10", "svd_ranking_cold_ndcg_at_10", "ranking_planted_spearman",
-                 "recommended_users", "recommended_products", "runtime_s", "kernel_cpu_s", "peer_ndcg_at_10"]
+                 "recommended_users", "recommended_products", "runtime_s", "kernel_cpu_s", "embedding_cold_ndcg_at_10",
+                 "cold_user_ndcg_at_10", "cold_users", "peer_ndcg_at_10"]
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +138,8 @@ def test_metrics_keep_their_names_order_and_meaning(result):
     assert m["recommended_users"] == 147 and m["recommended_products"] == 37
     assert m["protocol"] == "contentlab" and m["runtime_s"] > 0 and m["kernel_cpu_s"] > 0
     assert m["peer_ndcg_at_10"] is None and result.lineup.peers == {}  # peers=[]: none ran
+    # neither the MiniLM content model nor the two-tower model is in this line-up
+    assert m["embedding_cold_ndcg_at_10"] is None and m["cold_user_ndcg_at_10"] is None and m["cold_users"] is None
     # the values of this seeded run (a change in any model or in the protocol shows here)
     expected = {"ndcg_at_10": 0.3259, "precision_at_10": 0.1058, "recall_at_10": 0.5010, "map_at_10": 0.2312,
                 "hit_rate_at_10": 0.6667, "coverage": 0.90, "rmse": 1.6015, "mae": 1.4180,
@@ -342,8 +345,9 @@ def with_peers(prepared, tmp_path_factory):
     pytest.importorskip("cornac")
     pytest.importorskip("implicit")
     run_dir, _ds, _profiles = prepared
-    cfg = RecommendConfig(**{**FAST, "models": [*FAST["models"], "EASE", "ensemble"],
+    cfg = RecommendConfig(**{**FAST, "models": [*FAST["models"], "EASE", "softmax", "ensemble", "two_tower"],
                              "ease_lambdas": [10.0, 100.0], "ensemble_step": 0.25,
+                             "softmax_grid": {"factors": [8], "l2": [0.05, 0.2], "epochs": [20]},
                              "peers": ["cornac.EASE", "implicit.ALS"]})
     return run_recommend(cfg, run_dir=tmp_path_factory.mktemp("peers"), inputs=contract.resolve_inputs(
         "03_recommend", run_dir))
@@ -358,8 +362,18 @@ def test_ease_ensemble_and_peers_run_on_the_same_split(result, with_peers):
     assert set(res.lineup.ease_search["lam"]) == {10.0, 100.0}
     assert res.lineup.model("ease").params["lam"] == res.lineup.ease_search.iloc[0]["lam"]
     weights = res.lineup.model("ensemble").weights
-    assert set(weights) == {"svd_ranking", "ease", "content_tfidf"} and sum(weights.values()) == pytest.approx(1.0)
-    assert len(res.lineup.ensemble_weights) == 15  # three parts in steps of 0.25
+    assert set(weights) == {"svd_ranking", "ease", "softmax_mf", "content_tfidf"}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert len(res.lineup.ensemble_weights) == 35  # four parts in steps of 0.25
+    assert set(res.lineup.softmax_search["l2"]) == {0.05, 0.2}
+    assert res.lineup.model("softmax_mf").params["l2"] == res.lineup.softmax_search.iloc[0]["l2"]
+    # the two-tower model and the cold-user slice: every compared model, the slice's size
+    cu = res.lineup.cold_users
+    assert set(cu["model"]) == {"two_tower", "softmax_mf", "svd_ranking", "ease", "ensemble", "popularity",
+                                "segment_popularity"}
+    assert m["cold_users"] == cu.attrs["users"] == sum(len(s) <= 3 for s in res.ctx.seen) > 0
+    assert m["cold_user_ndcg_at_10"] == {r["model"]: r["ndcg_at_10"] for _, r in cu.iterrows()}
+    assert "two_tower" in table.index and "New customers (" in res.summary_markdown()
     # the models both runs share score the same on the same split (the lineup's new models change nothing else)
     for name in ("popularity", "svd_ranking", "hybrid"):
         assert table.loc[name, "ndcg_at_10"] == result.table.set_index("model").loc[name, "ndcg_at_10"]

@@ -17,9 +17,9 @@ from contentlab.recommend.peers import check_peers, missing_packages
 from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol
 
 MODEL_NAMES = ("popularity", "random", "SVD", "SVDpp", "NMF", "KNNBaseline", "BaselineOnly", "ranking", "content",
-               "hybrid", "EASE", "softmax", "ensemble", "content_minilm")
+               "hybrid", "EASE", "softmax", "ensemble", "content_minilm", "two_tower")
 """What ``models`` may name: baselines, the rating-mode Surprise algorithms, the ranking mode, content and hybrid,
-EASE (item-item, closed form), the content model over MiniLM text embeddings, the softmax factorisation and the ensemble of the ranking mode, EASE, the softmax
+EASE (item-item, closed form), the two-tower deep user model, the content model over MiniLM text embeddings, the softmax factorisation and the ensemble of the ranking mode, EASE, the softmax
 factorisation and content."""
 
 INTERACTION_SOURCES = ("auto", "explicit", "graded", "weighted")

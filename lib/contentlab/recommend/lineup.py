@@ -19,6 +19,10 @@ ensemble come last: the hybrid blends the fitted ranking and content models with
 split (both parts refitted on its training part for the tuning); the ensemble blends the collaborative models that ran (ranking mode,
 EASE, softmax factorisation) and the content model with weights tuned the same way (:func:`contentlab.recommend.ensemble.tune_blend`).
 
+The two-tower deep user model (``two_tower``, :mod:`contentlab.recommend.coldusers`) runs after them (its item tower
+reads the softmax factorisation's item factors when it ran); with it, the cold-user slice (customers with at most 3
+training interactions) is scored for it, the collaborative models, popularity and the segment's favourites.
+
 Peers (``peers``: cornac / implicit implementations, :mod:`contentlab.recommend.peers`) are tuned on the same
 validation split, fitted on the same training interactions and evaluated the same way, in a table of their own:
 the product's best model is chosen among the product's models only.
@@ -31,6 +35,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from contentlab.recommend import search
+from contentlab.recommend.coldusers import SegmentPopularityRecommender, TwoTowerRecommender, cold_user_table
 from contentlab.recommend.configuration import SVDPP_PARAMS, RecommendConfig
 from contentlab.recommend.content import ContentRecommender, HybridRecommender, tune_hybrid_weight
 from contentlab.recommend.embeddings import EmbeddingContentRecommender
@@ -67,6 +72,7 @@ class Lineup:
     ensemble_weights: pd.DataFrame | None = None  # one column per part, validation metric
     peers: dict[str, EvalResult] = field(default_factory=dict)  # peer implementations, evaluated the same way
     peer_searches: dict[str, pd.DataFrame] = field(default_factory=dict)  # each peer's validation search
+    cold_users: pd.DataFrame | None = None  # the cold-user slice's table (attrs: users, max_train)
     val_models: dict[str, Recommender] = field(default_factory=dict)  # parts fitted on the selection split
     selection: tuple[pd.DataFrame, pd.DataFrame] | None = None  # see selection_split
     k: int = 10
@@ -105,7 +111,8 @@ class Lineup:
         return out[cols].sort_values(f"ndcg_at_{self.k}", ascending=False, kind="mergesort").reset_index(drop=True)
 
 
-def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, tuning: search.Tuning) -> Lineup:
+def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, tuning: search.Tuning,
+               profiles: pd.DataFrame | None = None) -> Lineup:
     """Fit and evaluate every model of ``cfg.models`` on ``ctx`` (see the module docstring for the skip rules)."""
     lineup = Lineup(k=cfg.k)
     n_train = len(ctx.train)
@@ -160,7 +167,7 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
                 lineup.skipped["content_minilm"] = (f"needs {', '.join(missing)} (pip install contentlab[embeddings])")
             else:
                 lineup.add(EmbeddingContentRecommender(products), ctx)
-        elif name not in ("hybrid", "ensemble"):  # these run after the loop: they blend fitted models
+        elif name not in ("hybrid", "ensemble", "two_tower"):  # these run after the loop: they use fitted models
             raise ValueError(f"unknown model {name!r}")
     if "hybrid" in cfg.models:
         if "svd_ranking" in lineup.evals and "content_tfidf" in lineup.evals:
@@ -172,9 +179,29 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
             add_ensemble(lineup, cfg, ctx, products, tuning)
         else:
             lineup.skipped["ensemble"] = "needs two of the ranking model, EASE and the softmax factorisation"
+    if "two_tower" in cfg.models:
+        soft = lineup.model("softmax_mf")
+        lineup.add(TwoTowerRecommender(products, profiles, seed=cfg.seed,
+                                       item_factors=None if soft is None else soft.item_factors), ctx)
     if cfg.peers:
         add_peers(lineup, cfg, ctx, tuning)
+    lineup.cold_users = cold_users(lineup, ctx, products, profiles)
     return lineup
+
+
+COLD_USER_MODELS = ("two_tower", "softmax_mf", "svd_ranking", "ease", "ensemble", "popularity")
+"""The models compared on the cold-user slice (those that ran), with the segment's favourites."""
+
+
+def cold_users(lineup: Lineup, ctx: EvalContext, products: pd.DataFrame,
+               profiles: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The cold-user table (:func:`contentlab.recommend.coldusers.cold_user_table`) of the models that ran and the
+    segment's favourites; ``None`` without a two-tower model."""
+    if "two_tower" not in lineup.evals:
+        return None
+    models = {n: lineup.model(n) for n in COLD_USER_MODELS if n in lineup.evals}
+    models["segment_popularity"] = SegmentPopularityRecommender(profiles).fit(ctx.train, ctx.items)
+    return cold_user_table(models, ctx)
 
 
 def selection_split(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext,

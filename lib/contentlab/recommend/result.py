@@ -162,7 +162,9 @@ class RecommendResult:
         the chosen model's when it predicts ratings, else svd_rating's; ``rmse_model``/``mae_model`` name which.
         ``runtime_s`` is the time since the run started, ``kernel_cpu_s`` the process's CPU time, both at the
         moment of the call. ``embedding_cold_ndcg_at_<k>`` is the MiniLM content model's NDCG@k on the cold-item
-        slice (when the protocol has one; ``None`` when the model did not run). ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
+        slice (when the protocol has one; ``None`` when the model did not run). ``cold_user_ndcg_at_<k>`` maps each
+        model scored on the cold-user slice to its NDCG@k there, ``cold_users`` is the slice's size (both ``None``
+        without the two-tower model). ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
         is empty)."""
         k, best, by_model = self.k, self.best, self.by_model
 
@@ -192,6 +194,10 @@ class RecommendResult:
             out[f"embedding_cold_ndcg_at_{k}"] = (
                 float(by_model.loc["content_minilm", self.cold_column]) if "content_minilm" in by_model.index
                 and pd.notna(by_model.loc["content_minilm", self.cold_column]) else None)
+        cu = self.lineup.cold_users
+        out[f"cold_user_ndcg_at_{k}"] = (None if cu is None else
+                                         {str(r["model"]): float(r[f"ndcg_at_{k}"]) for _, r in cu.iterrows()})
+        out["cold_users"] = None if cu is None else int(cu.attrs["users"])
         peers = self.lineup.peer_table
         out[f"peer_ndcg_at_{k}"] = (None if peers is None else
                                     {str(r["model"]): float(r[self.metric]) for _, r in peers.iterrows()})
@@ -216,6 +222,8 @@ class RecommendResult:
                             else "."))
         if self.lineup.peers:
             lines.append(self._peer_line())
+        if self.lineup.cold_users is not None and len(self.lineup.cold_users):
+            lines.append(self._cold_user_line())
         if self.cold() is not None:
             lines.append(self._cold_line())
         seg = self.segments
@@ -251,6 +259,13 @@ class RecommendResult:
         return (f"Peers on the same split and metric code ({', '.join(f'`{p}`' for p in peers.index)}, each tuned on "
                 f"the validation split): the best is `{top_peer}` with NDCG@{self.k} {fmt.num(top_value, 3)}; the "
                 f"chosen model `{self.best_model}` ({fmt.num(own, 3)}) is {verdict} it.")
+
+    def _cold_user_line(self) -> str:
+        cu = self.lineup.cold_users.set_index("model")[f"ndcg_at_{self.k}"]
+        parts = ", ".join(f"`{m}` {fmt.num(v, 3)}" for m, v in cu.items())
+        return (f"New customers ({self.lineup.cold_users.attrs['users']:,} evaluated customers "
+                f"with at most {self.lineup.cold_users.attrs['max_train']} training interactions), NDCG@{self.k}: "
+                f"{parts}.")
 
     def _cold_line(self) -> str:
         cs = self.by_model[self.cold_column]

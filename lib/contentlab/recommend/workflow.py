@@ -82,7 +82,7 @@ def run_recommend(config: RecommendConfig, inputs: Mapping[str, str | None] | No
                          ranking_grid=cfg.ranking_grid, rating_skip=rating_skip_reason(train), k=cfg.k,
                          max_users=cfg.search_max_users, cv=opts["cv"], n_jobs=opts["n_jobs"],
                          randomized=opts["randomized"], n_iter=opts["n_iter"], seed=cfg.seed, val_unit=proto.unit)
-    lineup = run_models(cfg, ctx, data.products, tuning)
+    lineup = run_models(cfg, ctx, data.products, tuning, data.profiles)
     table = lineup.table
     segments = segment_comparison(lineup.evals, data.profiles)
     planted = planted_spearman({name: res.model for name, res in lineup.evals.items()}, ctx.users, catalogue,
