@@ -12,6 +12,7 @@ from contentlab.recommend.embeddings import (
     fingerprint,
     item_embeddings,
     missing_packages,
+    mostly_chinese,
 )
 
 PRODUCTS = pd.DataFrame({
@@ -39,6 +40,11 @@ def test_documents_and_fingerprint():
     assert docs == ["Red wool coat. A warm coat.", "Noise cancelling headphones", ""]
     assert fingerprint(docs) == fingerprint(list(docs)) != fingerprint(docs[::-1])
     assert fingerprint(docs) != fingerprint(docs, model_name="another-model")
+
+
+def test_mostly_chinese():
+    assert mostly_chinese(["轻薄保暖羽绒服", "降噪蓝牙耳机 Pro", "Red coat", ""])
+    assert not mostly_chinese(["Red coat", "Blue coat 蓝", ""]) and not mostly_chinese(["", ""])
 
 
 def test_embeddings_are_cached_by_catalogue_fingerprint(tmp_path):

@@ -38,7 +38,7 @@ from contentlab.recommend import search
 from contentlab.recommend.coldusers import SegmentPopularityRecommender, TwoTowerRecommender, cold_user_table
 from contentlab.recommend.configuration import SVDPP_PARAMS, RecommendConfig
 from contentlab.recommend.content import ContentRecommender, HybridRecommender, tune_hybrid_weight
-from contentlab.recommend.embeddings import EmbeddingContentRecommender
+from contentlab.recommend.embeddings import EmbeddingContentRecommender, embedding_documents, mostly_chinese
 from contentlab.recommend.embeddings import missing_packages as embedding_packages
 from contentlab.recommend.ensemble import BlendRecommender, tune_blend
 from contentlab.recommend.evaluate import EvalContext, EvalResult, evaluate_model, make_context, results_table
@@ -165,6 +165,9 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
                 lineup.skipped["content_minilm"] = "the catalogue has no product text"
             elif missing:
                 lineup.skipped["content_minilm"] = (f"needs {', '.join(missing)} (pip install contentlab[embeddings])")
+            elif mostly_chinese(embedding_documents(products, ctx.items)):
+                lineup.skipped["content_minilm"] = ("all-MiniLM-L6-v2 reads English: most characters of a Chinese "
+                                                    "catalogue are unknown to it (TF-IDF's character bigrams read them)")
             else:
                 lineup.add(EmbeddingContentRecommender(products), ctx)
         elif name not in ("hybrid", "ensemble", "two_tower"):  # these run after the loop: they use fitted models
