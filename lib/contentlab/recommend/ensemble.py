@@ -67,41 +67,30 @@ def simplex_grid(n_parts: int, step: float = 0.1) -> list[tuple[float, ...]]:
     return out
 
 
-class _CachedBlend(Recommender):
-    """A blend of precomputed z-scored rows (validation customers only): the tuning's candidates."""
-
-    kind = "ensemble"
-
-    def __init__(self, cache: Mapping[str, np.ndarray], users: pd.Index, weights: Mapping[str, float]) -> None:
-        super().__init__()
-        self.cache, self.users, self.weights = cache, users, dict(weights)
-
-    def score(self, users: Sequence[str]) -> np.ndarray:
-        rows = self.users.get_indexer(list(users))
-        out = np.zeros((len(rows), len(self.items)))
-        for name, w in self.weights.items():
-            if w > 0:
-                out += w * self.cache[name][rows]
-        return out
-
-
 def tune_blend(parts: Mapping[str, Recommender], val_ctx: Any, step: float = 0.1,
                metric: str | None = None) -> tuple[dict[str, float], pd.DataFrame]:
     """The weights of ``parts`` (already fitted on the validation split's training part) that score best on
     ``val_ctx`` (an :class:`~contentlab.recommend.evaluate.EvalContext` of the validation split); returns them
     and the table of every candidate (one column per part, and the metric)."""
-    from contentlab.recommend.evaluate import evaluate_model
+    from contentlab.recommend.metrics import per_user_ranking
+    from contentlab.recommend.topn import top_k_from_scores
 
-    metric = metric or f"ndcg_at_{val_ctx.k}"
+    k = val_ctx.k
+    metric = metric or f"ndcg_at_{k}"
+    column = metric.rsplit("_at_", 1)[0]
     names = list(parts)
-    users = pd.Index(val_ctx.users)
-    cache = {name: zscore_rows(part.score(list(users))) for name, part in parts.items()}
+    users = list(val_ctx.users)
+    cache = {name: zscore_rows(part.score(users)) for name, part in parts.items()}
+    seen_rows = np.repeat(np.arange(len(users)), [len(s) for s in val_ctx.seen])
+    seen_cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in val_ctx.seen]) if users else np.zeros(0, int)
     rows = []
     for combo in simplex_grid(len(names), step):
         weights = dict(zip(names, combo))
-        model = _CachedBlend(cache, users, weights)
-        model.items = list(val_ctx.items)
-        rows.append({**weights, metric: evaluate_model(model, val_ctx, fit=False, rating_metrics=False).row[metric]})
+        # the stage's evaluation, on the cached scores: training products excluded, full-catalogue top-k
+        blend = sum(w * cache[n] for n, w in weights.items() if w > 0)
+        blend[seen_rows, seen_cols] = -np.inf
+        top = top_k_from_scores(blend, k)[0]
+        rows.append({**weights, metric: float(per_user_ranking(top, val_ctx.relevant, k)[column].mean())})
     table = pd.DataFrame(rows)
     best = table.iloc[int(np.argmax(table[metric].to_numpy()))]
     return {n: float(best[n]) for n in names}, table.sort_values(metric, ascending=False,
