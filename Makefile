@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml $(LOCK)
 	$(BIN)/python -m pip install -c $(LOCK) pip setuptools wheel
 	# torch first and pinned, so the resolver never reaches for a CUDA build
 	$(BIN)/python -m pip install -c $(LOCK) torch==2.13.0
-	$(BIN)/python -m pip install -c $(LOCK) -e '.[spark]'
+	$(BIN)/python -m pip install -c $(LOCK) -e '.[spark,peers,embeddings]'
 	$(BIN)/python -m pip check
 	$(BIN)/python -m ipykernel install --sys-prefix --name contentlab --display-name "ContentLab (Python 3.11)"
 	touch $(STAMP)
@@ -68,7 +68,7 @@ lock:
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --upgrade pip setuptools wheel
 	.lock-venv/bin/python -m pip install torch==2.13.0
-	.lock-venv/bin/python -m pip install -e '.[spark]'
+	.lock-venv/bin/python -m pip install -e '.[spark,peers,embeddings]'
 	{ echo "# Exact versions that \`make setup\` and CI install (pip constraints). Refresh with \`make lock\`;"; \
 	  echo "# tests/test_packaging.py checks that every installed distribution is listed here at its version."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable | sed -E 's/^(torch==[0-9.]+)\+cpu$$/\1/' | sort -f; } > $(LOCK)

@@ -21,7 +21,7 @@ FIXED_METRICS = ["best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", 
 PARAMETERS = ["seed", "run_dir", "inputs", "interaction_source", "event_weights", "protocol", "split",
               "train_ratio", "holdout_days", "cold_item_share", "k", "models", "svdpp_max_ratings", "knn_max_items",
               "model_params", "rating_grid", "ranking_params", "ranking_grid", "search_options", "search_max_users",
-              "hybrid_weights", "selection_metric", "refit_full", "ratings_path"]
+              "hybrid_weights", "peers", "selection_metric", "refit_full", "ratings_path"]
 # the tiny profile's 03 figures (seeded): a change in a model, the split or the data shows here
 EXPECTED_TINY = {"ndcg_at_10": 0.3008, "precision_at_10": 0.1252, "recall_at_10": 0.4249, "map_at_10": 0.1946,
                  "hit_rate_at_10": 0.6993, "coverage": 0.9875, "rmse": 1.6902, "mae": 1.5003,
@@ -44,6 +44,7 @@ def test_notebook_structure():
     assert ns["inputs"] == {}  # the runner hands the contract's inputs over; by hand they come from run_dir
     assert ns["selection_metric"] == "ndcg_at_10" and ns["k"] == 10 and ns["seed"] == 42
     assert ns["protocol"] == "contentlab" and ns["interaction_source"] == "auto"
+    assert ns["peers"] == [] and "EASE" in ns["models"] and "ensemble" in ns["models"]
     assert "parameters" not in nb.cells[-1].metadata.get("tags", [])
     assert "summary" in nb.cells[-1].metadata.get("tags", [])
     for cell in nb.cells:
@@ -116,6 +117,7 @@ def test_runs_and_records_fixed_metrics(tiny_run):
     assert m["protocol"] == "contentlab"
     assert m["best_model"] == "hybrid" and m["rmse_model"] == m["mae_model"] == "svd_rating"
     assert m["recommended_users"] == 298 and m["recommended_products"] == 79
+    assert list(m)[-1] == "peer_ndcg_at_10" and m["peer_ndcg_at_10"] is None  # no peers by default
     for name, expected in EXPECTED_TINY.items():
         assert m[name] == pytest.approx(expected, abs=TOLERANCE), (name, m[name])
 

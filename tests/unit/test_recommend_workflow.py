@@ -30,7 +30,8 @@ FIXED_METRICS = ["protocol", "best_model", "ndcg_at_10", "precision_at_10", "rec
                  "hit_rate_at_10", "coverage", "rmse_model", "rmse", "mae_model", "mae", "popularity_ndcg_at_10",
                  "svd_rating_ndcg_at_10", "ranking_ndcg_at_10", "content_tfidf_cold_ndcg_at_10",
                  "hybrid_cold_ndcg_at_10", "svd_ranking_cold_ndcg_at_10", "ranking_planted_spearman",
-                 "recommended_users", "recommended_products", "runtime_s", "kernel_cpu_s"]
+                 "recommended_users", "recommended_products", "runtime_s", "kernel_cpu_s", "embedding_cold_ndcg_at_10",
+                 "cold_user_ndcg_at_10", "cold_users", "peer_ndcg_at_10"]
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +89,17 @@ def test_config_completes_partial_dicts_and_names_its_protocol():
     assert RecommendConfig(ratings_path="u.data").protocol_spec().cold_item_share == 0.0  # no cold slice on a file
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"peers": ["cornac.EASE", "LightFM"]}, "peers may name cornac.EASE, cornac.BPR, cornac.BiVAE, implicit.ALS, "
+                                            "implicit.BPR"),
+    ({"ease_lambdas": [0]}, "ease_lambdas must be a non-empty list of positive numbers"),
+    ({"ensemble_step": 0.3}, "ensemble_step must divide 1 into equal steps"),
+])
+def test_config_refuses_unknown_peers_and_bad_ensemble_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        RecommendConfig(**kwargs)
+
+
 # ------------------------------------------------------------------------------------------ run_recommend
 def test_run_reads_through_the_contract_and_writes_its_products(prepared, result):
     run_dir, ds, profiles = prepared
@@ -125,6 +137,9 @@ def test_metrics_keep_their_names_order_and_meaning(result):
                                                                                   "spearman_with_planted_uv"]
     assert m["recommended_users"] == 147 and m["recommended_products"] == 37
     assert m["protocol"] == "contentlab" and m["runtime_s"] > 0 and m["kernel_cpu_s"] > 0
+    assert m["peer_ndcg_at_10"] is None and result.lineup.peers == {}  # peers=[]: none ran
+    # neither the MiniLM content model nor the two-tower model is in this line-up
+    assert m["embedding_cold_ndcg_at_10"] is None and m["cold_user_ndcg_at_10"] is None and m["cold_users"] is None
     # the values of this seeded run (a change in any model or in the protocol shows here)
     expected = {"ndcg_at_10": 0.3259, "precision_at_10": 0.1058, "recall_at_10": 0.5010, "map_at_10": 0.2312,
                 "hit_rate_at_10": 0.6667, "coverage": 0.90, "rmse": 1.6015, "mae": 1.4180,
@@ -322,3 +337,55 @@ def test_planted_spearman_recovers_the_planted_order():
     assert planted_spearman(models, users, items, truth, max_users=8).attrs["customers"] == 8
     assert planted_spearman(models, users, items, None) is None
     assert planted_spearman(models, users, items, {"user_factors": truth["user_factors"]}) is None
+
+
+# ------------------------------------------------------------------------------------ EASE, ensemble, peers
+@pytest.fixture(scope="module")
+def with_peers(prepared, tmp_path_factory):
+    pytest.importorskip("cornac")
+    pytest.importorskip("implicit")
+    run_dir, _ds, _profiles = prepared
+    cfg = RecommendConfig(**{**FAST, "models": [*FAST["models"], "EASE", "softmax", "ensemble", "two_tower"],
+                             "ease_lambdas": [10.0, 100.0], "ensemble_step": 0.25,
+                             "softmax_grid": {"factors": [8], "l2": [0.05, 0.2], "epochs": [20]},
+                             "peers": ["cornac.EASE", "implicit.ALS"]})
+    return run_recommend(cfg, run_dir=tmp_path_factory.mktemp("peers"), inputs=contract.resolve_inputs(
+        "03_recommend", run_dir))
+
+
+def test_ease_ensemble_and_peers_run_on_the_same_split(result, with_peers):
+    res = with_peers
+    m = res.metrics()
+    assert list(m)[:len(FIXED_METRICS)] == FIXED_METRICS  # the same names in the same order
+    table = res.table.set_index("model")
+    assert {"ease", "ensemble"} <= set(table.index)
+    assert set(res.lineup.ease_search["lam"]) == {10.0, 100.0}
+    assert res.lineup.model("ease").params["lam"] == res.lineup.ease_search.iloc[0]["lam"]
+    weights = res.lineup.model("ensemble").weights
+    assert set(weights) == {"svd_ranking", "ease", "softmax_mf", "content_tfidf"}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert len(res.lineup.ensemble_weights) == 35  # four parts in steps of 0.25
+    assert set(res.lineup.softmax_search["l2"]) == {0.05, 0.2}
+    assert res.lineup.model("softmax_mf").params["l2"] == res.lineup.softmax_search.iloc[0]["l2"]
+    # the two-tower model and the cold-user slice: every compared model, the slice's size
+    cu = res.lineup.cold_users
+    assert set(cu["model"]) == {"two_tower", "softmax_mf", "svd_ranking", "ease", "ensemble", "popularity",
+                                "segment_popularity"}
+    assert m["cold_users"] == cu.attrs["users"] == sum(len(s) <= 3 for s in res.ctx.seen) > 0
+    assert m["cold_user_ndcg_at_10"] == {r["model"]: r["ndcg_at_10"] for _, r in cu.iterrows()}
+    assert "two_tower" in table.index and "New customers (" in res.summary_markdown()
+    # the models both runs share score the same on the same split (the lineup's new models change nothing else)
+    for name in ("popularity", "svd_ranking", "hybrid"):
+        assert table.loc[name, "ndcg_at_10"] == result.table.set_index("model").loc[name, "ndcg_at_10"]
+    # peers: their own table, recorded by name, never chosen as the product's model
+    peers = res.lineup.peer_table.set_index("model")
+    assert list(peers.index) == ["cornac.EASE", "implicit.ALS"]
+    assert m["peer_ndcg_at_10"] == {p: peers.loc[p, "ndcg_at_10"] for p in peers.index}
+    assert m["best_model"] in table.index and m["best_model"] not in peers.index
+    assert set(res.lineup.peer_searches) == {"cornac.EASE", "implicit.ALS"}
+    comparison = res.comparison()
+    assert list(comparison.columns) == ["model", "source", "ndcg_at_10", "precision_at_10", "recall_at_10",
+                                        "map_at_10", "fit_s"]
+    assert comparison["ndcg_at_10"].is_monotonic_decreasing and len(comparison) == len(table) + 2
+    assert set(comparison["source"]) == {"contentlab", "cornac", "implicit"}
+    assert "Peers on the same split and metric code (`cornac.EASE`, `implicit.ALS`" in res.summary_markdown()

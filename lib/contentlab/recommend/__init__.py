@@ -6,7 +6,8 @@ The stage in one call: ``run_recommend(RecommendConfig(...), inputs, run_dir=...
 
 Modules: :mod:`~contentlab.recommend.configuration`, :mod:`~contentlab.recommend.inputs`,
 :mod:`~contentlab.recommend.interactions`, :mod:`~contentlab.recommend.split`, :mod:`~contentlab.recommend.protocol`,
-:mod:`~contentlab.recommend.models`, :mod:`~contentlab.recommend.ranking`, :mod:`~contentlab.recommend.content`,
+:mod:`~contentlab.recommend.models` (incl. EASE), :mod:`~contentlab.recommend.ranking`, :mod:`~contentlab.recommend.content`,
+:mod:`~contentlab.recommend.ensemble`, :mod:`~contentlab.recommend.peers` (cornac / implicit on the same split),
 :mod:`~contentlab.recommend.topn`, :mod:`~contentlab.recommend.metrics`, :mod:`~contentlab.recommend.evaluate`,
 :mod:`~contentlab.recommend.search`, :mod:`~contentlab.recommend.lineup`, :mod:`~contentlab.recommend.truth`,
 :mod:`~contentlab.recommend.reasons`, :mod:`~contentlab.recommend.outputs`, :mod:`~contentlab.recommend.result`,
@@ -15,9 +16,17 @@ Modules: :mod:`~contentlab.recommend.configuration`, :mod:`~contentlab.recommend
 
 from contentlab.recommend.configuration import MODEL_NAMES, RecommendConfig
 from contentlab.recommend.content import ContentRecommender, HybridRecommender, tune_hybrid_weight
+from contentlab.recommend.ensemble import BlendRecommender
 from contentlab.recommend.evaluate import EvalContext, evaluate_model, make_context, results_table, segment_breakdown
 from contentlab.recommend.interactions import build_interactions, describe_source, not_applicable_reason
-from contentlab.recommend.models import PopularityRecommender, RandomRecommender, Recommender, SurpriseRecommender
+from contentlab.recommend.models import (
+    EaseRecommender,
+    PopularityRecommender,
+    RandomRecommender,
+    Recommender,
+    SurpriseRecommender,
+)
+from contentlab.recommend.peers import PEERS, PeerRecommender
 from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol, split_for_protocol
 from contentlab.recommend.ranking import RankingRecommender
 from contentlab.recommend.result import RecommendResult
@@ -32,4 +41,5 @@ __all__ = [
     "RandomRecommender", "Recommender", "SurpriseRecommender", "RankingRecommender", "hold_out_items",
     "split_interactions", "stratified_split", "time_split", "surprise_scores", "surprise_top_k", "top_k",
     "MODEL_NAMES", "RecommendConfig", "RecommendResult", "RecommendNotApplicable", "run_recommend",
+    "EaseRecommender", "BlendRecommender", "PEERS", "PeerRecommender",
 ]

@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contentlab.recommend.peers import check_peers, missing_packages
 from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol
 
 MODEL_NAMES = ("popularity", "random", "SVD", "SVDpp", "NMF", "KNNBaseline", "BaselineOnly", "ranking", "content",
-               "hybrid")
-"""What ``models`` may name: baselines, the rating-mode Surprise algorithms, the ranking mode, content and hybrid."""
+               "hybrid", "EASE", "softmax", "ensemble", "content_minilm", "two_tower")
+"""What ``models`` may name: baselines, the rating-mode Surprise algorithms, the ranking mode, content and hybrid,
+EASE (item-item, closed form), the two-tower deep user model, the content model over MiniLM text embeddings, the softmax factorisation and the ensemble of the ranking mode, EASE, the softmax
+factorisation and content."""
 
 INTERACTION_SOURCES = ("auto", "explicit", "graded", "weighted")
 SPLITS = (None, "stratified_user", "stratified_item", "time")
@@ -58,13 +61,17 @@ class RecommendConfig:
     rating_grid: dict[str, list[Any]] = field(
         default_factory=lambda: {"n_factors": [20, 50], "reg_all": [0.02, 0.1], "n_epochs": [20]})
     ranking_params: dict[str, Any] = field(default_factory=lambda: {
-        "algo": "SVD", "neg_ratio": 3, "pop_exponent": 0.5, "n_factors": 20, "n_epochs": 40, "lr_all": 0.01,
+        "algo": "SVD", "neg_ratio": 8, "pop_exponent": 0.5, "n_factors": 64, "n_epochs": 80, "lr_all": 0.01,
         "reg_all": 0.02, "resample": 3})
     ranking_grid: dict[str, list[Any]] = field(
-        default_factory=lambda: {"neg_ratio": [3, 4], "pop_exponent": [0.25, 0.5]})
+        default_factory=lambda: {"neg_ratio": [4, 8], "pop_exponent": [0.25, 0.5]})
     search_options: dict[str, Any] = field(default_factory=dict)
     search_max_users: int | None = 1000  # searches run on a seeded sample of this many users (None: all)
     hybrid_weights: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
+    ease_lambdas: list[float] = field(default_factory=lambda: [50.0, 100.0, 250.0, 500.0, 1000.0])
+    softmax_grid: dict[str, list[Any]] = field(default_factory=lambda: {"factors": [16, 32], "l2": [0.2]})
+    ensemble_step: float = 0.1  # the ensemble's weights are multiples of this (tuned on the validation split)
+    peers: list[str] = field(default_factory=list)  # peer implementations run beside the product's models
     selection_metric: str = "ndcg_at_10"
     refit_full: bool = False
     ratings_path: str = ""  # a MovieLens u.data / ratings.csv file: run on it instead of the run's prepared data
@@ -123,6 +130,24 @@ class RecommendConfig:
         weights = list(self.hybrid_weights) if isinstance(self.hybrid_weights, (list, tuple)) else []
         check(bool(weights) and all(_is_number(w) and 0 <= w <= 1 for w in weights),
               "hybrid_weights must be a non-empty list of weights in [0, 1]")
+        lams = list(self.ease_lambdas) if isinstance(self.ease_lambdas, (list, tuple)) else []
+        check(bool(lams) and all(_is_number(v) and v > 0 for v in lams),
+              "ease_lambdas must be a non-empty list of positive numbers (EASE's L2 weights to try)")
+        grid = self.softmax_grid if isinstance(self.softmax_grid, Mapping) else {}
+        check(bool(grid) and set(grid) <= {"factors", "l2", "epochs", "lr", "batch_size"}
+              and all(isinstance(v, (list, tuple)) and len(v) > 0 for v in grid.values()),
+              "softmax_grid must map some of factors, l2, epochs, lr, batch_size to non-empty lists "
+              f"(got {self.softmax_grid!r})")
+        check(_is_number(self.ensemble_step) and 0 < self.ensemble_step <= 1
+              and abs(round(1 / self.ensemble_step) * self.ensemble_step - 1) < 1e-9,
+              f"ensemble_step must divide 1 into equal steps, e.g. 0.1 or 0.25 (got {self.ensemble_step!r})")
+        try:
+            self.peers = check_peers(self.peers)
+            missing = missing_packages(self.peers)
+            check(not missing, f"peers {self.peers} need {', '.join(missing)}, not installed: pip install "
+                               f"{' '.join(missing)} (or contentlab[peers])")
+        except ValueError as exc:
+            problems.append(str(exc))
         if _is_int(self.k) and self.k >= 1:
             check(self.selection_metric in self.selection_metrics,
                   f"selection_metric must be one of {', '.join(self.selection_metrics)} "

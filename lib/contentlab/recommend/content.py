@@ -100,7 +100,7 @@ class ContentRecommender(Recommender):
         return (self.item_vectors[item_positions] @ self.item_vectors[candidates].T).toarray()
 
 
-def _zscore_rows(s: np.ndarray) -> np.ndarray:
+def zscore_rows(s: np.ndarray) -> np.ndarray:
     s = np.asarray(s, dtype=float)
     mu = s.mean(axis=1, keepdims=True)
     sd = s.std(axis=1, keepdims=True)
@@ -131,9 +131,9 @@ class HybridRecommender(Recommender):
         w = self.weight
         out = np.zeros((len(users), len(self.items)))
         if w > 0:
-            out += w * _zscore_rows(self.cf.score(users))
+            out += w * zscore_rows(self.cf.score(users))
         if w < 1:
-            out += (1 - w) * _zscore_rows(self.content.score(users))
+            out += (1 - w) * zscore_rows(self.content.score(users))
         return out
 
 

@@ -26,6 +26,7 @@ item positions, one per evaluated user. :func:`rmse` / :func:`mae` score rating 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -41,12 +42,17 @@ def hit_matrix(top: np.ndarray, relevant: Sequence[Iterable[int]]) -> np.ndarray
         raise ValueError("top must be a 2-D array (users x k)")
     if len(relevant) != top.shape[0]:
         raise ValueError(f"{top.shape[0]} top-k lists but {len(relevant)} relevance sets")
-    hits = np.zeros(top.shape, dtype=bool)
-    for u, rel in enumerate(relevant):
-        rel = rel if isinstance(rel, (set, frozenset)) else set(rel)
-        if rel:
-            row = top[u]
-            hits[u] = [int(x) in rel for x in row]
+    # vectorised membership: (user, item) keys of the top-k lists looked up among the sorted relevant keys
+    lists = [r if isinstance(r, (set, frozenset)) else set(r) for r in relevant]
+    lens = np.fromiter((len(r) for r in lists), dtype=np.int64, count=len(lists))
+    if top.size == 0 or lens.sum() == 0:
+        return np.zeros(top.shape, dtype=bool)
+    flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lens.sum()))
+    width = int(max(int(top.max()), int(flat.max()))) + 1
+    rel_keys = np.sort(np.repeat(np.arange(len(lists), dtype=np.int64), lens) * width + flat)
+    top_keys = np.arange(top.shape[0], dtype=np.int64)[:, None] * width + np.maximum(top.astype(np.int64), 0)
+    pos = np.minimum(np.searchsorted(rel_keys, top_keys), rel_keys.size - 1)
+    hits = rel_keys[pos] == top_keys
     hits &= top >= 0
     return hits
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 from surprise import NMF, SVD, BaselineOnly, KNNBaseline, SVDpp, Trainset
 
 from contentlab.recommend.topn import surprise_scores
@@ -197,3 +198,65 @@ def rating_skip_reason(train: pd.DataFrame) -> str | None:
     level = f"{train['rating'].iloc[0]:g}" if len(train) else "none"
     return (f"every training interaction has the same rating ({level}): rating-mode models have nothing to learn "
             "(the ranking mode learns from sampled negatives instead)")
+
+
+def interaction_matrix(train: pd.DataFrame, items: Sequence[str], values: str = "binary"
+                       ) -> tuple[pd.Index, sparse.csr_matrix]:
+    """The training users (in order of first appearance) and their sparse ``users x items`` matrix: 1 per observed
+    pair (``values="binary"``) or its (pseudo-)rating (``values="rating"``; a pair listed twice keeps its last
+    value); products outside ``items`` are ignored."""
+    if values not in ("binary", "rating"):
+        raise ValueError(f"values must be 'binary' or 'rating' (got {values!r})")
+    cols = pd.Index([str(i) for i in items]).get_indexer(train["product_id"].astype(str))
+    ok = cols >= 0
+    u, users = pd.factorize(train["user_id"].astype(str).to_numpy(dtype=object)[ok])
+    r = np.ones(len(u)) if values == "binary" else train["rating"].to_numpy(float)[ok]
+    key = pd.Series(np.arange(len(u))).groupby([u, cols[ok]]).last().to_numpy()  # one entry per pair
+    x = sparse.csr_matrix((r[key], (u[key], cols[ok][key])), shape=(len(users), len(items)))
+    return pd.Index(users), x
+
+
+def ease_weights(x: sparse.spmatrix | np.ndarray, lam: float) -> np.ndarray:
+    """EASE's closed form (Steck 2019): ``P = (XᵀX + λI)⁻¹``, ``B = I - P · diag(1 / diag(P))``, i.e.
+    ``B_ij = -P_ij / P_jj`` off the diagonal and 0 on it."""
+    g = x.T @ x
+    g = g.toarray() if sparse.issparse(g) else np.array(g, dtype=float)
+    g[np.diag_indices_from(g)] += float(lam)
+    p = np.linalg.inv(g)
+    b = -p / np.diag(p)[None, :]
+    b[np.diag_indices_from(b)] = 0.0
+    return b
+
+
+class EaseRecommender(Recommender):
+    """EASE (Steck, "Embarrassingly shallow autoencoders for sparse data", WWW 2019): an item-item weight matrix
+    ``B`` with a zero diagonal, fitted in closed form by ridge regression of the interaction matrix on itself;
+    a customer's scores are their row of the interaction matrix times ``B``. ``lam`` is the L2 weight (tuned on a
+    validation split by the stage); ``values`` whether the matrix holds 1s or ratings. Customers without training
+    interactions score 0 everywhere. The catalogue-square matrix makes it a model for catalogues of up to some
+    tens of thousands of products."""
+
+    name = "ease"
+    kind = "ranking"
+
+    def __init__(self, lam: float = 500.0, values: str = "binary", name: str | None = None) -> None:
+        super().__init__()
+        if not (isinstance(lam, (int, float)) and lam > 0):
+            raise ValueError(f"EASE's lam must be a positive number (got {lam!r})")
+        self.lam = float(lam)
+        self.values = values
+        if name:
+            self.name = name
+        self.params = {"lam": self.lam, "values": values}
+
+    def _fit(self, train: pd.DataFrame) -> None:
+        self.user_index, self.x = interaction_matrix(train, self.items, self.values)
+        self.b = ease_weights(self.x, self.lam)
+
+    def score(self, users: Sequence[str]) -> np.ndarray:
+        rows = self.user_index.get_indexer([str(u) for u in users])
+        out = np.zeros((len(rows), len(self.items)))
+        known = rows >= 0
+        if known.any():
+            out[known] = self.x[rows[known]] @ self.b
+        return out

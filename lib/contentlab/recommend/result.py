@@ -161,7 +161,11 @@ class RecommendResult:
         """The recorded metrics, in the order the report's index lists them (fixed names). ``rmse``/``mae`` are
         the chosen model's when it predicts ratings, else svd_rating's; ``rmse_model``/``mae_model`` name which.
         ``runtime_s`` is the time since the run started, ``kernel_cpu_s`` the process's CPU time, both at the
-        moment of the call."""
+        moment of the call. ``embedding_cold_ndcg_at_<k>`` is the MiniLM content model's NDCG@k on the cold-item
+        slice (when the protocol has one; ``None`` when the model did not run). ``cold_user_ndcg_at_<k>`` maps each
+        model scored on the cold-user slice to its NDCG@k there, ``cold_users`` is the slice's size (both ``None``
+        without the two-tower model). ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
+        is empty)."""
         k, best, by_model = self.k, self.best, self.by_model
 
         def ndcg_of(name: str) -> float | None:
@@ -186,6 +190,17 @@ class RecommendResult:
         out["recommended_products"] = int(self.recommendations["product_id"].nunique())
         out["runtime_s"] = time.perf_counter() - self.started
         out["kernel_cpu_s"] = time.process_time()
+        if self.cold() is not None:
+            out[f"embedding_cold_ndcg_at_{k}"] = (
+                float(by_model.loc["content_minilm", self.cold_column]) if "content_minilm" in by_model.index
+                and pd.notna(by_model.loc["content_minilm", self.cold_column]) else None)
+        cu = self.lineup.cold_users
+        out[f"cold_user_ndcg_at_{k}"] = (None if cu is None else
+                                         {str(r["model"]): float(r[f"ndcg_at_{k}"]) for _, r in cu.iterrows()})
+        out["cold_users"] = None if cu is None else int(cu.attrs["users"])
+        peers = self.lineup.peer_table
+        out[f"peer_ndcg_at_{k}"] = (None if peers is None else
+                                    {str(r["model"]): float(r[self.metric]) for _, r in peers.iterrows()})
         return out
 
     # ------------------------------------------------------------------------------------------- summary
@@ -205,6 +220,10 @@ class RecommendResult:
                          f"{fmt.num(rank, 3)} vs {fmt.num(pop, 3)} for popularity{ratio}"
                          + (f" and {fmt.num(svdr, 3)} for the same SVD ranked by predicted rating." if svdr is not None
                             else "."))
+        if self.lineup.peers:
+            lines.append(self._peer_line())
+        if self.lineup.cold_users is not None and len(self.lineup.cold_users):
+            lines.append(self._cold_user_line())
         if self.cold() is not None:
             lines.append(self._cold_line())
         seg = self.segments
@@ -228,10 +247,30 @@ class RecommendResult:
             lines.append("Skipped: " + "; ".join(f"{m} ({why})" for m, why in self.skipped.items()) + ".")
         return "\n".join(f"- {line}" for line in lines)
 
+    def comparison(self) -> pd.DataFrame:
+        """The product's models and the peers in one table, best first (see :meth:`Lineup.comparison`)."""
+        return self.lineup.comparison()
+
+    def _peer_line(self) -> str:
+        peers = self.lineup.peer_table.set_index("model")[self.metric]
+        top_peer, top_value = str(peers.idxmax()), float(peers.max())
+        own = float(self.best[self.metric])
+        verdict = "ahead of" if own > top_value else ("level with" if own == top_value else "behind")
+        return (f"Peers on the same split and metric code ({', '.join(f'`{p}`' for p in peers.index)}, each tuned on "
+                f"the validation split): the best is `{top_peer}` with NDCG@{self.k} {fmt.num(top_value, 3)}; the "
+                f"chosen model `{self.best_model}` ({fmt.num(own, 3)}) is {verdict} it.")
+
+    def _cold_user_line(self) -> str:
+        cu = self.lineup.cold_users.set_index("model")[f"ndcg_at_{self.k}"]
+        parts = ", ".join(f"`{m}` {fmt.num(v, 3)}" for m, v in cu.items())
+        return (f"New customers ({self.lineup.cold_users.attrs['users']:,} evaluated customers "
+                f"with at most {self.lineup.cold_users.attrs['max_train']} training interactions), NDCG@{self.k}: "
+                f"{parts}.")
+
     def _cold_line(self) -> str:
         cs = self.by_model[self.cold_column]
         n = len(self.cold_items)
-        parts = [f"{name} {fmt.num(cs.get(name), 3)}" for name in (*COLD_MODELS, "random") if name in cs]
+        parts = [f"{name} {fmt.num(cs.get(name), 3)}" for name in (*COLD_MODELS, "content_minilm", "random") if name in cs]
         verdict = ""
         if "content_tfidf" in cs and "svd_ranking" in cs:
             if cs["content_tfidf"] > max(cs["svd_ranking"], cs.get("random", -1.0)):

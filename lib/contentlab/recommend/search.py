@@ -8,6 +8,8 @@
   accuracy measures (rmse, mae, mse, fcp), which say nothing about top-N quality, so the ranking mode is tuned on
   the metric it is selected on. Grid semantics are the same as Surprise's (dict of lists; randomized = a seeded
   sample of ``n_iter`` combinations).
+- :func:`ease_search`: EASE's L2 weight on the same kind of validation split, scored by the same top-N metric;
+  :func:`softmax_search` the same for the softmax factorisation's factors and L2 weight.
 - :func:`tune`: both searches as the recommendation stage runs them (on a seeded sample of customers, the rating
   search skipped when the ratings have one level), returning a :class:`Tuning`.
 """
@@ -27,8 +29,9 @@ from surprise import Dataset, Reader
 from surprise.model_selection import GridSearchCV, RandomizedSearchCV
 
 from contentlab.recommend.evaluate import evaluate_model, make_context
-from contentlab.recommend.models import SURPRISE_ALGOS
+from contentlab.recommend.models import SURPRISE_ALGOS, EaseRecommender
 from contentlab.recommend.ranking import RANKING_KEYS, RankingRecommender
+from contentlab.recommend.softmax import SoftmaxMFRecommender
 from contentlab.recommend.split import stratified_split
 
 
@@ -119,9 +122,11 @@ def _evaluate_candidate(params: dict, ctx, seed: int, metric: str) -> dict:
     return out
 
 
-def validation_split(train: pd.DataFrame, ratio: float = 0.8, seed: int = 42) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Inner per-user stratified split of the training data for model selection."""
-    return stratified_split(train, ratio=ratio, filter_by="user", seed=seed + 1)
+def validation_split(train: pd.DataFrame, ratio: float = 0.8, seed: int = 42,
+                     filter_by: str = "user") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Inner stratified split of the training data for model selection: per user (default) or, to mimic a test
+    split stratified per item (the ``recommenders`` protocol's default), per item; seed ``seed + 1``."""
+    return stratified_split(train, ratio=ratio, filter_by=filter_by, seed=seed + 1)
 
 
 def ranking_search(
@@ -153,6 +158,49 @@ def ranking_search(
     best_row = table.iloc[0]
     best = {key: _plain(best_row[key]) for key in combos[0]}
     return table, best
+
+
+def ease_search(val_split: tuple[pd.DataFrame, pd.DataFrame], items: Sequence[str],
+                lambdas: Sequence[float] = (50.0, 100.0, 250.0, 500.0, 1000.0), k: int = 10
+                ) -> tuple[pd.DataFrame, float, EaseRecommender]:
+    """EASE fitted on the validation split's training part for every ``lam`` of ``lambdas`` and scored by NDCG@k
+    on its validation part; returns the table (best first), the best ``lam`` (ties: the larger, smoother one) and
+    that model, fitted on the validation training part."""
+    fit_part, val_part = val_split
+    ctx = make_context(fit_part, val_part, items, k=k)
+    metric = f"ndcg_at_{k}"
+    rows, fitted = [], {}
+    for lam in lambdas:
+        model = EaseRecommender(lam=float(lam)).fit(fit_part, items)
+        fitted[float(lam)] = model
+        rows.append({"lam": float(lam), metric: evaluate_model(model, ctx, fit=False, rating_metrics=False).row[metric],
+                     "fit_s": model.fit_seconds})
+    table = (pd.DataFrame(rows).sort_values([metric, "lam"], ascending=[False, False], kind="mergesort")
+             .reset_index(drop=True))
+    best = float(table.iloc[0]["lam"])
+    return table, best, fitted[best]
+
+
+def softmax_search(val_split: tuple[pd.DataFrame, pd.DataFrame], items: Sequence[str],
+                   grid: Mapping[str, Sequence[Any]], k: int = 10, seed: int = 42
+                   ) -> tuple[pd.DataFrame, dict[str, Any], SoftmaxMFRecommender]:
+    """:class:`~contentlab.recommend.softmax.SoftmaxMFRecommender` fitted on the validation split's training part
+    for every combination of ``grid`` and scored by NDCG@k on its validation part; returns the table (best first),
+    the best settings (ties: the first candidate of the grid) and that model, fitted on the validation training
+    part."""
+    fit_part, val_part = val_split
+    ctx = make_context(fit_part, val_part, items, k=k)
+    metric = f"ndcg_at_{k}"
+    rows, fitted = [], []
+    for cand in candidates(grid):
+        model = SoftmaxMFRecommender(seed=seed, **cand).fit(fit_part, items)
+        fitted.append(model)
+        rows.append({**cand, metric: evaluate_model(model, ctx, fit=False, rating_metrics=False).row[metric],
+                     "fit_s": model.fit_seconds})
+    scores = np.array([r[metric] for r in rows])
+    best = int(np.argmax(scores))
+    table = pd.DataFrame(rows).sort_values(metric, ascending=False, kind="mergesort").reset_index(drop=True)
+    return table, {key: _plain(v) for key, v in rows[best].items() if key in grid}, fitted[best]
 
 
 def _plain(v: Any) -> Any:
@@ -221,12 +269,14 @@ def tune(
     randomized: bool = False,
     n_iter: int = 6,
     seed: int = 42,
+    val_unit: str = "user",
 ) -> Tuning:
     """Both searches of the recommendation stage on a seeded sample of ``max_users`` customers.
 
     Rating mode: Surprise's GridSearchCV over ``rating_grid`` for SVD (skipped with ``rating_skip``). Ranking
     mode: ``ranking_params`` with ``ranking_grid``'s values searched, each candidate with one negative draw
-    (``resample=1``), on an inner validation split; the final model keeps the configured ``resample``."""
+    (``resample=1``), on an inner validation split stratified like the test split (``val_unit``: per user or per
+    item); the final model keeps the configured ``resample``."""
     metric = f"ndcg_at_{k}"
     search_train = sample_users(train, max_users, seed)
     rating_table, rating_best, rating_seconds = None, {}, 0.0
@@ -236,7 +286,7 @@ def tune(
                                                          randomized=randomized, n_iter=n_iter, seed=seed)
         rating_seconds = time.perf_counter() - t0
         rating_best = {key: v for key, v in rating_best.items() if key != "random_state"}
-    val_fit, val_eval = validation_split(search_train, ratio=0.8, seed=seed)
+    val_fit, val_eval = validation_split(search_train, ratio=0.8, seed=seed, filter_by=val_unit)
     grid = {key: [v] for key, v in ranking_params.items()}
     grid.update({key: list(v) for key, v in ranking_grid.items()})
     grid["resample"] = [1]

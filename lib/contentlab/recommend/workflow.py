@@ -14,7 +14,8 @@ The steps, in order (each in its own module):
 3. split them under the protocol (:mod:`~contentlab.recommend.protocol`) and fix the evaluation
    (:func:`~contentlab.recommend.evaluate.make_context`);
 4. tune SVD in rating mode and the ranking mode (:func:`~contentlab.recommend.search.tune`);
-5. fit and evaluate every model, the hybrid last (:mod:`~contentlab.recommend.lineup`);
+5. fit and evaluate every model, the hybrid and the ensemble last, then the peers named in ``peers`` in a table of
+   their own (:mod:`~contentlab.recommend.lineup`, :mod:`~contentlab.recommend.peers`);
 6. the per-segment breakdown and the planted-truth agreement (:mod:`~contentlab.recommend.truth`);
 7. choose the best model on the selection metric, optionally refit it on all interactions, write every customer's
    top-k with reasons and the chosen model's record through the contract (:mod:`~contentlab.recommend.outputs`).
@@ -33,6 +34,7 @@ from contentlab.recommend import inputs as stage_inputs
 from contentlab.recommend import search
 from contentlab.recommend.configuration import RecommendConfig
 from contentlab.recommend.content import HybridRecommender
+from contentlab.recommend.ensemble import BlendRecommender
 from contentlab.recommend.evaluate import make_context, segment_comparison
 from contentlab.recommend.interactions import build_interactions, drop_users, not_applicable_reason
 from contentlab.recommend.lineup import run_models
@@ -79,8 +81,8 @@ def run_recommend(config: RecommendConfig, inputs: Mapping[str, str | None] | No
     tuning = search.tune(train, catalogue, rating_grid=cfg.rating_grid, ranking_params=cfg.ranking_params,
                          ranking_grid=cfg.ranking_grid, rating_skip=rating_skip_reason(train), k=cfg.k,
                          max_users=cfg.search_max_users, cv=opts["cv"], n_jobs=opts["n_jobs"],
-                         randomized=opts["randomized"], n_iter=opts["n_iter"], seed=cfg.seed)
-    lineup = run_models(cfg, ctx, data.products, tuning)
+                         randomized=opts["randomized"], n_iter=opts["n_iter"], seed=cfg.seed, val_unit=proto.unit)
+    lineup = run_models(cfg, ctx, data.products, tuning, data.profiles)
     table = lineup.table
     segments = segment_comparison(lineup.evals, data.profiles)
     planted = planted_spearman({name: res.model for name, res in lineup.evals.items()}, ctx.users, catalogue,
@@ -91,8 +93,8 @@ def run_recommend(config: RecommendConfig, inputs: Mapping[str, str | None] | No
     rating_model, rmse, mae = rating_reference(table, best_name)
     model = lineup.model(best_name)
     if cfg.refit_full:
-        if isinstance(model, HybridRecommender):
-            model.refit_parts = True  # refit both parts on all interactions too
+        if isinstance(model, (HybridRecommender, BlendRecommender)):
+            model.refit_parts = True  # refit its parts on all interactions too
         model.fit(pd.concat([train, test], ignore_index=True), catalogue)
     ds = data.dataset
     users = set(inter["user_id"])
