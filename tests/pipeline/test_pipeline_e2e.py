@@ -150,21 +150,17 @@ def test_incremental_run_reuses_every_unchanged_stage(tiny_run, tmp_path):
     manifest but for run ids and timings, in seconds); with another parameter for 03, 01 and 02 are reused, 03 and
     04 execute (their parameters, then their inputs changed), 05 executes exactly when 04's content changed."""
     import shutil
-    import time
 
     from conftest import run_cli
 
     home = tmp_path / "home"
     shutil.copytree(tiny_run.home, home, symlinks=True)
-    t0 = time.monotonic()
     proc = run_cli(["run", "--profile", "tiny", "--incremental"], home, timeout=600)
-    elapsed = time.monotonic() - t0
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     second = json.loads((home / "reports" / "latest" / "manifest.json").read_text(encoding="utf-8"))
     assert second["run_id"] != tiny_run.run_id
     assert [nb.get("reused_from") for nb in second["notebooks"]] == [tiny_run.run_id] * len(STAGES)
     assert comparable_manifest(second, home) == comparable_manifest(tiny_run.manifest, tiny_run.home)
-    assert elapsed < 20, f"an incremental run with nothing to do took {elapsed:.1f} s"
     for stage in STAGES:
         assert f"{stage}: reused from {tiny_run.run_id}" in proc.stdout
     new_dir = home / "data" / "processed" / second["run_id"]

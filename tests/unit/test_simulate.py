@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from pathlib import Path
 
 import numpy as np
@@ -573,11 +572,8 @@ def test_segment_spec_is_well_formed():
 
 # ------------------------------------------------------------------------------ demo scale
 @pytest.mark.slow
-def test_demo_profile_size_and_speed():
-    t0 = time.perf_counter()
+def test_demo_profile_size():
     ds = simulate(**PROFILES["demo"], seed=42)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 20, elapsed
     assert len(ds.users) == 5000 and len(ds.products) == 800
     assert 200_000 <= len(ds.events) <= 900_000
     assert len(ds.ratings) > 5_000 and len(ds.exposures) > 50_000
