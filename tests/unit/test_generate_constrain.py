@@ -170,12 +170,8 @@ def test_zh_terms_with_character_units_and_with_byte_level_bpe():
 # ---- a model that learned to write other products' types -------------------------------------------
 @pytest.fixture(scope="module")
 def swapped_model(tmp_path_factory):
-    import os
-
-    home = tmp_path_factory.mktemp("home")
-    old = os.environ.get("CONTENTLAB_HOME")
-    os.environ["CONTENTLAB_HOME"] = str(home)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONTENTLAB_HOME", str(tmp_path_factory.mktemp("home")))
         products = swapped_catalogue(swap=True)
         tpl = load_templates("en")
         # the intro sentences ("Meet the [brand] <type>: ...") are the general-style email targets
@@ -183,11 +179,6 @@ def swapped_model(tmp_path_factory):
         corpus = corpus[corpus["style"] == "general"].reset_index(drop=True)
         cm = fit_copy_model(corpus, size="tiny", train=TrainConfig(steps=80, batch_size=8, lr=5e-3, eval_every=40, patience=10),
                             progress=False)
-    finally:
-        if old is None:
-            os.environ.pop("CONTENTLAB_HOME", None)
-        else:
-            os.environ["CONTENTLAB_HOME"] = old
     return products, tpl, corpus, cm
 
 

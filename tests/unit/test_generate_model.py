@@ -32,21 +32,14 @@ def toy_catalogue(n=48):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    home = tmp_path_factory.mktemp("home")
-    old = os.environ.get("CONTENTLAB_HOME")
-    os.environ["CONTENTLAB_HOME"] = str(home)
-    try:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("CONTENTLAB_HOME", str(tmp_path_factory.mktemp("home")))
         corpus = build_corpus(toy_catalogue(), load_templates("en"), heldout_share=0.15, seed=0)
         cfg = TrainConfig(steps=80, batch_size=16, lr=4e-3, eval_every=20, patience=10, seed=0)
         t0 = time.perf_counter()
         cm = fit_copy_model(corpus, size="tiny", train=cfg, cache=True, progress=False)
         cold = time.perf_counter() - t0
         yield cm, corpus, cfg, cold
-    finally:
-        if old is None:
-            os.environ.pop("CONTENTLAB_HOME", None)
-        else:
-            os.environ["CONTENTLAB_HOME"] = old
 
 
 def test_training_lowers_heldout_loss(trained):
