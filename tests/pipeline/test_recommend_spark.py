@@ -50,7 +50,7 @@ def test_03_on_spark_records_als_and_places_it_against_the_ranking_mode(tiny_run
     assert _model_ndcg(html, "spark_als", "spark") == pytest.approx(als, abs=5e-5)  # the row in the model table
     assert re.search(r"Spark MLlib ALS \(implicit feedback, trained and evaluated on Spark <code>local\[1\]</code>; "
                      r"rank 8, regParam 0\.1, alpha (1|10), chosen on the validation split\) reaches NDCG@10 "
-                     rf"{als:.3f}, \d+(st|nd|rd|th) of 3 models, fit [0-9.]+ s; it is (ahead of|behind|level with) "
+                     rf"{als:.3f}, \d+(st|nd|rd|th) of 4 models, fit [0-9.]+ s; it is (ahead of|behind|level with) "
                      r"the Surprise ranking mode on the same split \(NDCG@10 "
                      rf"{metrics['ranking_ndcg_at_10']:.3f}", html), "no ALS sentence in the summary"
     assert "Spark MLlib ALS: the searched settings by validation ndcg_at_10" in html  # the search table
