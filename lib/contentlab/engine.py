@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -246,6 +247,9 @@ def spark_session(spec: Mapping[str, Any]):
             builder = SparkSession.builder.master(master)
             if _is_local(master):
                 settings.update(LOOPBACK_CONF)
+                # Python workers on this machine (mapInPandas) run this interpreter, with its packages, unless
+                # PYSPARK_PYTHON names another
+                os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         settings.update(conf)
         for k, v in settings.items():
             builder = builder.config(k, v)

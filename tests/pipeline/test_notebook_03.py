@@ -20,8 +20,8 @@ FIXED_METRICS = ["best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", 
                  "coverage", "rmse", "mae", "popularity_ndcg_at_10", "svd_rating_ndcg_at_10"]
 PARAMETERS = ["seed", "run_dir", "inputs", "interaction_source", "event_weights", "protocol", "split",
               "train_ratio", "holdout_days", "cold_item_share", "k", "models", "svdpp_max_ratings", "knn_max_items",
-              "model_params", "rating_grid", "ranking_params", "ranking_grid", "search_options", "search_max_users",
-              "hybrid_weights", "peers", "selection_metric", "refit_full", "ratings_path"]
+              "model_params", "rating_grid", "ranking_params", "ranking_grid", "search_options",
+              "hybrid_weights", "peers", "selection_metric", "refit_full", "ratings_path", "engine"]
 # the tiny profile's 03 figures (seeded): a change in a model, the split or the data shows here
 EXPECTED_TINY = {"ndcg_at_10": 0.3008, "precision_at_10": 0.1252, "recall_at_10": 0.4249, "map_at_10": 0.1946,
                  "hit_rate_at_10": 0.6993, "coverage": 0.9875, "rmse": 1.6902, "mae": 1.5003,

@@ -24,7 +24,7 @@ FAST = dict(models=["popularity", "random", "SVD", "BaselineOnly", "ranking", "c
             rating_grid={"n_factors": [5], "n_epochs": [10]},
             ranking_params={"algo": "SVD", "neg_ratio": 3, "n_factors": 8, "n_epochs": 20, "lr_all": 0.02,
                             "reg_all": 0.05, "resample": 1},
-            ranking_grid={"neg_ratio": [2, 3]}, search_options={"n_jobs": 1, "cv": 2}, search_max_users=None,
+            ranking_grid={"neg_ratio": [2, 3]}, search_options={"n_jobs": 1, "cv": 2, "max_users": None},
             hybrid_weights=[0.0, 0.5, 1.0], cold_item_share=0.1, seed=5)
 FIXED_METRICS = ["protocol", "best_model", "ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10",
                  "hit_rate_at_10", "coverage", "rmse_model", "rmse", "mae_model", "mae", "popularity_ndcg_at_10",
@@ -65,11 +65,13 @@ def result(prepared):
     ({"interaction_source": "clicks"}, "interaction_source must be one of"),
     ({"train_ratio": 1.0}, r"train_ratio must be in \(0, 1\)"),
     ({"selection_metric": "ndcg_at_5"}, "selection_metric must be one of ndcg_at_10"),
-    ({"search_options": {"folds": 3}}, "search_options takes cv, randomized, n_iter, n_jobs"),
+    ({"search_options": {"folds": 3}}, "search_options takes cv, randomized, n_iter, n_jobs, max_users"),
     ({"search_options": {"cv": 1}}, r"search_options\['cv'\] must be an integer ≥ 2"),
     ({"model_params": {"SVD": {}}}, "model_params maps NMF / KNNBaseline"),
     ({"hybrid_weights": [0.5, 1.5]}, r"hybrid_weights must be a non-empty list of weights in \[0, 1\]"),
-    ({"search_max_users": 0}, "search_max_users must be a positive integer or None"),
+    ({"search_options": {"max_users": 0}}, r"search_options\['max_users'\] must be a positive integer or None"),
+    ({"model_params": {"ALS": {"rnak": [8]}}}, r"model_params\['ALS'\]: ALS settings \['rnak'\] are not ALS settings"),
+    ({"engine": {"kind": "sparks"}}, r"engine.kind 'sparks' is not an engine"),
     ({"protocol": "recommenders", "k": 5, "selection_metric": "ndcg_at_5"}, "the preset evaluates at k=10"),
 ])
 def test_config_refuses_what_cannot_run(kwargs, message):
@@ -80,7 +82,8 @@ def test_config_refuses_what_cannot_run(kwargs, message):
 def test_config_completes_partial_dicts_and_names_its_protocol():
     cfg = RecommendConfig(search_options={"n_jobs": 1}, model_params={"NMF": {"n_factors": 5}}, k=5,
                           selection_metric="cold_ndcg_at_5")
-    assert cfg.search_options == {"cv": 3, "randomized": False, "n_iter": 6, "n_jobs": 1}
+    assert cfg.search_options == {"cv": 3, "randomized": False, "n_iter": 6, "n_jobs": 1, "max_users": 1000}
+    assert cfg.search_max_users == 1000
     assert cfg.model_params["NMF"] == {"n_factors": 5}
     assert cfg.model_params["KNNBaseline"]["sim_options"] == {"name": "pearson_baseline", "user_based": False}
     assert cfg.metric == "ndcg_at_5" and cfg.protocol_spec().k == 5

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from contentlab.engine import EngineError, check_engine_spec, is_spark
 from contentlab.recommend.peers import check_peers, missing_packages
 from contentlab.recommend.protocol import PROTOCOLS, Protocol, resolve_protocol
+from contentlab.recommend.spark_als import DEFAULT_ALS_SETTINGS, als_grid_and_params
 
 MODEL_NAMES = ("popularity", "random", "SVD", "SVDpp", "NMF", "KNNBaseline", "BaselineOnly", "ranking", "content",
                "hybrid", "EASE", "softmax", "ensemble", "content_minilm", "two_tower")
@@ -27,15 +29,19 @@ SPLITS = (None, "stratified_user", "stratified_item", "time")
 RANKING_METRICS = ("ndcg", "precision", "recall", "map", "hit_rate")
 OTHER_SELECTION_METRICS = ("coverage", "novelty", "diversity", "rmse", "mae")
 
-DEFAULT_SEARCH_OPTIONS: dict[str, Any] = {"cv": 3, "randomized": False, "n_iter": 6, "n_jobs": 2}
+DEFAULT_SEARCH_OPTIONS: dict[str, Any] = {"cv": 3, "randomized": False, "n_iter": 6, "n_jobs": 2, "max_users": 1000}
 """cv: folds of Surprise's GridSearchCV; randomized / n_iter: a seeded sample of n_iter candidates instead of the
-whole grid; n_jobs: worker processes of both searches."""
+whole grid; n_jobs: worker processes of both searches; max_users: both searches run on a seeded sample of this many
+customers (None: all)."""
 
 DEFAULT_MODEL_PARAMS: dict[str, dict[str, Any]] = {
     "NMF": {},
     "KNNBaseline": {"k": 40, "sim_options": {"name": "pearson_baseline", "user_based": False}},
+    "ALS": DEFAULT_ALS_SETTINGS,
 }
-"""Surprise keyword arguments of the rating-mode models that have no search of their own."""
+"""Surprise keyword arguments of the rating-mode models that have no search of their own, and Spark MLlib ALS's
+settings (Spark engine only): a list is searched on the validation split, a single value is kept; a setting a
+profile leaves out of ``ALS`` keeps its default."""
 
 SVDPP_PARAMS: dict[str, Any] = {"n_factors": 20, "n_epochs": 20}
 
@@ -66,7 +72,6 @@ class RecommendConfig:
     ranking_grid: dict[str, list[Any]] = field(
         default_factory=lambda: {"neg_ratio": [4, 8], "pop_exponent": [0.25, 0.5]})
     search_options: dict[str, Any] = field(default_factory=dict)
-    search_max_users: int | None = 1000  # searches run on a seeded sample of this many users (None: all)
     hybrid_weights: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
     ease_lambdas: list[float] = field(default_factory=lambda: [50.0, 100.0, 250.0, 500.0, 1000.0])
     softmax_grid: dict[str, list[Any]] = field(default_factory=lambda: {"factors": [16, 32], "l2": [0.2]})
@@ -75,6 +80,8 @@ class RecommendConfig:
     selection_metric: str = "ndcg_at_10"
     refit_full: bool = False
     ratings_path: str = ""  # a MovieLens u.data / ratings.csv file: run on it instead of the run's prepared data
+    # the run profile's engine (contentlab.engine); on Spark the line-up adds Spark MLlib ALS (model_params["ALS"])
+    engine: dict[str, Any] | None = None
     seed: int = 42
 
     def __post_init__(self) -> None:
@@ -106,7 +113,7 @@ class RecommendConfig:
         check(_is_int(self.knn_max_items) and self.knn_max_items >= 0, "knn_max_items must be an integer ≥ 0")
         check(isinstance(self.model_params, Mapping) and set(self.model_params) <= set(DEFAULT_MODEL_PARAMS)
               and all(isinstance(v, Mapping) for v in self.model_params.values()),
-              f"model_params maps {' / '.join(DEFAULT_MODEL_PARAMS)} to Surprise keyword arguments "
+              f"model_params maps {' / '.join(DEFAULT_MODEL_PARAMS)} to their settings "
               f"(got {self.model_params!r})")
         for name in ("rating_grid", "ranking_grid"):
             grid = getattr(self, name)
@@ -117,16 +124,21 @@ class RecommendConfig:
         check(isinstance(opts, Mapping) and set(opts) <= set(DEFAULT_SEARCH_OPTIONS),
               f"search_options takes {', '.join(DEFAULT_SEARCH_OPTIONS)} (got {opts!r})")
         if not problems:
+            als = {**DEFAULT_ALS_SETTINGS, **self.model_params.get("ALS", {})}
             self.model_params = {**{m: dict(p) for m, p in DEFAULT_MODEL_PARAMS.items()},
-                                 **{m: dict(p) for m, p in self.model_params.items()}}
+                                 **{m: dict(p) for m, p in self.model_params.items()}, "ALS": als}
+            try:
+                als_grid_and_params(als)
+            except ValueError as exc:
+                problems.append(f"model_params['ALS']: {exc}")
             self.search_options = {**DEFAULT_SEARCH_OPTIONS, **self.search_options}
             so = self.search_options
             check(_is_int(so["cv"]) and so["cv"] >= 2, "search_options['cv'] must be an integer ≥ 2")
             check(_is_int(so["n_iter"]) and so["n_iter"] >= 1, "search_options['n_iter'] must be an integer ≥ 1")
             check(_is_int(so["n_jobs"]) and so["n_jobs"] != 0, "search_options['n_jobs'] must be a non-zero integer")
             check(isinstance(so["randomized"], bool), "search_options['randomized'] must be true or false")
-        check(self.search_max_users is None or (_is_int(self.search_max_users) and self.search_max_users >= 1),
-              "search_max_users must be a positive integer or None (all users)")
+            check(so["max_users"] is None or (_is_int(so["max_users"]) and so["max_users"] >= 1),
+                  "search_options['max_users'] must be a positive integer or None (all customers)")
         weights = list(self.hybrid_weights) if isinstance(self.hybrid_weights, (list, tuple)) else []
         check(bool(weights) and all(_is_number(w) and 0 <= w <= 1 for w in weights),
               "hybrid_weights must be a non-empty list of weights in [0, 1]")
@@ -155,6 +167,10 @@ class RecommendConfig:
         check(isinstance(self.refit_full, bool), "refit_full must be true or false")
         check(isinstance(self.ratings_path, str), "ratings_path must be a path or ''")
         check(_is_int(self.seed), f"seed must be an integer (got {self.seed!r})")
+        try:
+            self.engine = check_engine_spec(self.engine)
+        except EngineError as exc:
+            problems.append(str(exc))
         if problems:
             raise ValueError("03_recommend parameters: " + "; ".join(problems))
         self.models = models
@@ -170,6 +186,21 @@ class RecommendConfig:
     def metric(self) -> str:
         """The ranking metric searches and the hybrid weight are tuned on (``ndcg_at_<k>``)."""
         return f"ndcg_at_{self.k}"
+
+    @property
+    def search_max_users(self) -> int | None:
+        """The searches' sample of customers (``search_options["max_users"]``; ``None``: all)."""
+        return self.search_options["max_users"]
+
+    @property
+    def als(self) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+        """Spark MLlib ALS's grid (the settings given as lists) and fixed settings, from ``model_params["ALS"]``."""
+        return als_grid_and_params(self.model_params["ALS"])
+
+    @property
+    def on_spark(self) -> bool:
+        """Whether the run's engine is Spark (the line-up then adds Spark MLlib ALS)."""
+        return is_spark(self.engine)
 
     def protocol_spec(self) -> Protocol:
         """The evaluation protocol these settings ask for (a ratings file gets no cold-item slice)."""

@@ -23,6 +23,12 @@ The two-tower deep user model (``two_tower``, :mod:`contentlab.recommend.colduse
 reads the softmax factorisation's item factors when it ran); with it, the cold-user slice (customers with at most 3
 training interactions) is scored for it, the collaborative models, popularity and the segment's favourites.
 
+On a Spark engine (the run profile's ``engine: {kind: spark}``), Spark MLlib ALS (implicit feedback, ``spark_als``,
+:mod:`contentlab.recommend.spark_als`) joins the line-up after them: ``rank``, ``regParam`` and ``alpha``
+(the lists of ``model_params["ALS"]``) are searched on the same validation split, the chosen settings are fitted on the training
+interactions on Spark, and its top-N lists and ranking metrics are computed on Spark, per partition, by the same
+metric code. On DuckDB it does not run.
+
 Peers (``peers``: cornac / implicit implementations, :mod:`contentlab.recommend.peers`) are tuned on the same
 validation split, fitted on the same training interactions and evaluated the same way, in a table of their own:
 the product's best model is chosen among the product's models only.
@@ -34,6 +40,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from contentlab.engine import spark_session
 from contentlab.recommend import search
 from contentlab.recommend.coldusers import SegmentPopularityRecommender, TwoTowerRecommender, cold_user_table
 from contentlab.recommend.configuration import SVDPP_PARAMS, RecommendConfig
@@ -51,6 +58,7 @@ from contentlab.recommend.models import (
 )
 from contentlab.recommend.peers import tuned_peers
 from contentlab.recommend.softmax import SOFTMAX_MAX_ITEMS, SoftmaxMFRecommender
+from contentlab.recommend.spark_als import SparkALSRecommender, als_search, evaluate_on_spark
 
 RATING_MODELS = {"SVD": "svd_rating", "SVDpp": "svdpp_rating", "NMF": "nmf_rating",
                  "KNNBaseline": "knnbaseline_rating", "BaselineOnly": "baselineonly_rating"}
@@ -73,6 +81,7 @@ class Lineup:
     peers: dict[str, EvalResult] = field(default_factory=dict)  # peer implementations, evaluated the same way
     peer_searches: dict[str, pd.DataFrame] = field(default_factory=dict)  # each peer's validation search
     cold_users: pd.DataFrame | None = None  # the cold-user slice's table (attrs: users, max_train)
+    als_search: pd.DataFrame | None = None  # Spark ALS: rank, regParam, alpha, validation metric, fit_s
     val_models: dict[str, Recommender] = field(default_factory=dict)  # parts fitted on the selection split
     selection: tuple[pd.DataFrame, pd.DataFrame] | None = None  # see selection_split
     k: int = 10
@@ -186,6 +195,8 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
         soft = lineup.model("softmax_mf")
         lineup.add(TwoTowerRecommender(products, profiles, seed=cfg.seed,
                                        item_factors=None if soft is None else soft.item_factors), ctx)
+    if cfg.on_spark:
+        add_spark_als(lineup, cfg, ctx, tuning)
     if cfg.peers:
         add_peers(lineup, cfg, ctx, tuning)
     lineup.cold_users = cold_users(lineup, ctx, products, profiles)
@@ -300,3 +311,16 @@ def add_hybrid(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, products:
     hybrid.fit(ctx.train, ctx.items)
     hybrid.fit_seconds = ranking.row["fit_s"] + content.row["fit_s"]
     lineup.add(hybrid, ctx, fit=False)
+
+
+def add_spark_als(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: search.Tuning) -> None:
+    """Spark MLlib ALS on the run's Spark engine: the lists of ``model_params["ALS"]`` searched on the validation
+    split, the best
+    settings fitted on the training interactions and evaluated on Spark
+    (:func:`contentlab.recommend.spark_als.evaluate_on_spark`)."""
+    spark = spark_session(cfg.engine)
+    grid, fixed = cfg.als
+    lineup.als_search, best = als_search(spark, selection_split(lineup, cfg, ctx, tuning), ctx.items, grid, fixed,
+                                         k=cfg.k, seed=cfg.seed)
+    res = evaluate_on_spark(SparkALSRecommender(spark, seed=cfg.seed, **best), ctx)
+    lineup.evals[res.model.name] = res

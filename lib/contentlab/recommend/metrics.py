@@ -166,9 +166,32 @@ def summarize(
     item_category: Sequence[object] | None = None,
 ) -> dict[str, float]:
     """All ranking metrics at k as ``{"precision_at_10": ..., "coverage": ..., ...}``."""
-    per_user = per_user_ranking(top, relevant, k)
+    out = ranking_means(per_user_ranking(top, relevant, k), k)
+    out.update(beyond_accuracy(top, k, n_items=n_items, item_user_counts=item_user_counts,
+                               n_train_users=n_train_users, item_category=item_category))
+    return out
+
+
+def ranking_means(per_user: pd.DataFrame, k: int) -> dict[str, float]:
+    """The ranking metrics at k averaged over the evaluated users of ``per_user`` (:func:`per_user_ranking`'s
+    frame, however it was computed), and ``n_eval_users``."""
     out = {f"{m}_at_{k}": float(per_user[m].mean()) if len(per_user) else 0.0 for m in RANKING_METRICS}
     out["n_eval_users"] = int(len(per_user))
+    return out
+
+
+def beyond_accuracy(
+    top: np.ndarray,
+    k: int,
+    *,
+    n_items: int | None = None,
+    item_user_counts: np.ndarray | None = None,
+    n_train_users: int | None = None,
+    item_category: Sequence[object] | None = None,
+) -> dict[str, float]:
+    """Catalogue coverage, novelty and diversity of the top-k lists (each only when its input is given)."""
+    top = np.asarray(top)
+    out: dict[str, float] = {}
     if n_items is not None:
         out["coverage"] = catalogue_coverage(top[:, :k], n_items)
     if item_user_counts is not None and n_train_users:

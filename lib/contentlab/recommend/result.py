@@ -27,6 +27,11 @@ from contentlab.recommend.truth import COLUMN as TRUTH_COLUMN
 
 REASON_KINDS = r"^(often bought with|similar to|a favourite|popular)"
 COLD_MODELS = ("content_tfidf", "hybrid", "svd_ranking")  # their cold-slice NDCG is recorded
+ALS = "spark_als"  # Spark MLlib ALS: in the line-up when the run's engine is Spark
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'th' if 10 <= n % 100 <= 20 else {1: 'st', 2: 'nd', 3: 'rd'}.get(n % 10, 'th')}"
 
 
 @dataclass
@@ -164,7 +169,8 @@ class RecommendResult:
         moment of the call. ``embedding_cold_ndcg_at_<k>`` is the MiniLM content model's NDCG@k on the cold-item
         slice (when the protocol has one; ``None`` when the model did not run). ``cold_user_ndcg_at_<k>`` maps each
         model scored on the cold-user slice to its NDCG@k there, ``cold_users`` is the slice's size (both ``None``
-        without the two-tower model). ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
+        without the two-tower model). ``als_ndcg_at_<k>`` is Spark MLlib ALS's NDCG@k, recorded only when the run's
+        engine is Spark. ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
         is empty)."""
         k, best, by_model = self.k, self.best, self.by_model
 
@@ -180,6 +186,8 @@ class RecommendResult:
         out[f"svd_rating_ndcg_at_{k}"] = ndcg_of("svd_rating")
         if "svd_ranking" in by_model.index:
             out[f"ranking_ndcg_at_{k}"] = ndcg_of("svd_ranking")
+        if ALS in by_model.index:  # Spark engine only
+            out[f"als_ndcg_at_{k}"] = ndcg_of(ALS)
         if self.cold() is not None:
             for name in COLD_MODELS:
                 if name in by_model.index and pd.notna(by_model.loc[name, self.cold_column]):
@@ -220,6 +228,8 @@ class RecommendResult:
                          f"{fmt.num(rank, 3)} vs {fmt.num(pop, 3)} for popularity{ratio}"
                          + (f" and {fmt.num(svdr, 3)} for the same SVD ranked by predicted rating." if svdr is not None
                             else "."))
+        if ALS in self.by_model.index:
+            lines.append(self.als_line())
         if self.lineup.peers:
             lines.append(self._peer_line())
         if self.lineup.cold_users is not None and len(self.lineup.cold_users):
@@ -250,6 +260,26 @@ class RecommendResult:
     def comparison(self) -> pd.DataFrame:
         """The product's models and the peers in one table, best first (see :meth:`Lineup.comparison`)."""
         return self.lineup.comparison()
+
+    def als_line(self) -> str:
+        """Where Spark MLlib ALS lands against the Surprise ranking mode on the same split, in one sentence."""
+        k, table = self.k, self.table.sort_values(self.metric, ascending=False, kind="mergesort")
+        als = self.by_model.loc[ALS]
+        place = int((table["model"] == ALS).to_numpy().argmax()) + 1
+        params = self.lineup.evals[ALS].model.params
+        setting = ", ".join(f"{key} {params[key]:g}" for key in ("rank", "regParam", "alpha"))
+        # the profile's master URL, in a code span: Markdown is not read there, a backtick would end it
+        master = str((self.config.engine or {}).get("master", "")).replace("`", "")
+        line = (f"Spark MLlib ALS (implicit feedback, trained and evaluated on Spark `{master}`; {setting}, chosen on "
+                f"the validation split) reaches NDCG@{k} {fmt.num(als[self.metric], 3)}, "
+                f"{_ordinal(place)} of {len(table)} models, fit {fmt.num(als['fit_s'], 1)} s")
+        if "svd_ranking" in self.by_model.index:
+            rank = self.by_model.loc["svd_ranking"]
+            verdict = ("ahead of" if als[self.metric] > rank[self.metric] else
+                       "level with" if als[self.metric] == rank[self.metric] else "behind")
+            line += (f"; it is {verdict} the Surprise ranking mode on the same split (NDCG@{k} "
+                     f"{fmt.num(rank[self.metric], 3)}, fit {fmt.num(rank['fit_s'], 1)} s on one machine)")
+        return line + "."
 
     def _peer_line(self) -> str:
         peers = self.lineup.peer_table.set_index("model")[self.metric]

@@ -15,7 +15,8 @@ The steps, in order (each in its own module):
    (:func:`~contentlab.recommend.evaluate.make_context`);
 4. tune SVD in rating mode and the ranking mode (:func:`~contentlab.recommend.search.tune`);
 5. fit and evaluate every model, the hybrid and the ensemble last, then the peers named in ``peers`` in a table of
-   their own (:mod:`~contentlab.recommend.lineup`, :mod:`~contentlab.recommend.peers`);
+   their own (:mod:`~contentlab.recommend.lineup`, :mod:`~contentlab.recommend.peers`); on a Spark engine, Spark MLlib
+   ALS trained, ranked and scored on Spark (:mod:`~contentlab.recommend.spark_als`);
 6. the per-segment breakdown and the planted-truth agreement (:mod:`~contentlab.recommend.truth`);
 7. choose the best model on the selection metric, optionally refit it on all interactions, write every customer's
    top-k with reasons and the chosen model's record through the contract (:mod:`~contentlab.recommend.outputs`).
