@@ -727,3 +727,15 @@ def test_incremental_reuses_unchanged_stages_and_executes_what_changed(tmp_path,
     shutil.rmtree(fifth.run_dir / "clean")
     sixth = run.run_pipeline(PROFILE, notebooks_dir=nb_dir, incremental=True, params=["01_eda.top_n=4"])
     assert "reused_from" not in sixth.manifest["notebooks"][0]
+
+
+def test_a_replaced_parameter_names_its_replacement(tmp_path):
+    declared = {**DECLARED, "03_recommend": {"search_options": "{}"}}
+    profile = _profile()
+    profile["notebooks"]["03_recommend"] = {"search_max_users": 500}
+    with pytest.raises(run.RunError, match=re.escape("it was replaced by search_options: {max_users: N}")):
+        run.resolve_parameters(profile, {}, declared, tmp_path, tmp_path)
+    with pytest.raises(run.RunError, match=re.escape("03_recommend has no parameter 'search_max_users'; it was "
+                                                     "replaced by search_options")):
+        run.resolve_parameters(_profile(), run.parse_overrides(["03_recommend.search_max_users=5"]), declared,
+                               tmp_path, tmp_path)

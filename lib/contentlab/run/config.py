@@ -175,14 +175,14 @@ def resolve_parameters(profile: Mapping[str, Any], overrides: Mapping[str, Any],
                 raise RunError(f"profile {profile['name']}: notebooks.{stage}.{key}: {key!r} is set by the runner")
             if key not in params:
                 raise RunError(f"profile {profile['name']}: notebooks.{stage}.{key} is not a parameter of "
-                               f"{stage} (declared: {', '.join(sorted(params)) or 'none'})")
+                               f"{stage}{_renamed_hint(stage, key)} (declared: {', '.join(sorted(params)) or 'none'})")
             values[key] = copy.deepcopy(value)
         for parts, value, is_targeted in everywhere + targeted.get(stage, []):
             name = parts[0]
             if name not in params:
                 if is_targeted:
-                    raise RunError(f"--params {stage}.{'.'.join(parts)}: {stage} has no parameter {name!r} "
-                                   f"(declared: {', '.join(sorted(params)) or 'none'})")
+                    raise RunError(f"--params {stage}.{'.'.join(parts)}: {stage} has no parameter {name!r}"
+                                   f"{_renamed_hint(stage, name)} (declared: {', '.join(sorted(params)) or 'none'})")
                 continue
             if name in RUNNER_OWNED:
                 raise RunError(f"--params {stage}.{name}: {name!r} is set by the runner")
@@ -192,6 +192,15 @@ def resolve_parameters(profile: Mapping[str, Any], overrides: Mapping[str, Any],
             _set_path(values, parts, copy.deepcopy(value), f"--params {stage}.{'.'.join(parts)}")
         resolved[stage] = values
     return resolved
+
+
+RENAMED: dict[tuple[str, str], str] = {("03_recommend", "search_max_users"): "search_options: {max_users: N}"}
+"""Parameters an earlier version declared, and what replaced them (named in the error a profile using them gets)."""
+
+
+def _renamed_hint(stage: str, key: str) -> str:
+    new = RENAMED.get((stage, key))
+    return f"; it was replaced by {new}" if new else ""
 
 
 def declared_list(declared: Mapping[str, Mapping[str, Any]]) -> str:
