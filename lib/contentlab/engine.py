@@ -8,8 +8,9 @@ Apache Spark (Spark SQL over the same Parquet), named by the run profile's ``eng
 
 :func:`check_engine_spec` validates an entry (the runner checks it before a run starts) and returns it normalised;
 :func:`spark_session` starts (once per process) the Spark session a spec names, finding a Java 17+ runtime first
-(:func:`java_home`); :func:`engine_provenance` is what ``manifest.json`` records about the engine. PySpark is the
-optional ``spark`` extra (``pip install -e '.[spark]'``; ``make setup`` installs it).
+(:func:`java_home`; Python UDFs run in the driver's own interpreter unless ``PYSPARK_PYTHON`` names another);
+:func:`engine_provenance` is what ``manifest.json`` records about the engine. PySpark is the optional ``spark``
+extra (``pip install -e '.[spark]'``; ``make setup`` installs it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -243,6 +245,9 @@ def spark_session(spec: Mapping[str, Any]):
                 settings.pop(k, None)  # the server's, not the client's
         else:
             os.environ["JAVA_HOME"] = str(java_home())
+            # Python UDFs (04's mapInPandas) run in this interpreter, with its packages, unless PYSPARK_PYTHON says
+            # otherwise (PySpark's own default is whatever `python3` is on the PATH)
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = SparkSession.builder.master(master)
             if _is_local(master):
                 settings.update(LOOPBACK_CONF)
