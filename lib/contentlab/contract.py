@@ -176,6 +176,10 @@ PRODUCTS: dict[str, Product] = {p.name: p for p in (
     _p("content_jsonl", "content.jsonl", "jsonl", "04_generate",
        "the same rows as content.parquet, one JSON object per line (for storefront and e-mail systems)",
        columns=("content_id", "text", "published"), optional=True),
+    _p("user_guides", "user_guides", "dir", "04_generate",
+       "per-user shopping guides, Parquet partitioned by a hash bucket of the user id (user_guides/bucket=N/; "
+       "columns: contentlab.generate.publish.USER_GUIDE_COLUMNS): on Spark every user with recommendations, on "
+       "DuckDB the users sampled for guides", optional=True),
     # 05 -- feedback
     _p("feedback_priors", "feedback_priors.json", "json", "05_feedback",
        "Beta posteriors and Thompson-sampling shares per segment x channel (the next cycle's 04 reads them)",
@@ -192,7 +196,7 @@ STAGES: dict[str, Stage] = {s.name: s for s in (
           inputs=("clean", "dataset")),
     Stage("03_recommend", "Recommendations", ("recommendations", "best_model"),
           inputs=("clean", "dataset"), optional_inputs=("user_profiles", "association_rules")),
-    Stage("04_generate", "Content generation", ("content", "content_jsonl"),
+    Stage("04_generate", "Content generation", ("content", "content_jsonl", "user_guides"),
           inputs=("clean", "dataset"), optional_inputs=("user_profiles", "personas", "recommendations"),
           previous=("feedback_priors",)),
     Stage("05_feedback", "Feedback", ("feedback_priors", "ab_results", "ab_exposures"),

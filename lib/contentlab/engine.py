@@ -8,8 +8,10 @@ Apache Spark (Spark SQL over the same Parquet), named by the run profile's ``eng
 
 :func:`check_engine_spec` validates an entry (the runner checks it before a run starts) and returns it normalised;
 :func:`spark_session` starts (once per process) the Spark session a spec names, finding a Java 17+ runtime first
-(:func:`java_home`); :func:`engine_provenance` is what ``manifest.json`` records about the engine. PySpark is the
-optional ``spark`` extra (``pip install -e '.[spark]'``; ``make setup`` installs it).
+(:func:`java_home`; on this machine, Python UDFs run in the driver's own interpreter unless ``PYSPARK_PYTHON``
+names another);
+:func:`engine_provenance` is what ``manifest.json`` records about the engine. PySpark is the optional ``spark``
+extra (``pip install -e '.[spark]'``; ``make setup`` installs it).
 """
 
 from __future__ import annotations
@@ -247,8 +249,9 @@ def spark_session(spec: Mapping[str, Any]):
             builder = SparkSession.builder.master(master)
             if _is_local(master):
                 settings.update(LOOPBACK_CONF)
-                # Python workers on this machine (mapInPandas) run this interpreter, with its packages, unless
-                # PYSPARK_PYTHON names another
+                # Python workers on this machine (03's and 04's mapInPandas) run this interpreter, with its
+                # packages, unless PYSPARK_PYTHON names another (PySpark's own default is the PATH's `python3`; a
+                # remote cluster's executors have their own Python, which needs ContentLab installed)
                 os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         settings.update(conf)
         for k, v in settings.items():

@@ -17,7 +17,8 @@ SECTIONS = ["Summary", "Inputs", "Prompt templates", "The model", "Generation", 
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
            "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds",
-           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params"]
+           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params",
+           "guides_written"]
 
 # The tiny profile's 04 metrics (seed 7, the embedded GPT-2 "tiny" trained for 300 steps on 2 threads), as recorded on
 # the reference machine. Training and sampling are seeded, so they repeat exactly there; the tolerances allow for
@@ -83,6 +84,11 @@ def test_metrics_match_content(run, content):
     assert m["rejected_rate"] == pytest.approx(gpt["rejected"].mean())
     assert m["attribute_coverage"] == pytest.approx(gpt["attribute_coverage"].mean())
     assert set(gpt["model"]) == {m["model"]}
+    # on DuckDB the per-user guide sink holds the sampled customers' guides, the same rows as the catalogue's
+    user = content[(content["content_type"] == "guide") & content["user_id"].notna()]
+    sink = pd.read_parquet(run.run_dir / "user_guides")
+    assert m["guides_written"] == len(sink) == len(user) == 4  # the tiny profile's n_guide_users
+    assert set(sink["content_id"]) == set(user["content_id"]) and set(sink["text"]) == set(user["text"])
 
 
 @slow
@@ -163,3 +169,38 @@ def test_notebook_only_shows():
     assert calls == 1
     params = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
     assert "inputs = {}" in "".join(params["source"])
+
+
+@slow
+def test_04_on_spark_writes_a_guide_for_every_customer(run, content, tmp_path):
+    """04 again on Spark (local[2]) in a copy of the tiny run's home (the cached model: no training): a guide for
+    every customer with recommendations, written by mapInPandas; the customers the DuckDB run sampled get the same
+    guide, to the character; the metric and the report say how many."""
+    pytest.importorskip("pyspark", reason="the spark extra (make setup installs it)")
+    import shutil
+
+    from conftest import run_cli
+    from contentlab.generate.sanitise import markup_problems
+
+    home = tmp_path / "home"
+    shutil.copytree(run.home, home, symlinks=True)
+    proc = run_cli(["run", "--profile", "tiny", "--only", "04_generate", "--from-run", run.run_id,
+                    "--params", "engine.kind=spark", "--params", "engine.master=local[2]",
+                    "--params", "engine.conf={spark.sql.shuffle.partitions: 2, spark.driver.memory: 1g}"], home)
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    manifest = json.loads((home / "reports" / "latest" / "manifest.json").read_text())
+    assert manifest["engine"] == "spark"
+    nb = next(n for n in manifest["notebooks"] if n["name"] == "04_generate")
+    spark_dir = home / "data" / "processed" / manifest["run_id"]
+    recs = pd.read_parquet(run.run_dir / "recommendations.parquet")
+    guides = pd.read_parquet(spark_dir / "user_guides")
+    assert nb["metrics"]["guides_written"] == len(guides) == recs["user_id"].nunique() > 4
+    assert guides["user_id"].is_unique and set(guides["user_id"]) == set(recs["user_id"].astype(str))
+    for col in ("subject", "text"):
+        assert not any(markup_problems(v) for v in guides[col])
+    sampled = content[(content["content_type"] == "guide") & content["user_id"].notna()].set_index("user_id")
+    mine = guides.set_index("user_id").loc[sampled.index]
+    assert (mine["text"] == sampled["text"]).all() and (mine["subject"] == sampled["subject"]).all()
+    assert (mine["content_id"] == sampled["content_id"]).all()
+    html = next((home / "reports" / manifest["run_id"]).glob("04_generate*.html")).read_text(encoding="utf-8")
+    assert f"{len(guides):,} per-user guides written on Spark" in html

@@ -31,7 +31,8 @@ from contentlab.generate.slots import build_slots
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
            "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds",
-           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params"]
+           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params",
+           "guides_written"]
 WORDS = ["Heat", "Contact", "Story", "Night", "River", "Dream", "Star", "City", "Game", "House", "Road", "Wild", "Lost",
          "Moon", "Blue", "Dark", "King", "Love", "Time", "Fire"]
 

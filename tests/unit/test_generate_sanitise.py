@@ -150,3 +150,19 @@ def test_content_table_gate_unpublishes_markup():
     assert not row["published"] and row["rejected"] and row["reject_reason"] == "markup"
     assert "markup:text:tag" in row["reject_detail"] and "<" not in row["text"] and "onerror" not in row["text"]
     assert "Red bag" not in render_cards_html(content)  # unpublished: no card
+
+
+def test_ascii_fast_paths_agree_with_the_per_character_rules():
+    from contentlab.generate import sanitise
+
+    def per_character(text: str) -> str:
+        keep = "\t\n\r\x0b\x0c\x85\u2028\u2029"
+        return "".join(" " if ch in keep else ch for ch in text if ch in keep or not sanitise._invisible(ch))
+
+    rng = random.Random(2)
+    texts = [f"a{chr(c)}b" for c in range(128)]
+    texts += ["".join(chr(rng.randrange(128)) for _ in range(rng.randint(0, 40))) for _ in range(500)]
+    for text in texts:
+        assert sanitise._drop_invisible(text) == per_character(sanitise._ANSI.sub("", text)), repr(text)
+        assert sanitise._has_invisible(text) == any(sanitise._invisible(ch) for ch in text if ch not in "\n\t")
+    assert sanitise._has_invisible("tab\tand\nnewline only") is False and sanitise._has_invisible("bell\x07")

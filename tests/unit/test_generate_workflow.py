@@ -22,7 +22,8 @@ from contentlab.generate.slots import build_slots
 
 METRICS = ["model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate", "template_hallucination_rate",
            "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity", "tokens_per_s", "train_seconds",
-           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params"]
+           "fluency_rate", "truncated_rate", "style_accuracy", "scorer_precision", "scorer_recall", "model_params",
+           "guides_written"]
 
 
 @pytest.mark.slow
@@ -146,6 +147,10 @@ def test_config_checks_every_parameter_before_anything_runs():
         assert part in str(err.value), part
     with pytest.raises(TypeError):
         GenerateConfig(temprature=0.9)  # a misspelt sampling key in the notebook's `sampling` dict
+    assert cfg.engine == {"kind": "duckdb"}
+    assert GenerateConfig(engine={"kind": "spark"}).engine == {"kind": "spark", "master": "local[2]", "conf": {}}
+    with pytest.raises(ValueError, match=r"04 parameters: engine.kind 'sparks' is not an engine"):
+        GenerateConfig(engine={"kind": "sparks"})
 
 
 def test_variant_verdicts_are_data_rendered_once():
@@ -207,6 +212,9 @@ def test_run_generate_reads_what_it_is_handed_and_writes_through_the_contract(tm
     assert summary.startswith(f"- **{m['n_copies']} copies published** for 6 slots")
     assert f"- Variant mix: feedback priors of run {previous.name}" in summary
     assert m["model_params"] == res.model.n_params > 0
+    # no recommendations and no sampled customers: no per-user guides, said so
+    assert m["guides_written"] == 0 and not contract.product("user_guides").exists(run_dir)
+    assert "No per-user guides written" in res.guides_markdown() and "user_guides" not in res.paths
     rate = ev.truncated_rate(res.published[res.published["variant"] == "gpt2"], "en")
     assert m["truncated_rate"] == (None if np.isnan(rate) else pytest.approx(rate))  # None: no GPT-2 copy published
     # read it yourself: up to 12 random published copies per variant with their scores; per persona one per channel

@@ -8,10 +8,11 @@ profile's) override them.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from contentlab.engine import EngineError, check_engine_spec
 from contentlab.generate.decode import SamplingParams
 from contentlab.generate.model import EMBEDDED, EMBEDDED_SIZES
 from contentlab.generate.prompts import CHANNELS
@@ -57,9 +58,16 @@ class GenerateConfig:
     use_feedback_priors: bool = True  # the variant mix from the previous cycle's feedback priors (when handed over)
     threads: int = 2
     seed: int = 0
+    # the run profile's engine (contentlab.engine); on Spark every customer with recommendations gets a shopping guide
+    # (contentlab.generate.userguides), on DuckDB the n_guide_users sampled ones
+    engine: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.channels = tuple(self.channels) if not isinstance(self.channels, str) else (self.channels,)
+        try:
+            self.engine = check_engine_spec(self.engine)
+        except EngineError as exc:
+            raise ValueError(f"04 parameters: {exc}") from None
         for name in _NUMBERS:  # YAML reads 3e-3 (no dot) as text
             value = getattr(self, name)
             if isinstance(value, str):
@@ -116,6 +124,7 @@ class GenerateConfig:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["channels"] = list(self.channels)
+        d["engine"] = dict(self.engine) if self.engine is not None else None
         return d
 
     @classmethod

@@ -29,7 +29,7 @@ GPT2_METRICS = ("attribute_coverage", "hallucination_rate", "distinct_2", "self_
 METRIC_NAMES = ("model", "n_slots", "n_copies", "attribute_coverage", "hallucination_rate",
                 "template_hallucination_rate", "distinct_2", "self_bleu", "rejected_rate", "heldout_perplexity",
                 "tokens_per_s", "train_seconds", "fluency_rate", "truncated_rate", "style_accuracy",
-                "scorer_precision", "scorer_recall", "model_params")
+                "scorer_precision", "scorer_recall", "model_params", "guides_written")
 """The metrics 04 records, in order (:func:`metrics`)."""
 
 
@@ -146,7 +146,8 @@ def published_style_accuracy(published: pd.DataFrame, locale: str, seed: int = 0
 
 
 def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen_stats: Mapping[str, float] | None,
-            train_seconds: float | None, locale: str, scorer: Mapping[str, Any] | None = None) -> dict[str, Any]:
+            train_seconds: float | None, locale: str, scorer: Mapping[str, Any] | None = None,
+            guides_written: int | None = None) -> dict[str, Any]:
     """The recorded metrics (names fixed by the issue), computed from the scored candidate table.
 
     GPT-2 coverage / hallucination / rejection rates are over *all* GPT-2 candidates (before
@@ -157,6 +158,8 @@ def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen
     A figure that cannot be computed is None, never NaN: without GPT-2 copy (``cm`` None: the catalogue had
     no descriptive text, see :func:`plan_model`) ``model`` and every GPT-2 metric (:data:`GPT2_METRICS`) are
     None; ``attribute_coverage`` is None when no product has a category, colour, material or brand.
+    ``guides_written``: the per-user shopping guides in the ``user_guides`` directory (on Spark one per customer with
+    recommendations, on DuckDB the sampled customers'; :mod:`contentlab.generate.userguides`).
     """
     gpt = scored[scored["variant"] == "gpt2"] if len(scored) else scored
     tpl = scored[scored["variant"] == "template"] if len(scored) else scored
@@ -173,6 +176,7 @@ def metrics(scored: pd.DataFrame, slots: pd.DataFrame, cm: CopyModel | None, gen
         "style_accuracy": None,
         "scorer_precision": _none((scorer or {}).get("precision")), "scorer_recall": _none((scorer or {}).get("recall")),
         "model_params": None,
+        "guides_written": None if guides_written is None else int(guides_written),
     }
     if cm is not None and len(gpt):
         div = diversity_by_segment(pub, locale)

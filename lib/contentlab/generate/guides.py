@@ -14,8 +14,9 @@ from typing import Any
 
 import pandas as pd
 
+from contentlab.fmt import is_missing
 from contentlab.generate.prompts import PromptTemplates, TemplateFields
-from contentlab.generate.reviews import digest_for
+from contentlab.generate.reviews import digest_for, digest_index
 
 
 def _selling_point(product: Mapping[str, Any], templates: PromptTemplates, rank: int) -> str:
@@ -28,8 +29,9 @@ def _selling_point(product: Mapping[str, Any], templates: PromptTemplates, rank:
 
 
 def guide_text(persona_name: str, products: Sequence[Mapping[str, Any]], templates: PromptTemplates,
-               digests: pd.DataFrame | None = None) -> tuple[str, str]:
-    """(subject, body) of one guide for up to three products.
+               digests: pd.DataFrame | Mapping[str, dict] | None = None) -> tuple[str, str]:
+    """(subject, body) of one guide for up to three products (``digests``: the review digests, as the table or
+    its :func:`~contentlab.generate.reviews.digest_index`).
 
     Every line follows the templates' rendering rule: an item names only the facts the product has (no empty
     brand brackets, no price when the catalogue shows none), and the closing note on prices appears only when
@@ -54,23 +56,76 @@ def guide_text(persona_name: str, products: Sequence[Mapping[str, Any]], templat
     return templates.render(spec["subject"], fields), "\n".join(line for line in lines if line.strip())
 
 
+GUIDE_COLUMNS = ["guide_id", "level", "persona_id", "segment", "user_id", "product_ids", "subject", "text"]
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if is_missing(value) else str(value)
+
+
+def user_guides(recommendations: pd.DataFrame, products: pd.DataFrame, templates: PromptTemplates,
+                personas: Sequence[Mapping[str, Any]], digests: pd.DataFrame | Mapping[str, dict] | None = None,
+                by_id: Mapping[str, Mapping[str, Any]] | None = None) -> pd.DataFrame:
+    """The guides of :func:`user_rows` as a table (columns :data:`GUIDE_COLUMNS` without ``guide_id``)."""
+    return pd.DataFrame(user_rows(recommendations, products, templates, personas, digests, by_id),
+                        columns=GUIDE_COLUMNS[1:])
+
+
+def user_rows(recommendations: pd.DataFrame, products: pd.DataFrame, templates: PromptTemplates,
+              personas: Sequence[Mapping[str, Any]], digests: pd.DataFrame | Mapping[str, dict] | None = None,
+              by_id: Mapping[str, Mapping[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """One guide per user of ``recommendations``: their top-3 products in rank order (products missing from the
+    catalogue are skipped; a user with none left gets no guide), addressed with their persona's name.
+
+    ``recommendations`` has ``user_id, rank, product_id`` and, when known, the user's ``segment`` and ``persona_id``
+    (missing: ``None``). Users come in user-id order. This is the one definition of a customer's guide: the pandas
+    path (:func:`shopping_guides`, a sample of users) and the Spark path (:mod:`contentlab.generate.userguides`,
+    every user, one partition at a time) both call it. ``by_id``: the products as records by id, when the caller
+    has them already. One record per guide, keyed like :data:`GUIDE_COLUMNS` without ``guide_id``.
+    """
+    if by_id is None:
+        by_id = products_by_id(products)
+    if isinstance(digests, pd.DataFrame):
+        digests = digest_index(digests)
+    persona_by_id = {str(p.get("persona_id")): p for p in personas}
+    recs = recommendations.assign(user_id=recommendations["user_id"].astype(str))
+    recs = recs.sort_values(["user_id", "rank"], kind="stable")
+    has_seg, has_per = "segment" in recs.columns, "persona_id" in recs.columns
+    rows: list[dict[str, Any]] = []
+    for uid, r in recs.groupby("user_id", sort=True):
+        items = [dict(by_id[p], product_id=p) for p in r["product_id"].astype(str) if p in by_id][:3]
+        if not items:
+            continue
+        segment = _text_or_none(r["segment"].iloc[0]) if has_seg else None
+        persona_id = _text_or_none(r["persona_id"].iloc[0]) if has_per else None
+        persona = persona_by_id.get(persona_id or "")
+        name = templates.persona_name(persona) if persona else templates.persona_name(None)
+        subject, body = guide_text(name, items, templates, digests)
+        rows.append({"level": "user", "persona_id": persona_id, "segment": segment, "user_id": uid,
+                     "product_ids": [p["product_id"] for p in items], "subject": subject, "text": body})
+    return rows
+
+
+def products_by_id(products: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    """The catalogue as records by product id (text)."""
+    return products.set_index(products["product_id"].astype(str)).to_dict(orient="index")
+
+
 def shopping_guides(products: pd.DataFrame, templates: PromptTemplates, personas: Sequence[Mapping[str, Any]],
                     persona_products: Mapping[str, Sequence[str]], recommendations: pd.DataFrame | None = None,
-                    profiles: pd.DataFrame | None = None, n_users: int = 10, digests: pd.DataFrame | None = None,
-                    seed: int = 0) -> pd.DataFrame:
-    """Guides per persona (its top-3 products) and for ``n_users`` sampled users (their own top-3).
+                    profiles: pd.DataFrame | None = None, n_users: int = 10,
+                    digests: pd.DataFrame | Mapping[str, dict] | None = None, seed: int = 0) -> pd.DataFrame:
+    """Guides per persona (its top-3 products) and for ``n_users`` sampled users (their own top-3,
+    :func:`user_guides`).
 
-    Columns: ``guide_id, level ("segment"|"user"), persona_id, segment, user_id, product_ids, subject, text``.
+    Columns: :data:`GUIDE_COLUMNS` (``level`` is ``"segment"`` or ``"user"``).
     """
-    by_id = products.set_index(products["product_id"].astype(str)).to_dict(orient="index")
-
-    def recs_of(ids: Sequence[str]) -> list[dict]:
-        return [dict(by_id[p], product_id=p) for p in ids if p in by_id][:3]
-
+    by_id = products_by_id(products)
+    digests = digest_index(digests) if isinstance(digests, pd.DataFrame) else digests
     rows = []
     for persona in personas:
         pid = str(persona.get("persona_id"))
-        items = recs_of([str(p) for p in persona_products.get(pid, [])])
+        items = [dict(by_id[p], product_id=p) for p in (str(x) for x in persona_products.get(pid, [])) if p in by_id][:3]
         if not items:
             continue
         subject, body = guide_text(templates.persona_name(persona), items, templates, digests)
@@ -78,25 +133,17 @@ def shopping_guides(products: pd.DataFrame, templates: PromptTemplates, personas
                      "product_ids": [p["product_id"] for p in items], "subject": subject, "text": body})
     if recommendations is not None and len(recommendations) and n_users > 0:
         users = sorted(recommendations["user_id"].astype(str).unique())
-        pick = pd.Series(users).sample(n=min(n_users, len(users)), random_state=seed).tolist() if users else []
-        seg_of = {}
-        per_of = {}
+        pick = set(pd.Series(users).sample(n=min(n_users, len(users)), random_state=seed)) if users else set()
+        recs = recommendations[recommendations["user_id"].astype(str).isin(pick)]
+        recs = recs[["user_id", "rank", "product_id"]].assign(user_id=recs["user_id"].astype(str))
         if profiles is not None:
-            seg_of = dict(zip(profiles["user_id"].astype(str), profiles["segment"].astype(str)))
-            if "persona_id" in profiles.columns:
-                per_of = dict(zip(profiles["user_id"].astype(str), profiles["persona_id"].astype(str)))
-        persona_by_id = {str(p.get("persona_id")): p for p in personas}
-        for uid in sorted(pick):
-            r = recommendations[recommendations["user_id"].astype(str) == uid].sort_values("rank")
-            items = recs_of(r["product_id"].astype(str).tolist())
-            if not items:
-                continue
-            persona = persona_by_id.get(per_of.get(uid, ""))
-            name = templates.persona_name(persona) if persona else templates.persona_name(None)
-            subject, body = guide_text(name, items, templates, digests)
-            rows.append({"level": "user", "persona_id": per_of.get(uid), "segment": seg_of.get(uid), "user_id": uid,
-                         "product_ids": [p["product_id"] for p in items], "subject": subject, "text": body})
-    out = pd.DataFrame(rows, columns=["level", "persona_id", "segment", "user_id", "product_ids", "subject", "text"])
+            prof = profiles.assign(user_id=profiles["user_id"].astype(str)).drop_duplicates("user_id", keep="last")
+            prof = prof.set_index("user_id")
+            recs["segment"] = recs["user_id"].map(prof["segment"]) if "segment" in prof.columns else None
+            if "persona_id" in prof.columns:
+                recs["persona_id"] = recs["user_id"].map(prof["persona_id"])
+        rows.extend(user_rows(recs, products, templates, personas, digests, by_id=by_id))
+    out = pd.DataFrame(rows, columns=GUIDE_COLUMNS[1:])
     out.insert(0, "guide_id", [f"g{i:04d}" for i in range(len(out))])
     return out
 

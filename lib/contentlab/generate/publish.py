@@ -21,6 +21,7 @@ from the web).
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -127,8 +128,9 @@ _GATED = ("text", "subject", "product_title", "social_proof")
 def _markup_gate(full: pd.DataFrame) -> pd.DataFrame:
     """Unpublish (reason ``markup``) every row with markup left in a published field; clean rejected text."""
     full = full.copy()
+    gated = [c for c in _GATED if c in full.columns]
     for i in full.index:
-        problems = [f"{col}:{p}" for col in _GATED for p in markup_problems(full.at[i, col])
+        problems = [f"{col}:{p}" for col in gated for p in markup_problems(full.at[i, col])
                     if isinstance(full.at[i, col], str)]
         if not problems:
             continue
@@ -141,10 +143,80 @@ def _markup_gate(full: pd.DataFrame) -> pd.DataFrame:
         full.at[i, "reject_detail"] = "; ".join(x for x in [detail] + [f"markup:{p}" for p in problems] if x)
         full.at[i, "rejected"] = True
         full.at[i, "published"] = False
-        for col in _GATED:
+        for col in gated:
             if isinstance(full.at[i, col], str):
                 full.at[i, col] = clean_text(full.at[i, col])
     return full
+
+
+# ---- per-user shopping guides (the contract's ``user_guides``) -------------------------------------------
+
+USER_GUIDE_BUCKETS = 16
+"""The ``user_guides`` directory is partitioned by a hash bucket of the user id (``bucket=0`` ... ``bucket=15``):
+buckets are even in size whatever the segments' sizes, a user's guide is found by computing its bucket
+(:func:`guide_bucket`), and no data-derived text (segment names) becomes a directory name."""
+
+USER_GUIDE_SCHEMA: tuple[tuple[str, str], ...] = (
+    ("bucket", "int"), ("user_id", "string"), ("segment", "string"), ("persona_id", "string"),
+    ("content_id", "string"), ("product_ids", "string"), ("subject", "string"), ("text", "string"),
+    ("published", "boolean"), ("rejected", "boolean"), ("reject_reason", "string"), ("reject_detail", "string"),
+    ("hallucinated", "boolean"), ("wrong_attributes", "string"), ("attribute_coverage", "double"),
+    ("guardrails_version", "string"), ("templates_version", "int"),
+)
+"""Columns of a per-user guide row and their types (Spark SQL names; :func:`user_guide_arrow_schema` in Arrow)."""
+USER_GUIDE_COLUMNS = [name for name, _ in USER_GUIDE_SCHEMA]
+_PANDAS_TYPES = {"int": "int32", "string": object, "boolean": bool, "double": "float64"}
+
+
+def guide_bucket(user_id: object) -> int:
+    """The ``user_guides`` partition of a user: CRC-32 of the id's UTF-8 bytes modulo :data:`USER_GUIDE_BUCKETS`
+    (Spark's ``pmod(crc32(CAST(user_id AS BINARY)), 16)`` is the same number)."""
+    return zlib.crc32(str(user_id).encode("utf-8")) % USER_GUIDE_BUCKETS
+
+
+def user_guide_arrow_schema():
+    import pyarrow as pa
+
+    types = {"int": pa.int32(), "string": pa.string(), "boolean": pa.bool_(), "double": pa.float64()}
+    return pa.schema([(name, types[kind]) for name, kind in USER_GUIDE_SCHEMA])
+
+
+def user_guide_table(guides: pd.DataFrame, guide_checks: pd.DataFrame, guardrails_version: str,
+                     templates_version: int) -> pd.DataFrame:
+    """The customers' guides of ``guides`` (``level == "user"``) with their checks in the published shape
+    (:data:`USER_GUIDE_COLUMNS`): ``published`` unless rejected; the same ``content_id`` as the guide's row of
+    the content catalogue; the same markup gate as :func:`content_table` (a guide with markup left in its subject
+    or text is rejected for ``markup`` and stored cleaned)."""
+    g = guides[guides["level"] == "user"]
+    if g.empty:
+        return pd.DataFrame({name: pd.Series(dtype=_PANDAS_TYPES[kind]) for name, kind in USER_GUIDE_SCHEMA})
+    checks = guide_checks.loc[g.index]
+    out = pd.DataFrame({
+        "bucket": [guide_bucket(u) for u in g["user_id"]],
+        "user_id": g["user_id"].astype(str),
+        "segment": g["segment"], "persona_id": g["persona_id"],
+        "content_id": [content_id("guide", u, t) for u, t in zip(g["user_id"], g["text"])],
+        "product_ids": g["product_ids"].map(lambda x: ",".join(map(str, x))),
+        "subject": g["subject"], "text": g["text"],
+        "rejected": checks["rejected"].astype(bool), "reject_reason": checks["reject_reason"],
+        "reject_detail": checks["reject_detail"], "hallucinated": checks["hallucinated"].astype(bool),
+        "wrong_attributes": checks["wrong_attributes"], "attribute_coverage": checks["attribute_coverage"],
+    }, index=g.index)
+    out["published"] = ~out["rejected"]
+    out = _markup_gate(out)
+    out["guardrails_version"] = str(guardrails_version)
+    out["templates_version"] = int(templates_version)
+    out = out[USER_GUIDE_COLUMNS].reset_index(drop=True)
+    for col in ("published", "rejected", "hallucinated"):
+        out[col] = out[col].astype(bool)
+    for col in ("reject_reason", "reject_detail", "wrong_attributes"):
+        out[col] = out[col].fillna("").astype(str)
+    out["bucket"] = out["bucket"].astype("int32")
+    out["templates_version"] = out["templates_version"].astype("int32")
+    out["attribute_coverage"] = pd.to_numeric(out["attribute_coverage"], errors="coerce").astype("float64")
+    for col in ("segment", "persona_id"):
+        out[col] = [None if v is None or (isinstance(v, float) and np.isnan(v)) else str(v) for v in out[col]]
+    return out
 
 
 def write_content(content: pd.DataFrame, run_dir: str | Path) -> tuple[Path, Path]:

@@ -22,6 +22,7 @@ from contentlab.generate.model import EMBEDDED_SIZES, CopyModel
 from contentlab.generate.prompts import PromptTemplates
 from contentlab.generate.style import sentence_style
 from contentlab.generate.tokenizer import GPT2_VOCAB_SIZE
+from contentlab.generate.userguides import GuideRun
 from contentlab.generate.workflow import Catalogue, ModelPlan
 from contentlab.privacy import pseudonymise
 
@@ -50,6 +51,7 @@ class GenerateResult:
     digests: pd.DataFrame
     guides: pd.DataFrame
     guide_checks: pd.DataFrame
+    user_guides: GuideRun  # the per-user guide sink (user_guides/)
     content: pd.DataFrame  # the published catalogue
     paths: dict[str, Path] = field(default_factory=dict)  # content, content_jsonl, cards_html, cards_md
     seconds: float = 0.0
@@ -60,11 +62,12 @@ class GenerateResult:
         """The metrics notebook 04 records (:data:`contentlab.generate.evaluation.METRIC_NAMES`; GPT-2's are None
         when no GPT-2 copy was generated)."""
         return ev.metrics(self.scored, self.slots, self.model, self.gen_stats, self.train_seconds, self.locale,
-                          scorer=self.scorer)
+                          scorer=self.scorer, guides_written=self.user_guides.written)
 
     def summary_markdown(self) -> str:
-        return "\n".join(ev.summary_lines(self.metrics(), self.scored, self.comparison, self.plan, self.catalogue,
-                                          self.config.threads, self.verdicts, self.priors_used))
+        lines = ev.summary_lines(self.metrics(), self.scored, self.comparison, self.plan, self.catalogue,
+                                 self.config.threads, self.verdicts, self.priors_used)
+        return "\n".join([*lines, f"- {self.user_guides_markdown()}"])
 
     # ---- inputs --------------------------------------------------------------------------------------------
     @property
@@ -329,7 +332,25 @@ class GenerateResult:
     def guides_markdown(self) -> str:
         g = self.guides
         return (f"{len(g)} guides ({(g['level'] == 'segment').sum()} per persona, {(g['level'] == 'user').sum()} per "
-                f"customer); {int(self.guide_checks['rejected'].sum())} rejected.")
+                f"customer); {int(self.guide_checks['rejected'].sum())} rejected. {self.user_guides_markdown()}")
+
+    def user_guides_markdown(self) -> str:
+        """How many per-user guides went to ``user_guides/``, for whom, on which engine and how fast."""
+        run = self.user_guides
+        if run.engine == "spark":
+            if not run.written:
+                return "**Per-user guides on Spark: none written** (no recommendations from 03)."
+            speed = f"{run.per_second:,.0f} guides/s" if run.per_second else "n/a guides/s"
+            return (f"**{run.written:,} per-user guides written on Spark** ({esc_html(run.master or '')}, "
+                    f"`mapInPandas`): one for each of the {run.users:,} customers with recommendations who have a "
+                    f"recommended product in the catalogue, {run.rejected:,} rejected by the checks; "
+                    f"{run.seconds:.1f} s ({speed}), to `user_guides/` (Parquet partitioned by a hash bucket of the "
+                    "user id).")
+        if not run.written:
+            return "No per-user guides written (no recommendations from 03, or `n_guide_users` is 0)."
+        return (f"**{run.written:,} per-user guides written** to `user_guides/` (Parquet partitioned by a hash bucket "
+                f"of the user id): the {run.users:,} sampled customers above, {run.rejected:,} rejected; a Spark "
+                "engine writes one for every customer with recommendations.")
 
     # ---- publishing ----------------------------------------------------------------------------------------
     def published_counts(self) -> pd.DataFrame:
@@ -338,5 +359,7 @@ class GenerateResult:
 
     def publishing_markdown(self) -> str:
         names = {k: Path(p).name for k, p in self.paths.items()}
-        return (f"Wrote `{names['content']}` and `{names['content_jsonl']}` ({len(self.content):,} rows) and "
+        guides = (f", `{names['user_guides']}/` ({self.user_guides.written:,} per-user guides)"
+                  if "user_guides" in names else "")
+        return (f"Wrote `{names['content']}` and `{names['content_jsonl']}` ({len(self.content):,} rows){guides} and "
                 f"`{names['cards_html']}` / `{names['cards_md']}`. Stage time: {self.seconds:.0f} s.")

@@ -12,6 +12,7 @@ count and mean rating.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -136,8 +137,21 @@ def review_digests(ratings: pd.DataFrame | None, locale: str = "en", top_k: int 
     return pd.DataFrame(out, columns=cols)
 
 
-def digest_for(digests: pd.DataFrame, product_id: Any) -> dict | None:
+def digest_index(digests: pd.DataFrame | None) -> dict[str, dict]:
+    """The digests as ``{product_id: digest}`` (the first digest of a product), for looking many products up."""
     if digests is None or digests.empty:
+        return {}
+    first = np.flatnonzero(~digests["product_id"].duplicated().to_numpy())
+    return {str(digests["product_id"].iloc[i]): digests.iloc[i].to_dict() for i in first}
+
+
+def digest_for(digests: pd.DataFrame | Mapping[str, dict] | None, product_id: Any) -> dict | None:
+    """A product's digest from the digests table, or from its :func:`digest_index` (``None``: no digest)."""
+    if digests is None:
+        return None
+    if isinstance(digests, Mapping):
+        return digests.get(str(product_id))
+    if digests.empty:
         return None
     hit = digests[digests["product_id"] == str(product_id)]
     return None if hit.empty else hit.iloc[0].to_dict()

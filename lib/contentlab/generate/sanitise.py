@@ -52,11 +52,27 @@ def _invisible(ch: str) -> bool:
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal escape sequences
 
 
+# In ASCII the only invisible characters are the controls (Cc): the fast paths below give what the per-character
+# rules give, without asking unicodedata about every character
+_ASCII_SPACE_CONTROL = re.compile(r"[\t\n\r\x0b\x0c]")
+_ASCII_OTHER_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+_ASCII_CONTROL_BUT_NL_TAB = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _drop_invisible(text: str) -> str:
     # terminal escape sequences go whole; whitespace controls become spaces, every other invisible character goes
     text = _ANSI.sub("", text)
+    if text.isascii():
+        return _ASCII_OTHER_CONTROL.sub("", _ASCII_SPACE_CONTROL.sub(" ", text))
     return "".join(" " if ch in "\t\n\r\x0b\x0c\x85\u2028\u2029" else ch for ch in text if
                    ch in "\t\n\r\x0b\x0c\x85\u2028\u2029" or not _invisible(ch))
+
+
+def _has_invisible(text: str) -> bool:
+    """Whether ``text`` has an invisible character other than a newline or a tab."""
+    if text.isascii():
+        return _ASCII_CONTROL_BUT_NL_TAB.search(text) is not None
+    return any(_invisible(ch) for ch in text if ch not in "\n\t")
 
 
 # characters that browsers or later normalisation turn into "<" / ">" (fullwidth and small forms)
@@ -105,7 +121,7 @@ def markup_problems(text: Any) -> list[str]:
         return []
     raw = str(text)
     found: list[str] = []
-    if any(_invisible(ch) for ch in raw if ch not in "\n\t"):
+    if _has_invisible(raw):
         found.append("control or invisible character")
     if _ENTITY.search(raw):
         found.append("HTML entity")

@@ -5,8 +5,9 @@ In order: the catalogue checks (markup cleaned, the data's price policy, whether
 :mod:`contentlab.generate.workflow`), the slots and their variant mix (from the previous cycle's feedback priors
 when they are handed over), the copy model (trained, cached or pretrained), GPT-2 candidates and the template
 baseline, scoring, guardrails and selection, review digests, shopping guides, and publishing: the content
-catalogue through the contract (``content``, ``content_jsonl`` in the run directory) and the content cards in the
-report directory.
+catalogue through the contract (``content``, ``content_jsonl`` in the run directory), the per-user shopping guides
+(``user_guides``: on a Spark engine one for every customer with recommendations, :mod:`contentlab.generate.userguides`)
+and the content cards in the report directory.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from contentlab.generate.result import GenerateResult
 from contentlab.generate.reviews import review_digests
 from contentlab.generate.scoring import NGramIndex
 from contentlab.generate.slots import build_slots, variant_mix
+from contentlab.generate.userguides import GuideKit, publish_user_guides
 from contentlab.privacy import pseudonymise
 
 GUIDE_FOR_ALL = {"persona_id": "ALL", "segment": "all"}
@@ -120,6 +122,12 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
                              upstream.recommendations, upstream.profiles, n_users=cfg.n_guide_users, digests=digests,
                              seed=cfg.seed)
     guide_checks = check_guides(guides, products, guardrails, lexicon, locale, user_ids)
+    kit = GuideKit(products=products, templates=templates, guardrails=guardrails, lexicon=lexicon, locale=locale,
+                   personas=list(upstream.personas or [GUIDE_FOR_ALL]), digests=digests, user_ids=frozenset(user_ids))
+    user_guides = publish_user_guides(
+        cfg.engine, kit, guides, guide_checks, run_dir,
+        recommendations=got.path("recommendations") if upstream.recommendations is not None else None,
+        profiles=got.path("user_profiles") if upstream.profiles is not None else None)
 
     shares = {(r.segment, r.channel, v): getattr(r, f"{v}_share") for r in mix.itertuples()
               for v in ("gpt2", "template")}
@@ -151,6 +159,7 @@ def run_generate(config: GenerateConfig, inputs: Mapping[str, str | None] | None
         guardrails=guardrails, plan=plan, upstream=upstream, user_ids=user_ids, slots=slots, mix=mix, model=cm,
         corpus=corpus, train_seconds=train_seconds, gen_stats=gen_stats, scored=scored, comparison=comparison,
         verdicts=ev.compare_variants(comparison), digests=digests, guides=guides, guide_checks=guide_checks,
-        content=content, paths={"content": content_path, "content_jsonl": jsonl_path, "cards_html": cards_html,
-                                "cards_md": cards_md},
+        user_guides=user_guides, content=content,
+        paths={"content": content_path, "content_jsonl": jsonl_path, "cards_html": cards_html, "cards_md": cards_md,
+               **({"user_guides": user_guides.path} if user_guides.path is not None else {})},
         seconds=time.perf_counter() - started, scorer=scorer)
