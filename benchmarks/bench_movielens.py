@@ -20,8 +20,13 @@ Models, every one fitted on the same training interactions and scored by the sam
 
 - the product's: popularity; Surprise SVD ranked by predicted rating (their benchmark's settings: 200 factors, 30
   epochs); the ranking mode (Surprise SVD on positives + sampled negatives, ``--ranking``; ``--search`` tunes it
-  first); EASE with its L2 weight tuned on the validation split; the ensemble of the ranking mode and EASE with
-  weights tuned on the validation split;
+  first); EASE with its L2 weight tuned on the validation split; the softmax factorisation (PyTorch, factors and
+  L2 weight tuned on the validation split, ``SOFTMAX_BAGS`` seeded fits averaged); the two-tower deep user model
+  (its item tower reads the softmax factorisation's item factors); the ensemble of the ranking mode, EASE and the
+  softmax factorisation with weights tuned on the validation split. A MovieLens ratings file has no product text,
+  no product attributes and no customer profiles: the content models (TF-IDF, MiniLM) have nothing to read and do
+  not run, and the two-tower model's towers see only the item factors and the customer's own (training) history
+  summary, so it is listed for completeness, not as a contender (its place is the shop's cold-user slice);
 - the peers (``--peers``, default all of :data:`contentlab.recommend.peers.PEERS`: cornac EASE, BPR, BiVAE,
   implicit ALS, BPR) through :mod:`contentlab.recommend.peers`, each tuned over its standard grid on the validation
   split.
@@ -66,9 +71,11 @@ from contentlab.recommend import (
     search,
     split_for_protocol,
 )
+from contentlab.recommend.coldusers import TwoTowerRecommender
 from contentlab.recommend.ensemble import BlendRecommender, tune_blend
 from contentlab.recommend.models import EaseRecommender
 from contentlab.recommend.peers import PEERS, check_peers, missing_packages, tuned_peers
+from contentlab.recommend.softmax import SoftmaxMFRecommender
 
 PUBLISHED_NDCG_AT_10 = {"popularity": 0.248, "svd (rating)": 0.096, "SAR": 0.382, "BPR": 0.442, "BiVAE": 0.475}
 # resample: the final model averages 5 SVDs, each on its own negative draw (1 draw: 0.414 NDCG@10 on MovieLens-100k,
@@ -77,6 +84,8 @@ DEFAULT_RANKING = {"algo": "SVD", "neg_ratio": 4, "pop_exponent": 0.5, "n_factor
                    "lr_all": 0.01, "reg_all": 0.02, "resample": 5}
 DEFAULT_GRID = {"neg_ratio": [2, 4, 8], "pop_exponent": [0.0, 0.5, 1.0], "n_factors": [32, 64]}
 EASE_LAMBDAS = [50.0, 100.0, 250.0, 500.0, 1000.0]
+SOFTMAX_GRID = {"factors": [16, 32, 64], "l2": [0.1, 0.2]}
+SOFTMAX_BAGS = 3
 ENSEMBLE_STEP = 0.1
 ENV_PATH = "CONTENTLAB_MOVIELENS"
 ML100K_SHAPE = (943, 1682, 100_000)
@@ -198,12 +207,20 @@ def main(argv: list[str] | None = None) -> int:
     tried = ", ".join(f"{lam_:g}: {v:.4f}" for lam_, v in zip(ease_table["lam"], ease_table[f"ndcg_at_{k}"]))
     print(f"EASE: lam {lam:g} chosen on validation NDCG@{k} ({tried})")
     run(EaseRecommender(lam=lam))
-    rank_val = search.make_ranking_model(ranking, seed=args.seed).fit(val_split[0], items)
-    weights, blend_table = tune_blend({"svd_ranking": rank_val, "ease": ease_val}, val_ctx, step=ENSEMBLE_STEP)
+    soft_table, soft_best, _soft_val = search.softmax_search(val_split, items, SOFTMAX_GRID, k=k, seed=args.seed)
+    print(f"softmax factorisation: {json.dumps(soft_best)} chosen on validation NDCG@{k} "
+          f"({soft_table.iloc[0][f'ndcg_at_{k}']:.4f} of {len(soft_table)} candidates), {SOFTMAX_BAGS} bags")
+    run(SoftmaxMFRecommender(seed=args.seed, bags=SOFTMAX_BAGS, **soft_best))
+    products = ds.products if ds.has("products") else pd.DataFrame({"product_id": items})
+    run(TwoTowerRecommender(products, None, seed=args.seed, item_factors=fitted["softmax_mf"].item_factors))
+    val_parts = {"svd_ranking": search.make_ranking_model(ranking, seed=args.seed).fit(val_split[0], items),
+                 "ease": ease_val,
+                 "softmax_mf": SoftmaxMFRecommender(seed=args.seed, bags=SOFTMAX_BAGS, **soft_best).fit(val_split[0],
+                                                                                                        items)}
+    weights, blend_table = tune_blend(val_parts, val_ctx, step=ENSEMBLE_STEP)
     print(f"ensemble weights chosen on validation: {weights} (validation NDCG@{k} "
           f"{blend_table.iloc[0][f'ndcg_at_{k}']:.4f})")
-    blend = BlendRecommender({"svd_ranking": fitted["svd_ranking"], "ease": fitted["ease"]}, weights,
-                             refit_parts=False)
+    blend = BlendRecommender({n: fitted[n] for n in val_parts}, weights, refit_parts=False)
     blend.fit(train, items)
     res = evaluate_model(blend, ctx, fit=False, rating_metrics=False)
     res.row["fit_s"] = sum(r["fit_s"] for r in rows if r["model"] in weights and weights[r["model"]] > 0)

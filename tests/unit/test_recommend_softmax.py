@@ -61,3 +61,16 @@ def test_hit_matrix_marks_relevant_items_and_ignores_padding():
     top = np.array([[3, 1, -1], [0, 2, 5], [4, 4, 4]])
     hits = hit_matrix(top, [{1, 7}, set(), [4]])
     assert hits.tolist() == [[False, True, False], [False, False, False], [True, True, True]]
+
+
+def test_softmax_bags_average_the_logits_of_seeded_fits(shop):
+    train, _test, items = shop
+    bagged = SoftmaxMFRecommender(factors=4, epochs=5, seed=3, bags=2).fit(train, items)
+    one = SoftmaxMFRecommender(factors=4, epochs=5, seed=3).fit(train, items)
+    two = SoftmaxMFRecommender(factors=4, epochs=5, seed=4).fit(train, items)
+    users = sorted(train["user_id"].unique())[:10]
+    assert np.allclose(bagged.score(users), (one.score(users) + two.score(users)) / 2)
+    assert np.array_equal(bagged.item_factors, one.item_factors)  # the first bag's factors
+    assert bagged.params["bags"] == 2 and "bags" not in one.params
+    with pytest.raises(ValueError, match="bags must be a positive integer"):
+        SoftmaxMFRecommender(bags=0)

@@ -97,6 +97,7 @@ def test_config_completes_partial_dicts_and_names_its_protocol():
                                             "implicit.BPR"),
     ({"ease_lambdas": [0]}, "ease_lambdas must be a non-empty list of positive numbers"),
     ({"ensemble_step": 0.3}, "ensemble_step must divide 1 into equal steps"),
+    ({"softmax_bags": 0}, "softmax_bags must be a positive integer"),
 ])
 def test_config_refuses_unknown_peers_and_bad_ensemble_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):

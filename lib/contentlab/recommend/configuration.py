@@ -75,6 +75,7 @@ class RecommendConfig:
     hybrid_weights: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 0.9, 1.0])
     ease_lambdas: list[float] = field(default_factory=lambda: [50.0, 100.0, 250.0, 500.0, 1000.0])
     softmax_grid: dict[str, list[Any]] = field(default_factory=lambda: {"factors": [16, 32], "l2": [0.2]})
+    softmax_bags: int = 3  # the chosen softmax factorisation averages this many seeded fits (candidates: one each)
     ensemble_step: float = 0.1  # the ensemble's weights are multiples of this (tuned on the validation split)
     peers: list[str] = field(default_factory=list)  # peer implementations run beside the product's models
     selection_metric: str = "ndcg_at_10"
@@ -150,6 +151,8 @@ class RecommendConfig:
               and all(isinstance(v, (list, tuple)) and len(v) > 0 for v in grid.values()),
               "softmax_grid must map some of factors, l2, epochs, lr, batch_size to non-empty lists "
               f"(got {self.softmax_grid!r})")
+        check(_is_int(self.softmax_bags) and self.softmax_bags >= 1,
+              f"softmax_bags must be a positive integer (got {self.softmax_bags!r})")
         check(_is_number(self.ensemble_step) and 0 < self.ensemble_step <= 1
               and abs(round(1 / self.ensemble_step) * self.ensemble_step - 1) < 1e-9,
               f"ensemble_step must divide 1 into equal steps, e.g. 0.1 or 0.25 (got {self.ensemble_step!r})")

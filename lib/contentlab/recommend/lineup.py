@@ -258,10 +258,15 @@ def tune_ease(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: se
 def tune_softmax(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext,
                  tuning: search.Tuning) -> SoftmaxMFRecommender:
     """The softmax factorisation with the settings of ``cfg.softmax_grid`` that score best on the validation split
-    (:func:`contentlab.recommend.search.softmax_search`); the chosen validation model is reused by the ensemble."""
-    lineup.softmax_search, best, lineup.val_models["softmax_mf"] = search.softmax_search(
+    (:func:`contentlab.recommend.search.softmax_search`, one bag per candidate), with ``cfg.softmax_bags`` bags; the
+    chosen settings fitted with those bags on the validation split's training part are reused by the ensemble."""
+    lineup.softmax_search, best, val_model = search.softmax_search(
         selection_split(lineup, cfg, ctx, tuning), ctx.items, cfg.softmax_grid, k=cfg.k, seed=cfg.seed)
-    return SoftmaxMFRecommender(seed=cfg.seed, **best)
+    if cfg.softmax_bags > 1:
+        val_model = SoftmaxMFRecommender(seed=cfg.seed, bags=cfg.softmax_bags, **best).fit(
+            selection_split(lineup, cfg, ctx, tuning)[0], ctx.items)
+    lineup.val_models["softmax_mf"] = val_model
+    return SoftmaxMFRecommender(seed=cfg.seed, bags=cfg.softmax_bags, **best)
 
 
 ENSEMBLE_CF = ("svd_ranking", "ease", "softmax_mf")

@@ -9,6 +9,11 @@ catalogue is the class set, so the cost is ``customers x products x factors`` pe
 of a few thousand products. Products without training interactions get the lowest score of the customer's row
 (they stay unknown instead of being guessed at); customers without training interactions score 0 everywhere.
 
+``bags`` > 1 fits that many factorisations, the ``b``-th seeded ``seed + b``, and scores by the mean of their
+logits: a stochastic fit has variance, and on the demo shop three bags lift NDCG@10 by about 0.007 over one
+(0.300 -> 0.307; searches compare candidates with one bag, as the ranking mode compares them with one negative draw).
+``item_factors`` and ``item_bias`` are the first bag's.
+
 CPU only, one thread (restored after the fit); seeded (``torch.manual_seed`` and the
 batch order), so a run is reproducible on one machine.
 """
@@ -28,13 +33,13 @@ SOFTMAX_MAX_ITEMS = 20_000
 
 class SoftmaxMFRecommender(Recommender):
     """Full-softmax matrix factorisation (see the module docstring); ``factors``, ``l2``, ``epochs``, ``lr``,
-    ``batch_size`` and ``seed`` are its settings."""
+    ``batch_size``, ``bags`` and ``seed`` are its settings."""
 
     name = "softmax_mf"
     kind = "ranking"
 
     def __init__(self, factors: int = 16, l2: float = 0.2, epochs: int = 40, lr: float = 0.02,
-                 batch_size: int = 512, seed: int = 42, name: str | None = None) -> None:
+                 batch_size: int = 512, seed: int = 42, name: str | None = None, bags: int = 1) -> None:
         super().__init__()
         if not (isinstance(factors, (int, np.integer)) and factors >= 1):
             raise ValueError(f"softmax_mf: factors must be a positive integer (got {factors!r})")
@@ -42,52 +47,63 @@ class SoftmaxMFRecommender(Recommender):
             raise ValueError(f"softmax_mf: l2 must be a number >= 0 (got {l2!r})")
         if not (isinstance(epochs, (int, np.integer)) and epochs >= 1):
             raise ValueError(f"softmax_mf: epochs must be a positive integer (got {epochs!r})")
+        if not (isinstance(bags, (int, np.integer)) and bags >= 1):
+            raise ValueError(f"softmax_mf: bags must be a positive integer (got {bags!r})")
         self.factors, self.l2, self.epochs, self.lr = int(factors), float(l2), int(epochs), float(lr)
-        self.batch_size, self.seed = int(batch_size), int(seed)
+        self.batch_size, self.seed, self.bags = int(batch_size), int(seed), int(bags)
         if name:
             self.name = name
         self.params = {"factors": self.factors, "l2": self.l2, "epochs": self.epochs, "lr": self.lr,
                        "batch_size": self.batch_size, "seed": self.seed}
+        if self.bags > 1:
+            self.params["bags"] = self.bags
 
     def _fit(self, train: pd.DataFrame) -> None:
         import torch
 
         self.user_index, x = interaction_matrix(train, self.items, "binary")
-        n_users, n_items = x.shape
         before = torch.get_num_threads()
         torch.set_num_threads(1)  # small matrices: one thread is as fast and never fights the other stages
         try:
-            gen = torch.Generator().manual_seed(self.seed)
-            torch.manual_seed(self.seed)
             dense = torch.tensor(x.toarray(), dtype=torch.float32)
-            users = torch.nn.Parameter(torch.randn(n_users, self.factors, generator=gen) * 0.01)
-            items = torch.nn.Parameter(torch.randn(n_items, self.factors, generator=gen) * 0.01)
-            bias = torch.nn.Parameter(torch.zeros(n_items))
-            opt = torch.optim.Adam([users, items, bias], lr=self.lr)
-            for _epoch in range(self.epochs):
-                order = torch.randperm(n_users, generator=gen)
-                for start in range(0, n_users, self.batch_size):
-                    batch = order[start:start + self.batch_size]
-                    pu, xb = users[batch], dense[batch]
-                    logits = pu @ items.T + bias
-                    nll = -(torch.log_softmax(logits, dim=1) * xb).sum(dim=1).mean()
-                    penalty = self.l2 * (pu.pow(2).sum(dim=1).mean() + items.pow(2).sum() * len(batch) / n_users)
-                    opt.zero_grad()
-                    (nll + penalty).backward()
-                    opt.step()
-            self.user_factors = users.detach().numpy().astype(float)
-            self.item_factors = items.detach().numpy().astype(float)
-            self.item_bias = bias.detach().numpy().astype(float)
+            fitted = [self._fit_one(dense, self.seed + b) for b in range(self.bags)]
         finally:
             torch.set_num_threads(before)
+        self.user_factors, self.item_factors, self.item_bias = fitted[0]
+        self._bags = fitted
         self.item_known = np.asarray(x.sum(axis=0)).ravel() > 0
+
+    def _fit_one(self, dense, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """One factorisation, seeded ``seed``: user factors, item factors, item biases."""
+        import torch
+
+        n_users, n_items = dense.shape
+        gen = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        users = torch.nn.Parameter(torch.randn(n_users, self.factors, generator=gen) * 0.01)
+        items = torch.nn.Parameter(torch.randn(n_items, self.factors, generator=gen) * 0.01)
+        bias = torch.nn.Parameter(torch.zeros(n_items))
+        opt = torch.optim.Adam([users, items, bias], lr=self.lr)
+        for _epoch in range(self.epochs):
+            order = torch.randperm(n_users, generator=gen)
+            for start in range(0, n_users, self.batch_size):
+                batch = order[start:start + self.batch_size]
+                pu, xb = users[batch], dense[batch]
+                logits = pu @ items.T + bias
+                nll = -(torch.log_softmax(logits, dim=1) * xb).sum(dim=1).mean()
+                penalty = self.l2 * (pu.pow(2).sum(dim=1).mean() + items.pow(2).sum() * len(batch) / n_users)
+                opt.zero_grad()
+                (nll + penalty).backward()
+                opt.step()
+        return (users.detach().numpy().astype(float), items.detach().numpy().astype(float),
+                bias.detach().numpy().astype(float))
 
     def score(self, users: Sequence[str]) -> np.ndarray:
         rows = self.user_index.get_indexer([str(u) for u in users])
         out = np.zeros((len(rows), len(self.items)))
         known = rows >= 0
         if known.any():
-            s = self.user_factors[rows[known]] @ self.item_factors.T + self.item_bias[None, :]
+            s = sum(u[rows[known]] @ q.T + b[None, :] for u, q, b in self._bags) / len(self._bags)
             if self.item_known.any() and not self.item_known.all():
                 lowest = s[:, self.item_known].min(axis=1, keepdims=True) - 1.0
                 s = np.where(self.item_known[None, :], s, lowest)
