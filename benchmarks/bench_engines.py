@@ -1,19 +1,27 @@
 """Benchmark: the event aggregations of 01 and 02 on DuckDB and on Spark, side by side, at several log sizes.
 
 For each size the demo simulator writes a shop of about that many events (scaled in users after a small pilot) to a
-temporary directory, in a process of its own. Then, for each engine, a fresh process opens the
+temporary directory, in a process of its own, with ``simulate_to_parquet`` (batches of ``--chunk-users`` users, each
+written straight to Parquet: the simulator's memory stays that of one batch whatever the size; ``--layout day`` or
+``month`` writes the events table date-partitioned). Then, for each engine, a fresh process opens the
 :class:`contentlab.store.EventStore` on those tables and runs what 01 and 02 ask of it: 01's analysis queries (volumes,
 funnels, cohorts, long tails, prices, baskets, repeat purchase, best sellers, key metrics) and 02's per-user features
 (``profiling.user_features``). It reports the wall time (Spark: the session's start included, printed apart), the
 peak resident memory of the driver (the Python process and, on Spark, its JVM, sampled every 0.2 s) and a check
 value (events, users, GMV and the features' sums), which must agree between the engines.
 
-Printed per size: seconds and seconds per million events for each engine, their ratio, and each engine's peak memory;
-at the end the per-million cost at every size, which stays flat when an engine scales linearly. The script exits
-non-zero only when the engines disagree (no timing goal: the figures are for capacity planning).
+Printed per size: seconds and seconds per million events for each engine, their ratio, and each engine's peak memory,
+with the machine's load average (1 min) before and after each step (other jobs share the cores); at the end the
+per-million cost at every size, which stays flat when an engine scales linearly. The script exits non-zero only when
+the engines disagree (no timing goal: the figures are for capacity planning).
 
     python benchmarks/bench_engines.py [--events 1000000,2000000] [--engines duckdb,spark] [--master local[2]]
-                                       [--days 90] [--seed 11]
+                                       [--days 90] [--seed 11] [--layout flat|day|month] [--chunk-users 25000]
+
+Spark settings (``--driver-memory``, ``--partitions``; both ``auto`` by default): in ``local[N]`` the executors run
+inside the driver's JVM, so the driver memory is the engine's whole heap. ``auto`` gives 2g up to 20M events and 6g
+above (50M events need the room: the per-user window and the exact medians sort and buffer more per task), and one
+shuffle partition per 2.5M events, at least 4 (so each shuffle task handles about 2.5M rows, some 100-200 MB).
 
 ``--engines duckdb`` measures DuckDB alone (e.g. its linearity at 5M and 10M events, where Spark ``local[2]`` on two
 cores takes many minutes).
@@ -25,6 +33,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import subprocess
 import sys
 import tempfile
@@ -69,17 +78,26 @@ class PeakRss:
 
 
 def stage_simulate(args: argparse.Namespace) -> dict:
-    from contentlab.data.io import write_dataset
-    from contentlab.data.simulate import simulate
+    from contentlab.data.simulate import simulate, simulate_to_parquet
 
     t0 = time.perf_counter()
     pilot = simulate(n_users=PILOT_USERS, n_products=args.products, n_days=args.days, seed=args.seed)
-    users = max(1, round(args.target / (len(pilot.events) / PILOT_USERS)))
+    users = max(20, round(args.target / (len(pilot.events) / PILOT_USERS)))
     del pilot
-    ds = simulate(n_users=users, n_products=args.products, n_days=args.days, seed=args.seed)
-    ds.truth = None
-    write_dataset(ds, Path(args.dir) / "clean")
-    return {"events": len(ds.events), "users": users, "seconds": time.perf_counter() - t0}
+    with PeakRss() as rss:
+        meta = simulate_to_parquet(Path(args.dir) / "clean", n_users=users, n_products=args.products,
+                                   n_days=args.days, seed=args.seed, chunk_users=args.chunk_users,
+                                   partition_events=None if args.layout == "flat" else args.layout)
+    return {"events": meta["rows"]["events"], "users": users, "batches": meta["batches"],
+            "seconds": time.perf_counter() - t0, "peak_rss": rss.peak}
+
+
+def spark_settings(args: argparse.Namespace, events: int) -> tuple[str, int]:
+    """Driver memory and shuffle partitions for a log of ``events`` (``auto``: see the module docstring)."""
+    memory = args.driver_memory if args.driver_memory != "auto" else ("2g" if events <= 20_000_000 else "6g")
+    partitions = (int(args.partitions) if args.partitions != "auto"
+                  else max(4, math.ceil(events / 2_500_000)))
+    return memory, partitions
 
 
 def aggregations(store) -> dict:
@@ -118,6 +136,7 @@ def stage_engine(args: argparse.Namespace) -> dict:
     spec = {"kind": "duckdb"} if args.engine == "duckdb" else {
         "kind": "spark", "master": args.master,
         "conf": {"spark.driver.memory": args.driver_memory, "spark.sql.shuffle.partitions": str(args.partitions)}}
+    load = os.getloadavg()[0]
     with PeakRss() as rss:
         t0 = time.perf_counter()
         if args.engine == "spark":
@@ -132,13 +151,16 @@ def stage_engine(args: argparse.Namespace) -> dict:
         from contentlab.engine import stop_spark
 
         stop_spark()
-    return {"seconds": seconds, "start_seconds": start_s, "peak_rss": rss.peak, "check": check}
+    return {"seconds": seconds, "start_seconds": start_s, "peak_rss": rss.peak, "check": check,
+            "load": [load, os.getloadavg()[0]]}
 
 
 def _child(stage: str, args: argparse.Namespace, directory: str, **extra) -> dict:
     cmd = [sys.executable, str(Path(__file__).resolve()), "--stage", stage, "--dir", directory, "--days",
            str(args.days), "--products", str(args.products), "--seed", str(args.seed), "--master", args.master,
-           "--driver-memory", args.driver_memory, "--partitions", str(args.partitions)]
+           "--driver-memory", str(extra.pop("driver_memory", args.driver_memory)),
+           "--partitions", str(extra.pop("partitions", args.partitions)),
+           "--chunk-users", str(args.chunk_users), "--layout", args.layout]
     for key, value in extra.items():
         cmd += [f"--{key}", str(value)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -161,14 +183,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", default="1000000,2000000", help="comma-separated log sizes (about; default 1M,2M)")
     ap.add_argument("--engines", default="duckdb,spark", help="engines to measure (default duckdb,spark)")
     ap.add_argument("--master", default="local[2]", help="Spark master (default local[2])")
-    ap.add_argument("--driver-memory", default="2g")
-    ap.add_argument("--partitions", type=int, default=4, help="spark.sql.shuffle.partitions")
+    ap.add_argument("--driver-memory", default="auto", help="Spark driver memory (default auto: 2g up to 20M "
+                    "events, 6g above)")
+    ap.add_argument("--partitions", default="auto", help="spark.sql.shuffle.partitions (default auto: one per 2.5M "
+                    "events, at least 4)")
+    ap.add_argument("--chunk-users", type=int, default=25_000, help="users simulated per batch (default 25000)")
+    ap.add_argument("--layout", choices=("flat", "day", "month"), default="flat",
+                    help="events table: one file (flat) or date-partitioned by day or month")
     ap.add_argument("--days", type=int, default=90)
     ap.add_argument("--products", type=int, default=1500)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--stage", choices=("simulate", "duckdb", "spark"), help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--target", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--tmp", default=None, help="where the simulated shops are written (default: the system's "
+                    "temporary directory; 50M events take about 2 GB)")
     args = ap.parse_args(argv)
     if args.stage:
         if args.stage == "simulate":
@@ -184,16 +213,28 @@ def main(argv: list[str] | None = None) -> int:
     if not engines or set(engines) - {"duckdb", "spark"}:
         ap.error(f"--engines: duckdb and/or spark, got {args.engines!r}")
     rows, ok = [], True
-    spark = (f"Spark {args.master} (driver memory {args.driver_memory}, {args.partitions} shuffle partitions)"
-             if "spark" in engines else "")
-    names = " vs ".join(["DuckDB"] * ("duckdb" in engines) + [spark] * ("spark" in engines))
-    print(f"01 + 02 aggregations on {names}; each step in its own process")
+    names = " vs ".join(["DuckDB"] * ("duckdb" in engines) + [f"Spark {args.master}"] * ("spark" in engines))
+    print(f"01 + 02 aggregations on {names}; each step in its own process; {os.cpu_count()} cores, "
+          f"{_gib(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))} RAM; events table {args.layout}; "
+          f"{time.strftime('%Y-%m-%d %H:%M')}", flush=True)
     for target in sizes:
-        with tempfile.TemporaryDirectory(prefix="bench_engines_") as directory:
+        with tempfile.TemporaryDirectory(prefix="bench_engines_", dir=args.tmp) as directory:
             sim = _child("simulate", args, directory, target=target)
             n = sim["events"]
-            print(f"\n{n:,} events, {sim['users']:,} users (simulated in {sim['seconds']:.0f} s, not part of any figure)")
-            res = {engine: _child(engine, args, directory) for engine in engines}
+            print(f"\n{n:,} events, {sim['users']:,} users (simulated in {sim['seconds']:.0f} s, "
+                  f"{sim['seconds'] / (n / 1e6):.1f} s per million, {sim['batches']} batches of <= "
+                  f"{args.chunk_users:,} users, peak {_gib(sim['peak_rss'])}; not part of any figure)", flush=True)
+            res = {}
+            for engine in engines:
+                memory, partitions = spark_settings(args, n)
+                extra = {"driver_memory": memory, "partitions": partitions} if engine == "spark" else {}
+                if engine == "spark":
+                    print(f"  Spark {args.master}: driver memory {memory}, {partitions} shuffle partitions",
+                          flush=True)
+                res[engine] = _child(engine, args, directory, **extra)
+                r = res[engine]
+                print(f"  {engine}: {r['seconds']:.1f} s, load average {r['load'][0]:.2f} before, "
+                      f"{r['load'][1]:.2f} after", flush=True)
         per_m = {e: r["seconds"] / (n / 1e6) for e, r in res.items()}
         if "duckdb" in res:
             d = res["duckdb"]
