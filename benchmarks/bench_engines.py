@@ -170,6 +170,30 @@ def _child(stage: str, args: argparse.Namespace, directory: str, **extra) -> dic
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+@contextlib.contextmanager
+def _shop_dir(args: argparse.Namespace, target: int):
+    """Where the shop of ``target`` events is simulated: a temporary directory, or with ``--shops`` a kept one
+    (named by everything that makes the shop), so a later run reuses it."""
+    if not args.shops:
+        with tempfile.TemporaryDirectory(prefix="bench_engines_", dir=args.tmp) as directory:
+            yield directory
+        return
+    name = (f"shop-{target}-s{args.seed}-d{args.days}-p{args.products}-{args.layout}-c{args.chunk_users}")
+    path = Path(args.shops) / name
+    path.mkdir(parents=True, exist_ok=True)
+    yield str(path)
+
+
+def _simulated(args: argparse.Namespace, directory: str, target: int) -> dict:
+    done = Path(directory) / "simulated.json"
+    if done.exists():
+        return {**json.loads(done.read_text()), "reused": True}
+    sim = _child("simulate", args, directory, target=target)
+    if args.shops:
+        done.write_text(json.dumps(sim))
+    return sim
+
+
 def _gib(n: float) -> str:
     return f"{n / (1 << 30):.2f} GiB"
 
@@ -196,6 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--stage", choices=("simulate", "duckdb", "spark"), help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
     ap.add_argument("--target", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--spark-events", default=None, help="comma-separated sizes at which Spark runs too (default: "
+                    "every size); e.g. DuckDB's linearity over many sizes, Spark at the largest")
+    ap.add_argument("--shops", default=None, help="keep the simulated shops in this directory and reuse them "
+                    "(default: simulate into a temporary directory, removed after each size)")
     ap.add_argument("--tmp", default=None, help="where the simulated shops are written (default: the system's "
                     "temporary directory; 50M events take about 2 GB)")
     args = ap.parse_args(argv)
@@ -217,15 +245,20 @@ def main(argv: list[str] | None = None) -> int:
     print(f"01 + 02 aggregations on {names}; each step in its own process; {os.cpu_count()} cores, "
           f"{_gib(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES'))} RAM; events table {args.layout}; "
           f"{time.strftime('%Y-%m-%d %H:%M')}", flush=True)
+    spark_sizes = ({int(float(x)) for x in args.spark_events.split(",") if x.strip()} if args.spark_events
+                   else set(sizes))
     for target in sizes:
-        with tempfile.TemporaryDirectory(prefix="bench_engines_", dir=args.tmp) as directory:
-            sim = _child("simulate", args, directory, target=target)
+        with _shop_dir(args, target) as directory:
+            sim = _simulated(args, directory, target)
             n = sim["events"]
-            print(f"\n{n:,} events, {sim['users']:,} users (simulated in {sim['seconds']:.0f} s, "
-                  f"{sim['seconds'] / (n / 1e6):.1f} s per million, {sim['batches']} batches of <= "
-                  f"{args.chunk_users:,} users, peak {_gib(sim['peak_rss'])}; not part of any figure)", flush=True)
+            made = ("reused from " + directory if sim.get("reused") else
+                    f"simulated in {sim['seconds']:.0f} s, {sim['seconds'] / (n / 1e6):.1f} s per million, "
+                    f"{sim['batches']} batches of <= {args.chunk_users:,} users, peak {_gib(sim['peak_rss'])}")
+            print(f"\n{n:,} events, {sim['users']:,} users ({made}; not part of any figure)", flush=True)
             res = {}
             for engine in engines:
+                if engine == "spark" and target not in spark_sizes:
+                    continue
                 memory, partitions = spark_settings(args, n)
                 extra = {"driver_memory": memory, "partitions": partitions} if engine == "spark" else {}
                 if engine == "spark":
@@ -236,6 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {engine}: {r['seconds']:.1f} s, load average {r['load'][0]:.2f} before, "
                       f"{r['load'][1]:.2f} after", flush=True)
         per_m = {e: r["seconds"] / (n / 1e6) for e, r in res.items()}
+        d = s = None
         if "duckdb" in res:
             d = res["duckdb"]
             print(f"  DuckDB: {d['seconds']:7.1f} s  ({per_m['duckdb']:6.1f} s per million events), "
@@ -244,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             s = res["spark"]
             print(f"  Spark : {s['seconds']:7.1f} s  ({per_m['spark']:6.1f} s per million events; session start "
                   f"{s['start_seconds']:.1f} s), peak {_gib(s['peak_rss'])} (driver: Python + JVM)")
-        if len(res) == 2:
+        if d is not None and s is not None:
             same = agree(d["check"], s["check"])
             ok &= same
             print(f"  Spark / DuckDB: {s['seconds'] / d['seconds']:.1f}x time, {s['peak_rss'] / d['peak_rss']:.1f}x "
