@@ -23,6 +23,10 @@ inside the driver's JVM, so the driver memory is the engine's whole heap. ``auto
 above (50M events need the room: the per-user window and the exact medians sort and buffer more per task), and one
 shuffle partition per 2.5M events, at least 4 (so each shuffle task handles about 2.5M rows, some 100-200 MB).
 
+``--spark-metrics`` has Spark write its event log and prints the totals over its tasks: shuffle bytes written and
+read, bytes spilled, the input read and the largest peak execution memory of one task (what a cluster's partitions
+and executor memory are sized from, ``docs/capacity.md``). ``--shops DIR`` keeps the simulated shops and reuses them.
+
 ``--engines duckdb`` measures DuckDB alone (e.g. its linearity at 5M and 10M events, where Spark ``local[2]`` on two
 cores takes many minutes).
 """
@@ -136,6 +140,10 @@ def stage_engine(args: argparse.Namespace) -> dict:
     spec = {"kind": "duckdb"} if args.engine == "duckdb" else {
         "kind": "spark", "master": args.master,
         "conf": {"spark.driver.memory": args.driver_memory, "spark.sql.shuffle.partitions": str(args.partitions)}}
+    events_dir = None
+    if args.engine == "spark" and args.spark_metrics:
+        events_dir = Path(tempfile.mkdtemp(prefix="spark_events_", dir=args.dir))
+        spec["conf"].update({"spark.eventLog.enabled": "true", "spark.eventLog.dir": events_dir.as_uri()})
     load = os.getloadavg()[0]
     with PeakRss() as rss:
         t0 = time.perf_counter()
@@ -151,8 +159,44 @@ def stage_engine(args: argparse.Namespace) -> dict:
         from contentlab.engine import stop_spark
 
         stop_spark()
-    return {"seconds": seconds, "start_seconds": start_s, "peak_rss": rss.peak, "check": check,
-            "load": [load, os.getloadavg()[0]]}
+    out = {"seconds": seconds, "start_seconds": start_s, "peak_rss": rss.peak, "check": check,
+           "load": [load, os.getloadavg()[0]]}
+    if events_dir is not None:
+        out["spark_metrics"] = task_metrics(events_dir)
+    return out
+
+
+def task_metrics(events_dir: Path) -> dict:
+    """Totals over every task of Spark's event log: jobs, stages, tasks, shuffle bytes written and read, bytes spilled
+    (memory and disk), the input read, and the largest peak execution memory of one task."""
+    totals = {"jobs": 0, "stages": 0, "tasks": 0, "shuffle_write": 0, "shuffle_read": 0, "spill_memory": 0,
+              "spill_disk": 0, "input": 0, "max_task_peak_memory": 0}
+    import io
+
+    import pyarrow as pa
+
+    for f in sorted(x for x in events_dir.rglob("*") if x.is_file() and not x.name.startswith((".", "appstatus"))):
+        codec = {".zstd": "zstd", ".lz4": "lz4", ".snappy": "snappy"}.get(f.suffix)
+        with pa.input_stream(str(f), compression=codec) as raw, io.TextIOWrapper(raw, encoding="utf-8") as fh:
+            for line in fh:
+                ev = json.loads(line)
+                kind = ev.get("Event")
+                if kind == "SparkListenerJobStart":
+                    totals["jobs"] += 1
+                elif kind == "SparkListenerStageCompleted":
+                    totals["stages"] += 1
+                elif kind == "SparkListenerTaskEnd":
+                    m = ev.get("Task Metrics") or {}
+                    w, r = m.get("Shuffle Write Metrics") or {}, m.get("Shuffle Read Metrics") or {}
+                    totals["tasks"] += 1
+                    totals["shuffle_write"] += w.get("Shuffle Bytes Written", 0)
+                    totals["shuffle_read"] += r.get("Remote Bytes Read", 0) + r.get("Local Bytes Read", 0)
+                    totals["spill_memory"] += m.get("Memory Bytes Spilled", 0)
+                    totals["spill_disk"] += m.get("Disk Bytes Spilled", 0)
+                    totals["input"] += (m.get("Input Metrics") or {}).get("Bytes Read", 0)
+                    totals["max_task_peak_memory"] = max(totals["max_task_peak_memory"],
+                                                         m.get("Peak Execution Memory", 0))
+    return totals
 
 
 def _child(stage: str, args: argparse.Namespace, directory: str, **extra) -> dict:
@@ -161,6 +205,8 @@ def _child(stage: str, args: argparse.Namespace, directory: str, **extra) -> dic
            "--driver-memory", str(extra.pop("driver_memory", args.driver_memory)),
            "--partitions", str(extra.pop("partitions", args.partitions)),
            "--chunk-users", str(args.chunk_users), "--layout", args.layout]
+    if args.spark_metrics:
+        cmd.append("--spark-metrics")
     for key, value in extra.items():
         cmd += [f"--{key}", str(value)]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -222,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--target", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--spark-events", default=None, help="comma-separated sizes at which Spark runs too (default: "
                     "every size); e.g. DuckDB's linearity over many sizes, Spark at the largest")
+    ap.add_argument("--spark-metrics", action="store_true", help="Spark: write the event log and print its task "
+                    "totals (shuffle bytes, spill, peak execution memory per task)")
     ap.add_argument("--shops", default=None, help="keep the simulated shops in this directory and reuse them "
                     "(default: simulate into a temporary directory, removed after each size)")
     ap.add_argument("--tmp", default=None, help="where the simulated shops are written (default: the system's "
@@ -278,6 +326,14 @@ def main(argv: list[str] | None = None) -> int:
             s = res["spark"]
             print(f"  Spark : {s['seconds']:7.1f} s  ({per_m['spark']:6.1f} s per million events; session start "
                   f"{s['start_seconds']:.1f} s), peak {_gib(s['peak_rss'])} (driver: Python + JVM)")
+        if s is not None and "spark_metrics" in s:
+            m = s["spark_metrics"]
+            print(f"  Spark tasks: {m['jobs']} jobs, {m['stages']} stages, {m['tasks']} tasks; input "
+                  f"{_gib(m['input'])}, shuffle written {_gib(m['shuffle_write'])} "
+                  f"({m['shuffle_write'] / (n / 1e6) / (1 << 20):.0f} MiB per million events), read "
+                  f"{_gib(m['shuffle_read'])}; spilled {_gib(m['spill_memory'])} from memory, "
+                  f"{_gib(m['spill_disk'])} to disk; largest task peak execution memory "
+                  f"{m['max_task_peak_memory'] / (1 << 20):.0f} MiB")
         if d is not None and s is not None:
             same = agree(d["check"], s["check"])
             ok &= same
