@@ -45,6 +45,7 @@ from contentlab.contract import STAGE_NAMES, ContractError, product
 from contentlab.data import adapters
 from contentlab.data.io import (
     META_FILE,
+    PARTITIONINGS,
     TRUTH_DIR,
     Dataset,
     file_fingerprint,
@@ -63,7 +64,10 @@ PREPARING_STAGE = "01_eda"
 DATASET_KINDS: tuple[str, ...] = ("demo", "cdnow", "online_retail", "movielens", "files")
 REQUIRED_TABLES: tuple[str, ...] = ("users", "products", "events")
 # the keys a dataset spec of each kind may have (demo: "kind" plus the parameters of simulate())
-COMMON_DATASET_KEYS: tuple[str, ...] = ("kind", "name", "locale")
+COMMON_DATASET_KEYS: tuple[str, ...] = ("kind", "name", "locale", "partition_events")
+WRITE_KEYS: tuple[str, ...] = ("partition_events",)
+"""Dataset keys that say how the run's clean tables are written, not what the data is: ``partition_events``
+(``day`` or ``month``: the events table date-partitioned, :mod:`contentlab.data.io`)."""
 DATASET_KEYS: dict[str, tuple[str, ...]] = {
     "cdnow": ("path", "file"),
     "online_retail": ("path", "sheet"),
@@ -85,7 +89,7 @@ def dataset_keys(kind: str) -> tuple[str, ...]:
     """The keys a dataset spec of ``kind`` may have."""
     if kind == "demo":
         simulate, _ = _simulator()
-        return ("kind", *inspect.signature(simulate).parameters)
+        return ("kind", *inspect.signature(simulate).parameters, *WRITE_KEYS)
     return (*COMMON_DATASET_KEYS, *DATASET_KEYS[kind])
 
 
@@ -122,6 +126,10 @@ def check_dataset_spec(dataset: Any) -> dict[str, Any]:
                 elif key != "paths" and sub is not None and not isinstance(sub, Mapping):
                     problems.append(f"dataset spec (kind 'files'): {key}.{table} must be a mapping, "
                                     f"got {type(sub).__name__}")
+    partition = spec.get("partition_events")
+    if partition is not None and partition not in PARTITIONINGS:
+        problems.append(f"dataset spec: partition_events must be one of {', '.join(PARTITIONINGS)} (the events "
+                        f"table date-partitioned) or absent (one file), got {partition!r}")
     if problems:
         raise DatasetSpecError("\n".join(problems))
     return spec
@@ -158,13 +166,13 @@ def _make_read_only(path: Path) -> None:
 def simulated_dir(spec: Mapping[str, Any]) -> Path:
     """Where the demo of ``spec`` lives: ``data/raw/simulated/demo-<fingerprint>``."""
     _, code = _simulator()
-    params = {k: v for k, v in spec.items() if k != "kind"}
+    params = {k: v for k, v in spec.items() if k != "kind" and k not in WRITE_KEYS}
     return config.raw_dir() / "simulated" / f"demo-{spec_fingerprint({'params': params, 'simulator': code})}"
 
 
 def _load_demo(spec: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path]:
     simulate, _ = _simulator()
-    params = {k: v for k, v in spec.items() if k != "kind"}  # keys checked by check_dataset_spec
+    params = {k: v for k, v in spec.items() if k != "kind" and k not in WRITE_KEYS}  # checked by check_dataset_spec
     target = simulated_dir(spec)
     if not (target / META_FILE).exists():
         ds = simulate(**params)
@@ -294,10 +302,13 @@ def prepare_data(dataset: Mapping[str, Any], run_dir: str | os.PathLike) -> Data
     for key in ("currency", "nominal_price"):  # facts about the data that reports need at hand
         if key in ds.meta:
             meta[key] = ds.meta[key]
+    if spec.get("partition_events"):
+        meta["events_partitioning"] = spec["partition_events"]
     run_dir.mkdir(parents=True, exist_ok=True)
     clean_dir = product("clean").at(run_dir)
     tmp = clean_dir.with_name(f".{clean_dir.name}.{uuid.uuid4().hex[:8]}.tmp")
-    write_dataset(Dataset(name=ds.name, tables=clean, locale=ds.locale, meta=meta), tmp)
+    write_dataset(Dataset(name=ds.name, tables=clean, locale=ds.locale, meta=meta), tmp,
+                  partition_events=spec.get("partition_events"))
     # write_dataset records has_truth of the (truth-less) clean copy; keep the run's view
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     _atomic_replace_dir(tmp, clean_dir)

@@ -3,7 +3,8 @@ Apache Spark SQL (:mod:`contentlab.engine`).
 
 Every aggregation over events goes through :class:`EventStore`, so memory stays flat as the event log grows.
 Tables present in the directory are exposed as views named after the table (``events``, ``users``, ``products``,
-``ratings``, ``exposures``). Queries are written once, in DuckDB's SQL; on Spark the store transpiles them with
+``ratings``, ``exposures``); a table is ``<name>.parquet``, one file or a date-partitioned directory of that name
+(:mod:`contentlab.data.io`), read whole on both engines with the canonical columns only. Queries are written once, in DuckDB's SQL; on Spark the store transpiles them with
 ``sqlglot`` (:func:`to_spark_sql`), correcting the functions whose meaning differs between the two dialects, and
 returns the same pandas types DuckDB does (:func:`arrow_to_pandas`). What stays different is documented in
 ``docs/architecture.md`` ("Engines"): floating-point sums add in another order (results agree to ~1e-12 relative),
@@ -24,6 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from contentlab import contract
+from contentlab.data.io import table_files
 from contentlab.data.schema import TABLES
 from contentlab.engine import check_engine_spec, spark_session
 
@@ -41,8 +43,13 @@ class _DuckDB:
             self.con.execute(f"SET threads TO {int(threads)}")
 
     def view_parquet(self, name: str, path: Path) -> None:
-        quoted = str(path).replace("'", "''")
-        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM read_parquet('{quoted}')")
+        if path.is_dir():  # date-partitioned: every file under it; the partition keys are no columns
+            table_files(path)  # fails clearly on a directory without Parquet files
+            pattern = str(path / "**" / "*.parquet").replace("'", "''")
+            source = f"read_parquet('{pattern}', hive_partitioning = false)"
+        else:
+            source = "read_parquet('{}')".format(str(path).replace("'", "''"))
+        self.con.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
 
     def view_sql(self, name: str, query: str) -> None:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {query}")
@@ -77,8 +84,11 @@ class _Spark:
     def view_parquet(self, name: str, path: Path) -> None:
         from pyspark.sql import functions as F
 
-        df = self.spark.read.parquet(str(path))
-        for field in pq.read_schema(path):  # nanosecond timestamps arrive as longs (nanosAsLong)
+        files = table_files(path)
+        # a date-partitioned directory: every file under it, without partition discovery (the keys are no columns)
+        reader = self.spark.read.option("recursiveFileLookup", "true") if path.is_dir() else self.spark.read
+        df = reader.parquet(str(path))
+        for field in pq.read_schema(files[0]):  # nanosecond timestamps arrive as longs (nanosAsLong)
             if pa.types.is_timestamp(field.type) and field.type.unit == "ns":
                 df = df.withColumn(field.name, F.timestamp_micros(F.floor(F.col(field.name) / 1000)))
         df.createOrReplaceTempView(name)

@@ -114,3 +114,14 @@ def test_engine_benchmark_compares_engines_on_their_check_values():
         block = bytearray(64 << 20)  # 64 MiB touched while sampling
         block[::4096] = b"x" * len(block[::4096])
     assert rss.peak >= 64 << 20
+
+
+def test_engine_benchmark_sizes_spark_by_the_log():
+    import argparse
+
+    bench = _load("bench_engines")
+    auto = argparse.Namespace(driver_memory="auto", partitions="auto")
+    assert bench.spark_settings(auto, 1_000_000) == ("2g", 4)
+    assert bench.spark_settings(auto, 10_400_000) == ("2g", 5)
+    assert bench.spark_settings(auto, 50_000_000) == ("6g", 20)
+    assert bench.spark_settings(argparse.Namespace(driver_memory="3g", partitions="8"), 50_000_000) == ("3g", 8)

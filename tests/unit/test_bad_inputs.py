@@ -330,7 +330,7 @@ def test_a_misspelt_dataset_key_fails_at_once(raw, tmp_path):
     with pytest.raises(pipeline.DatasetSpecError) as exc:  # before any file is looked at (it does not exist)
         pipeline.prepare_data(spec, tmp_path / "data" / "processed" / "run")
     assert str(exc.value) == ("dataset spec (kind 'files'): unknown key 'mappings'; did you mean 'mapping'? "
-                              "(known keys: kind, name, locale, paths, mapping, read_options)")
+                              "(known keys: kind, name, locale, partition_events, paths, mapping, read_options)")
     with pytest.raises(pipeline.DatasetSpecError, match=r"mapping: unknown table 'event'; did you mean 'events'\?"):
         pipeline.check_dataset_spec({"kind": "files", "paths": {"events": "x.csv"}, "mapping": {"event": {}}})
     with pytest.raises(pipeline.DatasetSpecError, match=r"unknown key 'low_rating'; did you mean 'low_ratings'\?"):
@@ -338,7 +338,7 @@ def test_a_misspelt_dataset_key_fails_at_once(raw, tmp_path):
     with pytest.raises(pipeline.DatasetSpecError, match=r"unknown dataset kind 'movielen'; did you mean 'movielens'\?"):
         pipeline.check_dataset_spec({"kind": "movielen"})
     for kind in pipeline.DATASET_KINDS:  # every key the loaders read is known
-        assert {"kind", "name", "locale"} <= set(pipeline.dataset_keys(kind))
+        assert {"kind", "name", "locale", "partition_events"} <= set(pipeline.dataset_keys(kind))
 
 
 def test_a_misspelt_dataset_key_stops_the_run_before_it_starts(raw, tmp_path):

@@ -1,4 +1,12 @@
-"""A dataset in memory (:class:`Dataset`) and on disk (a directory of Parquet tables)."""
+"""A dataset in memory (:class:`Dataset`) and on disk (a directory of Parquet tables).
+
+On disk every table is ``<table>.parquet``: one Parquet file, or, for a large events table, a directory of that name
+holding the table date-partitioned in the hive layout (``events.parquet/event_date=2026-01-05/part-00000.parquet``,
+or by month: ``event_month=2026-01/``; :data:`PARTITIONINGS`). The partition value is only in the directory name,
+never a column: every file holds the canonical columns, so the table reads the same whichever way it was written
+(:func:`read_table`, :func:`table_files`, and :class:`contentlab.store.EventStore` on DuckDB and Spark).
+:class:`TableWriter` writes a table a batch of rows at a time (the chunked simulator), flat or partitioned.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +17,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 
 from contentlab.data.schema import TABLES
 
 TRUTH_DIR = "truth"
 META_FILE = "dataset.json"
+PARTITIONINGS: dict[str, tuple[str, str]] = {"day": ("event_date", "%Y-%m-%d"), "month": ("event_month", "%Y-%m")}
+"""Date partitionings of the events table: name -> (the hive key in the directory names, its strftime format)."""
+PARTITIONED_TABLES = ("events",)
+"""Tables that can be written date-partitioned (on their ``timestamp``)."""
 
 
 @dataclass
@@ -70,12 +85,100 @@ def read_truth(path: str | Path) -> dict[str, Any] | None:
     return truth
 
 
-def write_dataset(ds: Dataset, path: str | Path, extra_meta: dict[str, Any] | None = None) -> Path:
-    """Write tables, metadata and truth to ``path`` (created)."""
+def check_partitioning(partition: str | None) -> str | None:
+    """``partition`` validated: ``None`` (one file per table) or a key of :data:`PARTITIONINGS`."""
+    if partition is not None and partition not in PARTITIONINGS:
+        raise ValueError(f"partition_events must be one of {', '.join(PARTITIONINGS)} (or absent for one file), "
+                         f"got {partition!r}")
+    return partition
+
+
+class TableWriter:
+    """Writes one table to ``path`` a frame at a time: one Parquet file (``partition=None``, a row group or more per
+    frame) or a hive-partitioned directory (``partition="day"`` / ``"month"`` on the ``timestamp`` column, one file
+    per frame and partition). Every frame is written with the first frame's schema, so all files agree."""
+
+    def __init__(self, path: str | Path, partition: str | None = None, time_column: str = "timestamp"):
+        self.path, self.partition, self.time_column = Path(path), check_partitioning(partition), time_column
+        self.schema: pa.Schema | None = None
+        self.rows = 0
+        self.frames = 0
+        self._writer: pq.ParquetWriter | None = None
+        self._empty: pa.Table | None = None
+
+    def write(self, df: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(df, schema=self.schema, preserve_index=False)
+        if self.schema is None:
+            self.schema = table.schema
+        self.rows += len(df)
+        if self.partition is None:
+            if self._writer is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._writer = pq.ParquetWriter(self.path, self.schema)
+            self._writer.write_table(table)
+        elif len(df):
+            key, fmt = PARTITIONINGS[self.partition]
+            values = pd.to_datetime(df[self.time_column]).dt.strftime(fmt).to_numpy()
+            for value in sorted(set(values)):
+                part = self.path / f"{key}={value}"
+                part.mkdir(parents=True, exist_ok=True)
+                pq.write_table(table.filter(pa.array(values == value)), part / f"part-{self.frames:05d}.parquet")
+        elif self._empty is None:
+            self._empty = table
+        self.frames += 1
+
+    def close(self) -> Path:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        elif self.partition is not None and self.rows == 0 and self._empty is not None:
+            pq.write_table(self._empty, self.path)  # nothing to partition: an empty table is one empty file
+        return self.path
+
+    def __enter__(self) -> TableWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def table_files(path: str | Path) -> list[Path]:
+    """The Parquet files of a table written by :func:`write_dataset` or :class:`TableWriter`: the file itself, or
+    every ``*.parquet`` file under a partitioned directory, in path order (so by date)."""
+    path = Path(path)
+    if path.is_dir():
+        files = sorted(f for f in path.rglob("*.parquet") if f.is_file())
+        if not files:
+            raise FileNotFoundError(f"{path}: a partitioned table directory with no Parquet file in it")
+        return files
+    if not path.exists():
+        raise FileNotFoundError(path)
+    return [path]
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """A table as a DataFrame, from one Parquet file or a date-partitioned directory (the rows of its files in path
+    order; the partition value is not added as a column)."""
+    files = table_files(path)
+    if len(files) == 1 and files[0] == Path(path):
+        return pd.read_parquet(files[0])
+    return pads.dataset([str(f) for f in files], format="parquet").to_table().to_pandas()
+
+
+def write_dataset(ds: Dataset, path: str | Path, extra_meta: dict[str, Any] | None = None,
+                  partition_events: str | None = None) -> Path:
+    """Write tables, metadata and truth to ``path`` (created). ``partition_events`` (``"day"`` or ``"month"``)
+    writes the events table date-partitioned (see the module docstring); the metadata records it."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
+    check_partitioning(partition_events)
     for name, df in ds.tables.items():
-        if df is not None:
+        if df is None:
+            continue
+        if partition_events and name in PARTITIONED_TABLES:
+            with TableWriter(path / f"{name}.parquet", partition_events) as w:
+                w.write(df)
+        else:
             df.to_parquet(path / f"{name}.parquet", index=False)
     if ds.truth:
         _write_truth(ds.truth, path / TRUTH_DIR)
@@ -87,6 +190,8 @@ def write_dataset(ds: Dataset, path: str | Path, extra_meta: dict[str, Any] | No
         tables=sorted(n for n, df in ds.tables.items() if df is not None),
         has_truth=bool(ds.truth),
     )
+    if partition_events:
+        meta["events_partitioning"] = partition_events
     (path / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
     return path
 
@@ -102,7 +207,7 @@ def read_dataset(path: str | Path, truth_dir: str | Path | None = None) -> Datas
     for name in TABLES:
         f = path / f"{name}.parquet"
         if f.exists():
-            tables[name] = pd.read_parquet(f)
+            tables[name] = read_table(f)
     tdir = Path(truth_dir) if truth_dir else path / TRUTH_DIR
     truth = read_truth(tdir)
     return Dataset(name=meta.get("name", path.name), tables=tables, locale=meta.get("locale", "en"), truth=truth, meta=meta)

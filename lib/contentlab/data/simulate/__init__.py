@@ -90,6 +90,10 @@ attributes; the vocabulary wrong attributes are judged with), best_hour, best_ch
 exposure_channel_mix, variant_split, bought_together, pair_prob,
 cold_start_products, weekend_lift, hour_profile, choice_model, rating_model, discount_levels.
 
+A shop too large for memory: :func:`simulate_to_parquet` (:mod:`~contentlab.data.simulate.chunked`) draws the same
+distribution in batches of users and writes each batch's rows straight to Parquet (the events table optionally
+date-partitioned), in the memory of one batch.
+
 Size presets are in :data:`PROFILES` (``tiny``: 300 users, 80 products, 30 days, about a tenth of
 a second; ``demo``: 5,000 users, 800 products, 90 days, about 500k events in a few seconds).
 
@@ -122,13 +126,14 @@ from contentlab.data.simulate.audience import (
     expected_cvr,
     simulate_campaign,
 )
+from contentlab.data.simulate.chunked import simulate_to_parquet
 from contentlab.data.simulate.eventlog import EventLog
 from contentlab.data.simulate.spec import CHANNELS, PROFILES, SEGMENT_SPECS, SEGMENTS
 from contentlab.data.simulate.state import Settings, ShopState
 
 __all__ = [
     "CHANNELS", "EXPOSURE_CHANNELS", "PROFILES", "SEGMENTS", "SEGMENT_SPECS", "VARIANTS",
-    "code_version", "expected_ctr", "expected_cvr", "simulate", "simulate_campaign",
+    "code_version", "expected_ctr", "expected_cvr", "simulate", "simulate_campaign", "simulate_to_parquet",
 ]
 
 

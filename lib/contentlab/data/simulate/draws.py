@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 
 
-def ids(prefix: str, n: int, width: int) -> np.ndarray:
-    """``prefix`` + 1..n, zero-padded to ``width`` digits (wider when ``n`` needs it)."""
-    width = max(width, len(str(n)))
-    return np.array([f"{prefix}{i:0{width}d}" for i in range(1, n + 1)], dtype=object)
+def ids(prefix: str, n: int, width: int, first: int = 1) -> np.ndarray:
+    """``prefix`` + first..first+n-1 (1..n by default), zero-padded to ``width`` digits (wider when the last number
+    needs it)."""
+    width = max(width, len(str(first + n - 1)))
+    return np.array([f"{prefix}{i:0{width}d}" for i in range(first, first + n)], dtype=object)
 
 
 def strings(values) -> pd.Series:

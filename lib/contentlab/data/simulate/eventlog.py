@@ -51,8 +51,12 @@ class EventLog:
         self.cols["qty"].append(np.broadcast_to(np.asarray(qty, dtype=np.int64), (n,)).copy())
         self.cols["disc"].append(np.broadcast_to(np.asarray(disc, dtype=float), (n,)).copy())
 
-    def finish(self, state: ShopState) -> Events:
-        """The events inside the window, de-duplicated on the event key and ordered by time, as the events table."""
+    def finish(self, state: ShopState, first_session: int = 1, first_order: int = 1, session_width: int = 7,
+               order_width: int = 6) -> Events:
+        """The events inside the window, de-duplicated on the event key and ordered by time, as the events table.
+
+        Session ids are ``S`` + first_session.. (``session_width`` digits at least), order ids ``O`` + first_order..
+        (a shop simulated in batches of users numbers each batch's sessions and orders after the last one's)."""
         ev = {k: np.concatenate(v) for k, v in self.cols.items()}
         keep = (ev["t"] < state.end_sec) & (ev["t"] >= 0)
         ev = {k: v[keep] for k, v in ev.items()}
@@ -69,13 +73,13 @@ class EventLog:
         sess_rank = np.empty(len(sess_codes), dtype=np.int64)
         sess_rank[np.argsort(sess_first)] = np.arange(len(sess_codes))
         sess_new = sess_rank[np.searchsorted(sess_codes, ev["sess"])]
-        session_ids = ids("S", len(sess_codes), 7)
+        session_ids = ids("S", len(sess_codes), session_width, first_session)
         is_p = ev["etype"] == EVENT_PURCHASE
         p_sess = sess_new[is_p]
         o_codes, o_first = np.unique(p_sess, return_index=True)
         o_rank = np.empty(len(o_codes), dtype=np.int64)
         o_rank[np.argsort(o_first)] = np.arange(len(o_codes))
-        order_ids = ids("O", len(o_codes), 6)
+        order_ids = ids("O", len(o_codes), order_width, first_order)
         order_col = np.full(len(ev["t"]), None, dtype=object)
         order_col[is_p] = order_ids[o_rank[np.searchsorted(o_codes, p_sess)]]
         channels = np.concatenate(self.session_channels)

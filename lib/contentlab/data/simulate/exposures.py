@@ -90,9 +90,9 @@ def historical_copy(state: ShopState, item: np.ndarray, chan: np.ndarray, var: n
     return out
 
 
-def historical_impressions(state: ShopState) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The campaign's impressions (``timestamp, user_id, content_id, product_id, variant, channel, segment, text``)
-    and its copy (``content_id, product_id, channel, variant, text``)."""
+def impression_draws(state: ShopState) -> dict[str, np.ndarray]:
+    """Who sees what, where and when: per impression its user (index), channel, time (seconds after the start),
+    product (index) and variant (index into VARIANTS)."""
     s, rng, people, cat = state.settings, state.rng, state.people, state.catalogue
     intensity = rng.gamma(1.5, 1 / 1.5, size=people.n)
     n_imp = rng.poisson(s.exposures_per_user * intensity)
@@ -105,31 +105,56 @@ def historical_impressions(state: ShopState) -> tuple[pd.DataFrame, pd.DataFrame
     item, ok = available_items(rng, state.taste.sampler, e_user, t, cat.launch_sec)
     e_user, e_chan, t, item = e_user[ok], e_chan[ok], t[ok], item[ok]
     var = rng.integers(0, 2, len(e_user))
-    combo = (item * len(EXPOSURE_CHANNELS) + e_chan) * 2 + var
-    codes, inv = np.unique(combo, return_inverse=True)
-    content_ids = ids("C", len(codes), 5)
+    return {"user": e_user, "channel": e_chan, "t": t, "item": item, "variant": var}
+
+
+def content_code(item: np.ndarray, channel: np.ndarray, variant: np.ndarray) -> np.ndarray:
+    """One integer per (product, channel, variant): what a content id stands for."""
+    return (item * len(EXPOSURE_CHANNELS) + channel) * 2 + variant
+
+
+def copy_table(state: ShopState, codes: np.ndarray, content_ids: np.ndarray) -> pd.DataFrame:
+    """The copy of the content ids ``content_ids`` (one per :func:`content_code` in ``codes``), drawn now:
+    ``content_id, product_id, channel, variant, text``."""
     c_var = codes % 2
     c_chan = (codes // 2) % len(EXPOSURE_CHANNELS)
     c_item = codes // 2 // len(EXPOSURE_CHANNELS)
     texts = np.array(historical_copy(state, c_item, c_chan, c_var), dtype=object)
-    copy = pd.DataFrame({
+    return pd.DataFrame({
         "content_id": strings(content_ids),
-        "product_id": strings(cat.ids[c_item]),
+        "product_id": strings(state.catalogue.ids[c_item]),
         "channel": strings(np.array(EXPOSURE_CHANNELS, dtype=object)[c_chan]),
         "variant": strings(np.array(VARIANTS, dtype=object)[c_var]),
         "text": strings(texts),
     })
-    impressions = pd.DataFrame({
-        "timestamp": timestamps(state.start, t),
+
+
+def impressions_table(state: ShopState, draws: dict[str, np.ndarray], content_ids: np.ndarray,
+                      texts: np.ndarray) -> pd.DataFrame:
+    """The impressions of ``draws`` with their content ids and texts (one per impression)."""
+    people, cat = state.people, state.catalogue
+    e_user = draws["user"]
+    return pd.DataFrame({
+        "timestamp": timestamps(state.start, draws["t"]),
         "user_id": strings(people.ids[e_user]),
-        "content_id": strings(content_ids[inv]),
-        "product_id": strings(cat.ids[item]),
-        "variant": strings(np.array(VARIANTS, dtype=object)[var]),
-        "channel": strings(np.array(EXPOSURE_CHANNELS, dtype=object)[e_chan]),
+        "content_id": strings(content_ids),
+        "product_id": strings(cat.ids[draws["item"]]),
+        "variant": strings(np.array(VARIANTS, dtype=object)[draws["variant"]]),
+        "channel": strings(np.array(EXPOSURE_CHANNELS, dtype=object)[draws["channel"]]),
         "segment": strings(np.array(SEGMENTS, dtype=object)[people.segment[e_user]]),
-        "text": strings(texts[inv]),
+        "text": strings(texts),
     })
-    return impressions, copy
+
+
+def historical_impressions(state: ShopState) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The campaign's impressions (``timestamp, user_id, content_id, product_id, variant, channel, segment, text``)
+    and its copy (``content_id, product_id, channel, variant, text``)."""
+    d = impression_draws(state)
+    codes, inv = np.unique(content_code(d["item"], d["channel"], d["variant"]), return_inverse=True)
+    content_ids = ids("C", len(codes), 5)
+    copy = copy_table(state, codes, content_ids)
+    texts = copy["text"].to_numpy(dtype=object)
+    return impressions_table(state, d, content_ids[inv], texts[inv]), copy
 
 
 def historical_exposures(state: ShopState, truth: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -146,7 +146,9 @@ class Funnel:
         log.put(ck, self.added_user, self.added_session, self.added_item, EVENT_PURCHASE, 1, 0.0)
 
 
-def draw_funnel(state: ShopState) -> Funnel:
+def draw_funnel(state: ShopState, pairs: list[tuple[int, int]] | None = None) -> Funnel:
+    """Views, cart lines, purchases and pair additions of ``state.sessions``; ``pairs``: the planted bought-together
+    pairs when they are drawn already (a shop simulated in batches of users shares them), else drawn here."""
     s, rng, cat, taste, sess = state.settings, state.rng, state.catalogue, state.taste, state.sessions
     seg = state.people.segment
     # views
@@ -182,7 +184,8 @@ def draw_funnel(state: ShopState) -> Funnel:
     p_idx = c_idx[bought]
 
     # frequently bought together: the partner is added to the same order
-    pairs = bought_together_pairs(state)
+    if pairs is None:
+        pairs = bought_together_pairs(state)
     partner = np.full(cat.n, -1)
     for a, b in pairs:
         partner[a] = b

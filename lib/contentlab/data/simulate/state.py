@@ -80,6 +80,7 @@ class ShopState:
     fraud: FraudPlant | None = None
     events: Events | None = None
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    stream: tuple[int, ...] = ()  # a batch of users simulated apart: its number (seeds churn's stream of the batch)
 
     @classmethod
     def begin(cls, settings: Settings) -> ShopState:
@@ -92,5 +93,5 @@ class ShopState:
         return self.settings.n_days * DAY
 
     def churn_rng(self) -> np.random.Generator:
-        """Churn's own random stream (seeded from the shop's seed)."""
-        return np.random.default_rng([self.settings.seed, 0xC0FFEE])
+        """Churn's own random stream (seeded from the shop's seed, and the batch's number for a batch of users)."""
+        return np.random.default_rng([self.settings.seed, 0xC0FFEE, *self.stream])

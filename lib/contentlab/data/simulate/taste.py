@@ -22,6 +22,14 @@ BLOCK = 2048  # users per block of the choice logits (temporaries stay small)
 
 
 @dataclass
+class ItemTaste:
+    """The item side of the taste model: latent factors and rating bias per item."""
+
+    item_factors: np.ndarray  # items x k
+    item_bias: np.ndarray
+
+
+@dataclass
 class Taste:
     user_factors: np.ndarray  # users x k
     item_factors: np.ndarray  # items x k
@@ -29,18 +37,16 @@ class Taste:
     sampler: RowSampler  # draws the item a user views
 
 
-def draw_taste(state: ShopState) -> Taste:
+def draw_taste(state: ShopState, items: ItemTaste | None = None) -> Taste:
+    """Latent user factors, the item side (drawn here unless ``items`` is given, as a shop simulated in batches of
+    users shares it) and the choice model of the users of ``state.people``."""
     s, rng, cat, seg = state.settings, state.rng, state.catalogue, state.people.segment
-    k, n_users, n_items = s.n_factors, s.n_users, cat.n
+    k, n_users, n_items = s.n_factors, len(seg), cat.n
     sd = k ** -0.25  # u.v ~ unit variance
     user_f = rng.normal(0, sd, size=(n_users, k))
-    attr_part = np.zeros((n_items, k))
-    for attr in ("brand", "colour", "material", "style"):
-        codes, uniq = pd.factorize(pd.Series([t[attr] for t in cat.texts]))
-        attr_part += rng.normal(0, sd, size=(len(uniq), k))[codes]
-    attr_part /= 2.0  # sum of four unit-variance parts -> back to variance sd^2
-    item_f = np.sqrt(s.attribute_share) * attr_part + np.sqrt(1 - s.attribute_share) * rng.normal(0, sd, (n_items, k))
-    item_bias = rng.normal(0, 0.3, size=n_items)
+    if items is None:
+        items = draw_item_taste(state)
+    item_f, item_bias = items.item_factors, items.item_bias
 
     # choice logits: user x item
     cat_index = {c: i for i, c in enumerate(CATEGORY_KEYS)}
@@ -66,3 +72,18 @@ def draw_taste(state: ShopState) -> Taste:
         probs[b] = np.exp(logit)
     return Taste(user_factors=user_f, item_factors=item_f, item_bias=item_bias,
                  sampler=RowSampler(probs))  # the sampler takes over `probs` (cumulative rows, in place)
+
+
+def draw_item_taste(state: ShopState) -> ItemTaste:
+    """Item factors (``attribute_share`` of their variance from brand, colour, material and style) and item bias."""
+    s, rng, cat = state.settings, state.rng, state.catalogue
+    k, n_items = s.n_factors, cat.n
+    sd = k ** -0.25
+    attr_part = np.zeros((n_items, k))
+    for attr in ("brand", "colour", "material", "style"):
+        codes, uniq = pd.factorize(pd.Series([t[attr] for t in cat.texts]))
+        attr_part += rng.normal(0, sd, size=(len(uniq), k))[codes]
+    attr_part /= 2.0  # sum of four unit-variance parts -> back to variance sd^2
+    item_f = np.sqrt(s.attribute_share) * attr_part + np.sqrt(1 - s.attribute_share) * rng.normal(0, sd, (n_items, k))
+    item_bias = rng.normal(0, 0.3, size=n_items)
+    return ItemTaste(item_factors=item_f, item_bias=item_bias)

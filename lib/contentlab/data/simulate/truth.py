@@ -106,12 +106,11 @@ def plant_audience(state: ShopState) -> dict[str, Any]:
                          attribute_choices(state))
 
 
-def truth_tables(state: ShopState) -> dict[str, Any]:
-    """``users``, ``segments``, ``user_factors``, ``item_factors``, ``item_bias``, the planted ``audience`` with its
-    reference ``response`` and ``copy_weights``."""
-    people, taste, cat, dropout = state.people, state.taste, state.catalogue, state.dropout
+def users_truth(state: ShopState) -> pd.DataFrame:
+    """``truth["users"]``: per user its segment, whether it is fraud, its drop-out probability and drop-out."""
+    people, dropout = state.people, state.dropout
     dropped_out = dropout.dropped_out(state.end_sec)
-    users = pd.DataFrame({
+    return pd.DataFrame({
         "user_id": strings(people.ids),
         "segment": strings(np.array(SEGMENTS, dtype=object)[people.segment]),
         "is_fraud": people.is_fraud,
@@ -119,18 +118,38 @@ def truth_tables(state: ShopState) -> dict[str, Any]:
         "dropped_out": dropped_out,
         "dropout_time": timestamps(state.start, np.where(dropped_out, dropout.time, 0)).where(dropped_out),
     })
-    prices = typical_prices(state)
-    model = plant_audience(state)
+
+
+def user_factors_truth(state: ShopState) -> pd.DataFrame:
+    """``truth["user_factors"]``: user_id, f0..f{k-1}."""
     k = state.settings.n_factors
+    return pd.DataFrame({"user_id": strings(state.people.ids),
+                         **{f"f{j}": state.taste.user_factors[:, j] for j in range(k)}})
+
+
+def item_truth(state: ShopState, taste: Any = None) -> dict[str, pd.DataFrame]:
+    """``truth["item_factors"]`` and ``truth["item_bias"]`` (of ``taste``, anything with ``item_factors`` and
+    ``item_bias``; ``state.taste`` by default)."""
+    taste = state.taste if taste is None else taste
+    cat, k = state.catalogue, state.settings.n_factors
     return {
-        "users": users,
-        "segments": segment_description(state, prices),
-        "user_factors": pd.DataFrame({"user_id": strings(people.ids),
-                                      **{f"f{j}": taste.user_factors[:, j] for j in range(k)}}),
         "item_factors": pd.DataFrame({"product_id": strings(cat.ids),
                                       **{f"f{j}": taste.item_factors[:, j] for j in range(k)}}),
         "item_bias": pd.DataFrame({"product_id": strings(cat.ids), "bias": taste.item_bias,
                                    "popularity_rank": cat.pop_rank.astype(np.int64)}),
+    }
+
+
+def truth_tables(state: ShopState) -> dict[str, Any]:
+    """``users``, ``segments``, ``user_factors``, ``item_factors``, ``item_bias``, the planted ``audience`` with its
+    reference ``response`` and ``copy_weights``."""
+    prices = typical_prices(state)
+    model = plant_audience(state)
+    return {
+        "users": users_truth(state),
+        "segments": segment_description(state, prices),
+        "user_factors": user_factors_truth(state),
+        **item_truth(state),
         "audience": model,
         "response": R.reference_response(model, prices),
         "copy_weights": R.copy_weights_table(model),
