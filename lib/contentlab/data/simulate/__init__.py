@@ -118,7 +118,7 @@ import hashlib
 from pathlib import Path
 
 from contentlab.data.io import Dataset
-from contentlab.data.simulate import catalogue, churn, exposures, fraud, reviews, sessions, taste, truth, users
+from contentlab.data.simulate import catalogue, exposures, truth, users
 from contentlab.data.simulate.audience import (
     EXPOSURE_CHANNELS,
     VARIANTS,
@@ -126,8 +126,8 @@ from contentlab.data.simulate.audience import (
     expected_cvr,
     simulate_campaign,
 )
+from contentlab.data.simulate.behaviour import draw_behaviour
 from contentlab.data.simulate.chunked import simulate_to_parquet
-from contentlab.data.simulate.eventlog import EventLog
 from contentlab.data.simulate.spec import CHANNELS, PROFILES, SEGMENT_SPECS, SEGMENTS
 from contentlab.data.simulate.state import Settings, ShopState
 
@@ -184,19 +184,7 @@ def simulate(
     # the order of the parts is the order of the draws: changing it changes every shop
     state.catalogue = catalogue.draw_catalogue(state)
     state.people = users.draw_people(state)
-    state.taste = taste.draw_taste(state)
-    state.sessions = sessions.draw_sessions(state)
-    state.funnel = sessions.draw_funnel(state)
-    state.dropout = churn.plant_dropout(state)
-    state.funnel = state.funnel.kept(state.dropout.sessions_kept(state.sessions.user, state.sessions.start))
-    state.log = EventLog()
-    state.log.new_sessions(state.sessions.channel)
-    state.funnel.record(state.log)
-    state.fraud = fraud.plant_fraud(state, state.log)
-    state.events = state.log.finish(state)
-    state.tables["events"] = state.events.table
-    state.tables["ratings"] = reviews.draw_ratings(state)
-    state.tables["users"] = users.users_table(state)
+    draw_behaviour(state)
     state.tables["products"] = catalogue.products_table(state)
     planted = truth.truth_tables(state)
     state.tables["exposures"], planted["historical_copy"] = exposures.historical_exposures(state, planted)

@@ -33,19 +33,16 @@ import numpy as np
 from contentlab.data.io import META_FILE, TRUTH_DIR, TableWriter, check_partitioning
 from contentlab.data.simulate import (
     catalogue,
-    churn,
     exposures,
-    fraud,
     response,
-    reviews,
     sessions,
     taste,
     truth,
     users,
 )
 from contentlab.data.simulate.audience import EXPOSURE_CHANNELS, simulate_campaign
+from contentlab.data.simulate.behaviour import draw_behaviour
 from contentlab.data.simulate.draws import ids
-from contentlab.data.simulate.eventlog import EventLog
 from contentlab.data.simulate.spec import SEGMENTS
 from contentlab.data.simulate.state import Settings, ShopState
 
@@ -116,20 +113,8 @@ def simulate_to_parquet(out_dir: str | Path, n_users: int = 5000, n_products: in
         st.catalogue = shop.catalogue
         st.people = users.draw_people(st)
         st.people.ids = ids("U", nb, widths["user"], first_user + 1)
-        st.taste = taste.draw_taste(st, items)
-        st.sessions = sessions.draw_sessions(st)
-        st.funnel = sessions.draw_funnel(st, pairs)
-        st.dropout = churn.plant_dropout(st)
-        st.funnel = st.funnel.kept(st.dropout.sessions_kept(st.sessions.user, st.sessions.start))
-        st.log = EventLog()
-        st.log.new_sessions(st.sessions.channel)
-        st.funnel.record(st.log)
-        st.fraud = fraud.plant_fraud(st, st.log)
-        st.events = st.log.finish(st, first_session=totals["n_sessions"] + 1, first_order=totals["n_orders"] + 1,
-                                  session_width=widths["session"], order_width=widths["order"])
-        st.tables["events"] = st.events.table
-        st.tables["ratings"] = reviews.draw_ratings(st)
-        st.tables["users"] = users.users_table(st)
+        draw_behaviour(st, items, pairs, first_session=totals["n_sessions"] + 1, first_order=totals["n_orders"] + 1,
+                       session_width=widths["session"], order_width=widths["order"])
         st.tables["products"] = products
         draws = exposures.impression_draws(st)
         code = exposures.content_code(draws["item"], draws["channel"], draws["variant"])
