@@ -5,6 +5,12 @@ Apache Spark (Spark SQL over the same Parquet), named by the run profile's ``eng
     engine: {kind: spark, master: "local[2]", conf: {spark.driver.memory: 2g}}
     engine: {kind: spark, master: "spark://host:7077"}       # a standalone (or any Spark) cluster
     engine: {kind: spark, master: "sc://host:15002"}         # a Spark Connect server
+    engine: {kind: spark, master: "spark://host:7077", single_node_users: 50000}
+
+``single_node_users`` (Spark only; default :data:`DEFAULT_SINGLE_NODE_USERS`, ``null``: no limit) is what the work
+that runs on one machine takes when the engine is Spark: 03's single-machine models (Surprise, EASE, the softmax
+factorisation, content, two-tower) train and are scored on a seeded sample of at most this many customers, while
+Spark MLlib ALS trains on every customer (:mod:`contentlab.recommend.sampling`).
 
 :func:`check_engine_spec` validates an entry (the runner checks it before a run starts) and returns it normalised;
 :func:`spark_session` starts (once per process) the Spark session a spec names, finding a Java 17+ runtime first
@@ -30,13 +36,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ENGINE_KINDS", "DEFAULT_ENGINE", "DEFAULT_SPARK_MASTER", "SPARK_DEFAULT_CONF", "EngineError",
+__all__ = ["ENGINE_KINDS", "DEFAULT_ENGINE", "DEFAULT_SPARK_MASTER", "DEFAULT_SINGLE_NODE_USERS", "SPARK_DEFAULT_CONF", "EngineError",
            "check_available", "check_engine_spec", "engine_provenance", "java_home", "spark_session", "stop_spark", "is_spark"]
 
 ENGINE_KINDS = ("duckdb", "spark")
 DEFAULT_ENGINE: dict[str, Any] = {"kind": "duckdb"}
 DEFAULT_SPARK_MASTER = "local[2]"
-KEYS = {"duckdb": ("kind",), "spark": ("kind", "master", "conf")}
+KEYS = {"duckdb": ("kind",), "spark": ("kind", "master", "conf", "single_node_users")}
+DEFAULT_SINGLE_NODE_USERS = 20_000
+"""On Spark, the single-machine models of 03 run on a seeded sample of at most this many customers (about a minute
+of the Surprise ranking mode's fitting on one core per 15,000 customers of a typical shop)."""
 MIN_JAVA = 17
 
 SPARK_DEFAULT_CONF: dict[str, str] = {
@@ -107,7 +116,11 @@ def check_engine_spec(spec: Any) -> dict[str, Any]:
         if isinstance(value, Mapping | list | tuple) or value is None:
             raise EngineError(f"engine.conf.{key} must be a single value (text, number or true/false), got {value!r}")
         clean[key] = str(value).lower() if isinstance(value, bool) else str(value)
-    return {"kind": "spark", "master": master.strip(), "conf": clean}
+    users = spec.get("single_node_users", DEFAULT_SINGLE_NODE_USERS)
+    if users is not None and (isinstance(users, bool) or not isinstance(users, int) or users < 1):
+        raise EngineError(f"engine.single_node_users must be a positive number of customers or null (no sample), "
+                          f"got {users!r}")
+    return {"kind": "spark", "master": master.strip(), "conf": clean, "single_node_users": users}
 
 
 def check_available(spec: Mapping[str, Any] | None) -> None:

@@ -1,15 +1,22 @@
 """A real Spark cluster: a standalone master and one worker started on 127.0.0.1 from the PyPI distribution's own
-classes (``bin/spark-class``), the tiny profile's 01 and 02 run against ``spark://127.0.0.1:<port>``; the metrics
-equal DuckDB's over the same tables, nothing listens outside the loopback interface, and both are stopped. The same
-through a Spark Connect server (``bin/spark-submit`` of its class) and ``sc://127.0.0.1:<port>``."""
+classes (``bin/spark-class``), the whole tiny profile run against ``spark://127.0.0.1:<port>`` (01 and 02's
+aggregations, 03's Spark MLlib ALS, 04's guide for every customer, 05): 01's metrics equal DuckDB's over the same
+tables, ALS is recorded and placed in the report, every customer with recommendations gets a guide, nothing listens
+outside the loopback interface, and both daemons are stopped. The same through a Spark Connect server
+(``bin/spark-submit`` of its class) and ``sc://127.0.0.1:<port>``.
+
+The runs start from a copy of the shared tiny run's home, so 04 finds its cached copy model (the same catalogue)
+and trains nothing; every stage runs again on the cluster."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -66,14 +73,21 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=30)
 
 
+STAGES = ["01_eda", "02_profiling", "03_recommend", "04_generate", "05_feedback"]
+SMALL_03 = ["--params", "03_recommend.model_params.ALS={rank: 8, regParam: 0.1, alpha: [1.0, 10.0]}"]
+
+
 def _check_run(home: Path, master_url: str) -> None:
-    """The run's manifest names the engine and master, 01 and 02 succeeded, and 01's counts equal DuckDB's over the
-    same tables."""
+    """The run's manifest names the engine and master, every stage succeeded, 01's counts equal DuckDB's over the
+    same tables, 03 recorded ALS (trained on every customer: the tiny shop is below ``single_node_users``) and placed
+    it in its report, and 04 wrote a guide on Spark for every customer with recommendations."""
+    import pandas as pd
+
     from contentlab.store import EventStore
 
     manifest = json.loads((home / "reports" / "latest" / "manifest.json").read_text())
     assert (manifest["engine"], manifest["spark_master"]) == ("spark", master_url)
-    assert [nb["status"] for nb in manifest["notebooks"]] == ["ok", "ok"]
+    assert [(nb["name"], nb["status"]) for nb in manifest["notebooks"]] == [(s, "ok") for s in STAGES]
     assert (home / "reports" / "latest" / "index.html").is_file()
     metrics = {nb["name"]: nb["metrics"] for nb in manifest["notebooks"]}
     run_dir = home / "data" / "processed" / manifest["run_id"]
@@ -83,6 +97,16 @@ def _check_run(home: Path, master_url: str) -> None:
         gmv = duck.scalar("SELECT SUM(price * quantity) FROM events WHERE event_type = 'purchase'")
         assert metrics["01_eda"]["gmv"] == pytest.approx(gmv, rel=1e-9)
     assert metrics["02_profiling"]["users_profiled"] == metrics["01_eda"]["users"]
+
+    rec = metrics["03_recommend"]
+    assert 0 < rec["als_ndcg_at_10"] < 1 and rec["single_node_users"] is None
+    html = (home / "reports" / "latest" / "03_recommend.html").read_text(encoding="utf-8")
+    assert f"trained and evaluated on Spark <code>{master_url}</code>" in html
+    recs = pd.read_parquet(run_dir / "recommendations.parquet")
+    guides = pd.read_parquet(run_dir / "user_guides")
+    assert metrics["04_generate"]["guides_written"] == len(guides) == recs["user_id"].nunique() == rec[
+        "recommended_users"] > 4
+    assert (home / "reports" / "latest" / "05_feedback.html").is_file()
 
 
 def _only_loopback(procs: list[subprocess.Popen]) -> None:
@@ -94,12 +118,14 @@ def _only_loopback(procs: list[subprocess.Popen]) -> None:
 
 
 @pytest.mark.slow
-def test_tiny_01_02_on_a_spark_connect_server_on_loopback(tmp_path):
+def test_tiny_profile_on_a_spark_connect_server_on_loopback(tiny_run, tmp_path):
     pytest.importorskip("grpc", reason="Spark Connect's client needs the spark extra's grpcio")
     from contentlab.engine import java_home
 
     spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    env = dict(os.environ, JAVA_HOME=str(java_home()), SPARK_LOCAL_IP="127.0.0.1")
+    # the server runs the package's Python functions (ALS's top-N and metrics, 04's guides) in its own workers: they
+    # need a Python with contentlab installed, as on any cluster
+    env = dict(os.environ, JAVA_HOME=str(java_home()), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
     port = _free_port(15002)
     log = open(tmp_path / "connect.log", "w")  # noqa: SIM115
     server = subprocess.Popen(
@@ -114,8 +140,9 @@ def test_tiny_01_02_on_a_spark_connect_server_on_loopback(tmp_path):
         assert server.poll() is None, (tmp_path / "connect.log").read_text()[-3000:]
         master_url = f"sc://127.0.0.1:{port}"
         home = tmp_path / "home"
-        proc = run_cli(["run", "--profile", "tiny", "--only", "01_eda,02_profiling", "--params", "engine.kind=spark",
-                        "--params", f"engine.master={master_url}"], home)
+        shutil.copytree(tiny_run.home, home, symlinks=True)
+        proc = run_cli(["run", "--profile", "tiny", "--params", "engine.kind=spark", "--params",
+                        f"engine.master={master_url}", *SMALL_03], home)
         assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         _check_run(home, master_url)
         _only_loopback([server])
@@ -126,7 +153,7 @@ def test_tiny_01_02_on_a_spark_connect_server_on_loopback(tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_01_02_on_a_standalone_cluster_on_loopback(tmp_path):
+def test_tiny_profile_on_a_standalone_cluster_on_loopback(tiny_run, tmp_path):
     from contentlab.engine import java_home
 
     spark_class = Path(pyspark.__file__).parent / "bin" / "spark-class"
@@ -150,8 +177,9 @@ def test_tiny_01_02_on_a_standalone_cluster_on_loopback(tmp_path):
 
         conf = "{spark.executor.memory: 512m, spark.cores.max: 2, spark.sql.shuffle.partitions: 2}"
         home = tmp_path / "home"
-        proc = run_cli(["run", "--profile", "tiny", "--only", "01_eda,02_profiling", "--params", "engine.kind=spark",
-                        "--params", f"engine.master={master_url}", "--params", f"engine.conf={conf}"], home)
+        shutil.copytree(tiny_run.home, home, symlinks=True)
+        proc = run_cli(["run", "--profile", "tiny", "--params", "engine.kind=spark", "--params",
+                        f"engine.master={master_url}", "--params", f"engine.conf={conf}", *SMALL_03], home)
         assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
         assert "Registered app" in (tmp_path / "master.log").read_text(errors="replace")  # it ran on the cluster
 

@@ -13,7 +13,10 @@ from contentlab.engine import EngineError, check_engine_spec, engine_provenance
 def test_duckdb_is_the_default_and_spark_gets_a_local_master():
     assert check_engine_spec(None) == {"kind": "duckdb"}
     assert check_engine_spec({"kind": "duckdb"}) == {"kind": "duckdb"}
-    assert check_engine_spec({"kind": "spark"}) == {"kind": "spark", "master": "local[2]", "conf": {}}
+    assert check_engine_spec({"kind": "spark"}) == {"kind": "spark", "master": "local[2]", "conf": {},
+                                                    "single_node_users": engine.DEFAULT_SINGLE_NODE_USERS}
+    assert check_engine_spec({"kind": "spark", "single_node_users": None})["single_node_users"] is None
+    assert check_engine_spec({"kind": "spark", "single_node_users": 500})["single_node_users"] == 500
     spec = check_engine_spec({"kind": "spark", "master": "spark://127.0.0.1:7077",
                               "conf": {"spark.sql.shuffle.partitions": 2, "spark.sql.adaptive.enabled": False}})
     assert spec["conf"] == {"spark.sql.shuffle.partitions": "2", "spark.sql.adaptive.enabled": "false"}
@@ -27,6 +30,8 @@ def test_duckdb_is_the_default_and_spark_gets_a_local_master():
     ({"kind": "sparks"}, r"engine.kind 'sparks' is not an engine \(did you mean 'spark'\?\)"),
     ({"kind": "duckdb", "master": "local[2]"}, r"engine.master is not a setting of the duckdb engine"),
     ({"kind": "spark", "mastr": "local[2]"}, r"engine.mastr .*did you mean 'master'"),
+    ({"kind": "spark", "single_node_users": 0}, r"engine.single_node_users must be a positive number .* got 0"),
+    ({"kind": "spark", "single_node_users": "all"}, r"engine.single_node_users must be .* got 'all'"),
     ({"kind": "spark", "master": "http://host:7077"}, r"engine.master 'http://host:7077' is not a Spark master URL"),
     ({"kind": "spark", "master": "local[0]"}, r"engine.master 'local\[0\]'"),
     ({"kind": "spark", "conf": {"shuffle.partitions": 2}}, r"engine.conf key 'shuffle.partitions' is not a Spark"),
@@ -55,7 +60,8 @@ def test_the_runner_checks_the_profile_engine_before_a_run(tmp_path):
     with pytest.raises(run.RunError, match=r"profile .*p.yaml: engine.kind 'postgres' is not an engine"):
         run.load_profile(_profile(tmp_path, {"kind": "postgres"}))
     prof = run.load_profile(_profile(tmp_path, {"kind": "spark", "master": "local[1]"}))
-    assert prof["engine"] == {"kind": "spark", "master": "local[1]", "conf": {}}
+    assert prof["engine"] == {"kind": "spark", "master": "local[1]", "conf": {},
+                              "single_node_users": engine.DEFAULT_SINGLE_NODE_USERS}
     from contentlab.run.config import resolve_engine
 
     assert resolve_engine(prof, {"engine.master": "local[2]"})["master"] == "local[2]"
@@ -72,7 +78,8 @@ def test_notebooks_of_01_and_02_get_the_engine_as_a_standard_parameter(tmp_path)
     values = resolve_parameters(prof, {"engine.conf": {"spark.sql.shuffle.partitions": 1}}, declared,
                                 tmp_path / "r", tmp_path / "rep")
     assert values["01_eda"]["engine"] == {"kind": "spark", "master": "local[2]",
-                                          "conf": {"spark.sql.shuffle.partitions": 1}}
+                                          "conf": {"spark.sql.shuffle.partitions": 1},
+                                          "single_node_users": engine.DEFAULT_SINGLE_NODE_USERS}
     assert "engine" not in values["03_recommend"]
 
 

@@ -148,7 +148,8 @@ def test_config_checks_every_parameter_before_anything_runs():
     with pytest.raises(TypeError):
         GenerateConfig(temprature=0.9)  # a misspelt sampling key in the notebook's `sampling` dict
     assert cfg.engine == {"kind": "duckdb"}
-    assert GenerateConfig(engine={"kind": "spark"}).engine == {"kind": "spark", "master": "local[2]", "conf": {}}
+    assert GenerateConfig(engine={"kind": "spark"}).engine == {"kind": "spark", "master": "local[2]", "conf": {},
+                                                               "single_node_users": 20_000}
     with pytest.raises(ValueError, match=r"04 parameters: engine.kind 'sparks' is not an engine"):
         GenerateConfig(engine={"kind": "sparks"})
 

@@ -16,6 +16,7 @@ from contentlab.recommend.spark_als import (
     SparkALSRecommender,
     als_search,
     evaluate_on_spark,
+    restrict_result,
     spark_per_user_metrics,
     spark_top_k,
 )
@@ -73,6 +74,27 @@ def test_per_partition_metrics_are_the_package_metrics_in_pandas_exactly(spark, 
         reference = M.summarize(top, ctx.relevant, K)
         assert {name: means[name] for name in means} == {name: reference[name] for name in means}
     assert expected["ndcg"].gt(0).any() and expected["ndcg"].lt(1).any()  # not a degenerate ranking
+
+
+@pytest.mark.slow  # a Spark session and ALS fits
+def test_als_scored_on_a_sample_of_customers_is_evaluate_model_on_that_sample(shop, fitted):
+    """ALS scored on every customer, then restricted to a sample (the single-machine models' customers): exactly what
+    the package's own evaluate_model gives for the same fitted model on the sample's split."""
+    from contentlab.recommend.sampling import single_node_sample
+
+    train, test, items, products = shop
+    full = evaluate_on_spark(fitted, _ctx(shop), fit=False)
+    sample = single_node_sample(train, {**SPARK, "single_node_users": 40}, seed=3)
+    assert len(sample.users) == 40 and sample.of == train["user_id"].nunique()
+    ctx = make_context(sample.keep(train), sample.keep(test), items, k=K, products=products)
+    assert 0 < len(ctx.users) <= 40 and set(ctx.users) <= set(sample.users)
+    got = restrict_result(full, ctx)
+    reference = evaluate_model(fitted, ctx, fit=False, rating_metrics=False)
+    assert np.array_equal(got.top, reference.top)
+    for name in ("ndcg_at_10", "precision_at_10", "recall_at_10", "map_at_10", "hit_rate_at_10", "coverage",
+                 "novelty", "diversity"):
+        assert got.row[name] == pytest.approx(reference.row[name], abs=1e-12), name
+    assert got.row["ndcg_at_10"] != pytest.approx(full.row["ndcg_at_10"], abs=1e-9)  # a different set of customers
 
 
 @pytest.mark.slow  # a Spark session and ALS fits

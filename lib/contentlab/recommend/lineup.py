@@ -27,7 +27,9 @@ On a Spark engine (the run profile's ``engine: {kind: spark}``), Spark MLlib ALS
 :mod:`contentlab.recommend.spark_als`) joins the line-up after them: ``rank``, ``regParam`` and ``alpha``
 (the lists of ``model_params["ALS"]``) are searched on the same validation split, the chosen settings are fitted on the training
 interactions on Spark, and its top-N lists and ranking metrics are computed on Spark, per partition, by the same
-metric code. On DuckDB it does not run.
+metric code. On DuckDB it does not run. When the engine's ``single_node_users`` limit has the other models run on a
+sample of customers (:mod:`contentlab.recommend.sampling`), ALS is searched, fitted and scored on every customer
+(``full_ctx``) and its row in the model table is its score on the sampled customers.
 
 Peers (``peers``: cornac / implicit implementations, :mod:`contentlab.recommend.peers`) are tuned on the same
 validation split, fitted on the same training interactions and evaluated the same way, in a table of their own:
@@ -58,7 +60,7 @@ from contentlab.recommend.models import (
 )
 from contentlab.recommend.peers import tuned_peers
 from contentlab.recommend.softmax import SOFTMAX_MAX_ITEMS, SoftmaxMFRecommender
-from contentlab.recommend.spark_als import SparkALSRecommender, als_search, evaluate_on_spark
+from contentlab.recommend.spark_als import SparkALSRecommender, als_search, evaluate_on_spark, restrict_result
 
 RATING_MODELS = {"SVD": "svd_rating", "SVDpp": "svdpp_rating", "NMF": "nmf_rating",
                  "KNNBaseline": "knnbaseline_rating", "BaselineOnly": "baselineonly_rating"}
@@ -82,6 +84,7 @@ class Lineup:
     peer_searches: dict[str, pd.DataFrame] = field(default_factory=dict)  # each peer's validation search
     cold_users: pd.DataFrame | None = None  # the cold-user slice's table (attrs: users, max_train)
     als_search: pd.DataFrame | None = None  # Spark ALS: rank, regParam, alpha, validation metric, fit_s
+    als_all: EvalResult | None = None  # Spark ALS scored on every customer, when the others ran on a sample
     val_models: dict[str, Recommender] = field(default_factory=dict)  # parts fitted on the selection split
     selection: tuple[pd.DataFrame, pd.DataFrame] | None = None  # see selection_split
     k: int = 10
@@ -121,8 +124,9 @@ class Lineup:
 
 
 def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, tuning: search.Tuning,
-               profiles: pd.DataFrame | None = None) -> Lineup:
-    """Fit and evaluate every model of ``cfg.models`` on ``ctx`` (see the module docstring for the skip rules)."""
+               profiles: pd.DataFrame | None = None, full_ctx: EvalContext | None = None) -> Lineup:
+    """Fit and evaluate every model of ``cfg.models`` on ``ctx`` (see the module docstring for the skip rules);
+    ``full_ctx``: the split of every customer when ``ctx`` holds a sample of them (Spark ALS takes it)."""
     lineup = Lineup(k=cfg.k)
     n_train = len(ctx.train)
     for name in cfg.models:
@@ -196,7 +200,7 @@ def run_models(cfg: RecommendConfig, ctx: EvalContext, products: pd.DataFrame, t
         lineup.add(TwoTowerRecommender(products, profiles, seed=cfg.seed,
                                        item_factors=None if soft is None else soft.item_factors), ctx)
     if cfg.on_spark:
-        add_spark_als(lineup, cfg, ctx, tuning)
+        add_spark_als(lineup, cfg, ctx, tuning, full_ctx)
     if cfg.peers:
         add_peers(lineup, cfg, ctx, tuning)
     lineup.cold_users = cold_users(lineup, ctx, products, profiles)
@@ -318,14 +322,25 @@ def add_hybrid(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, products:
     lineup.add(hybrid, ctx, fit=False)
 
 
-def add_spark_als(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: search.Tuning) -> None:
+def add_spark_als(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning: search.Tuning,
+                  full_ctx: EvalContext | None = None) -> None:
     """Spark MLlib ALS on the run's Spark engine: the lists of ``model_params["ALS"]`` searched on the validation
-    split, the best
-    settings fitted on the training interactions and evaluated on Spark
-    (:func:`contentlab.recommend.spark_als.evaluate_on_spark`)."""
+    split, the best settings fitted on the training interactions and evaluated on Spark
+    (:func:`contentlab.recommend.spark_als.evaluate_on_spark`). With ``full_ctx`` (the other models ran on a sample
+    of customers), on every customer: the validation split carved the same way from every training interaction,
+    the fit on all of them, the score on every customer (``lineup.als_all``) and, for the model table, on the
+    sampled customers of ``ctx``."""
     spark = spark_session(cfg.engine)
     grid, fixed = cfg.als
-    lineup.als_search, best = als_search(spark, selection_split(lineup, cfg, ctx, tuning), ctx.items, grid, fixed,
-                                         k=cfg.k, seed=cfg.seed)
-    res = evaluate_on_spark(SparkALSRecommender(spark, seed=cfg.seed, **best), ctx)
+    if full_ctx is None or full_ctx is ctx:
+        split = selection_split(lineup, cfg, ctx, tuning)
+    else:
+        split = search.validation_split(full_ctx.train, ratio=0.8, seed=cfg.seed, filter_by=cfg.protocol_spec().unit)
+    lineup.als_search, best = als_search(spark, split, ctx.items, grid, fixed, k=cfg.k, seed=cfg.seed)
+    model = SparkALSRecommender(spark, seed=cfg.seed, **best)
+    if full_ctx is None or full_ctx is ctx:
+        res = evaluate_on_spark(model, ctx)
+    else:
+        lineup.als_all = evaluate_on_spark(model, full_ctx)
+        res = restrict_result(lineup.als_all, ctx)
     lineup.evals[res.model.name] = res

@@ -22,6 +22,7 @@ from contentlab.recommend.interactions import describe_source
 from contentlab.recommend.lineup import Lineup
 from contentlab.recommend.outputs import popularity_bias
 from contentlab.recommend.protocol import Protocol
+from contentlab.recommend.sampling import UserSample
 from contentlab.recommend.search import Tuning
 from contentlab.recommend.truth import COLUMN as TRUTH_COLUMN
 
@@ -54,6 +55,8 @@ class RecommendResult:
     recommendations: pd.DataFrame
     products: pd.DataFrame
     paths: dict[str, Path] = field(default_factory=dict)
+    sample: UserSample | None = None  # Spark: the customers the single-machine models took (None: all of them)
+    full_ctx: EvalContext | None = None  # the split of every customer (``ctx`` when nothing was sampled)
     started: float = field(default_factory=time.perf_counter)
 
     # ----------------------------------------------------------------------------------------------- names
@@ -103,9 +106,16 @@ class RecommendResult:
     def split_table(self) -> pd.DataFrame:
         """The protocol's settings and what the split produced."""
         ctx = self.ctx
-        return pd.DataFrame(self.protocol.rows() + [
-            ("training interactions", f"{len(ctx.train):,}"), ("held-out interactions", f"{len(ctx.test):,}"),
-            ("evaluated users", f"{len(ctx.users):,}"),
+        rows = [("training interactions", f"{len(ctx.train):,}"), ("held-out interactions", f"{len(ctx.test):,}"),
+                ("evaluated users", f"{len(ctx.users):,}")]
+        if self.sample is not None and self.full_ctx is not None:
+            full = self.full_ctx
+            rows = [("single-machine models: customers", self.sample.describe()),
+                    *[(f"{name} (sample)", value) for name, value in rows],
+                    ("training interactions (every customer: Spark MLlib ALS)", f"{len(full.train):,}"),
+                    ("held-out interactions (every customer)", f"{len(full.test):,}"),
+                    ("evaluated users (every customer)", f"{len(full.users):,}")]
+        return pd.DataFrame(self.protocol.rows() + rows + [
             ("cold products (no training interactions)", f"{len(ctx.cold_items):,}"),
             ("model seed", str(self.config.seed)),
         ], columns=["", "value"])
@@ -170,7 +180,9 @@ class RecommendResult:
         slice (when the protocol has one; ``None`` when the model did not run). ``cold_user_ndcg_at_<k>`` maps each
         model scored on the cold-user slice to its NDCG@k there, ``cold_users`` is the slice's size (both ``None``
         without the two-tower model). ``als_ndcg_at_<k>`` is Spark MLlib ALS's NDCG@k, recorded only when the run's
-        engine is Spark. ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
+        engine is Spark; with it ``single_node_users``, the customers the single-machine models took (``None``: all
+        of them), and, when that is a sample, ``als_all_users_ndcg_at_<k>``, ALS's NDCG@k on every evaluated
+        customer (``als_ndcg_at_<k>`` is then its score on the sample, as every model's). ``peer_ndcg_at_<k>`` maps each peer that ran to its NDCG@k (``None`` when ``peers``
         is empty)."""
         k, best, by_model = self.k, self.best, self.by_model
 
@@ -188,6 +200,9 @@ class RecommendResult:
             out[f"ranking_ndcg_at_{k}"] = ndcg_of("svd_ranking")
         if ALS in by_model.index:  # Spark engine only
             out[f"als_ndcg_at_{k}"] = ndcg_of(ALS)
+            out["single_node_users"] = None if self.sample is None else len(self.sample.users)
+            if self.lineup.als_all is not None:
+                out[f"als_all_users_ndcg_at_{k}"] = float(self.lineup.als_all.row[self.metric])
         if self.cold() is not None:
             for name in COLD_MODELS:
                 if name in by_model.index and pd.notna(by_model.loc[name, self.cold_column]):
@@ -218,7 +233,8 @@ class RecommendResult:
         k, best, score = self.k, self.best, self.by_model[self.metric]
         pop, rank, svdr = score.get("popularity"), score.get("svd_ranking"), score.get("svd_rating")
         lines = [f"Evaluation protocol {self.protocol.summary()} (defined under *Split and protocol*).",
-                 f"**Best model: `{self.best_model}`** (selected on held-out {self.config.selection_metric}), "
+                 f"**Best model: `{self.best_model}`** (selected on held-out {self.config.selection_metric}"
+                 + (", among the models trained on every customer" if self.sample is not None else "") + "), "
                  f"NDCG@{k} {fmt.num(best[self.metric], 3)}, precision@{k} {fmt.num(best[f'precision_at_{k}'], 3)}, "
                  f"recall@{k} {fmt.num(best[f'recall_at_{k}'], 3)}, hit rate {fmt.num(best[f'hit_rate_at_{k}'], 3)}, "
                  f"catalogue coverage {fmt.num(best['coverage'], 3)}."]
@@ -229,6 +245,8 @@ class RecommendResult:
                          + (f" and {fmt.num(svdr, 3)} for the same SVD ranked by predicted rating." if svdr is not None
                             else "."))
         if ALS in self.by_model.index:
+            if self.sample is not None:
+                lines.append(self.sample_line())
             lines.append(self.als_line())
         if self.lineup.peers:
             lines.append(self._peer_line())
@@ -279,6 +297,19 @@ class RecommendResult:
                        "level with" if als[self.metric] == rank[self.metric] else "behind")
             line += (f"; it is {verdict} the Surprise ranking mode on the same split (NDCG@{k} "
                      f"{fmt.num(rank[self.metric], 3)}, fit {fmt.num(rank['fit_s'], 1)} s on one machine)")
+        return line + "."
+
+    def sample_line(self) -> str:
+        """What ran on a sample of customers and what on all of them (Spark, above ``single_node_users``)."""
+        k, full = self.k, self.lineup.als_all
+        n_eval = len(full.per_user) if full is not None else 0
+        line = (f"Scale: the models that train on one machine ran on {self.sample.describe()}, scored on the "
+                f"{len(self.ctx.users):,} of them with held-out pairs; Spark MLlib ALS trained on every customer and "
+                f"its row in the model table is scored on the same sampled customers")
+        if full is not None:
+            line += (f". On all {n_eval:,} evaluated customers ALS reaches NDCG@{k} "
+                     f"{fmt.num(full.row[self.metric], 3)}; being the one model trained on every customer, it writes "
+                     f"the recommendations")
         return line + "."
 
     def _peer_line(self) -> str:

@@ -267,6 +267,13 @@ def evaluate_on_spark(model: SparkALSRecommender, ctx: EvalContext, fit: bool = 
     top = np.vstack(got["top"].to_numpy()).astype(np.int64) if len(got) else np.zeros((0, k), np.int64)
     per_user = got[list(PER_USER_COLUMNS)].astype({"n_relevant": int}).reset_index(drop=True)
     per_user.insert(0, "user_id", list(ctx.users))
+    return _result(model, ctx, top, per_user, score_s)
+
+
+def _result(model: SparkALSRecommender, ctx: EvalContext, top: np.ndarray, per_user: pd.DataFrame,
+            score_s: float) -> EvalResult:
+    """The results row of ``ctx``'s customers (``top`` and ``per_user`` in ``ctx.users`` order)."""
+    k = ctx.k
     row: dict[str, Any] = {"model": model.name, "kind": model.kind}
     row.update(M.ranking_means(per_user, k))
     row.update(M.beyond_accuracy(top, k, n_items=ctx.n_items, item_user_counts=ctx.item_user_counts,
@@ -278,6 +285,17 @@ def evaluate_on_spark(model: SparkALSRecommender, ctx: EvalContext, fit: bool = 
     row["fit_s"] = float(model.fit_seconds)
     row["score_s"] = float(score_s)
     return EvalResult(row=row, top=top, scores=np.zeros((len(top), 0)), per_user=per_user, model=model)
+
+
+def restrict_result(res: EvalResult, ctx: EvalContext) -> EvalResult:
+    """``res`` (ALS scored on every evaluated customer) for the customers of ``ctx`` only, a sample of them with the
+    same held-out pairs (:mod:`contentlab.recommend.sampling`): the ranking means over them, and the
+    beyond-accuracy figures against ``ctx``'s training counts, as every model scored on ``ctx`` gets them."""
+    pos = pd.Index(res.per_user["user_id"]).get_indexer(pd.Index(ctx.users))
+    if (pos < 0).any():
+        raise ValueError(f"{int((pos < 0).sum())} customers of the sample were not scored on every customer")
+    per_user = res.per_user.iloc[pos].reset_index(drop=True)
+    return _result(res.model, ctx, res.top[pos], per_user, res.row["score_s"])
 
 
 def als_search(spark, val_split: tuple[pd.DataFrame, pd.DataFrame], items: Sequence[str],

@@ -12,7 +12,10 @@ The steps, in order (each in its own module):
 2. build the interactions (:mod:`~contentlab.recommend.interactions`); a stage that cannot run raises
    :class:`RecommendNotApplicable` naming what is missing (the notebook ends itself with ``skip_stage``);
 3. split them under the protocol (:mod:`~contentlab.recommend.protocol`) and fix the evaluation
-   (:func:`~contentlab.recommend.evaluate.make_context`);
+   (:func:`~contentlab.recommend.evaluate.make_context`); on a Spark engine with more training customers than its
+   ``single_node_users``, the single-machine models take a seeded sample of them
+   (:mod:`~contentlab.recommend.sampling`) and the model that writes the recommendations is chosen among those
+   trained on every customer (Spark MLlib ALS);
 4. tune SVD in rating mode and the ranking mode (:func:`~contentlab.recommend.search.tune`);
 5. fit and evaluate every model, the hybrid and the ensemble last, then the peers named in ``peers`` in a table of
    their own (:mod:`~contentlab.recommend.lineup`, :mod:`~contentlab.recommend.peers`); on a Spark engine, Spark MLlib
@@ -44,6 +47,8 @@ from contentlab.recommend.outputs import rating_reference, select_best, write_be
 from contentlab.recommend.protocol import split_for_protocol
 from contentlab.recommend.reasons import recommend_all
 from contentlab.recommend.result import RecommendResult
+from contentlab.recommend.sampling import single_node_sample
+from contentlab.recommend.spark_als import SparkALSRecommender
 from contentlab.recommend.truth import planted_spearman
 
 
@@ -77,19 +82,26 @@ def run_recommend(config: RecommendConfig, inputs: Mapping[str, str | None] | No
 
     train, test, cold_items = split_for_protocol(inter_all, proto, ratings=data.table("ratings"),
                                                  products=data.products, exclude_users=data.flagged)
-    ctx = make_context(train, test, catalogue, k=cfg.k, products=data.products, cold_items=cold_items, seed=cfg.seed)
+    full_ctx = make_context(train, test, catalogue, k=cfg.k, products=data.products, cold_items=cold_items,
+                            seed=cfg.seed)
+    sample = single_node_sample(train, cfg.engine, seed=cfg.seed)
+    ctx = full_ctx if sample is None else make_context(
+        sample.keep(train), sample.keep(test), catalogue, k=cfg.k, products=data.products, cold_items=cold_items,
+        seed=cfg.seed)
     opts = cfg.search_options
-    tuning = search.tune(train, catalogue, rating_grid=cfg.rating_grid, ranking_params=cfg.ranking_params,
-                         ranking_grid=cfg.ranking_grid, rating_skip=rating_skip_reason(train), k=cfg.k,
+    tuning = search.tune(ctx.train, catalogue, rating_grid=cfg.rating_grid, ranking_params=cfg.ranking_params,
+                         ranking_grid=cfg.ranking_grid, rating_skip=rating_skip_reason(ctx.train), k=cfg.k,
                          max_users=cfg.search_max_users, cv=opts["cv"], n_jobs=opts["n_jobs"],
                          randomized=opts["randomized"], n_iter=opts["n_iter"], seed=cfg.seed, val_unit=proto.unit)
-    lineup = run_models(cfg, ctx, data.products, tuning, data.profiles)
+    lineup = run_models(cfg, ctx, data.products, tuning, data.profiles, full_ctx=full_ctx)
     table = lineup.table
     segments = segment_comparison(lineup.evals, data.profiles)
     planted = planted_spearman({name: res.model for name, res in lineup.evals.items()}, ctx.users, catalogue,
                                data.dataset.truth)
 
-    best = select_best(table, cfg.selection_metric)
+    # on a sample, only a model trained on every customer may write every customer's recommendations
+    best = select_best(table if sample is None else table[table["model"] == SparkALSRecommender.name],
+                       cfg.selection_metric)
     best_name = str(best["model"])
     rating_model, rmse, mae = rating_reference(table, best_name)
     model = lineup.model(best_name)
@@ -115,4 +127,4 @@ def run_recommend(config: RecommendConfig, inputs: Mapping[str, str | None] | No
         config=cfg, protocol=proto, interactions=inter, catalogue=catalogue, flagged=len(data.flagged), ctx=ctx,
         tuning=tuning, lineup=lineup, table=table, segments=segments, planted=planted, best=best,
         rating_model=rating_model, rmse=rmse, mae=mae, recommendations=recs, products=data.products, paths=paths,
-        started=started)
+        sample=sample, full_ctx=full_ctx, started=started)
