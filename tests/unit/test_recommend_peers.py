@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from contentlab.recommend import RecommendConfig, evaluate_model, make_context
-from contentlab.recommend.ensemble import BlendRecommender, simplex_grid, tune_blend
+from contentlab.recommend.ensemble import BlendRecommender, BlendTopK, simplex_grid, tune_blend
 from contentlab.recommend.models import EaseRecommender, PopularityRecommender, ease_weights, interaction_matrix
 from contentlab.recommend.peers import PEERS, PeerRecommender, check_peers, peer_search
 from contentlab.recommend.split import stratified_split
@@ -153,6 +153,35 @@ def test_simplex_grid():
     assert len(simplex_grid(2, 0.1)) == 11 and all(abs(sum(w) - 1) < 1e-12 for w in simplex_grid(3, 0.1))
     with pytest.raises(ValueError):
         simplex_grid(2, 0)
+
+
+@pytest.mark.parametrize("m", [None, 2, 12, 40])
+def test_the_candidates_top_k_is_the_full_catalogues_exactly(m):
+    """BlendTopK (each part's m best unseen columns, a bound for the rest, the whole row where the bound does not
+    settle it) equals top_k_from_scores on the full blend with seen columns at -inf, for every weighting: scores with
+    many ties (small integers), rows with nearly every column seen, a row with everything seen."""
+    from contentlab.recommend.topn import top_k_from_scores
+
+    rng = np.random.default_rng(0)
+    n_rows, n_cols, k = 60, 40, 10
+    zs = [rng.integers(-3, 4, size=(n_rows, n_cols)).astype(float) for _ in range(3)]
+    zs[2] = rng.normal(size=(n_rows, n_cols))
+    seen = [rng.choice(n_cols, size=rng.integers(0, 8), replace=False) for _ in range(n_rows)]
+    seen[5] = np.arange(n_cols - 4)  # 4 unseen columns: fewer than k
+    seen[6] = np.arange(n_cols)  # nothing left to recommend
+    top_k = BlendTopK(zs, seen, k, m=m)
+    settled = []
+    for combo in simplex_grid(3, 0.25):
+        blend = sum(w * z for w, z in zip(combo, zs) if w > 0)
+        for row, cols in enumerate(seen):
+            blend[row, cols] = -np.inf
+        expected = top_k_from_scores(blend, k)[0]
+        assert np.array_equal(top_k(combo), expected), combo
+        settled.append(top_k.settled_share)
+    if m in (2, 12):
+        assert min(settled) < 1.0  # the fallback ran
+    if m is None or m >= 12:
+        assert max(settled) > 0.5  # ... and the candidates settled most rows
 
 
 def test_blend_of_one_part_ranks_as_that_part_and_tuning_picks_the_best_weights(tiny):

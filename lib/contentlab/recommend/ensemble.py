@@ -5,6 +5,14 @@ The weights run over a simplex grid (every combination of multiples of ``step`` 
 in [0, 1]), each scored by the stage's own evaluation (:func:`contentlab.recommend.evaluate.evaluate_model`) on the
 validation split; the parts' score matrices are computed once and reused for every candidate. Ties go to the
 candidate listed first (weights of the first parts largest).
+
+Every candidate needs each validation customer's top k of the blend over the whole catalogue. :class:`BlendTopK`
+gets it without scanning the catalogue for most customers, exactly: it keeps each part's ``m`` best unseen products
+per customer (their union, the customer's *candidates*) and each part's ``m``-th best score. A product outside the
+candidates is below every part's ``m``-th best, so its blend is at most the weighted sum of those scores; when the
+k-th best candidate scores strictly above that bound, the candidates' top k is the catalogue's (the same scores, the
+same sums in the same order, ties to the lower catalogue position). Customers for whom the bound does not settle it
+are ranked over the whole catalogue. On the demo shop this makes the 286 weightings of four parts about 4x faster.
 """
 
 from __future__ import annotations
@@ -67,30 +75,85 @@ def simplex_grid(n_parts: int, step: float = 0.1) -> list[tuple[float, ...]]:
     return out
 
 
+class BlendTopK:
+    """The top k of ``sum_p w_p * z_p`` per row over every column, seen columns excluded, for many weightings ``w``
+    of the same z-scored part matrices (see the module docstring): equal to
+    :func:`~contentlab.recommend.topn.top_k_from_scores` on the full blend with seen columns at ``-inf``."""
+
+    def __init__(self, zs: Sequence[np.ndarray], seen: Sequence[np.ndarray], k: int, m: int | None = None) -> None:
+        self.zs = [np.asarray(z, dtype=float) for z in zs]
+        n_rows, n_cols = self.zs[0].shape
+        self.k, self.n_cols = int(k), n_cols
+        self.seen_rows = np.repeat(np.arange(n_rows), [len(s) for s in seen])
+        self.seen_cols = (np.concatenate([np.asarray(s, dtype=np.int64) for s in seen]) if n_rows
+                          else np.zeros(0, np.int64))
+        m = min(n_cols, max(3 * self.k, 1) if m is None else int(m))
+        self.m = m
+        blocked = np.zeros((n_rows, n_cols), dtype=bool)
+        blocked[self.seen_rows, self.seen_cols] = True
+        cands, self.mth = [], []
+        for z in self.zs:
+            masked = np.where(blocked, -np.inf, z)
+            if m < n_cols:
+                best = np.argpartition(masked, n_cols - m, axis=1)[:, n_cols - m:]
+            else:
+                best = np.tile(np.arange(n_cols), (n_rows, 1))
+            cands.append(best)
+            self.mth.append(np.take_along_axis(masked, best, axis=1).min(axis=1))  # the part's m-th best score
+        idx = np.sort(np.concatenate(cands, axis=1), axis=1)  # candidates in catalogue order: ties go low
+        dup = np.zeros(idx.shape, dtype=bool)
+        dup[:, 1:] = idx[:, 1:] == idx[:, :-1]
+        self.idx = idx
+        self.bad = dup | np.take_along_axis(blocked, idx, axis=1)
+        self.gathered = [np.take_along_axis(z, idx, axis=1) for z in self.zs]
+        self.settled_share = float("nan")
+
+    def __call__(self, weights: Sequence[float]) -> np.ndarray:
+        """Top-k column positions per row, best first (``-1`` where a row has fewer than k unseen columns)."""
+        from contentlab.recommend.topn import top_k_from_scores
+
+        k, used = self.k, [(w, n) for n, w in enumerate(weights) if w > 0]
+        blend = sum(w * self.gathered[n] for w, n in used)
+        blend[self.bad] = -np.inf
+        pos, val = top_k_from_scores(blend, k)
+        top = np.where(pos >= 0, np.take_along_axis(self.idx, np.maximum(pos, 0), axis=1), -1)
+        if self.m >= self.n_cols:
+            self.settled_share = 1.0
+            return top
+        bound = np.zeros(len(top))
+        for w, n in used:
+            bound = bound + w * self.mth[n]
+        kth = val[:, k - 1]
+        unsettled = np.flatnonzero(~(np.isfinite(kth) & (kth > bound)))
+        self.settled_share = 1.0 - len(unsettled) / max(len(top), 1)
+        if len(unsettled):
+            full = sum(w * self.zs[n][unsettled] for w, n in used)
+            rows = np.searchsorted(unsettled, self.seen_rows)
+            hit = (rows < len(unsettled)) & (unsettled[np.minimum(rows, len(unsettled) - 1)] == self.seen_rows)
+            full[rows[hit], self.seen_cols[hit]] = -np.inf
+            top[unsettled] = top_k_from_scores(full, k)[0]
+        return top
+
+
 def tune_blend(parts: Mapping[str, Recommender], val_ctx: Any, step: float = 0.1,
                metric: str | None = None) -> tuple[dict[str, float], pd.DataFrame]:
     """The weights of ``parts`` (already fitted on the validation split's training part) that score best on
     ``val_ctx`` (an :class:`~contentlab.recommend.evaluate.EvalContext` of the validation split); returns them
     and the table of every candidate (one column per part, and the metric)."""
     from contentlab.recommend.metrics import per_user_ranking
-    from contentlab.recommend.topn import top_k_from_scores
 
     k = val_ctx.k
     metric = metric or f"ndcg_at_{k}"
     column = metric.rsplit("_at_", 1)[0]
     names = list(parts)
     users = list(val_ctx.users)
-    cache = {name: zscore_rows(part.score(users)) for name, part in parts.items()}
-    seen_rows = np.repeat(np.arange(len(users)), [len(s) for s in val_ctx.seen])
-    seen_cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in val_ctx.seen]) if users else np.zeros(0, int)
+    # the stage's evaluation on the cached scores: training products excluded, full-catalogue top-k
+    top_k = BlendTopK([zscore_rows(parts[n].score(users)) for n in names], val_ctx.seen, k)
     rows = []
     for combo in simplex_grid(len(names), step):
-        weights = dict(zip(names, combo))
-        # the stage's evaluation, on the cached scores: training products excluded, full-catalogue top-k
-        blend = sum(w * cache[n] for n, w in weights.items() if w > 0)
-        blend[seen_rows, seen_cols] = -np.inf
-        top = top_k_from_scores(blend, k)[0]
-        rows.append({**weights, metric: float(per_user_ranking(top, val_ctx.relevant, k)[column].mean())})
+        top = top_k(combo)
+        rows.append({**dict(zip(names, combo)),
+                     metric: float(per_user_ranking(top, val_ctx.relevant, k)[column].mean())})
     table = pd.DataFrame(rows)
     best = table.iloc[int(np.argmax(table[metric].to_numpy()))]
     return {n: float(best[n]) for n in names}, table.sort_values(metric, ascending=False,
