@@ -97,6 +97,21 @@ def test_guides_use_real_prices(shop):
     assert not chk["rejected"].any(), chk.to_dict("records")
 
 
+def test_guides_greet_nobody_by_persona_or_segment_name(shop):
+    """A persona or segment name is an internal label ("Cart Abandoners"): no guide's subject or text shows it."""
+    ds, loc = shop
+    tpl = load_templates(loc, prices=price_format(ds.meta))
+    pids = ds.products["product_id"].tolist()[:3]
+    personas = [{"persona_id": "P01", "segment": "Cart Abandoners", "name": "Cart Abandoners"},
+                {"persona_id": "P02", "segment": "流失风险", "name": "流失风险"}]
+    g = shopping_guides(ds.products, tpl, personas, {"P01": pids, "P02": pids})
+    assert len(g) == 2
+    for _, row in g.iterrows():
+        for name in ("Cart Abandoners", "流失风险", tpl.persona_name(None)):
+            assert name not in row["subject"] and name not in row["text"], (name, row["subject"], row["text"])
+        assert row["subject"] == ("Your picks this week" if loc == "en" else "本周为你挑选的好物")
+
+
 def _content(products):
     scored = pd.DataFrame([
         {"slot_id": "s0000", "persona_id": "P01", "segment": "trend <b>seeker</b>", "product_id": "X1", "channel": "push",

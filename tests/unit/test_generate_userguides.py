@@ -1,7 +1,8 @@
 """Per-user shopping guides at scale (:mod:`contentlab.generate.userguides`): the Spark path (``mapInPandas`` on a
 ``local[1]`` session) writes, character for character, the guides the pandas path writes for the same customers;
 each Python worker loads the guide kit once however many partitions it runs; the partitioned Parquet output reads
-back with every customer, in its bucket, and with no markup, even from a hostile catalogue and persona name."""
+back with every customer, in its bucket, and with no markup, even from a hostile catalogue (a hostile persona name
+never reaches a guide: guides greet nobody by persona or segment)."""
 
 from __future__ import annotations
 
@@ -30,12 +31,14 @@ PERSONAS = [{"persona_id": "P01", "segment": "Bargain Hunters", "name": "bargain
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory):
     """A tiny simulated shop with markup planted in its catalogue, its recommendations and profiles as Parquet, and
-    the guide kit stage 04 would build. A persona name keeps its markup (the checks and the gate must catch it)."""
+    the guide kit stage 04 would build. A persona name keeps its markup (it must not reach any guide)."""
     rng = random.Random(5)
     ds = simulate(150, 40, 15, "en", 11)
     raw = ds.products.copy()
     for i in range(0, len(raw), 5):
         raw.loc[raw.index[i], "title"] = f"{raw.loc[raw.index[i], 'title']} {hostile(rng, 2)}"
+    for i in range(2, len(raw), 9):  # a banned claim in the catalogue: the guides naming these are rejected
+        raw.loc[raw.index[i], "title"] = f"{raw.loc[raw.index[i], 'title']}, guaranteed bestseller"
     catalogue = wf.prepare_catalogue(raw, ds.meta, "en", ds.ratings)
     products = catalogue.products
     tpl, gr = load_templates("en", prices=catalogue.prices), load_guardrails()
@@ -79,11 +82,12 @@ def test_the_pandas_path_guides_every_customer_with_a_known_product_and_gates_ma
     expected = set(shop["users"]) - {shop["users"][3]}  # the customer whose products are all gone gets none
     assert set(table["user_id"]) == expected and table["user_id"].is_unique
     assert (table["bucket"] == table["user_id"].map(lambda u: zlib.crc32(u.encode()) % 16)).all()
-    # the unsanitised persona name reaches the subject: rejected for markup, and stored cleaned
+    # the unsanitised persona name (an internal label) never reaches a guide: its customers' guides are like others
     p2 = table["persona_id"] == "P02"
-    assert p2.any() and table.loc[p2, "rejected"].all() and not table.loc[p2, "published"].any()
-    assert table.loc[p2, "reject_reason"].str.contains("markup").all()
-    assert (table.loc[~p2, "published"] == ~table.loc[~p2, "rejected"]).all() and table.loc[~p2, "published"].any()
+    assert p2.any() and not table["subject"].str.contains("trend|bargain", case=False).any()
+    assert not table["text"].str.contains("<b>trend", case=False, regex=False).any()
+    assert (table["published"] == ~table["rejected"]).all() and table.loc[p2, "published"].any()
+    assert table["rejected"].any() and table.loc[table["rejected"], "reject_reason"].str.contains("banned").all()
     for col in ("subject", "text", "segment", "persona_id", "product_ids"):
         for v in table[col].dropna():
             assert_no_markup(v, f"{col}: {v!r}")
