@@ -208,3 +208,30 @@ def test_spark_writes_the_pandas_guides_loading_the_kit_once_per_worker(shop, sp
     assert len(seen) == len(local) and recs.rdd.getNumPartitions() == 6
     assert seen["pid"].nunique() == 1 and set(seen["loads"]) == {1}
     assert userguides.KIT_LOADS[str(kit_path)] == 0  # the driver never loaded it: only the workers did
+
+
+def test_replacing_the_guides_never_leaves_the_directory_missing(tmp_path, monkeypatch):
+    """The old guides are moved aside, not deleted, until the new ones are in place; a failed rename puts them back."""
+    from contentlab.generate import userguides
+
+    target, new = tmp_path / "user_guides", tmp_path / "user_guides.writing"
+    for folder, text in ((target, "old"), (new, "new")):
+        folder.mkdir()
+        (folder / "part.parquet").write_text(text)
+    userguides._replace_dir(new, target)
+    assert (target / "part.parquet").read_text() == "new" and not new.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["user_guides"]
+
+    new.mkdir()
+    (new / "part.parquet").write_text("newer")
+    real = os.replace
+
+    def failing(src, dst):
+        if str(src).endswith(".writing"):
+            raise OSError("disk full")
+        return real(src, dst)
+
+    monkeypatch.setattr(userguides.os, "replace", failing)
+    with pytest.raises(OSError, match="disk full"):
+        userguides._replace_dir(new, target)
+    assert (target / "part.parquet").read_text() == "new"  # the complete old guides are back

@@ -195,9 +195,20 @@ class GuideRun:
 
 
 def _replace_dir(tmp: Path, target: Path) -> None:
+    """Put the finished directory ``tmp`` at ``target``: the old one is moved aside first and removed only once the
+    new one is in place, so ``target`` is never missing a complete set of guides (if the rename fails, the old one
+    is put back)."""
+    old = target.with_name(f"{target.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
     if target.exists():
-        shutil.rmtree(target)
-    os.replace(tmp, target)
+        os.replace(target, old)
+    try:
+        os.replace(tmp, target)
+    except OSError:
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def _quiet_pyspark_pandas_warning() -> None:
