@@ -147,9 +147,9 @@ class RecommendConfig:
         check(bool(lams) and all(_is_number(v) and v > 0 for v in lams),
               "ease_lambdas must be a non-empty list of positive numbers (EASE's L2 weights to try)")
         grid = self.softmax_grid if isinstance(self.softmax_grid, Mapping) else {}
-        check(bool(grid) and set(grid) <= {"factors", "l2", "epochs", "lr", "batch_size"}
+        check(bool(grid) and set(grid) <= {"factors", "l2", "epochs", "lr", "batch_size", "schedule"}
               and all(isinstance(v, (list, tuple)) and len(v) > 0 for v in grid.values()),
-              "softmax_grid must map some of factors, l2, epochs, lr, batch_size to non-empty lists "
+              "softmax_grid must map some of factors, l2, epochs, lr, batch_size, schedule to non-empty lists "
               f"(got {self.softmax_grid!r})")
         check(_is_int(self.softmax_bags) and self.softmax_bags >= 1,
               f"softmax_bags must be a positive integer (got {self.softmax_bags!r})")

@@ -4,14 +4,18 @@ A customer who views a product picks it among the whole catalogue. :class:`Softm
 choice as a softmax over the catalogue, ``P(i | u) = softmax(p_u · q_i + b_i)``, with one free vector ``p_u`` per
 customer, one vector ``q_i`` and a bias ``b_i`` per product, and maximises the log-likelihood of the observed
 (customer, product) pairs (each pair once, whatever its grade) with an L2 penalty ``l2 · (|p_u|² + |q|²)`` per
-customer, by Adam over seeded mini-batches of customers. The full softmax is exact (no sampled negatives): the
+customer, by Adam over seeded mini-batches of customers, its learning rate ``lr`` annealed to 0 along a cosine over
+the whole fit (``schedule="cosine"``, the default; ``"constant"`` keeps it). The annealed fit ends in a quieter
+optimum: on the demo shop's validation split NDCG@10 0.2004 -> 0.2041 with 3 bags (lr 0.02 constant -> 0.05
+cosine), and on its test side 0.305 -> 0.308. The full softmax is exact (no sampled negatives): the
 catalogue is the class set, so the cost is ``customers x products x factors`` per epoch, seconds on a catalogue
 of a few thousand products. Products without training interactions get the lowest score of the customer's row
 (they stay unknown instead of being guessed at); customers without training interactions score 0 everywhere.
 
 ``bags`` > 1 fits that many factorisations, the ``b``-th seeded ``seed + b``, and scores by the mean of their
-logits: a stochastic fit has variance, and on the demo shop three bags lift NDCG@10 by about 0.007 over one
-(0.300 -> 0.307; searches compare candidates with one bag, as the ranking mode compares them with one negative draw).
+logits: a stochastic fit has variance, and on the demo shop three bags lift NDCG@10 by about 0.005 over one
+(0.300 -> 0.305 at a constant learning rate; searches compare candidates with one bag, as the ranking mode compares
+them with one negative draw).
 ``item_factors`` and ``item_bias`` are the first bag's.
 
 CPU only, one thread (restored after the fit); seeded (``torch.manual_seed`` and the
@@ -27,6 +31,9 @@ import pandas as pd
 
 from contentlab.recommend.models import Recommender, interaction_matrix
 
+SCHEDULES = ("cosine", "constant")
+"""How the learning rate moves over a fit: annealed to 0 along a cosine, or kept."""
+
 SOFTMAX_MAX_ITEMS = 20_000
 """The softmax runs over the whole catalogue: above this many products the stage skips the model."""
 
@@ -38,8 +45,9 @@ class SoftmaxMFRecommender(Recommender):
     name = "softmax_mf"
     kind = "ranking"
 
-    def __init__(self, factors: int = 16, l2: float = 0.2, epochs: int = 40, lr: float = 0.02,
-                 batch_size: int = 512, seed: int = 42, name: str | None = None, bags: int = 1) -> None:
+    def __init__(self, factors: int = 16, l2: float = 0.2, epochs: int = 40, lr: float = 0.05,
+                 batch_size: int = 512, seed: int = 42, name: str | None = None, bags: int = 1,
+                 schedule: str = "cosine") -> None:
         super().__init__()
         if not (isinstance(factors, (int, np.integer)) and factors >= 1):
             raise ValueError(f"softmax_mf: factors must be a positive integer (got {factors!r})")
@@ -49,12 +57,15 @@ class SoftmaxMFRecommender(Recommender):
             raise ValueError(f"softmax_mf: epochs must be a positive integer (got {epochs!r})")
         if not (isinstance(bags, (int, np.integer)) and bags >= 1):
             raise ValueError(f"softmax_mf: bags must be a positive integer (got {bags!r})")
+        if schedule not in SCHEDULES:
+            raise ValueError(f"softmax_mf: schedule must be one of {', '.join(SCHEDULES)} (got {schedule!r})")
+        self.schedule = schedule
         self.factors, self.l2, self.epochs, self.lr = int(factors), float(l2), int(epochs), float(lr)
         self.batch_size, self.seed, self.bags = int(batch_size), int(seed), int(bags)
         if name:
             self.name = name
         self.params = {"factors": self.factors, "l2": self.l2, "epochs": self.epochs, "lr": self.lr,
-                       "batch_size": self.batch_size, "seed": self.seed}
+                       "batch_size": self.batch_size, "seed": self.seed, "schedule": self.schedule}
         if self.bags > 1:
             self.params["bags"] = self.bags
 
@@ -84,6 +95,8 @@ class SoftmaxMFRecommender(Recommender):
         items = torch.nn.Parameter(torch.randn(n_items, self.factors, generator=gen) * 0.01)
         bias = torch.nn.Parameter(torch.zeros(n_items))
         opt = torch.optim.Adam([users, items, bias], lr=self.lr)
+        steps = self.epochs * -(-n_users // self.batch_size)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps) if self.schedule == "cosine" else None
         for _epoch in range(self.epochs):
             order = torch.randperm(n_users, generator=gen)
             for start in range(0, n_users, self.batch_size):
@@ -95,6 +108,8 @@ class SoftmaxMFRecommender(Recommender):
                 opt.zero_grad()
                 (nll + penalty).backward()
                 opt.step()
+                if sched is not None:
+                    sched.step()
         return (users.detach().numpy().astype(float), items.detach().numpy().astype(float),
                 bias.detach().numpy().astype(float))
 
