@@ -68,6 +68,9 @@ def result(prepared):
     ({"search_options": {"folds": 3}}, "search_options takes cv, randomized, n_iter, n_jobs, max_users"),
     ({"search_options": {"cv": 1}}, r"search_options\['cv'\] must be an integer ≥ 2"),
     ({"model_params": {"SVD": {}}}, "model_params maps NMF / KNNBaseline"),
+    ({"model_params": {"EASE": {"lambda": [5.0]}}}, r"model_params\['EASE'\] takes lam \(unknown: lambda\)"),
+    ({"model_params": {"softmax": {"bags": 0}}}, "softmax_bags must be a positive integer"),
+    ({"model_params": {"ensemble": {"step": 0.3}}}, "ensemble_step must divide 1 into equal steps"),
     ({"hybrid_weights": [0.5, 1.5]}, r"hybrid_weights must be a non-empty list of weights in \[0, 1\]"),
     ({"search_options": {"max_users": 0}}, r"search_options\['max_users'\] must be a positive integer or None"),
     ({"model_params": {"ALS": {"rnak": [8]}}}, r"model_params\['ALS'\]: ALS settings \['rnak'\] are not ALS settings"),
@@ -90,6 +93,22 @@ def test_config_completes_partial_dicts_and_names_its_protocol():
     assert RecommendConfig().protocol_spec().split == "stratified_user"
     assert RecommendConfig(protocol="recommenders").protocol_spec().split == "stratified_item"
     assert RecommendConfig(ratings_path="u.data").protocol_spec().cold_item_share == 0.0  # no cold slice on a file
+
+
+def test_model_params_set_the_validation_tuned_models():
+    """EASE's L2 weights, the softmax factorisation's grid and bags and the ensemble's step come from model_params
+    (lists searched, single values kept, keys left out at their defaults) and model_params shows what is in force."""
+    default = RecommendConfig()
+    assert default.model_params["EASE"] == {"lam": default.ease_lambdas}
+    assert default.model_params["softmax"] == {**default.softmax_grid, "bags": 3}
+    assert default.model_params["ensemble"] == {"step": 0.1}
+    cfg = RecommendConfig(model_params={"EASE": {"lam": 200.0}, "softmax": {"factors": [8, 64], "lr": 0.02,
+                                                                            "schedule": "constant", "bags": 5},
+                                        "ensemble": {"step": 0.25}})
+    assert cfg.ease_lambdas == [200.0] and cfg.ensemble_step == 0.25 and cfg.softmax_bags == 5
+    assert cfg.softmax_grid == {"factors": [8, 64], "l2": [0.2], "lr": [0.02], "schedule": ["constant"]}
+    assert cfg.model_params["softmax"] == {**cfg.softmax_grid, "bags": 5}
+    assert cfg.model_params["NMF"] == {} and "ALS" in cfg.model_params
 
 
 @pytest.mark.parametrize("kwargs, message", [

@@ -43,6 +43,17 @@ DEFAULT_MODEL_PARAMS: dict[str, dict[str, Any]] = {
 settings (Spark engine only): a list is searched on the validation split, a single value is kept; a setting a
 profile leaves out of ``ALS`` keeps its default."""
 
+TUNED_MODEL_KEYS: dict[str, tuple[str, ...]] = {
+    "EASE": ("lam",),
+    "softmax": ("factors", "l2", "epochs", "lr", "batch_size", "schedule", "bags"),
+    "ensemble": ("step",),
+}
+"""``model_params`` entries for the models tuned on the validation split, each mapped onto its field:
+``EASE.lam`` → :attr:`RecommendConfig.ease_lambdas` (the L2 weights tried), ``softmax.bags`` →
+:attr:`RecommendConfig.softmax_bags` and its other keys → :attr:`RecommendConfig.softmax_grid` (a list is searched,
+a single value kept; keys left out keep the default grid's), ``ensemble.step`` →
+:attr:`RecommendConfig.ensemble_step`. After validation ``model_params`` shows the values in force."""
+
 SVDPP_PARAMS: dict[str, Any] = {"n_factors": 20, "n_epochs": 20}
 
 
@@ -112,10 +123,12 @@ class RecommendConfig:
         check(_is_int(self.svdpp_max_ratings) and self.svdpp_max_ratings >= 0,
               "svdpp_max_ratings must be an integer ≥ 0")
         check(_is_int(self.knn_max_items) and self.knn_max_items >= 0, "knn_max_items must be an integer ≥ 0")
-        check(isinstance(self.model_params, Mapping) and set(self.model_params) <= set(DEFAULT_MODEL_PARAMS)
+        names = (*DEFAULT_MODEL_PARAMS, *TUNED_MODEL_KEYS)
+        check(isinstance(self.model_params, Mapping) and set(self.model_params) <= set(names)
               and all(isinstance(v, Mapping) for v in self.model_params.values()),
-              f"model_params maps {' / '.join(DEFAULT_MODEL_PARAMS)} to their settings "
-              f"(got {self.model_params!r})")
+              f"model_params maps {' / '.join(names)} to their settings (got {self.model_params!r})")
+        if not problems:
+            self._take_tuned_model_params(problems)
         for name in ("rating_grid", "ranking_grid"):
             grid = getattr(self, name)
             check(isinstance(grid, Mapping) and all(isinstance(v, (list, tuple)) and len(v) for v in grid.values()),
@@ -126,8 +139,8 @@ class RecommendConfig:
               f"search_options takes {', '.join(DEFAULT_SEARCH_OPTIONS)} (got {opts!r})")
         if not problems:
             als = {**DEFAULT_ALS_SETTINGS, **self.model_params.get("ALS", {})}
-            self.model_params = {**{m: dict(p) for m, p in DEFAULT_MODEL_PARAMS.items()},
-                                 **{m: dict(p) for m, p in self.model_params.items()}, "ALS": als}
+            given = {m: dict(p) for m, p in self.model_params.items() if m not in TUNED_MODEL_KEYS}
+            self.model_params = {**{m: dict(p) for m, p in DEFAULT_MODEL_PARAMS.items()}, **given, "ALS": als}
             try:
                 als_grid_and_params(als)
             except ValueError as exc:
@@ -176,8 +189,33 @@ class RecommendConfig:
             problems.append(str(exc))
         if problems:
             raise ValueError("03_recommend parameters: " + "; ".join(problems))
+        self.model_params.update({"EASE": {"lam": list(self.ease_lambdas)},
+                                  "softmax": {**dict(self.softmax_grid), "bags": self.softmax_bags},
+                                  "ensemble": {"step": self.ensemble_step}})  # the values in force
         self.models = models
         self.protocol_spec()  # a preset that conflicts with train_ratio / k / split raises here
+
+    def _take_tuned_model_params(self, problems: list[str]) -> None:
+        """Map ``model_params``' EASE / softmax / ensemble entries onto their fields (see :data:`TUNED_MODEL_KEYS`)."""
+        for model, keys in TUNED_MODEL_KEYS.items():
+            spec = self.model_params.get(model)
+            if spec is None:
+                continue
+            unknown = sorted(set(spec) - set(keys))
+            if unknown:
+                problems.append(f"model_params['{model}'] takes {', '.join(keys)} (unknown: {', '.join(unknown)})")
+                continue
+            if model == "EASE" and "lam" in spec:
+                lam = spec["lam"]
+                self.ease_lambdas = list(lam) if isinstance(lam, (list, tuple)) else [lam]
+            elif model == "softmax":
+                spec = dict(spec)
+                if "bags" in spec:
+                    self.softmax_bags = spec.pop("bags")
+                self.softmax_grid = {**dict(self.softmax_grid),
+                                     **{k: list(v) if isinstance(v, (list, tuple)) else [v] for k, v in spec.items()}}
+            elif model == "ensemble" and "step" in spec:
+                self.ensemble_step = spec["step"]
 
     # ---------------------------------------------------------------------------------------------------
     @property
