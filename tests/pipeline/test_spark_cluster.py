@@ -2,8 +2,8 @@
 classes (``bin/spark-class``), the whole tiny profile run against ``spark://127.0.0.1:<port>`` (01 and 02's
 aggregations, 03's Spark MLlib ALS, 04's guide for every customer, 05): 01's metrics equal DuckDB's over the same
 tables, ALS is recorded and placed in the report, every customer with recommendations gets a guide, nothing listens
-outside the loopback interface, and both daemons are stopped. The same through a Spark Connect server
-(``bin/spark-submit`` of its class) and ``sc://127.0.0.1:<port>``.
+outside the loopback interface, and both daemons are stopped. The same through a Spark Connect server is in
+test_spark_connect.py (its own file, so that the two run on different test workers).
 
 The runs start from a copy of the shared tiny run's home, so 04 finds its cached copy model (the same catalogue)
 and trains nothing; every stage runs again on the cluster."""
@@ -16,7 +16,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -115,41 +114,6 @@ def _only_loopback(procs: list[subprocess.Popen]) -> None:
         assert ports, "the Spark daemon listens nowhere?"
         outside = [(ip, port) for ip, port in ports if ip not in LOOPBACK]
         assert not outside, f"listening outside the loopback interface: {outside}"
-
-
-@pytest.mark.slow
-def test_tiny_profile_on_a_spark_connect_server_on_loopback(tiny_run, tmp_path):
-    pytest.importorskip("grpc", reason="Spark Connect's client needs the spark extra's grpcio")
-    from contentlab.engine import java_home
-
-    spark_submit = Path(pyspark.__file__).parent / "bin" / "spark-submit"
-    # the server runs the package's Python functions (ALS's top-N and metrics, 04's guides) in its own workers: they
-    # need a Python with contentlab installed, as on any cluster
-    env = dict(os.environ, JAVA_HOME=str(java_home()), SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable)
-    port = _free_port(15002)
-    log = open(tmp_path / "connect.log", "w")  # noqa: SIM115
-    server = subprocess.Popen(
-        [str(spark_submit), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer", "--name",
-         "contentlab-test", "--master", "local[2]", "--driver-memory", "1g",
-         "--conf", "spark.connect.grpc.binding.address=127.0.0.1", "--conf", f"spark.connect.grpc.binding.port={port}",
-         "--conf", "spark.driver.host=127.0.0.1", "--conf", "spark.driver.bindAddress=127.0.0.1",
-         "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=2"],
-        env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait("the Spark Connect server", lambda: _open(port) or server.poll() is not None, timeout=120)
-        assert server.poll() is None, (tmp_path / "connect.log").read_text()[-3000:]
-        master_url = f"sc://127.0.0.1:{port}"
-        home = tmp_path / "home"
-        shutil.copytree(tiny_run.home, home, symlinks=True)
-        proc = run_cli(["run", "--profile", "tiny", "--params", "engine.kind=spark", "--params",
-                        f"engine.master={master_url}", *SMALL_03], home)
-        assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-        _check_run(home, master_url)
-        _only_loopback([server])
-    finally:
-        _stop(server)
-        log.close()
-    assert server.poll() is not None
 
 
 @pytest.mark.slow
