@@ -45,9 +45,9 @@ from contentlab.contract import STAGE_NAMES, ContractError, product
 from contentlab.data import adapters
 from contentlab.data.io import (
     META_FILE,
-    PARTITIONINGS,
     TRUTH_DIR,
     Dataset,
+    check_partitioning,
     file_fingerprint,
     read_dataset,
     read_truth,
@@ -126,10 +126,10 @@ def check_dataset_spec(dataset: Any) -> dict[str, Any]:
                 elif key != "paths" and sub is not None and not isinstance(sub, Mapping):
                     problems.append(f"dataset spec (kind 'files'): {key}.{table} must be a mapping, "
                                     f"got {type(sub).__name__}")
-    partition = spec.get("partition_events")
-    if partition is not None and partition not in PARTITIONINGS:
-        problems.append(f"dataset spec: partition_events must be one of {', '.join(PARTITIONINGS)} (the events "
-                        f"table date-partitioned) or absent (one file), got {partition!r}")
+    try:
+        check_partitioning(spec.get("partition_events"))
+    except ValueError as exc:
+        problems.append(f"dataset spec: {exc}")
     if problems:
         raise DatasetSpecError("\n".join(problems))
     return spec
@@ -163,16 +163,21 @@ def _make_read_only(path: Path) -> None:
             f.chmod(f.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
+def _simulate_params(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The arguments of ``simulate()`` in a demo spec: every key but ``kind`` and the write keys."""
+    return {k: v for k, v in spec.items() if k != "kind" and k not in WRITE_KEYS}
+
+
 def simulated_dir(spec: Mapping[str, Any]) -> Path:
     """Where the demo of ``spec`` lives: ``data/raw/simulated/demo-<fingerprint>``."""
     _, code = _simulator()
-    params = {k: v for k, v in spec.items() if k != "kind" and k not in WRITE_KEYS}
+    params = _simulate_params(spec)
     return config.raw_dir() / "simulated" / f"demo-{spec_fingerprint({'params': params, 'simulator': code})}"
 
 
 def _load_demo(spec: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Path]:
     simulate, _ = _simulator()
-    params = {k: v for k, v in spec.items() if k != "kind" and k not in WRITE_KEYS}  # checked by check_dataset_spec
+    params = _simulate_params(spec)  # checked by check_dataset_spec
     target = simulated_dir(spec)
     if not (target / META_FILE).exists():
         ds = simulate(**params)

@@ -88,8 +88,8 @@ def read_truth(path: str | Path) -> dict[str, Any] | None:
 def check_partitioning(partition: str | None) -> str | None:
     """``partition`` validated: ``None`` (one file per table) or a key of :data:`PARTITIONINGS`."""
     if partition is not None and partition not in PARTITIONINGS:
-        raise ValueError(f"partition_events must be one of {', '.join(PARTITIONINGS)} (or absent for one file), "
-                         f"got {partition!r}")
+        raise ValueError(f"partition_events must be one of {', '.join(PARTITIONINGS)} (the events table "
+                         f"date-partitioned) or absent (one file), got {partition!r}")
     return partition
 
 
