@@ -332,15 +332,16 @@ def add_spark_als(lineup: Lineup, cfg: RecommendConfig, ctx: EvalContext, tuning
     sampled customers of ``ctx``."""
     spark = spark_session(cfg.engine)
     grid, fixed = cfg.als
-    if full_ctx is None or full_ctx is ctx:
-        split = selection_split(lineup, cfg, ctx, tuning)
-    else:
+    sampled = full_ctx is not None and full_ctx is not ctx
+    if sampled:
         split = search.validation_split(full_ctx.train, ratio=0.8, seed=cfg.seed, filter_by=cfg.protocol_spec().unit)
+    else:
+        split = selection_split(lineup, cfg, ctx, tuning)
     lineup.als_search, best = als_search(spark, split, ctx.items, grid, fixed, k=cfg.k, seed=cfg.seed)
     model = SparkALSRecommender(spark, seed=cfg.seed, **best)
-    if full_ctx is None or full_ctx is ctx:
-        res = evaluate_on_spark(model, ctx)
-    else:
+    if sampled:
         lineup.als_all = evaluate_on_spark(model, full_ctx)
         res = restrict_result(lineup.als_all, ctx)
+    else:
+        res = evaluate_on_spark(model, ctx)
     lineup.evals[res.model.name] = res

@@ -24,11 +24,12 @@ from contentlab.recommend.outputs import popularity_bias
 from contentlab.recommend.protocol import Protocol
 from contentlab.recommend.sampling import UserSample
 from contentlab.recommend.search import Tuning
+from contentlab.recommend.spark_als import SparkALSRecommender
 from contentlab.recommend.truth import COLUMN as TRUTH_COLUMN
 
 REASON_KINDS = r"^(often bought with|similar to|a favourite|popular)"
 COLD_MODELS = ("content_tfidf", "hybrid", "svd_ranking")  # their cold-slice NDCG is recorded
-ALS = "spark_als"  # Spark MLlib ALS: in the line-up when the run's engine is Spark
+ALS = SparkALSRecommender.name  # Spark MLlib ALS: in the line-up when the run's engine is Spark
 
 
 def _ordinal(n: int) -> str:
