@@ -84,13 +84,12 @@ class BlendTopK:
         self.zs = [np.asarray(z, dtype=float) for z in zs]
         n_rows, n_cols = self.zs[0].shape
         self.k, self.n_cols = int(k), n_cols
-        self.seen_rows = np.repeat(np.arange(n_rows), [len(s) for s in seen])
-        self.seen_cols = (np.concatenate([np.asarray(s, dtype=np.int64) for s in seen]) if n_rows
-                          else np.zeros(0, np.int64))
+        seen_rows = np.repeat(np.arange(n_rows), [len(s) for s in seen])
+        seen_cols = np.concatenate([np.asarray(s, dtype=np.int64) for s in seen]) if n_rows else np.zeros(0, np.int64)
         m = min(n_cols, max(3 * self.k, 1) if m is None else int(m))
         self.m = m
-        blocked = np.zeros((n_rows, n_cols), dtype=bool)
-        blocked[self.seen_rows, self.seen_cols] = True
+        self.blocked = blocked = np.zeros((n_rows, n_cols), dtype=bool)  # seen columns: never recommended
+        blocked[seen_rows, seen_cols] = True
         cands, self.mth = [], []
         for z in self.zs:
             masked = np.where(blocked, -np.inf, z)
@@ -128,9 +127,7 @@ class BlendTopK:
         self.settled_share = 1.0 - len(unsettled) / max(len(top), 1)
         if len(unsettled):
             full = sum(w * self.zs[n][unsettled] for w, n in used)
-            rows = np.searchsorted(unsettled, self.seen_rows)
-            hit = (rows < len(unsettled)) & (unsettled[np.minimum(rows, len(unsettled) - 1)] == self.seen_rows)
-            full[rows[hit], self.seen_cols[hit]] = -np.inf
+            full[self.blocked[unsettled]] = -np.inf
             top[unsettled] = top_k_from_scores(full, k)[0]
         return top
 
