@@ -55,6 +55,7 @@ from contentlab.data.io import (
 )
 from contentlab.data.validate import validate_tables
 from contentlab.fmt import display_path
+from contentlab.serial import replace_dir
 
 # Order matters: each stage reads the products of the ones before it (declared in contentlab.contract).
 STAGES: tuple[str, ...] = STAGE_NAMES
@@ -264,16 +265,6 @@ def load_source(dataset: Mapping[str, Any]) -> tuple[Dataset, dict[str, Any], Pa
 # ------------------------------------------------------------------------------------------- prepare
 
 
-def _atomic_replace_dir(tmp: Path, final: Path) -> None:
-    old = None
-    if final.exists():
-        old = final.with_name(f".{final.name}.old.{uuid.uuid4().hex[:8]}")
-        final.rename(old)
-    tmp.rename(final)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def prepare_data(dataset: Mapping[str, Any], run_dir: str | os.PathLike) -> Dataset:
     """Resolve, map and validate a dataset spec; write the run's clean tables and reports; return the Dataset.
 
@@ -316,7 +307,7 @@ def prepare_data(dataset: Mapping[str, Any], run_dir: str | os.PathLike) -> Data
                   partition_events=spec.get("partition_events"))
     # write_dataset records has_truth of the (truth-less) clean copy; keep the run's view
     (tmp / META_FILE).write_text(json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-    _atomic_replace_dir(tmp, clean_dir)
+    replace_dir(tmp, clean_dir)
     validation = report.to_dict()
     validation["adapter"] = adapter_report
     product("validation").write(run_dir, validation)

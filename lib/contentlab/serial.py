@@ -7,7 +7,9 @@ import datetime as _dt
 import json
 import math
 import os
+import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["jsonable", "dumps", "write_json", "read_json", "write_text_atomic"]
+__all__ = ["jsonable", "dumps", "write_json", "read_json", "write_text_atomic", "replace_dir"]
 
 
 def jsonable(value: Any) -> Any:
@@ -64,6 +66,26 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_dir(tmp: str | Path, final: str | Path) -> Path:
+    """Put the finished directory ``tmp`` at ``final``: a previous ``final`` is moved aside first and removed only
+    once the new one is in place, so ``final`` is never missing a complete version (if the move fails, the previous
+    one is put back)."""
+    tmp, final = Path(tmp), Path(final)
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old.{uuid.uuid4().hex[:8]}")
+        os.replace(final, old)
+    try:
+        os.replace(tmp, final)
+    except OSError:
+        if old is not None and not final.exists():
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
 
 
 def write_json(path: str | Path, obj: Any, indent: int | None = 2) -> Path:

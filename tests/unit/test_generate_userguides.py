@@ -211,14 +211,15 @@ def test_spark_writes_the_pandas_guides_loading_the_kit_once_per_worker(shop, sp
 
 
 def test_replacing_the_guides_never_leaves_the_directory_missing(tmp_path, monkeypatch):
-    """The old guides are moved aside, not deleted, until the new ones are in place; a failed rename puts them back."""
-    from contentlab.generate import userguides
+    """The old guides are moved aside, not deleted, until the new ones are in place; a failed rename puts them back
+    (serial.replace_dir, which the guides and 01's clean tables are written through)."""
+    from contentlab import serial
 
     target, new = tmp_path / "user_guides", tmp_path / "user_guides.writing"
     for folder, text in ((target, "old"), (new, "new")):
         folder.mkdir()
         (folder / "part.parquet").write_text(text)
-    userguides._replace_dir(new, target)
+    serial.replace_dir(new, target)
     assert (target / "part.parquet").read_text() == "new" and not new.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["user_guides"]
 
@@ -231,7 +232,7 @@ def test_replacing_the_guides_never_leaves_the_directory_missing(tmp_path, monke
             raise OSError("disk full")
         return real(src, dst)
 
-    monkeypatch.setattr(userguides.os, "replace", failing)
+    monkeypatch.setattr(serial.os, "replace", failing)
     with pytest.raises(OSError, match="disk full"):
-        userguides._replace_dir(new, target)
+        serial.replace_dir(new, target)
     assert (target / "part.parquet").read_text() == "new"  # the complete old guides are back

@@ -57,6 +57,7 @@ from contentlab.generate.publish import (
     user_guide_table,
 )
 from contentlab.generate.reviews import digest_index
+from contentlab.serial import replace_dir
 
 __all__ = ["GuideKit", "GuideRun", "KIT_LOADS", "guide_partitions", "guide_rows", "load_kit", "publish_user_guides",
            "save_kit", "spark_user_guides", "whole_users", "write_user_guides"]
@@ -194,23 +195,6 @@ class GuideRun:
         return self.written / self.seconds if self.seconds > 0 and self.written else None
 
 
-def _replace_dir(tmp: Path, target: Path) -> None:
-    """Put the finished directory ``tmp`` at ``target``: the old one is moved aside first and removed only once the
-    new one is in place, so ``target`` is never missing a complete set of guides (if the rename fails, the old one
-    is put back)."""
-    old = target.with_name(f"{target.name}.old")
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        os.replace(target, old)
-    try:
-        os.replace(tmp, target)
-    except OSError:
-        if old.exists() and not target.exists():
-            os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def _quiet_pyspark_pandas_warning() -> None:
     # PySpark 4.3 warns that it "does not yet fully support pandas >= 3.0.0" whenever it converts; the guides
     # pass exact-text tests against the pandas path, so the warning says nothing about them
@@ -250,7 +234,7 @@ def spark_user_guides(spark: Any, kit_path: str | Path, recommendations: str | P
     written = spark.read.parquet(str(tmp)).agg(F.count(F.lit(1)).alias("n"),
                                                F.sum(F.col("rejected").cast("long")).alias("rejected")).first()
     users = recs.select("user_id").distinct().count()
-    _replace_dir(tmp, out_dir)
+    replace_dir(tmp, out_dir)
     return GuideRun(engine="spark", path=out_dir, written=int(written["n"]), rejected=int(written["rejected"] or 0),
                     users=int(users), seconds=time.perf_counter() - t0, master=master)
 
@@ -273,7 +257,7 @@ def write_user_guides(table: pd.DataFrame, out_dir: str | Path, users: int | Non
     tmp.mkdir(parents=True)
     arrow = pa.Table.from_pandas(table[USER_GUIDE_COLUMNS], schema=user_guide_arrow_schema(), preserve_index=False)
     pq.write_to_dataset(arrow, tmp, partition_cols=["bucket"])
-    _replace_dir(tmp, out_dir)
+    replace_dir(tmp, out_dir)
     return GuideRun(engine="duckdb", path=out_dir, written=len(table), rejected=int(table["rejected"].sum()),
                     users=users if users is not None else int(table["user_id"].nunique()),
                     seconds=seconds + time.perf_counter() - t0)
